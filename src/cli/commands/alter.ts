@@ -1,0 +1,158 @@
+import type { Command } from 'commander';
+import { parseLoadSpec } from '../../core/load-spec.js';
+import { runOnlineAlter } from '../../core/migrator.js';
+import { alterOptions, type AlterOptions } from '../../core/options.js';
+import type { AlterReport } from '../../core/report.js';
+import { collect, intOption, loggerFor, printJson, ReportedExit, requireUrl } from '../common.js';
+
+interface AlterFlags {
+  url?: string;
+  table: string;
+  alter: string;
+  execute?: boolean;
+  chunkSize: number;
+  chunkTime: number;
+  threads: number;
+  okToDropTable?: boolean;
+  cutOverLockTimeout: number;
+  cutOverRetries: number;
+  postponeCutOverFlagFile?: string;
+  replica: string[];
+  maxLoad?: string;
+  criticalLoad?: string;
+  criticalLoadHibernateSeconds: number;
+  maxLagMillis: number;
+  maxRetainedWalMb: number;
+  throttleFlagFile?: string;
+  panicFlagFile?: string;
+  throttleQuery?: string;
+  heartbeatIntervalMillis: number;
+  socket?: string;
+  hooksPath?: string;
+  statusInterval: number;
+  progress?: 'bar' | 'json' | 'none';
+  maxBacklog: number;
+  json?: boolean;
+}
+
+export function registerAlter(program: Command): void {
+  program
+    .command('alter')
+    .description('change a table online: ghost table + change stream + atomic swap (dry run unless --execute)')
+    .option('--url <url>', 'database URL (mysql://, mariadb://, postgres://); env GHOSTWRIGHT_URL')
+    .requiredOption('--table <name>', 'table to change, optionally schema-qualified')
+    .requiredOption('--alter <sql>', 'clauses after ALTER TABLE <table>, or a whole ALTER TABLE statement for the same table')
+    .option('--execute', 'migrate for real (default: dry run that proves the ALTER on a ghost table and prints the plan)')
+    .option('--chunk-size <n>', 'rows per chunk to start with; adapts to --chunk-time', intOption('--chunk-size'), 5000)
+    .option('--chunk-time <ms>', 'target time per chunk', intOption('--chunk-time'), 500)
+    .option('--threads <n>', 'parallel copy workers over disjoint key ranges', intOption('--threads'), 1)
+    .option('--ok-to-drop-table', 'drop the old table after cut-over (default: keep it as _<table>_del)')
+    .option('--cut-over-lock-timeout <s>', 'seconds writers may be blocked per cut-over attempt', Number, 3)
+    .option('--cut-over-retries <n>', 'cut-over attempts before giving up', intOption('--cut-over-retries'), 5)
+    .option('--postpone-cut-over-flag-file <file>', 'while this file exists, keep streaming and postpone the cut-over')
+    .option('--replica <url>', 'replica to watch for lag (repeatable)', collect, [])
+    .option('--max-load <spec>', 'pause copying above these, e.g. Threads_running=25 (PG: active_sessions=40)')
+    .option('--critical-load <spec>', 'abort above these')
+    .option('--critical-load-hibernate-seconds <s>', 'abort only when critical load lasts this long (0: at once)', Number, 0)
+    .option('--max-lag-millis <ms>', 'pause copying while a replica lags more than this', intOption('--max-lag-millis'), 1500)
+    .option('--max-retained-wal-mb <mb>', 'PostgreSQL: pause copying while our slot retains more WAL', intOption('--max-retained-wal-mb'), 1024)
+    .option('--throttle-flag-file <file>', 'pause copying while this file exists')
+    .option('--panic-flag-file <file>', 'abort at once, cleanly, when this file appears')
+    .option('--throttle-query <sql>', 'pause copying while this query returns a value > 0')
+    .option('--heartbeat-interval-millis <ms>', 'heartbeat for replica lag', intOption('--heartbeat-interval-millis'), 100)
+    .option('--socket <path>', 'control socket (default: in the temp dir, named after the table)')
+    .option('--hooks-path <dir>', 'directory of hook executables (on-startup, on-success, ...)')
+    .option('--status-interval <s>', 'seconds between status lines and on-status hooks', Number, 10)
+    .option('--progress <mode>', 'bar | json | none (default: bar on a terminal, else none)')
+    .option('--max-backlog <n>', 'queued change events above which the stream pauses', intOption('--max-backlog'), 50_000)
+    .option('--json', 'print the final report as JSON on stdout')
+    .action(async (flags: AlterFlags, cmd: Command) => {
+      const log = loggerFor(cmd);
+      const options = toOptions(flags);
+      const controller = new AbortController();
+      const onSignal = (sig: NodeJS.Signals) => {
+        log.warn({ signal: sig }, 'signal received: aborting, the original table stays as it is');
+        controller.abort();
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      let report: AlterReport;
+      try {
+        report = await runOnlineAlter(options, { log, signal: controller.signal });
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+      if (flags.json) printJson(report);
+      else process.stdout.write(formatReport(report));
+      if (report.status === 'refused') throw new ReportedExit(2);
+      if (report.status === 'failed') throw new ReportedExit(1);
+    });
+}
+
+export function toOptions(flags: AlterFlags): AlterOptions {
+  const progress = flags.progress ?? (process.stderr.isTTY && !flags.json ? 'bar' : 'none');
+  return alterOptions({
+    url: requireUrl(flags.url),
+    table: flags.table,
+    alter: flags.alter,
+    execute: flags.execute === true,
+    chunkSize: Math.max(1, flags.chunkSize),
+    chunkTimeMs: flags.chunkTime,
+    threads: Math.max(1, flags.threads),
+    dropOldTable: flags.okToDropTable === true,
+    cutOverLockTimeoutMs: Math.round(flags.cutOverLockTimeout * 1000),
+    cutOverRetries: flags.cutOverRetries,
+    postponeCutOverFlagFile: flags.postponeCutOverFlagFile ?? null,
+    replicas: flags.replica,
+    socketPath: flags.socket ?? null,
+    hooksPath: flags.hooksPath ?? null,
+    statusIntervalMs: Math.round(flags.statusInterval * 1000),
+    progress,
+    maxBacklogEvents: flags.maxBacklog,
+    throttle: {
+      maxLoad: flags.maxLoad ? parseLoadSpec(flags.maxLoad) : {},
+      criticalLoad: flags.criticalLoad ? parseLoadSpec(flags.criticalLoad) : {},
+      criticalLoadIntervalMs: Math.round(flags.criticalLoadHibernateSeconds * 1000),
+      maxLagMs: flags.maxLagMillis,
+      maxRetainedWalBytes: flags.maxRetainedWalMb * 1024 * 1024,
+      throttleFlagFile: flags.throttleFlagFile ?? null,
+      panicFlagFile: flags.panicFlagFile ?? null,
+      throttleQuery: flags.throttleQuery ?? null,
+      heartbeatIntervalMs: flags.heartbeatIntervalMillis,
+    },
+  });
+}
+
+export function formatReport(r: AlterReport): string {
+  const lines = [`${r.status}: ${r.engine} ${r.table}`];
+  if (r.plan) {
+    const p = r.plan;
+    lines.push(
+      `  key:          ${p.key.name} (${p.key.columns.join(', ')})`,
+      `  rows:         ~${p.estimatedRows} (~${Math.round(p.estimatedBytes / 1048576)} MiB)`,
+      `  chunking:     ${p.chunkSize} rows to start, ${p.threads} worker(s)`,
+      `  columns:      ${p.columnsCopied.join(', ')}`,
+    );
+    if (p.columnsAdded.length) lines.push(`  added:        ${p.columnsAdded.join(', ')} (take their defaults)`);
+    if (p.columnsDropped.length) lines.push(`  dropped:      ${p.columnsDropped.join(', ')}`);
+    lines.push(`  cut-over:     ${p.cutOver}`);
+    for (const w of p.warnings) lines.push(`  warning:      ${w}`);
+    lines.push('  (dry run: nothing changed; add --execute to migrate)');
+  }
+  if (r.status === 'done') {
+    const rate = r.copyMs > 0 ? Math.round((r.rowsCopied * 1000) / r.copyMs) : 0;
+    lines.push(
+      `  rows copied:  ${r.rowsCopied} in ${r.copyMs} ms (${rate} rows/s)`,
+      `  events:       ${r.eventsApplied} applied from the change stream`,
+      `  cut-over:     writers blocked ${r.cutOverStallMs} ms (attempts: ${r.cutOverAttempts})`,
+      `  old table:    ${r.oldTable ?? 'dropped'}`,
+      `  duration:     ${r.durationMs} ms`,
+    );
+  }
+  if (r.error) {
+    lines.push(`  error:        ${r.error.code}: ${r.error.message}`);
+    if (r.error.hint) lines.push(`  fix:          ${r.error.hint}`);
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,23 @@
+import type { Command } from 'commander';
+import { GhostwrightError } from '../../errors.js';
+import { formatDemo, runDemo } from '../../demo/run.js';
+import { intOption, printJson } from '../common.js';
+
+export function registerDemo(program: Command): void {
+  program
+    .command('demo')
+    .description('start a local server, fill a table, put write load on it and run an online ALTER, then verify no write was lost')
+    .option('--engine <engine>', 'mysql | postgres', 'mysql')
+    .option('--rows <n>', 'rows in the sample table', intOption('--rows'), 1_000_000)
+    .option('--threads <n>', 'parallel copy workers', intOption('--threads'), 2)
+    .option('--url <url>', 'use this server instead of starting one')
+    .option('--keep', 'leave the started server running')
+    .option('--json', 'print the result as JSON on stdout')
+    .action(async (opts: { engine: string; rows: number; threads: number; url?: string; keep?: boolean; json?: boolean }) => {
+      if (opts.engine !== 'mysql' && opts.engine !== 'postgres') throw new GhostwrightError('E_BAD_FLAG', `--engine must be mysql or postgres, got ${opts.engine}`, { exitCode: 2 });
+      const result = await runDemo({ engine: opts.engine, rows: opts.rows, url: opts.url, threads: opts.threads, keep: opts.keep === true, json: opts.json === true });
+      if (opts.json) printJson(result);
+      else process.stdout.write(`${formatDemo(result)}\n`);
+      if (!result.verification.ok || result.report.status !== 'done') throw new GhostwrightError('E_DEMO_FAILED', 'the demo migration did not verify', { exitCode: 1 });
+    });
+}

@@ -1,0 +1,43 @@
+import type { Command } from 'commander';
+import { parseConnectionUrl, redactedUrl } from '../../connection.js';
+import { connectEngine } from '../../engine/index.js';
+import type { CheckResult } from '../../engine/engine.js';
+import { collect, loggerFor, printJson, ReportedExit, requireUrl } from '../common.js';
+
+export function registerDoctor(program: Command): void {
+  program
+    .command('doctor')
+    .description('check whether a server can take online schema changes (exit 0 ready, 2 not)')
+    .option('--url <url>', 'database URL (mysql://, mariadb://, postgres://)')
+    .option('--replica <url>', 'a replica to check for reachability and lag (repeatable)', collect, [])
+    .option('--json', 'machine-readable output on stdout')
+    .action(async (opts: { url?: string; replica: string[]; json?: boolean }, cmd: Command) => {
+      const log = loggerFor(cmd);
+      const spec = parseConnectionUrl(requireUrl(opts.url));
+      const replicas = opts.replica.map((r) => parseConnectionUrl(r));
+      const engine = await connectEngine(spec, log);
+      let checks: CheckResult[];
+      let server;
+      try {
+        server = await engine.serverInfo();
+        checks = await engine.doctor(replicas);
+      } finally {
+        await engine.close();
+      }
+      const ready = checks.every((c) => c.ok || c.severity !== 'error');
+      if (opts.json) {
+        printJson({ ready, url: redactedUrl(spec), server, checks });
+      } else {
+        process.stdout.write(`${server.flavor} ${server.version} at ${redactedUrl(spec)}\n`);
+        for (const c of checks) process.stdout.write(formatCheck(c));
+        process.stdout.write(ready ? 'ready for online schema changes\n' : 'NOT ready: fix the failed checks above\n');
+      }
+      if (!ready) throw new ReportedExit(2);
+    });
+}
+
+export function formatCheck(c: CheckResult): string {
+  const mark = c.ok ? 'ok  ' : c.severity === 'error' ? 'FAIL' : 'warn';
+  const fix = !c.ok && c.fix ? `\n        fix: ${c.fix}` : '';
+  return `  [${mark}] ${c.title}: ${c.detail}${fix}\n`;
+}

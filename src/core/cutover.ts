@@ -1,0 +1,62 @@
+/**
+ * Postponing and retrying the cut-over. The swap itself is the engine's
+ * (sentry rename on MySQL, one transaction on PostgreSQL); here: wait while
+ * the DBA postpones it, run the before-cut-over hook, and retry a lock
+ * timeout with exponential backoff and jitter. Each attempt blocks writers at
+ * most --cut-over-lock-timeout, and a failed attempt leaves the original in place.
+ */
+import { existsSync } from 'node:fs';
+import type { CutOverResult, OnlineAlter } from '../engine/engine.js';
+import { GhostwrightError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { AlterOptions } from './options.js';
+import type { MigrationSupervisor } from './supervisor.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function isPostponed(supervisor: MigrationSupervisor, options: AlterOptions): boolean {
+  const s = supervisor.live.settings;
+  if (s.cutOverNow) return false;
+  return s.postponeCutOver || (options.postponeCutOverFlagFile !== null && existsSync(options.postponeCutOverFlagFile));
+}
+
+/** While postponed the stream keeps applying, so the final catch-up stays short. */
+export async function waitWhilePostponed(supervisor: MigrationSupervisor, options: AlterOptions): Promise<void> {
+  for (;;) {
+    supervisor.checkAborted();
+    if (!isPostponed(supervisor, options)) {
+      // A failing on-before-cut-over hook postpones: the hook is asked again
+      // every few seconds until it passes (or a DBA runs `cut-over`).
+      const verdict = await supervisor.hook('on-before-cut-over');
+      if (verdict.ok || supervisor.live.settings.cutOverNow) return;
+    }
+    supervisor.setState('postponed');
+    await sleep(options.postponeCutOverFlagFile || supervisor.live.settings.postponeCutOver ? 250 : 2000);
+  }
+}
+
+export async function cutOverWithRetries(
+  online: OnlineAlter,
+  supervisor: MigrationSupervisor,
+  options: AlterOptions,
+  log: Logger,
+): Promise<CutOverResult & { attempts: number }> {
+  const attempts = Math.max(1, options.cutOverRetries);
+  for (let attempt = 1; ; attempt++) {
+    supervisor.checkAborted();
+    supervisor.setState('cutting-over');
+    try {
+      await online.waitCaughtUp(60_000);
+      const result = await online.cutOver();
+      log.info({ attempt, stallMs: result.stallMs }, 'cut-over done');
+      return { ...result, attempts: attempt };
+    } catch (err) {
+      const retryable = err instanceof GhostwrightError && err.code === 'E_CUTOVER_LOCK_TIMEOUT';
+      if (!retryable || attempt >= attempts) throw err;
+      const backoff = Math.min(10_000, 250 * 2 ** (attempt - 1)) * (0.5 + Math.random());
+      log.warn({ attempt, backoffMs: Math.round(backoff), err }, 'cut-over lock timeout; original untouched, retrying');
+      supervisor.setState('catching-up');
+      await sleep(backoff);
+    }
+  }
+}

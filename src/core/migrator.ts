@@ -1,0 +1,210 @@
+/**
+ * The online ALTER, as a DBA's runbook:
+ *
+ *   inspect -> preflight -> create ghost -> start stream -> copy rows
+ *     -> catch up -> [postpone?] -> cut-over -> cleanup -> report
+ *
+ * Each step is one call; the dialect lives behind the engine contract, the
+ * copy loop and the cut-over retries live in their own modules. Whatever
+ * happens after the ghost exists, the original table stays untouched unless
+ * the cut-over committed, and abort() removes what we created.
+ */
+import { parseConnectionUrl, redactedUrl, type ConnectionSpec } from '../connection.js';
+import { connectEngine } from '../engine/index.js';
+import type { Engine, OnlineAlter, TableInfo } from '../engine/engine.js';
+import { GhostwrightError, RefusedError, toGhostwrightError } from '../errors.js';
+import { silentLogger, type Logger } from '../log.js';
+import { normalizeAlter } from './alter-text.js';
+import { chooseSharedKey, mapColumns, parseRenames, type CopyPlan } from './columns.js';
+import { copyTable } from './copier.js';
+import { cutOverWithRetries, waitWhilePostponed } from './cutover.js';
+import type { LiveMigration } from './live.js';
+import { helperTableName } from './names.js';
+import type { AlterOptions } from './options.js';
+import type { AlterPlan, AlterReport } from './report.js';
+import { MigrationSupervisor } from './supervisor.js';
+
+export interface MigratorDeps {
+  log?: Logger;
+  /** Aborts the migration cleanly (SIGINT/SIGTERM from the CLI). */
+  signal?: AbortSignal;
+  /** Observe or steer the live state (tests, embedding applications). */
+  live?: LiveMigration;
+}
+
+export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps = {}): Promise<AlterReport> {
+  const log = deps.log ?? silentLogger;
+  const started = Date.now();
+  const report: AlterReport = {
+    status: 'failed',
+    engine: 'unknown',
+    table: options.table,
+    rowsCopied: 0,
+    eventsApplied: 0,
+    durationMs: 0,
+    copyMs: 0,
+    cutOverStallMs: 0,
+    cutOverAttempts: 0,
+    oldTable: null,
+  };
+  let engine: Engine | null = null;
+  let online: OnlineAlter | null = null;
+  let ghostCreated = false;
+  let swapped = false;
+  let supervisor: MigrationSupervisor | null = null;
+  try {
+    const spec = parseConnectionUrl(options.url);
+    const replicas = options.replicas.map((r) => parseConnectionUrl(r));
+    engine = await connectEngine(spec, log);
+    report.engine = engine.dialect;
+    const ref = engine.tableRef(options.table);
+    report.table = `${ref.schema}.${ref.name}`;
+    const fold = engine.dialect === 'mysql' ? (n: string) => n.toLowerCase() : (n: string) => n;
+    const clauses = normalizeAlter(options.alter, ref, (a, b) => fold(a) === fold(b));
+
+    // inspect + preflight: refuse before anything is written.
+    const original = await engine.inspect(ref);
+    log.info({ table: report.table, rows: original.estimatedRows, url: redactedUrl(spec) }, 'inspected');
+    online = engine.onlineAlter(
+      {
+        table: ref,
+        alter: clauses,
+        cutOverLockTimeoutMs: options.cutOverLockTimeoutMs,
+        dropOldTable: options.dropOldTable,
+        maxBacklogEvents: options.maxBacklogEvents,
+      },
+      { replicas, log },
+    );
+    await preflight(online, original);
+
+    supervisor = await MigrationSupervisor.start({ options, engine, online, table: report.table, spec, live: deps.live, signal: deps.signal, log, estimatedRows: original.estimatedRows });
+    await supervisor.hook('on-startup');
+
+    // ghost: created like the original, then altered; this also proves the ALTER valid.
+    ghostCreated = true;
+    const ghost = await online.createGhost();
+    const plan = planCopy(original, ghost, clauses, fold);
+    online.usePlan(plan);
+    await supervisor.hook('on-validated');
+
+    if (!options.execute) {
+      await online.dropGhost();
+      ghostCreated = false;
+      report.status = 'dry-run';
+      report.plan = describePlan(original, plan, options, engine, ref.name);
+      return report;
+    }
+
+    // stream first: every change committed after this point reaches the ghost.
+    await online.startStream();
+    await supervisor.hook('on-rowcount-complete');
+    supervisor.beginCopy();
+    await supervisor.hook('on-begin-copy');
+    const copyStarted = Date.now();
+    report.rowsCopied = await copyTable(online, supervisor, options);
+    report.copyMs = Date.now() - copyStarted;
+
+    supervisor.setState('catching-up');
+    await online.waitCaughtUp(60_000);
+    await waitWhilePostponed(supervisor, options);
+    const cut = await cutOverWithRetries(online, supervisor, options, log);
+    swapped = true;
+    report.cutOverStallMs = cut.stallMs;
+    report.cutOverAttempts = cut.attempts;
+    report.oldTable = cut.oldTable;
+
+    supervisor.setState('cleaning-up');
+    report.eventsApplied = online.streamStats().eventsApplied;
+    await online.cleanup();
+    report.status = 'done';
+    supervisor.setState('done');
+    await supervisor.hook('on-success');
+    return report;
+  } catch (err) {
+    const error = toGhostwrightError(err);
+    report.status = error.exitCode === 2 ? 'refused' : 'failed';
+    report.error = error.toJSON();
+    if (online) {
+      report.eventsApplied = safeStats(online);
+      // After a committed swap the new table is live: only the stream and
+      // changelog remain to clean up, never the ghost (it IS the table now).
+      if (swapped) await online.cleanup().catch((e: unknown) => log.warn({ err: e }, 'cleanup after cut-over failed'));
+      else if (ghostCreated || report.status === 'failed') await online.abort();
+    }
+    if (swapped) {
+      report.status = 'done';
+      delete report.error;
+    }
+    supervisor?.setState(report.status === 'done' ? 'done' : 'failed');
+    await supervisor?.hook(report.status === 'done' ? 'on-success' : 'on-failure', { GHOSTWRIGHT_ERROR: error.message });
+    log.error({ err: error }, 'online alter did not complete');
+    return report;
+  } finally {
+    report.durationMs = Date.now() - started;
+    if (supervisor) {
+      report.rowsCopied = Math.max(report.rowsCopied, supervisor.live.progress.rowsCopied);
+      await supervisor.stop();
+    }
+    await engine?.close().catch(() => undefined);
+  }
+}
+
+async function preflight(online: OnlineAlter, original: TableInfo): Promise<void> {
+  const checks = await online.preflight(original);
+  const failed = checks.filter((c) => !c.ok && c.severity === 'error');
+  if (failed.length > 0) {
+    const first = failed[0]!;
+    const lines = failed.map((c) => `${c.title}: ${c.detail}`).join('; ');
+    throw new RefusedError(`E_PREFLIGHT_${first.id.toUpperCase().replace(/[^A-Z0-9]+/g, '_')}`, `preflight refused: ${lines}`, {
+      hint: failed.map((c) => c.fix).filter(Boolean).join(' | ') || undefined,
+    });
+  }
+  if (!original.copyKey) {
+    throw new RefusedError('E_NO_KEY', `table ${original.ref.schema}.${original.ref.name} has no PRIMARY KEY or NOT NULL UNIQUE key`, {
+      hint: 'add a primary key (or a unique key over NOT NULL columns) first; the copy and the apply need one',
+    });
+  }
+}
+
+function planCopy(original: TableInfo, ghost: TableInfo, clauses: string, fold: (n: string) => string): CopyPlan {
+  const mapping = mapColumns(original, ghost, parseRenames(clauses, fold), fold);
+  const plan = chooseSharedKey(original, ghost, mapping, fold);
+  if (!plan) {
+    throw new RefusedError('E_NO_SHARED_KEY', 'no PRIMARY KEY or NOT NULL UNIQUE key is shared by the old and the new shape of the table', {
+      hint: 'keep the key columns (or one unique NOT NULL key) unchanged by the ALTER, or change the key in a separate migration',
+    });
+  }
+  return plan;
+}
+
+function describePlan(original: TableInfo, plan: CopyPlan, options: AlterOptions, engine: Engine, table: string): AlterPlan {
+  const max = engine.capabilities.maxIdentifierBytes;
+  const del = helperTableName(table, 'del', max);
+  const gho = helperTableName(table, 'gho', max);
+  const warnings: string[] = [];
+  if (plan.mapping.dropped.length) warnings.push(`columns dropped, their data is not copied: ${plan.mapping.dropped.join(', ')}`);
+  if (original.foreignKeys.length) warnings.push(`foreign keys from this table are recreated on the new table: ${original.foreignKeys.map((f) => f.name).join(', ')}`);
+  return {
+    key: { name: plan.keyName, columns: plan.sourceKey },
+    estimatedRows: original.estimatedRows,
+    estimatedBytes: original.estimatedBytes,
+    chunkSize: options.chunkSize,
+    threads: options.threads,
+    columnsCopied: plan.mapping.pairs.map((p) => (p.source === p.target ? p.source : `${p.source} -> ${p.target}`)),
+    columnsDropped: plan.mapping.dropped,
+    columnsAdded: plan.mapping.added,
+    cutOver: `atomic swap: ${table} -> ${del}, ${gho} -> ${table} (writers blocked at most ${options.cutOverLockTimeoutMs} ms per attempt, ${options.cutOverRetries} attempts); ${options.dropOldTable ? `${del} dropped afterwards` : `${del} kept`}`,
+    warnings,
+  };
+}
+
+function safeStats(online: OnlineAlter): number {
+  try {
+    return online.streamStats().eventsApplied;
+  } catch {
+    return 0;
+  }
+}
+
+export type { ConnectionSpec };
+export { GhostwrightError };

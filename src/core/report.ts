@@ -1,0 +1,32 @@
+/** The final report of an online ALTER, as printed by --json. */
+export type AlterStatus = 'done' | 'failed' | 'refused' | 'dry-run';
+
+export interface AlterReport {
+  status: AlterStatus;
+  engine: string;
+  table: string;
+  rowsCopied: number;
+  eventsApplied: number;
+  durationMs: number;
+  copyMs: number;
+  /** How long writers were blocked by the swap. */
+  cutOverStallMs: number;
+  cutOverAttempts: number;
+  oldTable: string | null;
+  /** Dry run: what would happen. */
+  plan?: AlterPlan;
+  error?: { code: string; message: string; hint?: string };
+}
+
+export interface AlterPlan {
+  key: { name: string; columns: string[] };
+  estimatedRows: number;
+  estimatedBytes: number;
+  chunkSize: number;
+  threads: number;
+  columnsCopied: string[];
+  columnsDropped: string[];
+  columnsAdded: string[];
+  cutOver: string;
+  warnings: string[];
+}

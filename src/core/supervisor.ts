@@ -1,0 +1,239 @@
+/**
+ * Everything that watches or steers a running migration, started together
+ * and stopped together: live state, throttler, control socket, hooks,
+ * progress, heartbeat and status lines. The copier and the cut-over only ask
+ * it "may I go on?"; they never look at load or flags themselves.
+ */
+import type { ConnectionSpec } from '../connection.js';
+import type { Engine, OnlineAlter } from '../engine/engine.js';
+import { GhostwrightError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { createProgressReporter, type ProgressReporter } from '../cli/progress.js';
+import { startControlServer, defaultSocketPath } from '../control/socket.js';
+import { HookRunner, type HookName } from '../control/hooks.js';
+import { etaMs, rowsPerSecond, type LiveMigration, type MigrationState } from './live.js';
+import { helperTableName } from './names.js';
+import type { AlterOptions } from './options.js';
+import { Throttler } from './throttle.js';
+
+export interface SupervisorInit {
+  options: AlterOptions;
+  engine: Engine;
+  online: OnlineAlter;
+  table: string;
+  spec: ConnectionSpec;
+  live: LiveMigration | undefined;
+  signal: AbortSignal | undefined;
+  log: Logger;
+  estimatedRows: number;
+}
+
+export class MigrationSupervisor {
+  readonly live: LiveMigration;
+  private readonly abort = new AbortController();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly closers: Array<() => Promise<void> | void> = [];
+  private heartbeatBusy = false;
+
+  private constructor(
+    private readonly init: SupervisorInit,
+    live: LiveMigration,
+    private readonly throttler: Throttler,
+    private readonly hooks: HookRunner,
+    private readonly progress: ProgressReporter,
+  ) {
+    this.live = live;
+  }
+
+  static async start(init: SupervisorInit): Promise<MigrationSupervisor> {
+    const { options, engine, online, log } = init;
+    const live: LiveMigration = init.live ?? {
+      settings: {
+        chunkSize: options.chunkSize,
+        maxLagMs: options.throttle.maxLagMs,
+        maxLoad: { ...options.throttle.maxLoad },
+        criticalLoad: { ...options.throttle.criticalLoad },
+        forcedThrottle: false,
+        postponeCutOver: false,
+        cutOverNow: false,
+        panic: false,
+      },
+      progress: {
+        state: 'starting',
+        table: init.table,
+        engine: engine.dialect,
+        startedAt: Date.now(),
+        copyStartedAt: null,
+        rowsCopied: 0,
+        rowsEstimated: init.estimatedRows,
+        eventsApplied: 0,
+        backlog: 0,
+        throttleReason: null,
+        replicaLagMs: {},
+      },
+    };
+    live.progress.rowsEstimated = init.estimatedRows;
+    const throttleQuery = options.throttle.throttleQuery;
+    const throttler = new Throttler({
+      options: options.throttle,
+      live,
+      measure: (names) => online.measure(names),
+      throttleQuery: throttleQuery
+        ? async () => {
+            const { rows } = await engine.execute(throttleQuery);
+            const first = rows[0] ? Object.values(rows[0])[0] : 0;
+            return Number(first ?? 0);
+          }
+        : null,
+      log,
+    });
+    const name = engine.tableRef(options.table).name;
+    const max = engine.capabilities.maxIdentifierBytes;
+    const hooks = new HookRunner(
+      options.hooksPath,
+      {
+        database: init.spec.database,
+        table: name,
+        ghostTable: helperTableName(name, 'gho', max),
+        oldTable: helperTableName(name, 'del', max),
+        alter: options.alter,
+        engine: engine.dialect,
+        host: init.spec.host,
+        port: String(init.spec.port),
+      },
+      log,
+    );
+    const progress = createProgressReporter(options.progress);
+    const sup = new MigrationSupervisor(init, live, throttler, hooks, progress);
+    if (init.signal) {
+      if (init.signal.aborted) sup.abort.abort();
+      else init.signal.addEventListener('abort', () => sup.abort.abort(), { once: true });
+    }
+    if (options.execute) {
+      const socketPath = options.socketPath ?? defaultSocketPath(name);
+      const server = await startControlServer({ path: socketPath, live, status: () => sup.status(), log });
+      sup.closers.push(() => server.close());
+      log.info({ socket: server.path }, 'control socket listening');
+    }
+    return sup;
+  }
+
+  get signal(): AbortSignal {
+    return this.abort.signal;
+  }
+
+  /** Copy starts: the throttler, heartbeat, progress and status lines run from now on. */
+  beginCopy(): void {
+    const { options, online, log } = this.init;
+    this.live.progress.copyStartedAt = Date.now();
+    this.setState('copying');
+    this.throttler.start();
+    this.closers.push(() => this.throttler.stop());
+    this.every(options.throttle.heartbeatIntervalMs, async () => {
+      if (this.heartbeatBusy) return;
+      this.heartbeatBusy = true;
+      try {
+        await online.heartbeat();
+      } catch (err) {
+        log.warn({ err }, 'heartbeat failed');
+      } finally {
+        this.heartbeatBusy = false;
+      }
+    });
+    this.every(250, () => {
+      this.refreshStream();
+      this.progress.update(this.live);
+      if (this.live.settings.panic) this.abort.abort();
+    });
+    this.every(options.statusIntervalMs, async () => {
+      log.info(this.status(), 'status');
+      await this.hook('on-status');
+    });
+    let wasThrottled = false;
+    this.throttler.onChange((decision) => {
+      if (decision.throttled && !wasThrottled) void this.hook('on-throttled', { GHOSTWRIGHT_THROTTLE_REASON: decision.reason ?? '' });
+      wasThrottled = decision.throttled;
+    });
+  }
+
+  setState(state: MigrationState): void {
+    this.live.progress.state = state;
+    this.refreshStream();
+    this.progress.update(this.live);
+  }
+
+  /** Throws when the migration must stop (signal, panic, critical load). */
+  checkAborted(): void {
+    if (this.abort.signal.aborted || this.live.settings.panic) {
+      throw new GhostwrightError(this.live.settings.panic ? 'E_PANIC' : 'E_INTERRUPTED', this.live.settings.panic ? 'panic requested: migration aborted' : 'interrupted: migration aborted', {
+        hint: 'the original table is untouched; run again when ready',
+      });
+    }
+  }
+
+  /** Resolves when copying may go on; rejects on abort. */
+  async waitUntilClear(): Promise<void> {
+    this.checkAborted();
+    await this.throttler.waitUntilClear(this.abort.signal);
+    this.checkAborted();
+  }
+
+  async hook(name: HookName, extra?: Record<string, string>): Promise<{ ok: boolean }> {
+    return this.hooks.run(name, this.live, extra);
+  }
+
+  status(): Record<string, unknown> {
+    const p = this.live.progress;
+    return {
+      state: p.state,
+      table: p.table,
+      engine: p.engine,
+      rowsCopied: p.rowsCopied,
+      rowsEstimated: p.rowsEstimated,
+      rowsPerSecond: rowsPerSecond(p),
+      etaMs: etaMs(p),
+      eventsApplied: p.eventsApplied,
+      backlog: p.backlog,
+      throttleReason: p.throttleReason,
+      replicaLagMs: p.replicaLagMs,
+      chunkSize: this.live.settings.chunkSize,
+      postponeCutOver: this.live.settings.postponeCutOver,
+      elapsedMs: Date.now() - p.startedAt,
+    };
+  }
+
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    this.timers.length = 0;
+    this.refreshStream();
+    this.progress.update(this.live);
+    this.progress.stop();
+    for (const close of this.closers.splice(0).reverse()) {
+      try {
+        await close();
+      } catch (err) {
+        this.init.log.warn({ err }, 'closing a migration helper failed');
+      }
+    }
+  }
+
+  private refreshStream(): void {
+    try {
+      const s = this.init.online.streamStats();
+      this.live.progress.eventsApplied = s.eventsApplied;
+      this.live.progress.backlog = s.backlog;
+    } catch {
+      // stream not started yet
+    }
+  }
+
+  private every(ms: number, fn: () => unknown): void {
+    const t = setInterval(() => {
+      void Promise.resolve()
+        .then(fn)
+        .catch((err: unknown) => this.init.log.warn({ err }, 'periodic task failed'));
+    }, Math.max(10, ms));
+    t.unref();
+    this.timers.push(t);
+  }
+}

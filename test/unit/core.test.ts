@@ -1,0 +1,147 @@
+import { describe, expect, it } from 'vitest';
+import { normalizeAlter } from '../../src/core/alter-text.js';
+import { nextChunkSize } from '../../src/core/chunker.js';
+import { chooseSharedKey, mapColumns, parseRenames, splitClauses } from '../../src/core/columns.js';
+import { toRanges } from '../../src/core/copier.js';
+import { CopyGate } from '../../src/core/copy-gate.js';
+import { helperTableName, slotName } from '../../src/core/names.js';
+import type { ColumnInfo, KeyInfo, TableInfo } from '../../src/engine/engine.js';
+
+const col = (name: string, extra: Partial<ColumnInfo> = {}): ColumnInfo => ({ name, type: 'int', nullable: false, default: null, generated: null, generationExpression: null, identity: null, collation: null, ...extra });
+const key = (name: string, columns: string[], primary = false, extra: Partial<KeyInfo> = {}): KeyInfo => ({ name, columns, primary, unique: true, hasNullableColumn: false, usableForCopy: true, ...extra });
+const table = (columns: ColumnInfo[], primaryKey: KeyInfo | null, uniqueKeys: KeyInfo[] = []): TableInfo => ({
+  ref: { schema: 's', name: 't' }, columns, primaryKey, uniqueKeys, indexes: [], copyKey: primaryKey ?? uniqueKeys[0] ?? null,
+  foreignKeys: [], referencedBy: [], triggers: [], partitioned: false, partitions: [], dependentViews: [], ownedSequences: [], estimatedRows: 0, estimatedBytes: 0, extra: {},
+});
+const ref = { schema: 'shop', name: 'orders' };
+const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+
+describe('helper table names', () => {
+  it('names ghost, old and changelog tables', () => {
+    expect(helperTableName('orders', 'gho', 64)).toBe('_orders_gho');
+    expect(helperTableName('orders', 'del', 64)).toBe('_orders_del');
+    expect(helperTableName('orders', 'ghc', 63)).toBe('_orders_ghc');
+  });
+
+  it('keeps long names within the byte limit, distinct, and on character boundaries', () => {
+    const a = 'é'.repeat(40); // 80 bytes
+    const b = `${'é'.repeat(39)}x`;
+    const na = helperTableName(a, 'gho', 63);
+    const nb = helperTableName(b, 'gho', 63);
+    expect(Buffer.byteLength(na)).toBeLessThanOrEqual(63);
+    expect(na).not.toBe(nb);
+    expect(na.endsWith('_gho')).toBe(true);
+    expect(na).not.toContain('\uFFFD');
+    expect(helperTableName('x'.repeat(64), 'del', 64).length).toBeLessThanOrEqual(64);
+  });
+
+  it('slot names are lowercase [a-z0-9_] with the sweep prefix', () => {
+    expect(slotName('public', 'Orders "x"')).toMatch(/^ghostwright_[0-9a-f]{8}_\d+$/);
+  });
+});
+
+describe('alter text', () => {
+  it('accepts clauses or a whole ALTER TABLE for the same table', () => {
+    expect(normalizeAlter('ADD COLUMN c INT', ref, same)).toBe('ADD COLUMN c INT');
+    expect(normalizeAlter('ALTER TABLE `orders` ADD COLUMN c INT;', ref, same)).toBe('ADD COLUMN c INT');
+    expect(normalizeAlter('alter table shop.ORDERS drop column x', ref, same)).toBe('drop column x');
+    expect(normalizeAlter('ALTER TABLE IF EXISTS ONLY "shop"."orders" ADD c int', ref, same)).toBe('ADD c int');
+  });
+
+  it('refuses another table, an empty ALTER and a table rename', () => {
+    expect(() => normalizeAlter('ALTER TABLE other ADD c INT', ref, same)).toThrow(/names table "other"/);
+    expect(() => normalizeAlter('  ', ref, same)).toThrow(/empty/);
+    expect(() => normalizeAlter('ADD c INT, RENAME TO orders2', ref, same)).toThrow(/rename the table/);
+    expect(() => normalizeAlter('RENAME AS x', ref, same)).toThrow(/rename the table/);
+    expect(normalizeAlter('RENAME COLUMN a TO b', ref, same)).toBe('RENAME COLUMN a TO b');
+  });
+});
+
+describe('column mapping', () => {
+  it('splits clauses on top-level commas only', () => {
+    expect(splitClauses("ADD c DECIMAL(10,2) DEFAULT '1,2', ADD INDEX i (a, b), DROP x")).toEqual(["ADD c DECIMAL(10,2) DEFAULT '1,2'", 'ADD INDEX i (a, b)', 'DROP x']);
+  });
+
+  it('finds renames from CHANGE and RENAME COLUMN', () => {
+    const r = parseRenames('CHANGE COLUMN `old` `new` INT NOT NULL, RENAME COLUMN "a b" TO "c", CHANGE same same INT, RENAME TO x');
+    expect([...r]).toEqual([
+      ['old', 'new'],
+      ['a b', 'c'],
+    ]);
+  });
+
+  it('maps kept, renamed, dropped, added and generated columns', () => {
+    const orig = table([col('id'), col('a'), col('b'), col('g', { generated: 'virtual' }), col('old')], key('PRIMARY', ['id'], true));
+    const ghost = table([col('id'), col('a'), col('c'), col('g', { generated: 'virtual' }), col('new')], key('PRIMARY', ['id'], true));
+    const m = mapColumns(orig, ghost, new Map([['old', 'new']]));
+    expect(m.pairs).toEqual([
+      { source: 'id', target: 'id' },
+      { source: 'a', target: 'a' },
+      { source: 'old', target: 'new' },
+    ]);
+    expect(m.dropped).toEqual(['b']);
+    expect(m.added).toEqual(['c']);
+  });
+
+  it('chooses a key shared by both shapes, following renames', () => {
+    const orig = table([col('id'), col('code')], null, [key('u_code', ['code'])]);
+    const ghost = table([col('id'), col('code2')], null, [key('u_code2', ['code2'])]);
+    const plan = chooseSharedKey(orig, ghost, mapColumns(orig, ghost, new Map([['code', 'code2']])));
+    expect(plan).toMatchObject({ sourceKey: ['code'], targetKey: ['code2'], keyName: 'u_code' });
+  });
+
+  it('finds no shared key when the ALTER drops or weakens it', () => {
+    const orig = table([col('id'), col('x')], key('PRIMARY', ['id'], true));
+    const dropped = table([col('x')], null);
+    expect(chooseSharedKey(orig, dropped, mapColumns(orig, dropped, new Map()))).toBeNull();
+    const nullable = table([col('id', { nullable: true }), col('x')], null, [key('u', ['id'], false, { hasNullableColumn: true })]);
+    expect(chooseSharedKey(orig, nullable, mapColumns(orig, nullable, new Map()))).toBeNull();
+  });
+});
+
+describe('chunk sizing', () => {
+  const limits = { min: 100, max: 100_000, targetMs: 500 };
+  it('grows when chunks are fast and shrinks when slow, at most 2x a step', () => {
+    expect(nextChunkSize(5000, 100, 5000, limits)).toBe(7500);
+    expect(nextChunkSize(5000, 5000, 5000, limits)).toBe(3750);
+    expect(nextChunkSize(5000, 500, 5000, limits)).toBe(5000);
+  });
+  it('ignores short last chunks and respects bounds', () => {
+    expect(nextChunkSize(5000, 1, 10, limits)).toBe(5000);
+    expect(nextChunkSize(100, 60_000, 100, limits)).toBe(100);
+    expect(nextChunkSize(100_000, 1, 100_000, limits)).toBe(100_000);
+  });
+});
+
+describe('copy ranges', () => {
+  it('split points make disjoint ranges covering the table', () => {
+    expect(toRanges([[10], [20]], [30])).toEqual([
+      { after: null, upTo: [10] },
+      { after: [10], upTo: [20] },
+      { after: [20], upTo: [30] },
+    ]);
+    expect(toRanges([], [5])).toEqual([{ after: null, upTo: [5] }]);
+  });
+});
+
+describe('copy gate', () => {
+  it('never runs an apply while a copy runs, and lets a waiting apply go before new copies', async () => {
+    const gate = new CopyGate();
+    const log: string[] = [];
+    let releaseCopy!: () => void;
+    const copy1 = gate.copy(async () => {
+      log.push('copy1 start');
+      await new Promise<void>((r) => (releaseCopy = r));
+      log.push('copy1 end');
+    });
+    await Promise.resolve();
+    const apply = gate.apply(async () => void log.push('apply'));
+    await Promise.resolve();
+    const copy2 = gate.copy(async () => void log.push('copy2'));
+    await new Promise((r) => setTimeout(r, 5));
+    expect(log).toEqual(['copy1 start']);
+    releaseCopy();
+    await Promise.all([copy1, apply, copy2]);
+    expect(log).toEqual(['copy1 start', 'copy1 end', 'apply', 'copy2']);
+  });
+});
