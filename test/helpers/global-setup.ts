@@ -1,0 +1,68 @@
+/**
+ * Vitest global setup: one sandbox (MariaDB primary + replica, PostgreSQL
+ * primary + standby) for the whole run, in a temp dir, stopped in teardown.
+ *
+ * - GHOSTWRIGHT_TEST_MYSQL_URL / GHOSTWRIGHT_TEST_PG_URL: use that server and
+ *   start nothing for that engine (optionally GHOSTWRIGHT_TEST_MYSQL_REPLICA_URL /
+ *   GHOSTWRIGHT_TEST_PG_STANDBY_URL).
+ * - GHOSTWRIGHT_TEST_SKIP_SERVERS=1: start nothing (unit-only runs).
+ *
+ * URLs reach tests through provide/inject and, as a fallback, process.env.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { startSandbox, stopSandbox } from '../../src/sandbox/index.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    ghostwrightMysqlUrl: string | undefined;
+    ghostwrightMysqlReplicaUrl: string | undefined;
+    ghostwrightPgUrl: string | undefined;
+    ghostwrightPgStandbyUrl: string | undefined;
+  }
+}
+
+export const ENV = {
+  mysql: 'GHOSTWRIGHT_TEST_MYSQL_URL',
+  mysqlReplica: 'GHOSTWRIGHT_TEST_MYSQL_REPLICA_URL',
+  pg: 'GHOSTWRIGHT_TEST_PG_URL',
+  pgStandby: 'GHOSTWRIGHT_TEST_PG_STANDBY_URL',
+  skip: 'GHOSTWRIGHT_TEST_SKIP_SERVERS',
+} as const;
+
+export default async function setup(project: TestProject): Promise<(() => Promise<void>) | void> {
+  const env = process.env;
+  if (env[ENV.skip] === '1' || env[ENV.skip] === 'true') return;
+
+  const needMysql = !env[ENV.mysql];
+  const needPg = !env[ENV.pg];
+  let dir: string | undefined;
+  if (needMysql || needPg) {
+    dir = mkdtempSync(join(tmpdir(), 'gw-sbx-'));
+    const t0 = Date.now();
+    const sandbox = await startSandbox({ dir, mysql: needMysql, postgres: needPg, replicas: true });
+    const engines = [needMysql && `${sandbox.manifest.mysql?.flavor} + replica`, needPg && `PostgreSQL ${sandbox.manifest.postgres?.version} + standby`].filter(Boolean).join(', ');
+    console.log(`[ghostwright] sandbox (${engines}) ready in ${((Date.now() - t0) / 1000).toFixed(1)} s in ${dir}`);
+    if (sandbox.mysql) {
+      env[ENV.mysql] = sandbox.mysql.url;
+      if (sandbox.mysql.replicaUrl) env[ENV.mysqlReplica] = sandbox.mysql.replicaUrl;
+    }
+    if (sandbox.postgres) {
+      env[ENV.pg] = sandbox.postgres.url;
+      if (sandbox.postgres.standbyUrl) env[ENV.pgStandby] = sandbox.postgres.standbyUrl;
+    }
+  }
+  project.provide('ghostwrightMysqlUrl', env[ENV.mysql]);
+  project.provide('ghostwrightMysqlReplicaUrl', env[ENV.mysqlReplica]);
+  project.provide('ghostwrightPgUrl', env[ENV.pg]);
+  project.provide('ghostwrightPgStandbyUrl', env[ENV.pgStandby]);
+
+  if (!dir) return;
+  const sandboxDir = dir;
+  return async () => {
+    await stopSandbox(sandboxDir, { timeoutMs: 20_000 });
+    rmSync(sandboxDir, { recursive: true, force: true });
+  };
+}
