@@ -7,9 +7,9 @@ export interface GlobalFlags {
   logLevel?: string;
 }
 
-export function loggerFor(cmd: Command): Logger {
+export function loggerFor(cmd: Command, defaultLevel?: string): Logger {
   const flags = cmd.optsWithGlobals() as GlobalFlags & { json?: boolean };
-  const level = (flags.logLevel ?? (flags.json ? 'warn' : 'info')) as 'info';
+  const level = (flags.logLevel ?? defaultLevel ?? (flags.json ? 'warn' : 'info')) as 'info';
   return createLogger({ level, pretty: process.stderr.isTTY === true && !flags.json });
 }
 

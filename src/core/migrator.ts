@@ -150,6 +150,11 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps =
 }
 
 async function preflight(online: OnlineAlter, original: TableInfo): Promise<void> {
+  if (!original.copyKey) {
+    throw new RefusedError('E_NO_KEY', `table ${original.ref.schema}.${original.ref.name} has no PRIMARY KEY or NOT NULL UNIQUE key`, {
+      hint: 'add a primary key (or a unique key over NOT NULL columns) first; the copy and the apply need one',
+    });
+  }
   const checks = await online.preflight(original);
   const failed = checks.filter((c) => !c.ok && c.severity === 'error');
   if (failed.length > 0) {
@@ -157,11 +162,6 @@ async function preflight(online: OnlineAlter, original: TableInfo): Promise<void
     const lines = failed.map((c) => `${c.title}: ${c.detail}`).join('; ');
     throw new RefusedError(`E_PREFLIGHT_${first.id.toUpperCase().replace(/[^A-Z0-9]+/g, '_')}`, `preflight refused: ${lines}`, {
       hint: failed.map((c) => c.fix).filter(Boolean).join(' | ') || undefined,
-    });
-  }
-  if (!original.copyKey) {
-    throw new RefusedError('E_NO_KEY', `table ${original.ref.schema}.${original.ref.name} has no PRIMARY KEY or NOT NULL UNIQUE key`, {
-      hint: 'add a primary key (or a unique key over NOT NULL columns) first; the copy and the apply need one',
     });
   }
 }

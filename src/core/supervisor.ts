@@ -14,7 +14,8 @@ import { HookRunner, type HookName } from '../control/hooks.js';
 import { etaMs, rowsPerSecond, type LiveMigration, type MigrationState } from './live.js';
 import { helperTableName } from './names.js';
 import type { AlterOptions } from './options.js';
-import { Throttler } from './throttle.js';
+import { assertLoadNamesKnown } from './load-spec.js';
+import { abortError, Throttler } from './throttle.js';
 
 export interface SupervisorInit {
   options: AlterOptions;
@@ -109,6 +110,12 @@ export class MigrationSupervisor {
       if (init.signal.aborted) sup.abort.abort();
       else init.signal.addEventListener('abort', () => sup.abort.abort(), { once: true });
     }
+    const names = [...Object.keys(options.throttle.maxLoad), ...Object.keys(options.throttle.criticalLoad)];
+    if (options.execute && names.length > 0) {
+      // A misspelt --max-load name would throttle forever: refuse it before anything is written.
+      const first = await online.measure(names);
+      assertLoadNamesKnown(Object.fromEntries(names.map((n) => [n, 0])), first.load);
+    }
     if (options.execute) {
       const socketPath = options.socketPath ?? defaultSocketPath(name);
       const server = await startControlServer({ path: socketPath, live, status: () => sup.status(), log });
@@ -164,6 +171,9 @@ export class MigrationSupervisor {
 
   /** Throws when the migration must stop (signal, panic, critical load). */
   checkAborted(): void {
+    // Critical load counts in every phase (catch-up, postponed, cut-over), not only while copying.
+    const abort = this.throttler.current().abort;
+    if (abort) throw abortError(abort);
     if (this.abort.signal.aborted || this.live.settings.panic) {
       throw new GhostwrightError(this.live.settings.panic ? 'E_PANIC' : 'E_INTERRUPTED', this.live.settings.panic ? 'panic requested: migration aborted' : 'interrupted: migration aborted', {
         hint: 'the original table is untouched; run again when ready',

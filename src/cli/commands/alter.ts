@@ -67,8 +67,9 @@ export function registerAlter(program: Command): void {
     .option('--max-backlog <n>', 'queued change events above which the stream pauses', intOption('--max-backlog'), 50_000)
     .option('--json', 'print the final report as JSON on stdout')
     .action(async (flags: AlterFlags, cmd: Command) => {
-      const log = loggerFor(cmd);
       const options = toOptions(flags);
+      // The progress bar owns the terminal line: only warnings and errors may interrupt it.
+      const log = loggerFor(cmd, options.progress === 'bar' ? 'warn' : undefined);
       const controller = new AbortController();
       const onSignal = (sig: NodeJS.Signals) => {
         log.warn({ signal: sig }, 'signal received: aborting, the original table stays as it is');

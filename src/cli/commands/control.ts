@@ -1,0 +1,44 @@
+/**
+ * `ghostwright control --socket PATH <command...>`: talks to a running
+ * migration's control socket, prints its answer. A missing socket exits 2
+ * (RefusedError); an `error: ...` answer (bad command or value) exits 2 too,
+ * after printing the answer.
+ */
+import type { Command } from 'commander';
+import { sendControlCommand } from '../../control/client.js';
+import { HELP } from '../../control/commands.js';
+import { defaultSocketPath } from '../../control/socket.js';
+import { RefusedError } from '../../errors.js';
+import { intOption, ReportedExit } from '../common.js';
+
+export function registerControl(program: Command): void {
+  program
+    .command('control')
+    .description('send a command to a running migration (status, throttle, chunk-size=N, cut-over, panic, help, ...)')
+    .option('--socket <path>', 'the control socket of the migration')
+    .option('--table <table>', 'find the socket by table name (default socket path of that table)')
+    .option('--timeout <ms>', 'how long to wait for the answer', intOption('--timeout'), 5000)
+    .argument('<command...>', 'the command and its arguments, e.g. status json, max-load=Threads_running=30')
+    .addHelpText('after', `\n${HELP}\n`)
+    .action(async (words: string[], opts: { socket?: string; table?: string; timeout: number }) => {
+      const path = opts.socket ?? (opts.table ? defaultSocketPath(opts.table) : undefined);
+      if (!path) {
+        throw new RefusedError('E_NO_SOCKET', 'no control socket given', {
+          hint: 'pass --socket PATH (printed by the migration at start) or --table TABLE for the default path',
+        });
+      }
+      const answer = await sendControlCommand(path, words.join(' '), opts.timeout);
+      process.stdout.write(`${answer}\n`);
+      if (isErrorAnswer(answer)) throw new ReportedExit(2);
+    });
+}
+
+function isErrorAnswer(answer: string): boolean {
+  if (answer.startsWith('error:')) return true;
+  if (!answer.startsWith('{')) return false;
+  try {
+    return (JSON.parse(answer) as { ok?: unknown }).ok === false;
+  } catch {
+    return false;
+  }
+}
