@@ -1,0 +1,158 @@
+/**
+ * The ledger commands (`migrate`, `info`, `validate`, `baseline`, `repair`,
+ * `undo`, `clean`, `lint`): a thin layer over src/ledger. Human tables on
+ * stdout, or JSON with --json; "validate found problems" and "lint found
+ * refuse-level issues" exit 1.
+ */
+import type { Command } from 'commander';
+import { parseConnectionUrl, type Dialect } from '../../connection.js';
+import { GhostwrightError, RefusedError } from '../../errors.js';
+import { baseline, clean, info, lint, migrate, repair, undo, validate, type LedgerOptions } from '../../ledger/index.js';
+import { readConfigFile, resolveLedgerOptions, type LedgerFlags } from '../../ledger/config.js';
+import { loadMigrations } from '../../ledger/files.js';
+import { collect, intOption, loggerFor, printJson, ReportedExit } from '../common.js';
+import { formatDryRun, formatFindings, formatInfo, formatMigrate } from './ledger-format.js';
+
+type Flags = LedgerFlags & { json?: boolean; dialect?: string };
+
+function common(cmd: Command): Command {
+  return cmd
+    .option('--url <url>', 'database URL (mysql://, mariadb://, postgres://); env GHOSTWRIGHT_URL')
+    .option('--dir <dir>', 'migrations directory (default ./migrations); env GHOSTWRIGHT_DIR')
+    .option('--table <name>', 'history table (default ghostwright_schema_history)')
+    .option('--connect-retries <n>', 'retry connecting this many times, with backoff (database still starting)', intOption('--connect-retries'))
+    .option('--lock-timeout <s>', 'seconds to wait for another runner\'s migration lock (default 600)', intOption('--lock-timeout'))
+    .option('--placeholder <name=value>', 'placeholder value for ${name} (repeatable)', collect)
+    .option('--json', 'print the result as JSON on stdout');
+}
+
+function options(flags: Flags, cmd: Command): LedgerOptions {
+  const resolved = resolveLedgerOptions(flags, process.env, readConfigFile());
+  if (!resolved.url) throw new RefusedError('E_NO_URL', 'no database URL given', { hint: 'pass --url, set GHOSTWRIGHT_URL, or put "url" in ghostwright.config.json' });
+  return { ...resolved, url: resolved.url, log: loggerFor(cmd) };
+}
+
+function out(flags: Flags, data: unknown, human: () => string): void {
+  if (flags.json) printJson(data);
+  else process.stdout.write(human());
+}
+
+export function registerLedger(program: Command): void {
+  common(program.command('migrate'))
+    .description('apply pending versioned migrations in order, then changed repeatables')
+    .option('--target <version>', 'migrate up to and including this version')
+    .option('--out-of-order', 'also apply pending versions older than the current one')
+    .option('--baseline-on-migrate', 'baseline a non-empty schema that has no history table yet')
+    .option('--baseline-version <version>', 'version for --baseline-on-migrate (default 1)')
+    .option('--dry-run', 'print how each pending statement would run (direct / instant / online) and why; change nothing')
+    .option('--online-threshold <rows>', 'rows above which a rewriting ALTER runs through the online engine (default 1000000)', intOption('--online-threshold'))
+    .option('--installed-by <name>', 'recorded in the history (default: the database user)')
+    .option('--chunk-size <n>', 'online engine: rows per chunk to start with', intOption('--chunk-size'))
+    .option('--max-load <spec>', 'online engine: pause copying above these, e.g. Threads_running=25')
+    .option('--critical-load <spec>', 'online engine: abort above these')
+    .option('--max-lag-millis <ms>', 'online engine: pause copying while a replica lags more than this', intOption('--max-lag-millis'))
+    .option('--replica <url>', 'online engine: replica to watch for lag (repeatable)', collect)
+    .action(async (flags: Flags, cmd: Command) => {
+      const result = await migrate(options(flags, cmd));
+      out(flags, result, () => (result.dryRun ? formatDryRun(result.dryRun) : formatMigrate(result)));
+    });
+
+  common(program.command('info'))
+    .description('show every migration and its state')
+    .option('--target <version>', 'show versions above this as above-target')
+    .option('--out-of-order', 'treat older pending versions as pending, not ignored')
+    .action(async (flags: Flags, cmd: Command) => {
+      const result = await info(options(flags, cmd));
+      out(flags, result, () => formatInfo(result));
+    });
+
+  common(program.command('validate'))
+    .description('check applied migrations against the files (checksums, failures, missing files, older pending versions); exit 1 on problems')
+    .option('--out-of-order', 'allow pending versions older than the current one')
+    .action(async (flags: Flags, cmd: Command) => {
+      const result = await validate(options(flags, cmd));
+      if (flags.json) {
+        printJson(result);
+        if (!result.valid) throw new ReportedExit(1);
+        return;
+      }
+      if (result.valid) process.stdout.write('validate: ok\n');
+      else {
+        process.stdout.write(`${result.problems.join('\n')}\n`);
+        throw new GhostwrightError('E_VALIDATE', `validate found ${result.problems.length} problem(s)`, { exitCode: 1, hint: 'fix the files, or run `ghostwright repair`' });
+      }
+    });
+
+  common(program.command('baseline'))
+    .description('start the history of an existing schema at a version')
+    .option('--baseline-version <version>', 'version the existing schema is at (default 1)')
+    .action(async (flags: Flags, cmd: Command) => {
+      const result = await baseline(options(flags, cmd));
+      out(flags, result, () => `baseline: ${result.created ? 'created at' : 'already at'} version ${result.version}\n`);
+    });
+
+  common(program.command('repair'))
+    .description('remove failed rows, realign checksums with the files, mark migrations with missing files as deleted')
+    .action(async (flags: Flags, cmd: Command) => {
+      const result = await repair(options(flags, cmd));
+      out(flags, result, () =>
+        [
+          `removed failed: ${result.removedFailed.join(', ') || '-'}`,
+          `realigned:      ${result.realigned.join(', ') || '-'}`,
+          `marked deleted: ${result.markedDeleted.join(', ') || '-'}`,
+          '',
+        ].join('\n'),
+      );
+    });
+
+  common(program.command('undo'))
+    .description('run U<version> files in reverse order: the latest version, or every version above --target')
+    .option('--target <version>', 'undo every applied version above this one')
+    .action(async (flags: Flags, cmd: Command) => {
+      const result = await undo(options(flags, cmd));
+      out(flags, result, () => `${result.undone.map((u) => `undone ${u.version} (${u.script}) in ${u.executionTime} ms`).join('\n') || 'nothing to undo'}\nschema version: ${result.current ?? '(none)'}\n`);
+    });
+
+  common(program.command('clean'))
+    .description('DROP every table, view, sequence, type and routine in the schema (refused unless --clean-enabled)')
+    .option('--clean-enabled', 'allow clean (never in production); env GHOSTWRIGHT_CLEAN_ENABLED=true')
+    .action(async (flags: Flags, cmd: Command) => {
+      const result = await clean(options(flags, cmd));
+      out(flags, result, () => `dropped ${result.dropped.length} object(s)${result.dropped.length ? `: ${result.dropped.join(', ')}` : ''}\n`);
+    });
+
+  program
+    .command('lint [files...]')
+    .description('report unsafe operations in migration files (default: every migration in --dir); exit 1 on refuse-level findings')
+    .option('--url <url>', 'database URL, only to pick the dialect; env GHOSTWRIGHT_URL')
+    .option('--dialect <dialect>', 'mysql | postgres (default: from --url)')
+    .option('--dir <dir>', 'migrations directory (default ./migrations)')
+    .option('--json', 'print the findings as JSON on stdout')
+    .action(async (files: string[], flags: Flags) => {
+      const resolved = resolveLedgerOptions(flags, process.env, readConfigFile());
+      const dialect = lintDialect(flags.dialect, resolved.url);
+      const paths = files.length ? files : listFiles(resolved.dir ?? 'migrations');
+      const findings = await lint(paths, { dialect });
+      const refused = findings.filter((f) => f.severity === 'refuse').length;
+      if (flags.json) {
+        printJson({ findings });
+        if (refused) throw new ReportedExit(1);
+        return;
+      }
+      process.stdout.write(formatFindings(findings));
+      if (refused) throw new GhostwrightError('E_LINT', `lint found ${refused} refuse-level issue(s)`, { exitCode: 1, hint: 'rewrite them as suggested, or add `-- ghostwright:ignore <id>` above the statement' });
+    });
+}
+
+function lintDialect(flag: string | undefined, url: string | undefined): Dialect {
+  if (flag === 'mysql' || flag === 'mariadb') return 'mysql';
+  if (flag === 'postgres' || flag === 'postgresql') return 'postgres';
+  if (flag) throw new RefusedError('E_BAD_FLAG', `--dialect must be mysql or postgres, got "${flag}"`);
+  if (url) return parseConnectionUrl(url).dialect;
+  throw new RefusedError('E_NO_DIALECT', 'lint needs to know the SQL dialect', { hint: 'pass --dialect mysql|postgres or --url' });
+}
+
+function listFiles(dir: string): string[] {
+  const set = loadMigrations(dir);
+  return [...set.versioned, ...set.undo, ...set.repeatable].map((f) => f.path);
+}

@@ -1,0 +1,164 @@
+/**
+ * `migrate`, as the runbook a release engineer would follow:
+ *   lock -> history table (or baseline an existing schema) -> validate ->
+ *   beforeMigrate -> each pending versioned file in order -> changed
+ *   repeatables -> afterMigrate   (afterMigrateError when something failed)
+ * Everything after the lock is read fresh, so a second runner that waited
+ * for the lock finds nothing left to do: each migration applies exactly once.
+ */
+import { RefusedError } from '../errors.js';
+import { runOnlineAlter } from '../core/migrator.js';
+import { applyFile, type ApplyContext } from './apply.js';
+import { resolved, withEngine, withLock, withSession, type LedgerOptions, type LedgerRun } from './context.js';
+import { listTables, PROGRESS_SUFFIX } from './dialect-sql.js';
+import { loadMigrations, type CallbackEvent, type MigrationFile, type MigrationSet } from './files.js';
+import { computeInfo, validateInfo, type LedgerInfo } from './info.js';
+import { loadParsers } from './parsers.js';
+import { replacePlaceholders, type BuiltinPlaceholders } from './placeholders.js';
+import { planStatements, type PlannedStatement } from './plan.js';
+import { splitStatements } from './splitter.js';
+import type { SqlSession } from '../engine/engine.js';
+
+export interface AppliedFile {
+  version: string | null;
+  description: string;
+  script: string;
+  executionTime: number;
+  statements: number;
+  resumedAt: number | null;
+}
+
+export interface DryRunFile {
+  version: string | null;
+  script: string;
+  statements: Pick<PlannedStatement, 'index' | 'line' | 'path' | 'why' | 'sql'>[];
+}
+
+export interface MigrateResult {
+  applied: AppliedFile[];
+  /** Schema version after the run. */
+  current: string | null;
+  baselined: string | null;
+  dryRun?: DryRunFile[];
+}
+
+export function builtins(run: LedgerRun, table: string, script: string): BuiltinPlaceholders {
+  return {
+    defaultSchema: run.engine.tableRef(table).schema,
+    user: run.spec.user,
+    database: run.spec.database,
+    table,
+    filename: script.slice(script.lastIndexOf('/') + 1),
+    timestamp: new Date().toISOString(),
+  };
+}
+
+/** Placeholders replaced, split, and planned: what will run for this file. */
+export async function prepare(opts: LedgerOptions, run: LedgerRun, file: { text: string; script: string }): Promise<PlannedStatement[]> {
+  const r = resolved(opts);
+  const text = opts.placeholderReplacement === false ? file.text : replacePlaceholders(file.text, opts.placeholders ?? {}, file.script, builtins(run, r.table, file.script));
+  const statements = splitStatements(text, run.engine.dialect);
+  return planStatements({ engine: run.engine, serverVersion: run.serverVersion, onlineThreshold: r.onlineThreshold }, statements);
+}
+
+export async function runCallbacks(opts: LedgerOptions, run: LedgerRun, session: SqlSession, files: MigrationSet, event: CallbackEvent): Promise<void> {
+  for (const cb of files.callbacks.filter((c) => c.event === event)) {
+    run.log.info({ callback: cb.script }, `running ${event} callback`);
+    const planned = await prepare(opts, run, cb);
+    for (const p of planned) await session.query(p.sql);
+  }
+}
+
+/** Creates the history table; an existing schema without one needs a baseline first (Flyway's rule). */
+async function ensureHistory(opts: LedgerOptions, run: LedgerRun): Promise<string | null> {
+  const r = resolved(opts);
+  if (await run.store.exists()) {
+    await run.store.create(); // the progress table of older installs
+    return null;
+  }
+  const q = listTables(run.store.names);
+  const { rows } = await run.engine.execute(q.sql, q.params);
+  const others = rows.map((row) => String(row.name)).filter((n) => n !== r.table && n !== r.table + PROGRESS_SUFFIX);
+  await run.store.create();
+  if (others.length === 0) return null;
+  if (!opts.baselineOnMigrate) {
+    throw new RefusedError('E_NON_EMPTY_SCHEMA', `found a non-empty schema (${others.slice(0, 5).join(', ')}${others.length > 5 ? ', ...' : ''}) without a history table`, {
+      hint: 'run `ghostwright baseline --baseline-version <version>` first, or pass --baseline-on-migrate',
+    });
+  }
+  await run.store.append({
+    version: r.baselineVersion,
+    description: r.baselineDescription,
+    type: 'BASELINE',
+    script: r.baselineDescription,
+    checksum: null,
+    installedBy: opts.installedBy ?? run.spec.user,
+    executionTime: 0,
+    success: true,
+  });
+  run.log.info({ version: r.baselineVersion }, 'baselined the existing schema');
+  return r.baselineVersion;
+}
+
+function refuseInvalid(info: LedgerInfo, opts: LedgerOptions): void {
+  const problems = validateInfo(info, { outOfOrder: opts.outOfOrder ?? false });
+  if (problems.length > 0) {
+    throw new RefusedError('E_VALIDATE', `validation failed before migrating:\n  ${problems.join('\n  ')}`, {
+      hint: 'fix the files, or run `ghostwright repair` for failed migrations and realigned checksums',
+    });
+  }
+}
+
+async function dryRun(opts: LedgerOptions, run: LedgerRun, files: MigrationSet): Promise<MigrateResult> {
+  const rows = await run.store.list();
+  const info = computeInfo(files, rows, { target: opts.target, outOfOrder: opts.outOfOrder ?? false });
+  const out: DryRunFile[] = [];
+  for (const file of [...info.pendingVersioned, ...info.pendingRepeatable]) {
+    const planned = await prepare(opts, run, file);
+    out.push({ version: file.version?.text ?? null, script: file.script, statements: planned.map(({ index, line, path, why, sql }) => ({ index, line, path, why, sql })) });
+  }
+  return { applied: [], current: info.current?.text ?? null, baselined: null, dryRun: out };
+}
+
+export async function migrate(opts: LedgerOptions): Promise<MigrateResult> {
+  const files = loadMigrations(resolved(opts).dir);
+  await loadParsers();
+  if (opts.dryRun) return withEngine(opts, (run) => dryRun(opts, run, files));
+  return withLock(opts, async (run) => {
+    const baselined = await ensureHistory(opts, run);
+    const info = computeInfo(files, await run.store.list(), { target: opts.target, outOfOrder: opts.outOfOrder ?? false });
+    if (opts.validateOnMigrate !== false) refuseInvalid(info, opts);
+    const applied: AppliedFile[] = [];
+    await withSession(run.engine, async (session) => {
+      const ctx: ApplyContext = {
+        engine: run.engine,
+        session,
+        store: run.store,
+        log: run.log,
+        url: opts.url,
+        online: opts.online ?? runOnlineAlter,
+        onlineOptions: opts.onlineOptions ?? {},
+        installedBy: opts.installedBy ?? run.spec.user,
+      };
+      try {
+        await runCallbacks(opts, run, session, files, 'beforeMigrate');
+        for (const file of [...info.pendingVersioned, ...info.pendingRepeatable]) applied.push(await applyOne(opts, run, ctx, files, file));
+        await runCallbacks(opts, run, session, files, 'afterMigrate');
+      } catch (err) {
+        await runCallbacks(opts, run, session, files, 'afterMigrateError').catch((e: unknown) => run.log.error({ err: e }, 'afterMigrateError callback failed'));
+        throw err;
+      }
+    });
+    const after = computeInfo(files, await run.store.list(), { target: opts.target });
+    return { applied, current: after.current?.text ?? null, baselined };
+  });
+}
+
+async function applyOne(opts: LedgerOptions, run: LedgerRun, ctx: ApplyContext, files: MigrationSet, file: MigrationFile): Promise<AppliedFile> {
+  const planned = await prepare(opts, run, file);
+  await runCallbacks(opts, run, ctx.session, files, 'beforeEachMigrate');
+  run.log.info({ script: file.script, statements: planned.length }, `migrating ${file.version ? `to version ${file.version.text}` : `repeatable "${file.description}"`}`);
+  const result = await applyFile(ctx, { script: file.script, version: file.version?.text ?? null, description: file.description, checksum: file.checksum, type: 'SQL' }, planned);
+  await runCallbacks(opts, run, ctx.session, files, 'afterEachMigrate');
+  return { version: file.version?.text ?? null, description: file.description, script: file.script, ...result };
+}

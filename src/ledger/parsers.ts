@@ -1,0 +1,41 @@
+/**
+ * The real SQL parsers, behind two small functions: libpg_query (PostgreSQL's
+ * own grammar, via pgsql-parser, WASM, loaded once) and node-sql-parser for
+ * MySQL. Both return null instead of throwing when a statement is outside
+ * what they understand; callers fall back to keyword rules then.
+ */
+import NodeSqlParser from 'node-sql-parser';
+import { loadModule, parseSync } from 'pgsql-parser';
+
+let pgLoaded: Promise<void> | null = null;
+
+export async function loadParsers(): Promise<void> {
+  pgLoaded ??= loadModule().then(() => undefined);
+  await pgLoaded;
+}
+
+export type PgNode = Record<string, unknown>;
+
+/** The first statement node, e.g. `{ AlterTableStmt: {...} }`, or null. Call loadParsers() first. */
+export function parsePg(sql: string): PgNode | null {
+  try {
+    const result = parseSync(sql) as { stmts?: { stmt: PgNode }[] };
+    return result.stmts?.[0]?.stmt ?? null;
+  } catch {
+    return null;
+  }
+}
+
+const mysqlParser = new NodeSqlParser.Parser();
+
+export type MysqlAst = Record<string, unknown> & { type?: string };
+
+export function parseMysql(sql: string): MysqlAst | null {
+  try {
+    const ast = mysqlParser.astify(sql, { database: 'MySQL' }) as unknown;
+    const first = Array.isArray(ast) ? ast[0] : ast;
+    return (first as MysqlAst | undefined) ?? null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * Connecting (with retries for databases still starting, as in a compose
+ * file or a Kubernetes Job racing its database) and the migration lock.
+ *
+ * The lock lives on its own dedicated session so that it is held for the
+ * whole run whatever the work session does (commits, errors, reconnects):
+ * PostgreSQL `pg_advisory_lock` (session-scoped, per database), MySQL
+ * `GET_LOCK` (session-scoped, server-wide name, so it includes the database).
+ * Both are released by the server if our process dies.
+ */
+import { redactedUrl, type ConnectionSpec } from '../connection.js';
+import { connectEngine } from '../engine/index.js';
+import type { Engine, SqlSession } from '../engine/engine.js';
+import { GhostwrightError, isGhostwrightError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { acquireLock, releaseLock } from './dialect-sql.js';
+import { asBool } from './history-store.js';
+
+export type EngineConnector = (spec: ConnectionSpec, log: Logger) => Promise<Engine>;
+
+/** Delay before retry n (0-based): 1 s, 2 s, 4 s, ... capped. */
+export function retryDelayMs(attempt: number, maxMs = 10_000): number {
+  return Math.min(1000 * 2 ** attempt, maxMs);
+}
+
+export async function connectWithRetries(spec: ConnectionSpec, log: Logger, retries: number, connect: EngineConnector = connectEngine): Promise<Engine> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await connect(spec, log);
+    } catch (err) {
+      const fatal = isGhostwrightError(err) && err.code === 'E_BAD_URL';
+      if (fatal || attempt >= retries) throw err;
+      const delay = retryDelayMs(attempt);
+      log.warn({ url: redactedUrl(spec), attempt: attempt + 1, retries, delayMs: delay, err }, 'database not reachable yet; retrying');
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
+
+export interface MigrationLock {
+  release(): Promise<void>;
+}
+
+function isLockTimeout(err: unknown): boolean {
+  for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
+    if ((e as { code?: string }).code === '55P03') return true;
+  }
+  return false;
+}
+
+export async function acquireMigrationLock(engine: Engine, database: string, timeoutSeconds: number, log: Logger): Promise<MigrationLock> {
+  const session: SqlSession = await engine.openSession();
+  try {
+    log.debug({ timeoutSeconds }, 'acquiring the migration lock');
+    let acquired = true;
+    for (const q of acquireLock(engine.dialect, database, timeoutSeconds)) {
+      const { rows } = await session.query(q.sql, q.params);
+      if (engine.dialect === 'mysql') acquired = asBool(rows[0]?.acquired);
+    }
+    if (!acquired) throw new Error('GET_LOCK timed out');
+  } catch (err) {
+    await session.close().catch(() => undefined);
+    if (err instanceof Error && (err.message === 'GET_LOCK timed out' || isLockTimeout(err))) {
+      throw new GhostwrightError('E_LOCK_TIMEOUT', `another migration run held the migration lock for more than ${timeoutSeconds} s`, {
+        hint: 'wait for the other run to finish, or raise --lock-timeout',
+        cause: err,
+      });
+    }
+    throw err;
+  }
+  return {
+    async release() {
+      try {
+        for (const q of releaseLock(engine.dialect, database)) await session.query(q.sql, q.params);
+      } finally {
+        await session.close().catch(() => undefined);
+      }
+    },
+  };
+}
