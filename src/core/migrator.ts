@@ -49,7 +49,6 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps =
   };
   let engine: Engine | null = null;
   let online: OnlineAlter | null = null;
-  let ghostCreated = false;
   let swapped = false;
   let supervisor: MigrationSupervisor | null = null;
   try {
@@ -81,7 +80,6 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps =
     await supervisor.hook('on-startup');
 
     // ghost: created like the original, then altered; this also proves the ALTER valid.
-    ghostCreated = true;
     const ghost = await online.createGhost();
     const plan = planCopy(original, ghost, clauses, fold);
     online.usePlan(plan);
@@ -89,7 +87,6 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps =
 
     if (!options.execute) {
       await online.dropGhost();
-      ghostCreated = false;
       report.status = 'dry-run';
       report.plan = describePlan(original, plan, options, engine, ref.name);
       return report;
@@ -109,10 +106,11 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps =
     await waitWhilePostponed(supervisor, options);
     const cut = await cutOverWithRetries(online, supervisor, options, log);
     swapped = true;
-    report.cutOverStallMs = cut.stallMs;
+    report.cutOverStallMs = Math.round(cut.stallMs);
     report.cutOverAttempts = cut.attempts;
     report.oldTable = cut.oldTable;
 
+    supervisor.quiesce();
     supervisor.setState('cleaning-up');
     report.eventsApplied = online.streamStats().eventsApplied;
     await online.cleanup();
@@ -128,8 +126,10 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps =
       report.eventsApplied = safeStats(online);
       // After a committed swap the new table is live: only the stream and
       // changelog remain to clean up, never the ghost (it IS the table now).
+      // abort() also closes the migration's connections, so it runs on every
+      // path, refusals included; engines drop only what this run created.
       if (swapped) await online.cleanup().catch((e: unknown) => log.warn({ err: e }, 'cleanup after cut-over failed'));
-      else if (ghostCreated || report.status === 'failed') await online.abort();
+      else await online.abort();
     }
     if (swapped) {
       report.status = 'done';

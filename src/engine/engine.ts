@@ -242,7 +242,12 @@ export interface OnlineAlter {
   cutOver(): Promise<CutOverResult>;
   /** After a successful cut-over: stop the stream, drop changelog/slot/publication. */
   cleanup(): Promise<void>;
-  /** On failure or signal: stop the stream, drop ghost, changelog, slot; the original stays. Never throws. */
+  /**
+   * On failure, refusal or signal: stop the stream, drop the ghost, changelog
+   * and slot THIS run created (never a leftover of another run: a refusal for
+   * "_t_gho exists" must leave it), close connections; the original stays.
+   * Called on every path that doesn't end in cleanup(). Never throws.
+   */
   abort(): Promise<void>;
 }
 

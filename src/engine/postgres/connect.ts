@@ -1,0 +1,61 @@
+/**
+ * Connections. Every pool and client here parses every column as TEXT with a
+ * client-local `types` override (never the global pg.types): node-pg's default
+ * parsers lose timestamptz microseconds, bigints inside jsonb and numeric
+ * precision. Values travel as text and are cast explicitly when written.
+ */
+import pg from 'pg';
+import { redactedUrl, redactUrlText, type ConnectionSpec } from '../../connection.js';
+import { RefusedError } from '../../errors.js';
+
+const asText = (value: string): string => value;
+export const TEXT_TYPES = { getTypeParser: () => asText } as unknown as pg.CustomTypesConfig;
+
+export function clientConfig(spec: ConnectionSpec, extra: Partial<pg.ClientConfig> = {}): pg.ClientConfig {
+  const cfg: pg.ClientConfig = {
+    host: spec.host,
+    port: spec.port,
+    user: spec.user,
+    database: spec.database,
+    types: TEXT_TYPES,
+    application_name: 'ghostwright',
+    ...extra,
+  };
+  if (spec.password !== undefined) cfg.password = spec.password;
+  if (spec.tls) cfg.ssl = { ...spec.tls };
+  return cfg;
+}
+
+export function createPool(spec: ConnectionSpec, max = 4, extra: Partial<pg.ClientConfig> = {}): pg.Pool {
+  const pool = new pg.Pool({ ...clientConfig(spec, extra), max, idleTimeoutMillis: 10_000, allowExitOnIdle: true });
+  // An idle client losing its connection must not crash the process.
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+/** Turns a failed connect into a refusal a DBA can act on; never shows the password. */
+export function connectError(spec: ConnectionSpec, err: unknown): RefusedError {
+  const e = err as { code?: string; message?: string };
+  const where = redactedUrl(spec);
+  const msg = redactUrlText(String(e?.message ?? err));
+  let hint = `check that PostgreSQL runs at ${spec.host}:${spec.port} and accepts TCP connections`;
+  if (e?.code === '28P01' || e?.code === '28000') hint = `check the user and password for ${spec.user} (and pg_hba.conf)`;
+  else if (e?.code === '3D000') hint = `create the database "${spec.database}" or fix the URL`;
+  else if (e?.code === 'ENOTFOUND' || e?.code === 'EAI_AGAIN') hint = `the host ${spec.host} does not resolve`;
+  return new RefusedError('E_CONNECT', `cannot connect to ${where}: ${spec.password ? msg.split(spec.password).join('***') : msg}`, { hint, cause: err });
+}
+
+/** pg's SQLSTATE of an error, if any. */
+export function sqlState(err: unknown): string | undefined {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/**
+ * Runs a catalog query and returns its rows as parsed JSON: booleans, numbers
+ * and arrays keep their types without any driver type parser.
+ */
+export async function catalog<T>(db: pg.Pool | pg.ClientBase, sql: string, params: unknown[] = []): Promise<T[]> {
+  const res = await db.query<{ j: string }>(`SELECT coalesce(json_agg(q), '[]')::text AS j FROM (${sql}) q`, params);
+  return JSON.parse(res.rows[0]!.j) as T[];
+}

@@ -1,0 +1,125 @@
+/**
+ * The cut-over: ONE transaction on connection A.
+ *
+ *   SET LOCAL lock_timeout; LOCK TABLE t IN ACCESS EXCLUSIVE MODE
+ *   -> every writer of t has committed (or waits behind us)
+ *   emit a marker from ANOTHER connection; when the stream delivers it, every
+ *   change committed before the lock has been received
+ *   -> apply the remaining keys ON A (only A can read t now)
+ *   -> rename t -> _t_del, _t_gho -> t, rebuild dependents (swap.ts)
+ *   COMMIT: writers blocked on the lock proceed on the new table.
+ *
+ * Any failure rolls back: the original stays in place, untouched, and the
+ * keys applied inside the rolled-back transaction are queued again.
+ *
+ * Known effect on applications: a session that PREPARED a named statement
+ * on the table (e.g. `SELECT *` through a driver's statement cache) gets
+ * 0A000 "cached plan must not change result type" once after the swap when
+ * the column list changed; re-executing works. Plain queries are unaffected.
+ */
+import type pg from 'pg';
+import { GhostwrightError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { AlterRequest, CutOverResult, TableRef } from '../engine.js';
+import type { Applier } from './applier.js';
+import { sqlState } from './connect.js';
+import { readDependents } from './dependents.js';
+import type { GhostFk } from './ghost.js';
+import { qualified, quoteIdent } from './ident.js';
+import type { Batch, ChangeStream } from './stream.js';
+import { swap } from './swap.js';
+import { catalog } from './connect.js';
+
+export interface CutOverContext {
+  pool: pg.Pool;
+  stream: ChangeStream;
+  applier: Applier;
+  request: AlterRequest;
+  original: TableRef;
+  ghost: TableRef;
+  old: TableRef;
+  publication: string;
+  ghostFks: GhostFk[];
+  columnMap: Map<string, string>;
+  identityOverride: string | null;
+  emitMarker: () => Promise<string>;
+  log: Logger;
+}
+
+/** How long, once locked, we wait for the stream to deliver the marker before giving up (writers are blocked meanwhile). */
+const MARKER_WAIT_MS = 10_000;
+
+export async function cutOver(ctx: CutOverContext): Promise<CutOverResult> {
+  const { pool, stream, applier, request, original } = ctx;
+  await applier.pause();
+  const a = await pool.connect();
+  const appliedHere: Batch[] = [];
+  let lockedAt = 0;
+  let stallMs = 0;
+  let toValidate: [TableRef, string][] = [];
+  try {
+    await a.query('BEGIN');
+    await a.query(`SELECT set_config('lock_timeout', $1, true)`, [`${Math.max(1, Math.round(request.cutOverLockTimeoutMs))}ms`]);
+    const [rel] = await catalog<{ oid: number }>(a, `SELECT $1::regclass::oid::int8 AS oid`, [qualified(original)]);
+    lockedAt = performance.now();
+    await a.query(`LOCK TABLE ${qualified(original)} IN ACCESS EXCLUSIVE MODE`);
+    const phases: Record<string, number> = { lockMs: performance.now() - lockedAt };
+    const id = await ctx.emitMarker();
+    const deadline = Date.now() + MARKER_WAIT_MS;
+    while (!stream.markerApplied(id)) {
+      if (stream.error) throw stream.error;
+      if (Date.now() > deadline) throw new GhostwrightError('E_CUTOVER_CATCHUP_TIMEOUT', `the stream did not deliver the cut-over marker within ${MARKER_WAIT_MS} ms`, { hint: 'retry the cut-over when the backlog is smaller' });
+      const batch = await applier.drainOn(a);
+      if (batch) appliedHere.push(batch);
+      else await stream.waitFor(() => stream.markerApplied(id) || stream.backlog > 0 || stream.error !== null, 100);
+    }
+    stream.forgetMarker(id);
+    phases.catchUpMs = performance.now() - lockedAt - phases.lockMs!;
+    const deps = await readDependents(a, rel!.oid, ctx.publication, ctx.identityOverride);
+    const res = await swap(a, { original, ghost: ctx.ghost, old: ctx.old, deps, ghostFks: ctx.ghostFks, columnMap: ctx.columnMap });
+    toValidate = res.toValidate;
+    for (const w of res.warnings) ctx.log.warn(w);
+    phases.swapMs = performance.now() - lockedAt - phases.lockMs! - phases.catchUpMs!;
+    await a.query('COMMIT');
+    stallMs = performance.now() - lockedAt;
+    ctx.log.info({ ...Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, Math.round(v)])), stallMs: Math.round(stallMs), keysAppliedUnderLock: appliedHere.reduce((n, b) => n + b.keys.length, 0) }, 'cut-over committed');
+  } catch (err) {
+    await a.query('ROLLBACK').catch(() => undefined);
+    for (const b of appliedHere) stream.requeue(b);
+    applier.resume();
+    if (sqlState(err) === '55P03') {
+      throw new GhostwrightError('E_CUTOVER_LOCK_TIMEOUT', `could not lock ${original.schema}.${original.name} within ${request.cutOverLockTimeoutMs} ms`, {
+        hint: 'a long transaction holds a lock on the table; retry, or raise --cut-over-lock-timeout',
+        cause: err,
+      });
+    }
+    if (err instanceof GhostwrightError) throw err;
+    throw new GhostwrightError('E_CUTOVER', `cut-over failed, the original table is unchanged: ${(err as Error).message}`, { cause: err });
+  } finally {
+    a.release();
+  }
+  await afterCommit(ctx, toValidate);
+  let oldTable: string | null = ctx.old.name;
+  if (request.dropOldTable) {
+    try {
+      // RESTRICT: if anything we did not carry still depends on the old table, keep it.
+      await pool.query(`DROP TABLE ${qualified(ctx.old)}`);
+      oldTable = null;
+    } catch (err) {
+      ctx.log.warn({ err }, `kept ${ctx.old.name}: something still depends on it`);
+    }
+  }
+  return { stallMs, oldTable };
+}
+
+/** Outside the lock: validate the foreign keys added NOT VALID, and refresh the planner's statistics. */
+async function afterCommit(ctx: CutOverContext, toValidate: [TableRef, string][]): Promise<void> {
+  for (const [table, name] of toValidate) {
+    try {
+      await ctx.pool.query(`ALTER TABLE ${qualified(table)} VALIDATE CONSTRAINT ${quoteIdent(name)}`);
+    } catch (err) {
+      ctx.log.warn({ err, constraint: name }, 'foreign key left NOT VALID: validation failed');
+    }
+  }
+  await ctx.pool.query(`ANALYZE ${qualified(ctx.original)}`).catch((err: unknown) => ctx.log.warn({ err }, 'ANALYZE failed'));
+}

@@ -1,0 +1,104 @@
+/**
+ * Preflight of one online ALTER: server checks, what the table allows, and
+ * leftovers of earlier runs. Inactive slots of a crashed run on THIS table
+ * are dropped here (they retain WAL forever); others are reported with the
+ * command to drop them, since they may belong to a run in progress elsewhere.
+ */
+import type pg from 'pg';
+import { SLOT_PREFIX } from '../../core/names.js';
+import type { Logger } from '../../log.js';
+import type { CheckResult, TableInfo, TableRef } from '../engine.js';
+import { dropSlotFix, ourSlots, serverChecks } from './checks.js';
+import { catalog } from './connect.js';
+import { qualified, quoteIdent } from './ident.js';
+
+export interface PreflightNames {
+  ghost: TableRef;
+  old: TableRef;
+  changelog: TableRef;
+  slot: string;
+  publication: string;
+  maxRetainedWalBytes: number;
+  log: Logger;
+}
+
+export async function preflightChecks(pool: pg.Pool, t: TableInfo, n: PreflightNames): Promise<CheckResult[]> {
+  const out = await serverChecks(pool, t.ref.schema);
+  const key = t.copyKey;
+  out.push(
+    key
+      ? { id: 'copy-key', title: 'Usable unique key', ok: true, severity: 'error', detail: `${key.name} (${key.columns.join(', ')})` }
+      : {
+          id: 'copy-key',
+          title: 'Usable unique key',
+          ok: false,
+          severity: 'error',
+          detail: [t.primaryKey, ...t.uniqueKeys].filter(Boolean).map((k) => `${k!.name}: ${k!.reason ?? 'unusable'}`).join('; ') || 'no primary key or unique index',
+          fix: `ALTER TABLE ${qualified(t.ref)} ADD PRIMARY KEY (...); or create a unique index on NOT NULL columns`,
+        },
+  );
+  const partitioned = t.partitioned || t.extra.isPartition === true;
+  out.push({
+    id: 'partitioned',
+    title: 'Not partitioned',
+    ok: !partitioned,
+    severity: 'error',
+    detail: t.partitioned ? `partitioned table with ${t.partitions.length} partitions` : t.extra.isPartition ? 'table is a partition' : 'plain table',
+    ...(partitioned ? { fix: 'run the ALTER on the partitioned parent directly (metadata-only cases) or on each partition as its own table' } : {}),
+  });
+  const rules = (t.extra.rules as string[] | undefined) ?? [];
+  out.push({ id: 'rules', title: 'No rewrite rules', ok: rules.length === 0, severity: 'error', detail: rules.length ? `rules: ${rules.join(', ')}` : 'none', ...(rules.length ? { fix: `DROP RULE ${quoteIdent(rules[0]!)} ON ${qualified(t.ref)}; (rules can't be carried to the new table)` } : {}) });
+
+  const leftovers = await catalog<{ n: string }>(
+    pool,
+    `SELECT c.relname AS n FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace WHERE ns.nspname = $1 AND c.relname = ANY($2::text[]) ORDER BY 1`,
+    [t.ref.schema, [n.ghost.name, n.old.name, n.changelog.name]],
+  );
+  out.push({
+    id: 'leftover-tables',
+    title: 'No helper tables from an earlier run',
+    ok: leftovers.length === 0,
+    severity: 'error',
+    detail: leftovers.length ? `exist: ${leftovers.map((l) => l.n).join(', ')}` : 'none',
+    ...(leftovers.length ? { fix: leftovers.map((l) => `DROP TABLE ${quoteIdent(t.ref.schema)}.${quoteIdent(l.n)};`).join(' ') } : {}),
+  });
+
+  // Slots: this table's slot names share the prefix up to the pid.
+  const mine = n.slot.slice(0, n.slot.lastIndexOf('_') + 1);
+  const swept: string[] = [];
+  const foreign: string[] = [];
+  const heavy: string[] = [];
+  for (const s of await ourSlots(pool)) {
+    if (!s.active && s.name.startsWith(mine) && leftovers.length === 0) {
+      try {
+        await pool.query(`SELECT pg_drop_replication_slot($1)`, [s.name]);
+        swept.push(s.name);
+        continue;
+      } catch (err) {
+        n.log.warn({ err, slot: s.name }, 'could not drop a leftover slot');
+      }
+    }
+    if (!s.active) foreign.push(s.name);
+    else if ((s.retained ?? 0) > n.maxRetainedWalBytes) heavy.push(`${s.name} (${s.retained} bytes)`);
+  }
+  if (leftovers.length === 0) await pool.query(`DROP PUBLICATION IF EXISTS ${quoteIdent(n.publication)}`);
+  out.push({ id: 'stale-slots', title: 'Leftover slots swept', ok: true, severity: 'warn', detail: swept.length ? `dropped ${swept.join(', ')}` : 'none' });
+  out.push({
+    id: 'leftover-slots',
+    title: `Inactive ${SLOT_PREFIX}* slots of other tables`,
+    ok: foreign.length === 0,
+    severity: 'warn',
+    detail: foreign.length ? foreign.join(', ') : 'none',
+    ...(foreign.length ? { fix: foreign.map(dropSlotFix).join(' ') } : {}),
+  });
+  out.push({
+    id: 'retained-wal',
+    title: 'WAL retained by running ghostwright slots',
+    ok: heavy.length === 0,
+    severity: 'error',
+    detail: heavy.length ? heavy.join(', ') : 'below the limit',
+    ...(heavy.length ? { fix: 'wait for the other migration to finish, or abort it (its slot retains WAL)' } : {}),
+  });
+  if (t.triggers.length) out.push({ id: 'triggers', title: 'Triggers', ok: true, severity: 'warn', detail: `${t.triggers.length} trigger(s) will be recreated on the new table at cut-over` });
+  return out;
+}

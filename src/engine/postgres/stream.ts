@@ -1,0 +1,307 @@
+/**
+ * The change stream: a pgoutput logical replication slot read through
+ * pg-logical-replication. It does NOT carry row values to the ghost: it only
+ * collects the KEYS of changed rows (old and new key of an update, the key of
+ * a delete). The applier then copies those keys' current rows from the
+ * original by SQL, so type fidelity is exact by construction and replaying a
+ * key twice is harmless.
+ *
+ * Positions: a commit is acknowledged to the server (its commitEndLsn) only
+ * after every key it touched was applied; keepalives are answered with that
+ * applied position, never with the received one, so the slot keeps the WAL of
+ * anything not yet applied.
+ *
+ * Memory: the library's flowControl mode awaits our handler before reading the
+ * next message. When the queue of distinct keys reaches maxBacklog, the
+ * handler waits for the applier to drain it, the library stops reading the
+ * socket, and the server buffers WAL in the slot instead of in our heap.
+ */
+import { LogicalReplicationService, PgoutputPlugin, type Pgoutput } from 'pg-logical-replication';
+import type { ConnectionSpec } from '../../connection.js';
+import { GhostwrightError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import { clientConfig } from './connect.js';
+
+export const MARKER_PREFIX = 'ghostwright';
+
+/** pgoutput with every column value kept as the server's text (no global pg.types parser). */
+class TextPgoutputPlugin extends PgoutputPlugin {
+  override parse(buffer: Buffer): Pgoutput.Message {
+    const msg = super.parse(buffer);
+    if (msg.tag === 'relation') for (const col of msg.columns) col.parser = (raw: unknown) => raw;
+    return msg;
+  }
+}
+
+export interface Batch {
+  keys: string[][];
+  /** Transactions (32-bit xids) whose keys are in this batch: they must be visible before it is read. */
+  xids: number[];
+  /** Applying this batch completes every commit up to this sequence number / LSN. */
+  throughSeq: number;
+  throughLsn: string | null;
+  truncate: boolean;
+}
+
+export interface StreamConfig {
+  spec: ConnectionSpec;
+  slot: string;
+  publication: string;
+  keyColumns: string[];
+  /** Changes of this table (the changelog, also published) are positions to acknowledge, not data. */
+  ignoreTable?: { schema: string; name: string };
+  maxBacklog: number;
+  /** The slot's consistent point: what we may acknowledge before anything was applied. */
+  startLsn: string;
+  log: Logger;
+}
+
+export class ChangeStream {
+  private service: LogicalReplicationService | null = null;
+  private keys = new Map<string, string[]>();
+  private xids = new Set<number>();
+  private currentXid = 0;
+  private txnMarkers: string[] = [];
+  private truncatePending = false;
+  private inFlight = false;
+  /** marker id -> commit sequence number of its transaction */
+  private markers = new Map<string, number>();
+  private receivedSeq = 0;
+  private receivedLsn: string | null = null;
+  private appliedSeq = 0;
+  private appliedLsn: string;
+  private waiters: Array<() => void> = [];
+  eventsReceived = 0;
+  eventsApplied = 0;
+  error: Error | null = null;
+
+  constructor(private readonly cfg: StreamConfig) {
+    this.appliedLsn = cfg.startLsn;
+  }
+
+  get backlog(): number {
+    return this.keys.size;
+  }
+
+  get position(): string {
+    return this.appliedLsn;
+  }
+
+  async start(timeoutMs = 15_000): Promise<void> {
+    const service = new LogicalReplicationService(clientConfig(this.cfg.spec, { application_name: 'ghostwright_stream' }), {
+      acknowledge: { auto: false, timeoutSeconds: 0 },
+      flowControl: { enabled: true },
+    });
+    this.service = service;
+    service.on('data', (_lsn: string, msg: Pgoutput.Message) => this.onMessage(msg));
+    service.on('heartbeat', (_lsn: string, _ts: number, shouldRespond: boolean) => {
+      // Answer keepalives with the APPLIED position (never the received one),
+      // or wal_sender_timeout would end the connection during a long copy.
+      if (shouldRespond) void service.acknowledge(this.appliedLsn).catch(() => undefined);
+    });
+    service.on('error', (err: Error) => this.fail(err));
+    const started = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new GhostwrightError('E_STREAM', `replication stream did not start within ${timeoutMs} ms`)), timeoutMs);
+      this.onStartFailure = (err) => {
+        clearTimeout(timer);
+        reject(err);
+      };
+      service.on('start', () => {
+        clearTimeout(timer);
+        this.onStartFailure = null;
+        resolve();
+      });
+    });
+    const plugin = new TextPgoutputPlugin({ protoVersion: 1, publicationNames: [this.cfg.publication], messages: true });
+    service.subscribe(plugin, this.cfg.slot).catch((err: unknown) => this.fail(err as Error));
+    await started;
+  }
+
+  private onStartFailure: ((err: Error) => void) | null = null;
+
+  private fail(err: Error): void {
+    if (this.service === null) return;
+    if (!this.error) {
+      this.error = err instanceof GhostwrightError ? err : new GhostwrightError('E_STREAM', `replication stream failed: ${err.message}`, { cause: err });
+      this.cfg.log.error({ err }, 'replication stream failed');
+    }
+    this.onStartFailure?.(this.error);
+    this.onStartFailure = null;
+    this.wake();
+  }
+
+  private keyOf(tuple: Record<string, unknown> | null | undefined): string[] | null {
+    if (!tuple) return null;
+    const key: string[] = [];
+    for (const col of this.cfg.keyColumns) {
+      const v = tuple[col];
+      if (typeof v !== 'string') return null;
+      key.push(v);
+    }
+    return key;
+  }
+
+  private add(key: string[] | null, what: string): void {
+    if (!key) throw new GhostwrightError('E_STREAM_KEY', `a ${what} event carries no value for the key columns ${this.cfg.keyColumns.join(', ')}`, {
+      hint: 'the table needs REPLICA IDENTITY covering the copy key (DEFAULT with that primary key, USING INDEX on it, or FULL)',
+    });
+    this.keys.set(JSON.stringify(key), key);
+    this.xids.add(this.currentXid);
+    this.eventsReceived++;
+  }
+
+  private ignored(rel: Pgoutput.MessageRelation): boolean {
+    const t = this.cfg.ignoreTable;
+    return t !== undefined && rel.schema === t.schema && rel.name === t.name;
+  }
+
+  private async onMessage(msg: Pgoutput.Message): Promise<void> {
+    if (this.error) return;
+    if ((msg.tag === 'insert' || msg.tag === 'update' || msg.tag === 'delete') && this.ignored(msg.relation)) return;
+    try {
+      switch (msg.tag) {
+        case 'begin':
+          this.currentXid = msg.xid;
+          return;
+        case 'insert':
+          this.add(this.keyOf(msg.new), 'insert');
+          break;
+        case 'update': {
+          // 'K' (key changed, identity DEFAULT/INDEX) or 'O' (identity FULL) carry the old key.
+          // An old tuple that lacks our key columns (identity changed under us) is an error, not a skip.
+          const oldTuple = msg.key ?? msg.old;
+          if (oldTuple) this.add(this.keyOf(oldTuple), 'update');
+          this.add(this.keyOf(msg.new), 'update');
+          break;
+        }
+        case 'delete':
+          this.add(this.keyOf(msg.key ?? msg.old), 'delete');
+          break;
+        case 'truncate':
+          this.truncatePending = true;
+          this.xids.add(this.currentXid);
+          break;
+        case 'message':
+          if (msg.prefix === MARKER_PREFIX) this.txnMarkers.push(Buffer.from(msg.content).toString('utf8'));
+          return;
+        case 'commit':
+          this.receivedSeq++;
+          this.receivedLsn = msg.commitEndLsn;
+          for (const id of this.txnMarkers) this.markers.set(id, this.receivedSeq);
+          this.txnMarkers = [];
+          // A transaction with no change of ours and nothing queued is applied by definition.
+          if (this.idle()) this.advance(this.receivedSeq, this.receivedLsn);
+          this.wake();
+          return;
+        default:
+          return;
+      }
+      this.wake();
+      // Backpressure: hold the library (and so the socket) until the applier drains.
+      while (this.keys.size >= this.cfg.maxBacklog && !this.error && this.service) await this.waitFor(() => this.keys.size < this.cfg.maxBacklog, 1000);
+    } catch (err) {
+      this.fail(err as Error);
+    }
+  }
+
+  /** Takes every queued key; null when there is nothing to apply. */
+  take(): Batch | null {
+    if (this.keys.size === 0 && !this.truncatePending) return null;
+    const batch: Batch = {
+      keys: [...this.keys.values()],
+      xids: [...this.xids],
+      throughSeq: this.receivedSeq,
+      throughLsn: this.receivedLsn,
+      truncate: this.truncatePending,
+    };
+    this.keys.clear();
+    this.xids.clear();
+    // The transaction being received continues after the take: its xid must
+    // still be checked with the rest of its keys.
+    if (this.currentXid) this.xids.add(this.currentXid);
+    this.truncatePending = false;
+    this.inFlight = true;
+    this.wake();
+    return batch;
+  }
+
+  /** Nothing queued and nothing being applied: every received commit is applied. */
+  private idle(): boolean {
+    return this.keys.size === 0 && !this.truncatePending && !this.inFlight;
+  }
+
+  /** The applier finished a batch (or gave it up: applied=false puts its keys back). */
+  finish(batch: Batch, applied: boolean): void {
+    this.inFlight = false;
+    if (!applied) {
+      for (const k of batch.keys) this.keys.set(JSON.stringify(k), k);
+      for (const x of batch.xids) this.xids.add(x);
+      if (batch.truncate) this.truncatePending = true;
+      this.wake();
+      return;
+    }
+    this.eventsApplied += batch.keys.length;
+    if (this.idle()) this.advance(this.receivedSeq, this.receivedLsn);
+    else this.advance(batch.throughSeq, batch.throughLsn);
+  }
+
+  /** A batch applied inside a transaction that then rolled back: its keys must be applied again. */
+  requeue(batch: Batch): void {
+    for (const k of batch.keys) this.keys.set(JSON.stringify(k), k);
+    for (const x of batch.xids) this.xids.add(x);
+    if (batch.truncate) this.truncatePending = true;
+    this.wake();
+  }
+
+  private advance(seq: number, lsn: string | null): void {
+    if (seq > this.appliedSeq) {
+      this.appliedSeq = seq;
+      if (lsn) {
+        this.appliedLsn = lsn;
+        void this.service?.acknowledge(lsn).catch(() => undefined);
+      }
+    }
+    this.wake();
+  }
+
+  /** True once the marker's transaction was received and everything up to it applied. */
+  markerApplied(id: string): boolean {
+    const seq = this.markers.get(id);
+    return seq !== undefined && seq <= this.appliedSeq;
+  }
+
+  markerReceived(id: string): boolean {
+    return this.markers.has(id);
+  }
+
+  forgetMarker(id: string): void {
+    this.markers.delete(id);
+  }
+
+  /** Resolves when cond() holds or after timeoutMs (check cond() again). */
+  async waitFor(cond: () => boolean, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!cond() && Date.now() < deadline) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(50, Math.max(1, deadline - Date.now())));
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  async stop(): Promise<void> {
+    const service = this.service;
+    this.service = null;
+    this.wake();
+    if (service) await service.destroy().catch(() => undefined);
+  }
+}

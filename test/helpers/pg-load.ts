@@ -1,0 +1,225 @@
+/**
+ * PostgreSQL test helpers: a concurrent write load that mirrors every change
+ * into a mirror table IN THE SAME TRANSACTION (so the mirror is exactly what
+ * committed), a row-by-row md5 comparison, and a driver that runs an
+ * OnlineAlter phase by phase as core's migrator does.
+ */
+import pg from 'pg';
+import { chooseSharedKey, mapColumns, parseRenames } from '../../src/core/columns.js';
+import type { Engine, OnlineAlter, AlterRequest, CutOverResult } from '../../src/engine/engine.js';
+import { silentLogger, type Logger } from '../../src/log.js';
+import type { ConnectionSpec } from '../../src/connection.js';
+
+export interface LoadStats {
+  commits: number;
+  rollbacks: number;
+  errors: number;
+  inserts: number;
+  updates: number;
+  keyUpdates: number;
+  deletes: number;
+}
+
+export interface LoadOptions {
+  url: string;
+  table: string;
+  mirror: string;
+  workers: number;
+  /** First id this load may insert (ids it creates are above every existing one). */
+  firstNewId: number;
+  /** Existing ids are picked in [1, maxExistingId]. */
+  maxExistingId: number;
+  /** Pause between transactions per worker, ms. */
+  pauseMs?: number;
+  /** The table also has `uid uuid` derived from id (md5(id)::uuid), e.g. as its primary key. */
+  uuidKey?: boolean;
+}
+
+/**
+ * Table shape expected: (id bigint primary key, qty int, note text, price numeric, ...).
+ * Each transaction is 1-4 random operations, ~10% of them rolled back.
+ */
+export class MirroredLoad {
+  private stopped = false;
+  private running: Promise<void>[] = [];
+  readonly stats: LoadStats = { commits: 0, rollbacks: 0, errors: 0, inserts: 0, updates: 0, keyUpdates: 0, deletes: 0 };
+  private nextId: number;
+  lastError: unknown = null;
+
+  constructor(private readonly o: LoadOptions) {
+    this.nextId = o.firstNewId;
+  }
+
+  start(): void {
+    for (let w = 0; w < this.o.workers; w++) this.running.push(this.worker());
+  }
+
+  private pickId(): number {
+    return 1 + Math.floor(Math.random() * Math.max(1, Math.min(this.nextId - 1, this.o.maxExistingId + (this.nextId - this.o.firstNewId))));
+  }
+
+  private async worker(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.o.url });
+    await client.connect();
+    const t = this.o.table;
+    const m = this.o.mirror;
+    try {
+      while (!this.stopped) {
+        const ops = 1 + Math.floor(Math.random() * 4);
+        const rollback = Math.random() < 0.1;
+        const counts = { inserts: 0, updates: 0, keyUpdates: 0, deletes: 0 };
+        try {
+          await client.query('BEGIN');
+          for (let i = 0; i < ops; i++) {
+            const r = Math.random();
+            if (r < 0.35) {
+              const id = this.nextId++;
+              const qty = Math.floor(Math.random() * 1000);
+              const note = `n${id}-${Math.random().toString(36).slice(2)}`;
+              const price = (Math.random() * 1e6).toFixed(4);
+              const uid = this.o.uuidKey ? ', uid' : '';
+              const uidValue = this.o.uuidKey ? ', md5($1::text)::uuid' : '';
+              for (const tab of [t, m]) await client.query(`INSERT INTO ${tab} (id, qty, note, price${uid}) VALUES ($1, $2, $3, $4${uidValue})`, [id, qty, note, price]);
+              counts.inserts++;
+            } else if (r < 0.7) {
+              const id = this.pickId();
+              const qty = Math.floor(Math.random() * 1000);
+              for (const tab of [t, m]) await client.query(`UPDATE ${tab} SET qty = $2, note = note || 'u' WHERE id = $1`, [id, qty]);
+              counts.updates++;
+            } else if (r < 0.82) {
+              const id = this.pickId();
+              const to = this.nextId++;
+              const uid = this.o.uuidKey ? ', uid = md5($2::text)::uuid' : '';
+              for (const tab of [t, m]) await client.query(`UPDATE ${tab} SET id = $2${uid} WHERE id = $1`, [id, to]);
+              counts.keyUpdates++;
+            } else {
+              const id = this.pickId();
+              for (const tab of [t, m]) await client.query(`DELETE FROM ${tab} WHERE id = $1`, [id]);
+              counts.deletes++;
+            }
+          }
+          if (rollback) {
+            await client.query('ROLLBACK');
+            this.stats.rollbacks++;
+          } else {
+            await client.query('COMMIT');
+            this.stats.commits++;
+            this.stats.inserts += counts.inserts;
+            this.stats.updates += counts.updates;
+            this.stats.keyUpdates += counts.keyUpdates;
+            this.stats.deletes += counts.deletes;
+          }
+        } catch (err) {
+          // Deadlocks between workers, or the one-time plan-cache error after the swap: the transaction is gone, mirror included.
+          await client.query('ROLLBACK').catch(() => undefined);
+          this.stats.errors++;
+          this.lastError = err;
+        }
+        if (this.o.pauseMs) await new Promise((r) => setTimeout(r, this.o.pauseMs));
+      }
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.all(this.running);
+  }
+}
+
+/** Per-row md5 over the given columns, keyed by the key expression, for two tables. */
+export async function rowDigests(client: pg.Client, table: string, key: string, columns: string[]): Promise<Map<string, string>> {
+  const res = await client.query<{ k: string; h: string }>(`SELECT (${key})::text AS k, md5(row(${columns.join(', ')})::text) AS h FROM ${table}`);
+  return new Map(res.rows.map((r) => [r.k, r.h]));
+}
+
+export function diffDigests(a: Map<string, string>, b: Map<string, string>): string[] {
+  const out: string[] = [];
+  for (const [k, h] of a) if (b.get(k) !== h) out.push(`${k}: ${b.has(k) ? 'differs' : 'missing in second'}`);
+  for (const k of b.keys()) if (!a.has(k)) out.push(`${k}: missing in first`);
+  return out;
+}
+
+export interface DriveResult {
+  rowsCopied: number;
+  copyMs: number;
+  cutOver: CutOverResult;
+  eventsApplied: number;
+  maxRetainedWalBytes: number;
+  cutOverAttempts: number;
+}
+
+export interface DriveOptions {
+  chunkSize?: number;
+  /** Called between chunks (e.g. to write rows that must travel through the stream). */
+  betweenChunks?: (chunk: number) => Promise<void>;
+  /** Called after the copy, before catching up. */
+  afterCopy?: () => Promise<void>;
+  threads?: number;
+  replicas?: ConnectionSpec[];
+  log?: Logger;
+}
+
+/** Runs the OnlineAlter phases in core's order; aborts (and rethrows) on any failure. */
+export async function driveAlter(engine: Engine, request: AlterRequest, opts: DriveOptions = {}): Promise<{ alter: OnlineAlter; result: DriveResult }> {
+  const original = await engine.inspect(request.table);
+  const alter = engine.onlineAlter(request, { replicas: opts.replicas ?? [], log: opts.log ?? silentLogger });
+  try {
+    const checks = await alter.preflight(original);
+    const failed = checks.filter((c) => !c.ok && c.severity === 'error');
+    if (failed.length) throw new Error(`preflight failed: ${failed.map((c) => `${c.id}: ${c.detail}`).join('; ')}`);
+    const ghost = await alter.createGhost();
+    const renames = parseRenames(request.alter);
+    const mapping = mapColumns(original, ghost, renames);
+    const plan = chooseSharedKey(original, ghost, mapping);
+    if (!plan) throw new Error('no shared key');
+    alter.usePlan(plan);
+    await alter.startStream();
+    const t0 = Date.now();
+    let rows = 0;
+    let maxWal = 0;
+    const threads = opts.threads ?? 1;
+    const points = threads > 1 ? await alter.splitPoints(threads) : [];
+    const bounds = [null, ...points];
+    let chunkNo = 0;
+    await Promise.all(
+      bounds.map(async (start, i) => {
+        let after = start;
+        const upTo = i + 1 < bounds.length ? bounds[i + 1]! : null;
+        for (;;) {
+          const r = await alter.copyChunk({ after, upTo }, opts.chunkSize ?? 1000);
+          rows += r.rows;
+          if (!r.last) break;
+          after = r.last;
+          chunkNo++;
+          if (chunkNo % 5 === 0) {
+            const m = await alter.measure([]);
+            maxWal = Math.max(maxWal, m.retainedWalBytes ?? 0);
+            await alter.heartbeat();
+            await alter.checkpoint({ chunk: chunkNo, after });
+          }
+          if (opts.betweenChunks) await opts.betweenChunks(chunkNo);
+        }
+      }),
+    );
+    const copyMs = Date.now() - t0;
+    if (opts.afterCopy) await opts.afterCopy();
+    await alter.waitCaughtUp(30_000);
+    let cut: CutOverResult | null = null;
+    let attempts = 0;
+    for (; attempts < 5 && !cut; attempts++) {
+      try {
+        cut = await alter.cutOver();
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'E_CUTOVER_LOCK_TIMEOUT' || attempts === 4) throw err;
+      }
+    }
+    const eventsApplied = alter.streamStats().eventsApplied;
+    await alter.cleanup();
+    return { alter, result: { rowsCopied: rows, copyMs, cutOver: cut!, eventsApplied, maxRetainedWalBytes: maxWal, cutOverAttempts: attempts } };
+  } catch (err) {
+    await alter.abort();
+    throw err;
+  }
+}

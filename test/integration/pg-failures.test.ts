@@ -1,0 +1,330 @@
+/**
+ * Failure paths of the PostgreSQL online ALTER: the cut-over's lock timeout
+ * (original untouched, retry works), abort (nothing of ours remains), an
+ * invalid ALTER, preflight refusals and the slot sweep, a table keyed only by
+ * a unique NOT NULL index, the backlog bound, and replica lag from the
+ * heartbeat.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { parseConnectionUrl } from '../../src/connection.js';
+import { chooseSharedKey, mapColumns, parseRenames } from '../../src/core/columns.js';
+import { slotName } from '../../src/core/names.js';
+import { createPostgresEngine } from '../../src/engine/postgres/index.js';
+import type { AlterRequest, Engine, OnlineAlter } from '../../src/engine/engine.js';
+import { silentLogger } from '../../src/log.js';
+import { databaseOf, dropDatabase, freshDatabase, hasPgStandby, pgStandbyUrl, withDatabase } from '../helpers/servers.js';
+import { diffDigests, driveAlter, rowDigests } from '../helpers/pg-load.js';
+
+let url: string;
+let engine: Engine;
+let db: pg.Client;
+
+beforeAll(async () => {
+  url = await freshDatabase('postgres', 'pg_fail');
+  engine = await createPostgresEngine(parseConnectionUrl(url), silentLogger);
+  db = new pg.Client({ connectionString: url });
+  await db.connect();
+});
+
+afterAll(async () => {
+  await db?.end();
+  await engine?.close();
+  if (url) await dropDatabase(url);
+});
+
+const req = (name: string, alter: string, extra: Partial<AlterRequest> = {}): AlterRequest => ({ table: { schema: 'public', name }, alter, cutOverLockTimeoutMs: 300, dropOldTable: false, maxBacklogEvents: 1000, ...extra });
+const one = async (sql: string, params: unknown[] = []) => (await db.query(sql, params)).rows[0];
+const leftovers = async () =>
+  one(`SELECT (SELECT count(*)::int FROM pg_replication_slots WHERE slot_name LIKE 'ghostwright%' AND database = current_database()) AS slots,
+              (SELECT count(*)::int FROM pg_publication WHERE pubname LIKE 'ghostwright%') AS pubs,
+              (SELECT count(*)::int FROM pg_class WHERE relname ~ '^_.*_(gho|ghc)$') AS tables`);
+
+/** preflight -> createGhost -> usePlan -> startStream -> copy everything -> waitCaughtUp */
+async function prepare(request: AlterRequest): Promise<OnlineAlter> {
+  const original = await engine.inspect(request.table);
+  const alter = engine.onlineAlter(request, { replicas: hasPgStandby() ? [parseConnectionUrl(withDatabase(pgStandbyUrl(), databaseOf(url)))] : [], log: silentLogger });
+  const checks = await alter.preflight(original);
+  expect(checks.filter((c) => !c.ok && c.severity === 'error')).toEqual([]);
+  const ghost = await alter.createGhost();
+  const mapping = mapColumns(original, ghost, parseRenames(request.alter));
+  alter.usePlan(chooseSharedKey(original, ghost, mapping)!);
+  await alter.startStream();
+  let after = null;
+  for (;;) {
+    const r = await alter.copyChunk({ after, upTo: null }, 100);
+    if (!r.last) break;
+    after = r.last;
+  }
+  await alter.waitCaughtUp(10_000);
+  return alter;
+}
+
+describe('cut-over failure', () => {
+  it('times out on the lock, leaves the original untouched, then succeeds on retry', async () => {
+    await db.query(`CREATE TABLE locked (id int PRIMARY KEY, v text); INSERT INTO locked SELECT g, 'v' || g FROM generate_series(1, 500) g`);
+    const oid = (await one(`SELECT 'locked'::regclass::oid::int AS o`)).o;
+    const alter = await prepare(req('locked', 'ADD COLUMN w int'));
+    const blocker = new pg.Client({ connectionString: url });
+    await blocker.connect();
+    await blocker.query(`BEGIN; SELECT count(*) FROM locked`); // holds ACCESS SHARE
+    const t0 = Date.now();
+    await expect(alter.cutOver()).rejects.toMatchObject({ code: 'E_CUTOVER_LOCK_TIMEOUT' });
+    expect(Date.now() - t0).toBeLessThan(3000);
+    expect(await one(`SELECT 'locked'::regclass::oid::int AS o`)).toEqual({ o: oid });
+    expect(await one(`SELECT count(*)::int AS n FROM pg_attribute WHERE attrelid = 'locked'::regclass AND attname = 'w'`)).toEqual({ n: 0 });
+    // writes keep flowing to the original (and the stream) while we retry
+    await db.query(`UPDATE locked SET v = 'changed' WHERE id <= 10`);
+    await blocker.query('ROLLBACK');
+    await blocker.end();
+    const res = await alter.cutOver();
+    await alter.cleanup();
+    expect(res.stallMs).toBeLessThan(1000);
+    expect(await one(`SELECT count(*)::int AS n FROM locked WHERE v = 'changed'`)).toEqual({ n: 10 });
+    expect(await one(`SELECT count(*)::int AS n FROM pg_attribute WHERE attrelid = 'locked'::regclass AND attname = 'w'`)).toEqual({ n: 1 });
+    expect(await leftovers()).toEqual({ slots: 0, pubs: 0, tables: 0 });
+  });
+
+  it('abort after the stream started leaves no slot, publication, ghost or changelog', async () => {
+    await db.query(`CREATE TABLE aborted (id int PRIMARY KEY, v text); INSERT INTO aborted SELECT g, 'v' FROM generate_series(1, 100) g`);
+    const alter = await prepare(req('aborted', 'ADD COLUMN w int'));
+    expect((await leftovers()).slots).toBe(1);
+    await alter.abort();
+    await alter.abort(); // twice: still never throws
+    expect(await leftovers()).toEqual({ slots: 0, pubs: 0, tables: 0 });
+    expect(await one(`SELECT count(*)::int AS n FROM aborted`)).toEqual({ n: 100 });
+  });
+
+  it('fails safely when the replication connection dies', async () => {
+    await db.query(`CREATE TABLE streamdies (id int PRIMARY KEY); INSERT INTO streamdies SELECT generate_series(1, 500)`);
+    const attempt = driveAlter(engine, req('streamdies', 'ADD COLUMN w int'), {
+      chunkSize: 50,
+      betweenChunks: async (n) => {
+        if (n !== 2) return;
+        await db.query(`SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name LIKE 'ghostwright%' AND database = current_database()`);
+        await new Promise((r) => setTimeout(r, 300));
+      },
+    });
+    await expect(attempt).rejects.toMatchObject({ code: 'E_STREAM' });
+    expect(await leftovers()).toEqual({ slots: 0, pubs: 0, tables: 0 });
+    expect(await one(`SELECT count(*)::int AS n, count(*) FILTER (WHERE attname = 'w')::int AS w FROM streamdies, pg_attribute WHERE attrelid = 'streamdies'::regclass`)).toMatchObject({ w: 0 });
+  });
+
+  it("a second run on the same table that slipped past preflight fails without touching the first run's objects", async () => {
+    await db.query(`CREATE TABLE twice (id int PRIMARY KEY, v int); INSERT INTO twice SELECT g, g FROM generate_series(1, 300) g`);
+    const first = await prepare(req('twice', 'ADD COLUMN w int'));
+    const second = engine.onlineAlter(req('twice', 'ADD COLUMN z int'), { replicas: [], log: silentLogger });
+    await expect(second.createGhost()).rejects.toMatchObject({ code: 'E_LEFTOVER', exitCode: 2, message: expect.stringContaining('already exists') });
+    await second.abort();
+    expect(await leftovers()).toEqual({ slots: 1, pubs: 1, tables: 2 }); // the first run's slot, publication, ghost and changelog
+    await db.query(`UPDATE twice SET v = -v WHERE id <= 3`);
+    await first.waitCaughtUp(10_000);
+    await first.cutOver();
+    await first.cleanup();
+    expect(await one(`SELECT count(*) FILTER (WHERE v < 0)::int AS neg, count(*)::int AS n FROM twice`)).toEqual({ neg: 3, n: 300 });
+    expect(await leftovers()).toEqual({ slots: 0, pubs: 0, tables: 0 });
+  });
+
+  it('refuses an invalid ALTER with the server message and leaves nothing', async () => {
+    await db.query(`CREATE TABLE badalter (id int PRIMARY KEY, v text)`);
+    const original = await engine.inspect({ schema: 'public', name: 'badalter' });
+    const alter = engine.onlineAlter(req('badalter', 'ALTER COLUMN nope TYPE int'), { replicas: [], log: silentLogger });
+    await alter.preflight(original);
+    await expect(alter.createGhost()).rejects.toMatchObject({ code: 'E_BAD_ALTER', exitCode: 2, message: expect.stringContaining('column "nope"') });
+    expect(await leftovers()).toEqual({ slots: 0, pubs: 0, tables: 0 });
+    await alter.abort();
+  });
+});
+
+describe('names', () => {
+  it('migrates tables with hostile and 63-byte multibyte names', async () => {
+    const long = 'é'.repeat(31) + 'x'; // 63 bytes: the helper names must be hashed to fit
+    await db.query(`CREATE SCHEMA "My ""Schema"""`);
+    await db.query(`CREATE TABLE "My ""Schema"""."we""ird Tab" ("Sel""ect" int PRIMARY KEY, "va l" text)`);
+    await db.query(`INSERT INTO "My ""Schema"""."we""ird Tab" SELECT g, 'v' || g FROM generate_series(1, 300) g`);
+    await db.query(`CREATE TABLE "${long}" (id int PRIMARY KEY, v text); INSERT INTO "${long}" SELECT g, 'v' FROM generate_series(1, 300) g`);
+    for (const [schema, name] of [['My "Schema"', 'we"ird Tab'], ['public', long]] as const) {
+      await driveAlter(engine, { table: { schema, name }, alter: 'ADD COLUMN "n""ew" int DEFAULT 1', cutOverLockTimeoutMs: 1000, dropOldTable: true, maxBacklogEvents: 100 }, {
+        chunkSize: 70,
+        betweenChunks: async (n) => {
+          if (n === 1) await db.query(`UPDATE ${engine.quoteIdent(schema)}.${engine.quoteIdent(name)} SET ${name === long ? 'v' : '"va l"'} = 'changed' WHERE ${name === long ? 'id' : '"Sel""ect"'} <= 5`);
+        },
+      });
+      const t = `${engine.quoteIdent(schema)}.${engine.quoteIdent(name)}`;
+      expect(await one(`SELECT count(*)::int AS n, count(*) FILTER (WHERE "n""ew" = 1)::int AS d FROM ${t}`)).toEqual({ n: 300, d: 300 });
+      expect(await one(`SELECT count(*)::int AS n FROM ${t} WHERE ${name === long ? 'v' : '"va l"'} = 'changed'`)).toEqual({ n: 5 });
+    }
+    expect(await leftovers()).toEqual({ slots: 0, pubs: 0, tables: 0 });
+  });
+});
+
+describe('preflight', () => {
+  it('refuses leftover helper tables, partitioned tables and tables without a usable key', async () => {
+    await db.query(`CREATE TABLE crashed (id int PRIMARY KEY); CREATE TABLE _crashed_gho (id int)`);
+    const c = await engine.onlineAlter(req('crashed', 'ADD COLUMN x int'), { replicas: [], log: silentLogger }).preflight(await engine.inspect({ schema: 'public', name: 'crashed' }));
+    expect(c.find((x) => x.id === 'leftover-tables')).toMatchObject({ ok: false, severity: 'error', fix: 'DROP TABLE "public"."_crashed_gho";' });
+    await db.query(`DROP TABLE _crashed_gho`);
+
+    await db.query(`CREATE TABLE parted (id int, at date, PRIMARY KEY (id, at)) PARTITION BY RANGE (at)`);
+    const p = await engine.onlineAlter(req('parted', 'ADD COLUMN x int'), { replicas: [], log: silentLogger }).preflight(await engine.inspect({ schema: 'public', name: 'parted' }));
+    expect(p.find((x) => x.id === 'partitioned')).toMatchObject({ ok: false, severity: 'error' });
+
+    await db.query(`CREATE TABLE nokey (id int, v text); CREATE UNIQUE INDEX nokey_v ON nokey (v)`);
+    const k = await engine.onlineAlter(req('nokey', 'ADD COLUMN x int'), { replicas: [], log: silentLogger }).preflight(await engine.inspect({ schema: 'public', name: 'nokey' }));
+    expect(k.find((x) => x.id === 'copy-key')).toMatchObject({ ok: false, detail: 'nokey_v: nullable column' });
+  });
+
+  it("sweeps an inactive slot left by a crashed run on the same table, and reports others'", async () => {
+    await db.query(`CREATE TABLE swept (id int PRIMARY KEY)`);
+    const stale = slotName('public', 'swept').replace(/_\d+$/, '_999999');
+    await db.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [stale]);
+    await db.query(`SELECT pg_create_logical_replication_slot('ghostwright_other_1', 'pgoutput')`);
+    try {
+      const c = await engine.onlineAlter(req('swept', 'ADD COLUMN x int'), { replicas: [], log: silentLogger }).preflight(await engine.inspect({ schema: 'public', name: 'swept' }));
+      expect(c.find((x) => x.id === 'stale-slots')).toMatchObject({ ok: true, detail: `dropped ${stale}` });
+      expect(c.find((x) => x.id === 'leftover-slots')).toMatchObject({ ok: false, severity: 'warn', fix: `SELECT pg_drop_replication_slot('ghostwright_other_1');` });
+      expect(await one(`SELECT count(*)::int AS n FROM pg_replication_slots WHERE slot_name = $1`, [stale])).toEqual({ n: 0 });
+    } finally {
+      await db.query(`SELECT pg_drop_replication_slot('ghostwright_other_1')`);
+    }
+  });
+});
+
+describe('keys and memory', () => {
+  it('migrates a table whose only key is a unique index on NOT NULL columns (updates keep working meanwhile)', async () => {
+    for (const t of ['uq', 'uq_mirror']) {
+      await db.query(`CREATE TABLE ${t} (code uuid NOT NULL, v int); CREATE UNIQUE INDEX ${t}_code ON ${t} (code)`);
+      await db.query(`INSERT INTO ${t} SELECT md5(g::text)::uuid, g FROM generate_series(1, 300) g`);
+    }
+    const both = async (sql: (t: string) => string) => {
+      await db.query('BEGIN');
+      for (const t of ['uq', 'uq_mirror']) await db.query(sql(t));
+      await db.query('COMMIT');
+    };
+    await driveAlter(engine, req('uq', 'ALTER COLUMN v TYPE bigint', { dropOldTable: true }), {
+      chunkSize: 50,
+      betweenChunks: async (n) => {
+        if (n === 1) {
+          // without a replica identity these would fail once the table is in a publication
+          await both((t) => `UPDATE ${t} SET v = -v WHERE v % 3 = 0`);
+          await both((t) => `UPDATE ${t} SET code = md5('x' || v)::uuid WHERE v % 7 = 0`);
+          await both((t) => `DELETE FROM ${t} WHERE v % 11 = 0`);
+        }
+      },
+    });
+    expect(diffDigests(await rowDigests(db, 'uq', 'code', ['code', 'v']), await rowDigests(db, 'uq_mirror', 'code', ['code', 'v']))).toEqual([]);
+    expect(await one(`SELECT relreplident FROM pg_class WHERE oid = 'uq'::regclass`)).toEqual({ relreplident: 'd' });
+  });
+
+  it('applies rows that swapped values of another unique column', async () => {
+    await db.query(`CREATE TABLE swaps (id int PRIMARY KEY, email text NOT NULL UNIQUE); INSERT INTO swaps SELECT g, 'e' || g FROM generate_series(1, 200) g`);
+    await driveAlter(engine, req('swaps', 'ADD COLUMN w int', { dropOldTable: true }), {
+      chunkSize: 50,
+      betweenChunks: async (n) => {
+        if (n !== 1) return;
+        for (const [a, b] of [[1, 2], [150, 151], [10, 190]]) {
+          await db.query(`BEGIN; UPDATE swaps SET email = 'tmp' WHERE id = ${a}; UPDATE swaps SET email = 'e${a}' WHERE id = ${b}; UPDATE swaps SET email = 'e${b}' WHERE id = ${a}; COMMIT`);
+        }
+      },
+    });
+    const rows = (await db.query(`SELECT id, email FROM swaps WHERE id IN (1, 2, 150, 151, 10, 190) ORDER BY id`)).rows;
+    expect(rows).toEqual([
+      { id: 1, email: 'e2' },
+      { id: 2, email: 'e1' },
+      { id: 10, email: 'e190' },
+      { id: 150, email: 'e151' },
+      { id: 151, email: 'e150' },
+      { id: 190, email: 'e10' },
+    ]);
+    expect(await one(`SELECT count(*)::int AS n FROM swaps`)).toEqual({ n: 200 });
+  });
+
+  it('fails (never skips rows) when the ALTER adds a unique constraint the data breaks', async () => {
+    await db.query(`CREATE TABLE dupes (id int PRIMARY KEY, v int); INSERT INTO dupes SELECT g, g % 10 FROM generate_series(1, 100) g`);
+    await expect(driveAlter(engine, req('dupes', 'ADD CONSTRAINT dupes_v_uq UNIQUE (v)'), { chunkSize: 30 })).rejects.toMatchObject({ code: 'E_COPY_UNIQUE', message: expect.stringContaining('duplicate key value violates unique constraint') });
+    expect(await one(`SELECT count(*)::int AS n FROM dupes`)).toEqual({ n: 100 });
+    expect(await leftovers()).toEqual({ slots: 0, pubs: 0, tables: 0 });
+  });
+
+  it('keeps the queue of changed keys bounded by maxBacklogEvents', async () => {
+    await db.query(`CREATE TABLE burst (id int PRIMARY KEY, v int); INSERT INTO burst SELECT g, 0 FROM generate_series(1, 100) g`);
+    const max = 200;
+    const original = await engine.inspect({ schema: 'public', name: 'burst' });
+    const alter = engine.onlineAlter(req('burst', 'ADD COLUMN w int', { maxBacklogEvents: max }), { replicas: [], log: silentLogger });
+    await alter.preflight(original);
+    const ghost = await alter.createGhost();
+    alter.usePlan(chooseSharedKey(original, ghost, mapColumns(original, ghost, new Map()))!);
+    await alter.startStream();
+    let peak = 0;
+    const sample = setInterval(() => (peak = Math.max(peak, alter.streamStats().backlog)), 1);
+    // A session holding a lock on the ghost stalls the applier while 5000 keys arrive.
+    const blocker = new pg.Client({ connectionString: url });
+    await blocker.connect();
+    await blocker.query(`BEGIN; LOCK TABLE _burst_gho IN ACCESS EXCLUSIVE MODE`);
+    await db.query(`INSERT INTO burst SELECT g, 1 FROM generate_series(101, 5100) g`);
+    for (let i = 0; i < 20; i++) await db.query(`UPDATE burst SET v = v + 1 WHERE id % 20 = $1`, [i]);
+    await new Promise((r) => setTimeout(r, 500));
+    const stalled = alter.streamStats().backlog;
+    await blocker.query('ROLLBACK');
+    await blocker.end();
+    let after = null;
+    for (;;) {
+      const r = await alter.copyChunk({ after, upTo: null }, 1000);
+      if (!r.last) break;
+      after = r.last;
+    }
+    await alter.waitCaughtUp(20_000);
+    clearInterval(sample);
+    // the stream stopped reading at the bound instead of queueing all 5000+ keys
+    expect(stalled).toBe(max);
+    expect(peak).toBeLessThanOrEqual(max);
+    const res = await alter.cutOver();
+    await alter.cleanup();
+    expect(res.oldTable).toBe('_burst_del');
+    expect(await one(`SELECT count(*)::int AS n, sum(v)::int AS s FROM burst`)).toEqual({ n: 5100, s: 5000 + 5100 }); // inserted with 1, then each row +1 once
+  });
+
+  it('follows a TRUNCATE of the original during the copy', async () => {
+    await db.query(`CREATE TABLE truncated (id int PRIMARY KEY, v text); INSERT INTO truncated SELECT g, 'old' FROM generate_series(1, 1000) g`);
+    await driveAlter(engine, req('truncated', 'ADD COLUMN w int', { dropOldTable: true }), {
+      chunkSize: 100,
+      betweenChunks: async (n) => {
+        if (n === 3) await db.query(`TRUNCATE truncated; INSERT INTO truncated SELECT g, 'new' FROM generate_series(50, 120) g`);
+      },
+      afterCopy: async () => {
+        await db.query(`INSERT INTO truncated VALUES (5000, 'late')`);
+      },
+    });
+    expect(await one(`SELECT count(*)::int AS n, count(*) FILTER (WHERE v = 'old')::int AS old FROM truncated`)).toEqual({ n: 72, old: 0 });
+  });
+
+  it('measures load, retained WAL and replica lag from the heartbeat', async () => {
+    await db.query(`CREATE TABLE measured (id int PRIMARY KEY); INSERT INTO measured SELECT generate_series(1, 10)`);
+    const alter = await prepare(req('measured', 'ADD COLUMN x int'));
+    await alter.heartbeat();
+    await new Promise((r) => setTimeout(r, 300));
+    const m = await alter.measure([]);
+    expect(Object.keys(m.load).sort()).toEqual(['active_sessions', 'idle_in_transaction', 'longest_transaction_seconds', 'total_sessions', 'waiting_sessions']);
+    expect(m.load.total_sessions).toBeGreaterThan(0);
+    expect(m.retainedWalBytes).toBeGreaterThanOrEqual(0);
+    expect(Object.keys((await alter.measure(['waiting_sessions'])).load)).toEqual(['waiting_sessions']);
+    if (hasPgStandby()) {
+      expect(m.replicas).toHaveLength(1);
+      expect(m.replicas[0]!.lagMs).not.toBeNull();
+      expect(m.replicas[0]!.lagMs!).toBeGreaterThan(200); // the heartbeat is 300 ms old
+      expect(m.replicas[0]!.lagMs!).toBeLessThan(5000);
+    }
+    // A quiet table on a busy database: the heartbeat's commits let the slot confirm past the other table's WAL.
+    await db.query(`CREATE TABLE busy (id int, pad text); INSERT INTO busy SELECT g, repeat('x', 500) FROM generate_series(1, 20000) g`);
+    await alter.heartbeat();
+    const lag = async () => Number((await one(`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn) AS d FROM pg_replication_slots WHERE slot_name LIKE 'ghostwright%' AND database = current_database()`)).d);
+    const deadline = Date.now() + 5000;
+    while ((await lag()) > 64 * 1024 && Date.now() < deadline) {
+      await alter.heartbeat();
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(await lag()).toBeLessThan(64 * 1024); // the busy table wrote > 10 MB
+    await alter.abort();
+    expect(await leftovers()).toEqual({ slots: 0, pubs: 0, tables: 0 });
+  });
+});

@@ -1,0 +1,205 @@
+import { describe, expect, it } from 'vitest';
+import { parseTableRef, quoteIdent } from '../../src/engine/postgres/ident.js';
+import { applyDeleteSql, applyUpsertSql, chunkEndSql, copyRangeSql, keyBoundSql, sampleKeysSql, type CopySpec } from '../../src/engine/postgres/sql.js';
+import { xidsVisible } from '../../src/engine/postgres/applier.js';
+import { withNotValid, createGhostSql, createChangelogSql } from '../../src/engine/postgres/ghost.js';
+import { grantSql } from '../../src/engine/postgres/swap.js';
+
+describe('quoteIdent (PostgreSQL)', () => {
+  it('doubles double quotes and keeps everything else', () => {
+    expect(quoteIdent('t')).toBe('"t"');
+    expect(quoteIdent('Mixed Case')).toBe('"Mixed Case"');
+    expect(quoteIdent('a"b')).toBe('"a""b"');
+    expect(quoteIdent('"; DROP TABLE x; --')).toBe('"""; DROP TABLE x; --"');
+    expect(quoteIdent("it's")).toBe(`"it's"`);
+    expect(quoteIdent('ünïcødé😀')).toBe('"ünïcødé😀"');
+    expect(quoteIdent('back\\slash')).toBe('"back\\slash"');
+  });
+
+  it('rejects empty, NUL and names over 63 bytes', () => {
+    expect(() => quoteIdent('')).toThrow(/empty/);
+    expect(() => quoteIdent('a\u0000b')).toThrow(/NUL/);
+    expect(() => quoteIdent('x'.repeat(64))).toThrow(/63 bytes/);
+    expect(quoteIdent('x'.repeat(63))).toBe(`"${'x'.repeat(63)}"`);
+  });
+
+  it('counts bytes, not characters (multibyte at the 63-byte limit)', () => {
+    const ok = 'é'.repeat(31) + 'x'; // 62 + 1 = 63 bytes
+    expect(Buffer.byteLength(ok)).toBe(63);
+    expect(quoteIdent(ok)).toBe(`"${ok}"`);
+    const tooLong = 'é'.repeat(32); // 32 chars, 64 bytes
+    expect(() => quoteIdent(tooLong)).toThrow(/63 bytes/);
+    expect(() => quoteIdent('😀'.repeat(16))).toThrow(/63 bytes/); // 64 bytes
+    expect(quoteIdent('😀'.repeat(15) + 'abc')).toBe(`"${'😀'.repeat(15)}abc"`); // 63 bytes
+  });
+});
+
+describe('parseTableRef', () => {
+  it('defaults the schema and folds unquoted names', () => {
+    expect(parseTableRef('orders', 'public')).toEqual({ schema: 'public', name: 'orders' });
+    expect(parseTableRef('Sales.Orders', 'public')).toEqual({ schema: 'sales', name: 'orders' });
+    expect(parseTableRef('app.orders', 'x')).toEqual({ schema: 'app', name: 'orders' });
+  });
+  it('keeps quoted names exactly, with dots and doubled quotes', () => {
+    expect(parseTableRef('"My.Schema"."Or""ders"', 'public')).toEqual({ schema: 'My.Schema', name: 'Or"ders' });
+    expect(parseTableRef('"T"', 'app')).toEqual({ schema: 'app', name: 'T' });
+  });
+  it('refuses malformed names', () => {
+    expect(() => parseTableRef('a.b.c', 'public')).toThrow();
+    expect(() => parseTableRef('"open', 'public')).toThrow(/unterminated/);
+    expect(() => parseTableRef('', 'public')).toThrow();
+    expect(() => parseTableRef('x'.repeat(64), 'public')).toThrow(/63 bytes/);
+  });
+});
+
+const spec: CopySpec = {
+  original: { schema: 'public', name: 'orders' },
+  ghost: { schema: 'public', name: '_orders_gho' },
+  pairs: [
+    { source: 'id', target: 'id' },
+    { source: 'region', target: 'region' },
+    { source: 'note', target: 'comment' },
+  ],
+  sourceKey: ['id', 'region'],
+  targetKey: ['id', 'region'],
+  keyTypes: ['bigint', 'character varying(10)'],
+};
+
+describe('copy and apply SQL', () => {
+  it('finds the end of the next chunk with row comparisons', () => {
+    const q = chunkEndSql(spec, ['10', 'eu'], ['20', 'us'], 500);
+    expect(q.sql).toBe(
+      'SELECT "id"::text AS k0, "region"::text AS k1 FROM "public"."orders" WHERE ("id", "region") > ($1::bigint, $2::character varying(10)) AND ("id", "region") <= ($3::bigint, $4::character varying(10)) ORDER BY "id" ASC, "region" ASC OFFSET $5 LIMIT 1',
+    );
+    expect(q.params).toEqual(['10', 'eu', '20', 'us', 499]);
+    expect(chunkEndSql(spec, null, null, 100)).toEqual({ sql: 'SELECT "id"::text AS k0, "region"::text AS k1 FROM "public"."orders" ORDER BY "id" ASC, "region" ASC OFFSET $1 LIMIT 1', params: [99] });
+  });
+
+  it('copies one key range, skipping rows the stream already wrote', () => {
+    const q = copyRangeSql(spec, ['10', 'eu'], ['20', 'us']);
+    expect(q.sql).toBe(
+      'INSERT INTO "public"."_orders_gho" ("id", "region", "comment") OVERRIDING SYSTEM VALUE SELECT "id", "region", "note" FROM "public"."orders" ' +
+        'WHERE ("id", "region") > ($1::bigint, $2::character varying(10)) AND ("id", "region") <= ($3::bigint, $4::character varying(10)) ON CONFLICT ("id", "region") DO NOTHING',
+    );
+    expect(q.params).toEqual(['10', 'eu', '20', 'us']);
+    expect(copyRangeSql(spec, null, null).sql).toBe('INSERT INTO "public"."_orders_gho" ("id", "region", "comment") OVERRIDING SYSTEM VALUE SELECT "id", "region", "note" FROM "public"."orders" ON CONFLICT ("id", "region") DO NOTHING');
+  });
+
+  it('builds bounds and samples', () => {
+    expect(keyBoundSql(spec, 'DESC').sql).toBe('SELECT "id"::text AS k0, "region"::text AS k1 FROM "public"."orders" ORDER BY "id" DESC, "region" DESC LIMIT 1');
+    expect(sampleKeysSql(spec, 5)).toEqual({ sql: 'SELECT "id"::text AS k0, "region"::text AS k1 FROM "public"."orders" TABLESAMPLE SYSTEM ($1) ORDER BY "id" ASC, "region" ASC', params: [5] });
+    expect(sampleKeysSql(spec, 100).params).toEqual([]);
+  });
+
+  it('deletes keys gone from the original', () => {
+    const q = applyDeleteSql(spec, [['1', 'eu'], ['2', 'us']]);
+    expect(q.sql).toBe(
+      'DELETE FROM "public"."_orders_gho" AS g USING (SELECT k.c0::bigint AS c0, k.c1::character varying(10) AS c1 FROM unnest($1::text[], $2::text[]) AS k(c0, c1)) AS d ' +
+        'WHERE (g."id", g."region") = (d.c0, d.c1) AND NOT EXISTS (SELECT 1 FROM "public"."orders" AS o WHERE (o."id", o."region") = (d.c0, d.c1))',
+    );
+    expect(q.params).toEqual([['1', '2'], ['eu', 'us']]);
+  });
+
+  it('upserts the current rows of keys from the original', () => {
+    const q = applyUpsertSql(spec, [['1', 'eu']]);
+    expect(q.sql).toBe(
+      'INSERT INTO "public"."_orders_gho" ("id", "region", "comment") OVERRIDING SYSTEM VALUE SELECT o."id", o."region", o."note" FROM "public"."orders" AS o ' +
+        'WHERE (o."id", o."region") IN (SELECT c0, c1 FROM (SELECT k.c0::bigint AS c0, k.c1::character varying(10) AS c1 FROM unnest($1::text[], $2::text[]) AS k(c0, c1)) AS d) ' +
+        'ON CONFLICT ("id", "region") DO UPDATE SET "comment" = EXCLUDED."comment"',
+    );
+    expect(q.params).toEqual([['1'], ['eu']]);
+  });
+
+  it('does nothing on conflict when every column is a key column', () => {
+    const q = applyUpsertSql({ ...spec, pairs: spec.pairs.slice(0, 2) }, [['1', 'eu']]);
+    expect(q.sql.endsWith('ON CONFLICT ("id", "region") DO NOTHING')).toBe(true);
+  });
+
+  it('quotes hostile names everywhere', () => {
+    const hostile: CopySpec = { original: { schema: 'we"ird', name: 'ta ble' }, ghost: { schema: 'we"ird', name: '_ta ble_gho' }, pairs: [{ source: 'i"d', target: 'i"d' }], sourceKey: ['i"d'], targetKey: ['i"d'], keyTypes: ['integer'] };
+    expect(keyBoundSql(hostile, 'ASC').sql).toBe('SELECT "i""d"::text AS k0 FROM "we""ird"."ta ble" ORDER BY "i""d" ASC LIMIT 1');
+  });
+});
+
+describe('ghost DDL', () => {
+  const n = { original: { schema: 's', name: 't' }, ghost: { schema: 's', name: '_t_gho' }, changelog: { schema: 's', name: '_t_ghc' } };
+  it('creates the ghost like the original and the changelog', () => {
+    expect(createGhostSql(n)).toEqual(['CREATE TABLE "s"."_t_gho" (LIKE "s"."t" INCLUDING ALL)']);
+    expect(createChangelogSql(n)).toBe('CREATE TABLE "s"."_t_ghc" (id int PRIMARY KEY, heartbeat timestamptz, state jsonb, updated_at timestamptz NOT NULL DEFAULT clock_timestamp())');
+  });
+  it('adds NOT VALID once', () => {
+    expect(withNotValid('FOREIGN KEY (a) REFERENCES p(id)')).toBe('FOREIGN KEY (a) REFERENCES p(id) NOT VALID');
+    expect(withNotValid('FOREIGN KEY (a) REFERENCES p(id) NOT VALID')).toBe('FOREIGN KEY (a) REFERENCES p(id) NOT VALID');
+  });
+  it('re-grants privileges except the owner\'s', () => {
+    expect(
+      grantSql('"s"."t"', [
+        { grantee: 'own', privilege: 'SELECT', grantable: false },
+        { grantee: 'app"user', privilege: 'UPDATE', grantable: true },
+        { grantee: null, privilege: 'SELECT', grantable: false },
+      ], 'own'),
+    ).toEqual(['GRANT UPDATE ON TABLE "s"."t" TO "app""user" WITH GRANT OPTION', 'GRANT SELECT ON TABLE "s"."t" TO PUBLIC']);
+  });
+});
+
+describe('xidsVisible', () => {
+  it('sees committed xids below xmax and not running', () => {
+    expect(xidsVisible('100:105:102', [99, 101, 104])).toBe(true);
+    expect(xidsVisible('100:105:102', [102])).toBe(false);
+    expect(xidsVisible('100:105:', [105])).toBe(false);
+    expect(xidsVisible('100:105:', [106])).toBe(false);
+  });
+  it('compares modulo 2^32 across an epoch', () => {
+    const xmax = (1n << 32n) + 5n; // epoch 1, xid 5
+    expect(xidsVisible(`${xmax - 10n}:${xmax}:`, [0xfffffff0])).toBe(true);
+    expect(xidsVisible(`${xmax - 10n}:${xmax}:`, [6])).toBe(false);
+  });
+});
+
+describe('ALTER ... USING', () => {
+  it('finds USING expressions per source column', async () => {
+    const { parseUsing } = await import('../../src/engine/postgres/using.js');
+    expect([...parseUsing(`ALTER COLUMN doc TYPE jsonb USING doc::jsonb, ADD COLUMN x int, ALTER "Amount" SET DATA TYPE numeric(10,2) USING ("Amount" / 100.0)`)]).toEqual([
+      ['doc', 'doc::jsonb'],
+      ['Amount', '("Amount" / 100.0)'],
+    ]);
+    expect(parseUsing('ALTER COLUMN a TYPE bigint').size).toBe(0);
+  });
+
+  it('reads the expression instead of the column in copy and apply', () => {
+    const s: CopySpec = { ...spec, pairs: [spec.pairs[0]!, spec.pairs[1]!, { source: 'note', target: 'comment', expression: 'note::jsonb' }] };
+    expect(copyRangeSql(s, null, null).sql).toContain('OVERRIDING SYSTEM VALUE SELECT "id", "region", (note::jsonb) AS "note" FROM "public"."orders" ON CONFLICT');
+    expect(applyUpsertSql(s, [['1', 'eu']]).sql).toContain('SELECT o."id", o."region", (note::jsonb) AS "note" FROM "public"."orders" AS o WHERE');
+  });
+});
+
+describe('unique conflicts in the copy', () => {
+  it('skips any conflict only when the ghost adds no unique index', async () => {
+    const { uniqueIndexesKept } = await import('../../src/engine/postgres/sql.js');
+    const orig = { indexes: [
+      { unique: true, definition: 'CREATE UNIQUE INDEX t_pkey ON public.t USING btree (id)' },
+      { unique: true, definition: 'CREATE UNIQUE INDEX t_email_key ON public.t USING btree (email)' },
+      { unique: false, definition: 'CREATE INDEX t_x ON public.t USING btree (x)' },
+    ] };
+    const same = { indexes: [
+      { unique: true, definition: 'CREATE UNIQUE INDEX _t_gho_pkey ON public._t_gho USING btree (id)' },
+      { unique: true, definition: 'CREATE UNIQUE INDEX _t_gho_email_key ON public._t_gho USING btree (email)' },
+      { unique: false, definition: 'CREATE INDEX _t_gho_y_idx ON public._t_gho USING btree (y)' },
+    ] };
+    expect(uniqueIndexesKept(orig, same)).toBe(true);
+    const added = { indexes: [...same.indexes, { unique: true, definition: 'CREATE UNIQUE INDEX _t_gho_v_key ON public._t_gho USING btree (v)' }] };
+    expect(uniqueIndexesKept(orig, added)).toBe(false);
+    expect(copyRangeSql({ ...spec, skipAnyConflict: true }, null, null).sql.endsWith('FROM "public"."orders" ON CONFLICT DO NOTHING')).toBe(true);
+  });
+});
+
+describe('rewriteObjectNames', () => {
+  it("points the ALTER at the ghost's copies of named constraints and indexes", async () => {
+    const { rewriteObjectNames } = await import('../../src/engine/postgres/using.js');
+    const names = { constraints: new Map([['t_pkey', '_t_gho_pkey'], ['T Key', '_t_gho_T Key']]), indexes: new Map([['t_pkey', '_t_gho_pkey'], ['t_v_idx', '_t_gho_v_idx']]) };
+    expect(rewriteObjectNames('DROP CONSTRAINT t_pkey, ADD PRIMARY KEY (a), DROP CONSTRAINT IF EXISTS "T Key" CASCADE, DROP CONSTRAINT t_check, CLUSTER ON t_v_idx, ADD COLUMN x int', names, quoteIdent)).toBe(
+      'DROP CONSTRAINT "_t_gho_pkey", ADD PRIMARY KEY (a), DROP CONSTRAINT IF EXISTS "_t_gho_T Key" CASCADE, DROP CONSTRAINT t_check, CLUSTER ON "_t_gho_v_idx", ADD COLUMN x int',
+    );
+    expect(rewriteObjectNames('RENAME CONSTRAINT T_PKEY TO t_pk', names, quoteIdent)).toBe('RENAME CONSTRAINT "_t_gho_pkey" TO t_pk');
+  });
+});
