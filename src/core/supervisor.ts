@@ -184,7 +184,13 @@ export class MigrationSupervisor {
   /** Resolves when copying may go on; rejects on abort. */
   async waitUntilClear(): Promise<void> {
     this.checkAborted();
-    await this.throttler.waitUntilClear(this.abort.signal);
+    try {
+      await this.throttler.waitUntilClear(this.abort.signal);
+    } catch (err) {
+      // The throttler rejects with a bare AbortError on our signal: say why.
+      this.checkAborted();
+      throw err;
+    }
     this.checkAborted();
   }
 
@@ -212,9 +218,14 @@ export class MigrationSupervisor {
     };
   }
 
-  async stop(): Promise<void> {
+  /** After the swap: no more heartbeats or status hooks (the changelog is about to go). */
+  quiesce(): void {
     for (const t of this.timers) clearInterval(t);
     this.timers.length = 0;
+  }
+
+  async stop(): Promise<void> {
+    this.quiesce();
     this.refreshStream();
     this.progress.update(this.live);
     this.progress.stop();

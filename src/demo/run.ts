@@ -58,7 +58,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     const clauses = opts.engine === 'mysql' ? alter : pgAlter;
     out(`ghostwright alter --table ${w.table} --alter "${clauses}" --execute`);
     const report = await runOnlineAlter(
-      alterOptions({ url, table: w.table, alter: clauses, execute: true, threads: opts.threads, progress: process.stderr.isTTY ? 'bar' : 'json', statusIntervalMs: 5000, dropOldTable: true }),
+      alterOptions({ url, table: w.table, alter: clauses, execute: true, threads: opts.threads, progress: 'bar', statusIntervalMs: 5000, dropOldTable: true }),
       { log },
     );
     await new Promise((r) => setTimeout(r, 1000)); // the load keeps writing to the new table

@@ -102,7 +102,9 @@ export async function startLoad(engine: Engine, w: Workload, opts: { workers?: n
       const r = Math.random();
       if (r < 0.35) {
         const id = nextId++;
-        await both(s, (t) => `INSERT INTO ${t} (id, customer_id, amount, status, note, created_at) VALUES (${ph(1)}, ${ph(2)}, ${ph(3)}, 'new', ${ph(4)}, ${engine.dialect === 'mysql' ? 'NOW(6)' : `${ph(5)}::timestamp`})`, engine.dialect === 'mysql' ? [id, id % 9973, '12.34', `inserted ${id}`] : [id, id % 9973, '12.34', `inserted ${id}`, new Date().toISOString()]);
+        // One timestamp for both tables: NOW(6) would differ between the two statements.
+        const at = new Date().toISOString().replace('T', ' ').replace('Z', '');
+        await both(s, (t) => `INSERT INTO ${t} (id, customer_id, amount, status, note, created_at) VALUES (${ph(1)}, ${ph(2)}, ${ph(3)}, 'new', ${ph(4)}, ${ph(5)})`, [id, id % 9973, '12.34', `inserted ${id}`, at]);
       } else if (r < 0.75) {
         const id = randomId();
         await both(s, (t) => `UPDATE ${t} SET amount = amount + 1, status = 'paid', note = ${ph(1)} WHERE id = ${ph(2)}`, [`updated ${Date.now()}`, id]);

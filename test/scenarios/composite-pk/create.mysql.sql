@@ -1,0 +1,2 @@
+CREATE TABLE t (tenant INT NOT NULL, id INT NOT NULL, v VARCHAR(30) NOT NULL, PRIMARY KEY (tenant, id));
+INSERT INTO t SELECT seq % 7, seq, CONCAT('v', seq) FROM seq_1_to_3000;

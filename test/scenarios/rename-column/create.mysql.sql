@@ -1,0 +1,2 @@
+CREATE TABLE t (id INT NOT NULL AUTO_INCREMENT PRIMARY KEY, name VARCHAR(40) NOT NULL, qty INT NOT NULL, price DECIMAL(10,2) NULL);
+INSERT INTO t (name, qty, price) SELECT CONCAT('item ', seq), seq % 97, seq / 7 FROM seq_1_to_3000;

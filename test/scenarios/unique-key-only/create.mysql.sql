@@ -1,0 +1,2 @@
+CREATE TABLE t (a INT NOT NULL, b VARCHAR(20) NOT NULL, note VARCHAR(40) NULL, UNIQUE KEY uk (a, b));
+INSERT INTO t SELECT seq, CONCAT('b', seq % 3), 'x' FROM seq_1_to_3000;
