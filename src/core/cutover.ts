@@ -1,6 +1,6 @@
 /**
  * Postponing and retrying the cut-over. The swap itself is the engine's
- * (sentry rename on MySQL, one transaction on PostgreSQL); here: wait while
+ * (LOCK TABLES t READ + a queued RENAME on MySQL, one transaction on PostgreSQL); here: wait while
  * the DBA postpones it, run the before-cut-over hook, and retry a lock
  * timeout with exponential backoff and jitter. Each attempt blocks writers at
  * most --cut-over-lock-timeout, and a failed attempt leaves the original in place.

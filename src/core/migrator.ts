@@ -11,7 +11,7 @@
  */
 import { parseConnectionUrl, redactedUrl, type ConnectionSpec } from '../connection.js';
 import { connectEngine } from '../engine/index.js';
-import type { Engine, OnlineAlter, TableInfo } from '../engine/engine.js';
+import type { CheckResult, Engine, OnlineAlter, TableInfo } from '../engine/engine.js';
 import { GhostwrightError, RefusedError, toGhostwrightError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { normalizeAlter } from './alter-text.js';
@@ -74,7 +74,8 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps =
       },
       { replicas, log },
     );
-    await preflight(online, original);
+    const warnings = await preflight(online, original);
+    for (const w of warnings) log.warn({ check: w.id, detail: w.detail }, w.title);
 
     supervisor = await MigrationSupervisor.start({ options, engine, online, table: report.table, spec, live: deps.live, signal: deps.signal, log, estimatedRows: original.estimatedRows });
     await supervisor.hook('on-startup');
@@ -88,7 +89,7 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps =
     if (!options.execute) {
       await online.dropGhost();
       report.status = 'dry-run';
-      report.plan = describePlan(original, plan, options, engine, ref.name);
+      report.plan = describePlan(original, plan, options, engine, ref.name, warnings);
       return report;
     }
 
@@ -149,7 +150,8 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps =
   }
 }
 
-async function preflight(online: OnlineAlter, original: TableInfo): Promise<void> {
+/** Refuses on any failed error-level check; returns the warnings for the plan. */
+async function preflight(online: OnlineAlter, original: TableInfo): Promise<CheckResult[]> {
   if (!original.copyKey) {
     throw new RefusedError('E_NO_KEY', `table ${original.ref.schema}.${original.ref.name} has no PRIMARY KEY or NOT NULL UNIQUE key`, {
       hint: 'add a primary key (or a unique key over NOT NULL columns) first; the copy and the apply need one',
@@ -164,6 +166,7 @@ async function preflight(online: OnlineAlter, original: TableInfo): Promise<void
       hint: failed.map((c) => c.fix).filter(Boolean).join(' | ') || undefined,
     });
   }
+  return checks.filter((c) => !c.ok && c.severity === 'warn');
 }
 
 function planCopy(original: TableInfo, ghost: TableInfo, clauses: string, fold: (n: string) => string): CopyPlan {
@@ -177,13 +180,13 @@ function planCopy(original: TableInfo, ghost: TableInfo, clauses: string, fold: 
   return plan;
 }
 
-function describePlan(original: TableInfo, plan: CopyPlan, options: AlterOptions, engine: Engine, table: string): AlterPlan {
+function describePlan(original: TableInfo, plan: CopyPlan, options: AlterOptions, engine: Engine, table: string, checks: CheckResult[]): AlterPlan {
   const max = engine.capabilities.maxIdentifierBytes;
   const del = helperTableName(table, 'del', max);
   const gho = helperTableName(table, 'gho', max);
   const warnings: string[] = [];
   if (plan.mapping.dropped.length) warnings.push(`columns dropped, their data is not copied: ${plan.mapping.dropped.join(', ')}`);
-  if (original.foreignKeys.length) warnings.push(`foreign keys from this table are recreated on the new table: ${original.foreignKeys.map((f) => f.name).join(', ')}`);
+  for (const c of checks) warnings.push(`${c.title}: ${c.detail}${c.fix ? ` (${c.fix})` : ''}`);
   return {
     key: { name: plan.keyName, columns: plan.sourceKey },
     estimatedRows: original.estimatedRows,

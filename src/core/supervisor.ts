@@ -120,7 +120,6 @@ export class MigrationSupervisor {
       const socketPath = options.socketPath ?? defaultSocketPath(name);
       const server = await startControlServer({ path: socketPath, live, status: () => sup.status(), log });
       sup.closers.push(() => server.close());
-      log.info({ socket: server.path }, 'control socket listening');
     }
     return sup;
   }

@@ -31,6 +31,8 @@ export interface LedgerFlags {
   installedBy?: string;
   table?: string;
   chunkSize?: number;
+  /** Online engine progress: bar | json | none. */
+  progress?: 'bar' | 'json' | 'none';
   maxLoad?: string;
   criticalLoad?: string;
   maxLagMillis?: number;
@@ -91,6 +93,7 @@ export function resolveLedgerOptions(flags: LedgerFlags, env: NodeJS.ProcessEnv,
   if (Object.keys(throttle).length) onlineOptions.throttle = throttle as ThrottleOptions;
   if (flags.chunkSize !== undefined) onlineOptions.chunkSize = flags.chunkSize;
   if (flags.replica?.length) onlineOptions.replicas = flags.replica;
+  if (flags.progress) onlineOptions.progress = flags.progress;
   const options = {
     url: pick(flags.url, env.GHOSTWRIGHT_URL || undefined, file.url),
     dir: pick(flags.dir, env.GHOSTWRIGHT_DIR || undefined, file.dir) ?? 'migrations',

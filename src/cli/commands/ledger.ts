@@ -27,7 +27,9 @@ function common(cmd: Command): Command {
 }
 
 function options(flags: Flags, cmd: Command): LedgerOptions {
-  const resolved = resolveLedgerOptions(flags, process.env, readConfigFile());
+  // A delegated online ALTER shows its progress bar when a person is watching.
+  const progress = flags.progress ?? (process.stderr.isTTY && !flags.json ? 'bar' : undefined);
+  const resolved = resolveLedgerOptions({ ...flags, ...(progress ? { progress } : {}) }, process.env, readConfigFile());
   if (!resolved.url) throw new RefusedError('E_NO_URL', 'no database URL given', { hint: 'pass --url, set GHOSTWRIGHT_URL, or put "url" in ghostwright.config.json' });
   return { ...resolved, url: resolved.url, log: loggerFor(cmd) };
 }
@@ -52,6 +54,7 @@ export function registerLedger(program: Command): void {
     .option('--critical-load <spec>', 'online engine: abort above these')
     .option('--max-lag-millis <ms>', 'online engine: pause copying while a replica lags more than this', intOption('--max-lag-millis'))
     .option('--replica <url>', 'online engine: replica to watch for lag (repeatable)', collect)
+    .option('--progress <mode>', 'online engine progress: bar | json | none (default: bar on a terminal)')
     .action(async (flags: Flags, cmd: Command) => {
       const result = await migrate(options(flags, cmd));
       out(flags, result, () => (result.dryRun ? formatDryRun(result.dryRun) : formatMigrate(result)));
@@ -129,7 +132,9 @@ export function registerLedger(program: Command): void {
     .option('--dir <dir>', 'migrations directory (default ./migrations)')
     .option('--json', 'print the findings as JSON on stdout')
     .action(async (files: string[], flags: Flags) => {
-      const resolved = resolveLedgerOptions(flags, process.env, readConfigFile());
+      // A delegated online ALTER shows its progress bar when a person is watching.
+  const progress = flags.progress ?? (process.stderr.isTTY && !flags.json ? 'bar' : undefined);
+  const resolved = resolveLedgerOptions({ ...flags, ...(progress ? { progress } : {}) }, process.env, readConfigFile());
       const dialect = lintDialect(flags.dialect, resolved.url);
       const paths = files.length ? files : listFiles(resolved.dir ?? 'migrations');
       const findings = await lint(paths, { dialect });

@@ -6,6 +6,7 @@ import type pg from 'pg';
 import { RefusedError } from '../../errors.js';
 import type { ColumnInfo, ForeignKeyInfo, IndexInfo, KeyInfo, TableInfo, TableRef, TriggerInfo } from '../engine.js';
 import { catalog } from './connect.js';
+import { qualified } from './ident.js';
 
 type Db = pg.Pool | pg.ClientBase;
 
@@ -222,7 +223,7 @@ export async function inspectTable(db: Db, ref: TableRef): Promise<TableInfo> {
     partitions: parts.map((p) => p.n),
     dependentViews: views.map((v) => v.n),
     ownedSequences: seqs.map((s) => s.n),
-    estimatedRows: Math.max(0, Math.round(rel.reltuples)),
+    estimatedRows: await estimateRows(db, ref, rel.reltuples),
     estimatedBytes: rel.bytes,
     extra: {
       replicaIdentity: { d: 'default', n: 'nothing', f: 'full', i: 'index' }[rel.replident] ?? rel.replident,
@@ -236,4 +237,16 @@ export async function inspectTable(db: Db, ref: TableRef): Promise<TableInfo> {
       oid,
     },
   };
+}
+
+/**
+ * reltuples is -1 until the table was first vacuumed or analyzed (PG 14+),
+ * so a table filled by the previous migration file looks empty. Then count,
+ * capped so a huge never-analyzed table costs a bounded scan.
+ */
+const COUNT_CAP = 5_000_000;
+async function estimateRows(db: Db, ref: TableRef, reltuples: number): Promise<number> {
+  if (reltuples >= 0) return Math.round(reltuples);
+  const rows = await catalog<{ n: string }>(db, `SELECT count(*) AS n FROM (SELECT 1 FROM ${qualified(ref)} LIMIT $1) s`, [COUNT_CAP]);
+  return Number(rows[0]?.n ?? 0);
 }

@@ -1,0 +1,1 @@
+ALTER TABLE orders DROP COLUMN priority, MODIFY customer_id INT NOT NULL;

@@ -1,0 +1,2 @@
+ALTER TABLE orders DROP COLUMN note;
+ALTER TABLE orders ALTER COLUMN customer_id TYPE integer;

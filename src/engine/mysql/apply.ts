@@ -1,0 +1,151 @@
+/**
+ * Applies the stream's backlog to the ghost, key-based (DESIGN §1.6): for a
+ * batch of distinct keys, delete them from the ghost and re-insert those
+ * still in the original with their current values, read by SQL. Replaying a
+ * batch twice is harmless.
+ *
+ * Not REPLACE (as gh-ost applies): REPLACE deletes whatever ghost row
+ * collides on ANY unique key, so a unique key the ALTER adds over duplicate
+ * data would silently lose rows. A plain INSERT after deleting the batch's
+ * keys fails instead; a collision that is transient (the other row's fix is
+ * still queued) is retried with the whole backlog before it counts as real. Each batch runs inside CopyGate.apply so it never
+ * overlaps a chunk copy (see core/copy-gate.ts).
+ */
+import type { Pool, PoolConnection, Connection } from 'mysql2/promise';
+import type { Logger } from '../../log.js';
+import { GhostwrightError } from '../../errors.js';
+import type { CopyGate } from '../../core/copy-gate.js';
+import type { CopyPlan } from '../../core/columns.js';
+import type { TableRef } from '../engine.js';
+import { buildApplyDelete, buildApplyInsert } from './sql.js';
+import { BENIGN_WARNINGS, queryExec, queryRows } from './connect.js';
+import type { BinlogStream } from './stream.js';
+import type { Batch } from './key-queue.js';
+
+export const APPLY_BATCH = 1000;
+/** A duplicate on another unique key may be transient (its fix is still queued); retry this often before failing. */
+const DUP_RETRIES = 10;
+const LOCK_RETRIES = 50;
+
+export interface ApplierOptions {
+  pool: Pool;
+  stream: BinlogStream;
+  gate: CopyGate;
+  source: TableRef;
+  ghost: TableRef;
+  plan: CopyPlan;
+  log: Logger;
+}
+
+export class Applier {
+  private running = false;
+  private loop: Promise<void> | null = null;
+  /** Held during cut-over: the cut-over drains the backlog itself, while it holds the table. */
+  private held = false;
+  private dupFailures = 0;
+  private lockFailures = 0;
+  error: Error | null = null;
+
+  constructor(private readonly o: ApplierOptions) {}
+
+  start(): void {
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+  }
+
+  hold(on: boolean): void {
+    this.held = on;
+  }
+
+  private async run(): Promise<void> {
+    const q = this.o.stream.queue;
+    while (this.running && !this.error) {
+      if (this.held || q.size === 0) {
+        await this.o.stream.waitForActivity(50);
+        continue;
+      }
+      await this.o.gate.apply(async () => {
+        if (!this.running || this.held) return;
+        const conn = await this.o.pool.getConnection();
+        try {
+          await this.applyNext(conn);
+        } catch (err) {
+          this.error = err as Error;
+          this.o.log.error({ err }, 'applying the backlog failed');
+        } finally {
+          conn.release();
+        }
+      });
+    }
+  }
+
+  /** Takes one batch and applies it on `conn`, in one transaction. Returns false when the queue was empty. */
+  async applyNext(conn: PoolConnection | Connection): Promise<boolean> {
+    const q = this.o.stream.queue;
+    // After a duplicate, take everything: the row that conflicts is likely queued too.
+    const batch = q.take(this.dupFailures > 0 ? APPLY_BATCH * 20 : APPLY_BATCH);
+    if (!batch.keys.length) return false;
+    try {
+      await this.applyBatch(conn, batch);
+      this.dupFailures = 0;
+      this.lockFailures = 0;
+      q.done(batch);
+      this.o.stream.maybeResume();
+      return true;
+    } catch (err) {
+      q.requeue(batch);
+      const e = err as { code?: string; message?: string };
+      // The locking read can deadlock with the application's transactions; InnoDB
+      // rolled our batch back, so it is simply retried.
+      if ((e.code === 'ER_LOCK_DEADLOCK' || e.code === 'ER_LOCK_WAIT_TIMEOUT') && ++this.lockFailures <= LOCK_RETRIES) {
+        this.o.log.debug({ attempt: this.lockFailures, code: e.code }, 'apply: lock conflict, retrying the batch');
+        return true;
+      }
+      if (e.code === 'ER_DUP_ENTRY' && ++this.dupFailures <= DUP_RETRIES) {
+        this.o.log.debug({ attempt: this.dupFailures, msg: e.message }, 'apply: duplicate on another unique key, retrying with the whole backlog');
+        await new Promise((r) => setTimeout(r, 20 * this.dupFailures));
+        return true;
+      }
+      if (e.code === 'ER_DUP_ENTRY') {
+        throw new GhostwrightError('E_UNIQUE_CONFLICT', `the new table's unique key rejects rows of the original: ${e.message}`, {
+          cause: err,
+          hint: 'the data violates a unique key the ALTER adds; de-duplicate the original first',
+        });
+      }
+      throw err;
+    }
+  }
+
+  private async applyBatch(conn: PoolConnection | Connection, batch: Batch): Promise<void> {
+    const spec = { source: this.o.source, ghost: this.o.ghost, pairs: this.o.plan.mapping.pairs, sourceKey: this.o.plan.sourceKey, targetKey: this.o.plan.targetKey, keys: batch.keys };
+    const del = buildApplyDelete(spec);
+    const ins = buildApplyInsert(spec);
+    await conn.query('START TRANSACTION');
+    try {
+      await queryExec(conn, del.sql, del.params);
+      const res = await queryExec(conn, ins.sql, ins.params);
+      if (res.warningStatus > 0) {
+        const warnings = (await queryRows(conn, 'SHOW WARNINGS')).filter((w) => !BENIGN_WARNINGS.has(Number(w.Code)));
+        if (warnings.length) throw new GhostwrightError('E_APPLY_DATA_LOSS', `the new column types would change values: ${warnings.map((w) => String(w.Message)).slice(0, 3).join('; ')}`, {
+          hint: 'the ALTER truncates or converts data lossily; fix the data or the ALTER',
+        });
+      }
+      await conn.query('COMMIT');
+    } catch (err) {
+      await conn.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Cut-over: applies everything queued now, on the cut-over's connection (the background loop is held). */
+  async drainOn(conn: PoolConnection | Connection): Promise<void> {
+    while (await this.applyNext(conn)) {
+      /* keep going */
+    }
+  }
+}

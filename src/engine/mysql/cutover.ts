@@ -1,0 +1,174 @@
+/**
+ * The atomic swap on MySQL/MariaDB. MariaDB refuses RENAME TABLE in a session
+ * holding LOCK TABLES (error 1192), so two sessions, as in gh-ost's "sentry"
+ * cut-over (DESIGN §2), but with one correction we measured:
+ *
+ * RENAME TABLE takes its exclusive metadata locks one by one in sorted name
+ * order. With the sentry algorithm (A holds WRITE locks on t, _t_del and
+ * _t_gho) the rename of a lowercase table `t` waits on `_t_del` first
+ * ('_' sorts before letters) and has no pending request on `t` when A
+ * unlocks, so the writers queued on `t` win and write into the OLD table
+ * (reproduced 3/3; an uppercase name like `Abc` sorts first and hides it).
+ *
+ * So here A holds only `LOCK TABLES t READ`: writers block, readers don't,
+ * and our own applier can still read `t` to apply the last changes to the
+ * ghost from its own connection. Only then is B's rename issued; it takes
+ * `_t_del` and `_t_gho` at once and waits on `t` itself, where its pending
+ * exclusive lock outranks the queued writers when A unlocks. Since B starts
+ * only after the ghost is complete and `t` is frozen, A dying at any point
+ * can't swap in an incomplete ghost: no sentry table is needed.
+ */
+import type { Pool, Connection } from 'mysql2/promise';
+import type { ConnectionSpec } from '../../connection.js';
+import type { Logger } from '../../log.js';
+import { GhostwrightError } from '../../errors.js';
+import type { CopyGate } from '../../core/copy-gate.js';
+import type { TableRef } from '../engine.js';
+import { buildRename, qualified } from './sql.js';
+import { comparePositions, currentBinlogPosition, openConnection, queryRows } from './connect.js';
+import type { BinlogStream } from './stream.js';
+import type { Applier } from './apply.js';
+
+export interface CutOverContext {
+  spec: ConnectionSpec;
+  pool: Pool;
+  original: TableRef;
+  ghost: TableRef;
+  /** The name the original gets: `_t_del`. */
+  oldName: TableRef;
+  stream: BinlogStream;
+  applier: Applier;
+  gate: CopyGate;
+  lockTimeoutMs: number;
+  log: Logger;
+}
+
+type Settled = { ok: true } | { ok: false; err: unknown };
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function lockTimeout(what: string, cause?: unknown): GhostwrightError {
+  return new GhostwrightError('E_CUTOVER_LOCK_TIMEOUT', `cut-over: ${what}; the original table is untouched`, {
+    cause,
+    hint: 'long transactions or queries hold the table; retry, raise --cut-over-lock-timeout, or postpone the cut-over',
+  });
+}
+
+function isLockTimeout(err: unknown): boolean {
+  const code = (err as { code?: string })?.code;
+  return code === 'ER_LOCK_WAIT_TIMEOUT' || code === 'ER_LOCK_DEADLOCK';
+}
+
+/** Runs one cut-over attempt. Resolves with the stall; throws with the original in place. */
+export async function cutOverTables(ctx: CutOverContext): Promise<{ stallMs: number }> {
+  const seconds = Math.max(1, Math.ceil(ctx.lockTimeoutMs / 1000));
+  const a = await openConnection(ctx.spec);
+  const b = await openConnection(ctx.spec);
+  // Both sessions get a short lock wait (the server default is a day). B waits
+  // on A's lock for at most the rest of A's hold, which is capped below.
+  await a.query('SET SESSION lock_wait_timeout = ?', [seconds]);
+  await b.query('SET SESSION lock_wait_timeout = ?', [seconds * 2 + 1]);
+  ctx.stream.allowDdl = true;
+  ctx.applier.hold(true);
+  let swapped = false;
+  try {
+    // Inside the gate: no chunk copy and no background apply runs from here on.
+    const result = await ctx.gate.apply(() => attempt(ctx, a, b));
+    swapped = true;
+    return result;
+  } finally {
+    // After a swap the stream is about to stop and will see our RENAME: keep allowing it.
+    if (!swapped) ctx.stream.allowDdl = false;
+    await a.end().catch(() => undefined);
+    await b.end().catch(() => undefined);
+  }
+}
+
+async function attempt(ctx: CutOverContext, a: Connection, b: Connection): Promise<{ stallMs: number }> {
+  const { original, ghost, oldName, pool, log } = ctx;
+  let locked = false;
+  let renamed: Promise<Settled> | null = null;
+  let settled: Settled | null = null;
+  const t0 = Date.now();
+  const deadline = t0 + ctx.lockTimeoutMs;
+  try {
+    try {
+      await a.query(`LOCK TABLES ${qualified(original)} READ`);
+    } catch (err) {
+      if (isLockTimeout(err)) throw lockTimeout('could not lock the table in time', err);
+      throw err;
+    }
+    locked = true;
+    // Every transaction that wrote the table has committed (the lock waited
+    // for them), so everything to apply is in the binlog before this position.
+    const target = await currentBinlogPosition(pool);
+    const c = await pool.getConnection();
+    try {
+      while (comparePositions(ctx.stream.queue.received, target) < 0) {
+        if (ctx.stream.error) throw ctx.stream.error;
+        await ctx.applier.drainOn(c);
+        if (Date.now() > deadline) throw lockTimeout('the stream did not catch up in time');
+        await ctx.stream.waitForActivity(10);
+      }
+      await ctx.applier.drainOn(c);
+    } finally {
+      c.release();
+    }
+    if (ctx.stream.error) throw ctx.stream.error;
+    // On B: its short lock_wait_timeout bounds this DDL while writers wait on A.
+    await carryAutoIncrement(b, original, ghost);
+    renamed = b.query(buildRename([[original, oldName], [ghost, original]]).sql).then(
+      (): Settled => ({ ok: true }),
+      (err: unknown): Settled => ({ ok: false, err }),
+    );
+    void renamed.then((s) => (settled = s));
+    // B must be queued on the table's metadata lock before A lets go, or the writers would go first.
+    for (;;) {
+      if (settled) {
+        const err = (settled as { err?: unknown }).err;
+        throw new GhostwrightError('E_CUTOVER_FAILED', `cut-over: the rename failed early: ${(err as Error)?.message ?? 'unknown'}; the original table is untouched`, { cause: err });
+      }
+      const rows = await queryRows(pool, 'SELECT STATE FROM information_schema.PROCESSLIST WHERE ID = ?', [b.threadId]);
+      if (/metadata lock/i.test(String(rows[0]?.STATE ?? ''))) break;
+      if (Date.now() > deadline) throw lockTimeout('the rename was not seen waiting in time');
+      await sleep(2);
+    }
+    // From here the rename goes through as soon as A lets go: its result is the truth.
+    locked = false;
+    await a.query('UNLOCK TABLES').catch((e: unknown) => log.warn({ err: e }, 'cut-over: UNLOCK failed (the session ended, its lock with it)'));
+    const result = await renamed;
+    const stallMs = Date.now() - t0;
+    if (!result.ok) {
+      if (isLockTimeout(result.err)) throw lockTimeout('the rename timed out', result.err);
+      throw new GhostwrightError('E_CUTOVER_FAILED', `cut-over rename failed: ${(result.err as Error)?.message}; the original table is untouched`, { cause: result.err });
+    }
+    log.info({ stallMs }, 'cut-over: tables swapped');
+    return { stallMs };
+  } catch (err) {
+    // A pending rename is killed before A lets go. Should the kill miss, the
+    // rename would still be correct: the ghost was complete when it started.
+    if (renamed && !settled) await pool.query('KILL QUERY ?', [b.threadId]).catch(() => undefined);
+    if (renamed) await Promise.race([renamed, sleep(5000)]);
+    if (locked) await a.query('UNLOCK TABLES').catch(() => undefined);
+    if (renamed && (await renamed).ok) {
+      log.warn({ err }, 'cut-over: the rename completed despite the error; the swap is done');
+      return { stallMs: Date.now() - t0 };
+    }
+    throw err;
+  }
+}
+
+/**
+ * The ghost's AUTO_INCREMENT counter only knows the ids copied into it; the
+ * original's may be higher (rows deleted at the top): carry it over so no id
+ * is handed out twice. SHOW CREATE TABLE prints the live counter (MySQL 8
+ * caches information_schema.TABLES.AUTO_INCREMENT). Setting it is a
+ * metadata-only change on the (idle) ghost.
+ */
+async function carryAutoIncrement(conn: Connection, original: TableRef, ghost: TableRef): Promise<void> {
+  const rows = await queryRows(conn, `SHOW CREATE TABLE ${qualified(original)}`);
+  const m = /\bAUTO_INCREMENT=(\d+)/.exec(String(rows[0]?.['Create Table'] ?? ''));
+  if (!m) return;
+  // DDL takes no parameters; the value is digits only (re-printed through BigInt).
+  await conn.query(`ALTER TABLE ${qualified(ghost)} AUTO_INCREMENT = ${BigInt(m[1]!).toString()}`);
+}

@@ -1,0 +1,376 @@
+/**
+ * One online ALTER of one MySQL/MariaDB table (the OnlineAlter contract):
+ * ghost `_t_gho` created LIKE the original and ALTERed, changelog `_t_ghc`,
+ * a binlog stream started before the first chunk, keyset chunk copies on
+ * READ COMMITTED sessions, key-based apply, and the sentry cut-over.
+ */
+import type { Pool } from 'mysql2/promise';
+import type { ConnectionSpec } from '../../connection.js';
+import type { Logger } from '../../log.js';
+import { GhostwrightError, RefusedError } from '../../errors.js';
+import { CopyGate } from '../../core/copy-gate.js';
+import type { CopyPlan } from '../../core/columns.js';
+import { helperTableName } from '../../core/names.js';
+import type { AlterRequest, CheckResult, ChunkResult, CopyRange, CutOverResult, KeyTuple, LoadMeasurement, OnlineAlter, ServerInfo, StreamStats, TableInfo, TableRef } from '../engine.js';
+import { BENIGN_WARNINGS, comparePositions, createPool, currentBinlogPosition, formatPosition, openConnection, queryExec, queryRows, withoutSqlModes, type Row } from './connect.js';
+import { alterPreflight, unsupportedKeyColumns } from './preflight.js';
+import { inspectTable } from './inspect.js';
+import { buildChangelogWrite, buildCopyChunk, buildCreateChangelog, buildHeartbeatLag, buildKeyAtOffset, buildKeyBound, buildLastKeyInRange, buildMissingKeys, qualified } from './sql.js';
+import { BinlogStream } from './stream.js';
+import { Applier } from './apply.js';
+import { cutOverTables } from './cutover.js';
+
+export interface MysqlAlterContext {
+  spec: ConnectionSpec;
+  info: ServerInfo;
+  request: AlterRequest;
+  replicas: ConnectionSpec[];
+  log: Logger;
+}
+
+export class MysqlOnlineAlter implements OnlineAlter {
+  private readonly pool: Pool;
+  private readonly gate = new CopyGate();
+  readonly ghost: TableRef;
+  readonly oldTable: TableRef;
+  readonly changelog: TableRef;
+  private original: TableInfo | null = null;
+  private ghostInfo: TableInfo | null = null;
+  private plan: CopyPlan | null = null;
+  private ghostKeyName: string | null = null;
+  private stream: BinlogStream | null = null;
+  private applier: Applier | null = null;
+  private swapped = false;
+  /**
+   * Helper tables this run created. Only these are ever dropped: a refusal
+   * because `_t_gho` already exists (another run's, maybe live) must leave it.
+   */
+  private ghostCreated = false;
+  private changelogCreated = false;
+  private replicaPools = new Map<string, Pool>();
+  private closed = false;
+
+  constructor(private readonly ctx: MysqlAlterContext) {
+    const t = ctx.request.table;
+    this.ghost = { schema: t.schema, name: helperTableName(t.name, 'gho', 64) };
+    this.oldTable = { schema: t.schema, name: helperTableName(t.name, 'del', 64) };
+    this.changelog = { schema: t.schema, name: helperTableName(t.name, 'ghc', 64) };
+    // READ COMMITTED: each chunk's INSERT ... SELECT reads a fresh snapshot
+    // without shared locks on the original's rows (the CopyGate covers the race).
+    //
+    // Not strict: a row the server would reject must not abort a whole chunk
+    // statement; it becomes a warning, and every warning is inspected (any
+    // that changes data fails the run). A blocking ALTER fills a new NOT NULL
+    // column without default with its implicit default; so do we.
+    this.pool = createPool(ctx.spec, 6, ['SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED', withoutSqlModes(['STRICT_TRANS_TABLES', 'STRICT_ALL_TABLES'])]);
+  }
+
+  // ---------------------------------------------------------------- preflight
+
+  async preflight(original: TableInfo): Promise<CheckResult[]> {
+    this.original = original;
+    return alterPreflight({ pool: this.pool, info: this.ctx.info, alter: this.ctx.request.alter, original, helpers: [this.ghost, this.oldTable, this.changelog] });
+  }
+
+  // ---------------------------------------------------------------- ghost
+
+  async createGhost(): Promise<TableInfo> {
+    const t = this.ctx.request.table;
+    // A session with the server's own sql_mode: the ALTER behaves as the user's would.
+    const ddl = await openConnection(this.ctx.spec);
+    try {
+      await queryExec(ddl, `CREATE TABLE ${qualified(this.ghost)} LIKE ${qualified(t)}`);
+      this.ghostCreated = true;
+      await queryExec(ddl, `ALTER TABLE ${qualified(this.ghost)} ${this.ctx.request.alter}`);
+    } catch (err) {
+      await this.dropHelpers();
+      throw new RefusedError('E_BAD_ALTER', `the server rejected the ALTER: ${(err as Error).message}`, {
+        cause: err,
+        hint: 'fix the ALTER clauses (they were tried on an empty copy made with CREATE TABLE ... LIKE, which has no foreign keys: DROP FOREIGN KEY fails there)',
+      });
+    } finally {
+      await ddl.end().catch(() => undefined);
+    }
+    const c = buildCreateChangelog(this.changelog);
+    await queryExec(this.pool, c.sql, c.params);
+    this.changelogCreated = true;
+    this.ghostInfo = await inspectTable(this.pool, this.ghost, this.ctx.info.flavor);
+    return this.ghostInfo;
+  }
+
+  usePlan(plan: CopyPlan): void {
+    const bad = unsupportedKeyColumns(this.original, plan.sourceKey);
+    if (bad) throw bad;
+    this.plan = plan;
+    const cols = plan.targetKey.map((c) => c.toLowerCase()).sort().join('\u0000');
+    const keys = [this.ghostInfo?.primaryKey, ...(this.ghostInfo?.uniqueKeys ?? [])];
+    this.ghostKeyName = keys.find((k) => k && k.columns.map((c) => c.toLowerCase()).sort().join('\u0000') === cols)?.name ?? null;
+  }
+
+  /** Dry run: nothing follows, so the connections close too. */
+  async dropGhost(): Promise<void> {
+    try {
+      await this.dropHelpers();
+    } finally {
+      await this.close();
+    }
+  }
+
+  private async dropHelpers(): Promise<void> {
+    if (this.ghostCreated) await queryExec(this.pool, `DROP TABLE IF EXISTS ${qualified(this.ghost)}`);
+    this.ghostCreated = false;
+    if (this.changelogCreated) await queryExec(this.pool, `DROP TABLE IF EXISTS ${qualified(this.changelog)}`);
+    this.changelogCreated = false;
+  }
+
+  private needPlan(): CopyPlan {
+    if (!this.plan) throw new GhostwrightError('E_INTERNAL', 'usePlan() must be called before the stream and the copy');
+    return this.plan;
+  }
+
+  private throwIfFailed(): void {
+    const err = this.stream?.error ?? this.applier?.error;
+    if (err) throw err;
+  }
+
+  // ---------------------------------------------------------------- stream
+
+  async startStream(): Promise<void> {
+    const plan = this.needPlan();
+    const original = this.original ?? (await inspectTable(this.pool, this.ctx.request.table, this.ctx.info.flavor));
+    this.original = original;
+    const key = plan.sourceKey.map((name) => ({ name, type: original.columns.find((c) => c.name === name)?.type ?? '' }));
+    // The position is read BEFORE the first chunk: every change committed
+    // after it reaches the ghost through the stream.
+    try {
+      const start = await currentBinlogPosition(this.pool);
+      this.stream = new BinlogStream({ spec: this.ctx.spec, table: this.ctx.request.table, key, start, maxBacklog: this.ctx.request.maxBacklogEvents, log: this.ctx.log });
+      await this.stream.start();
+      this.ctx.log.debug({ start: formatPosition(start) }, 'binlog stream started');
+    } catch (err) {
+      if (err instanceof GhostwrightError) throw err;
+      throw new GhostwrightError('E_STREAM', `cannot read the binary log: ${(err as Error).message}`, {
+        cause: err,
+        hint: 'the user needs REPLICATION SLAVE (and REPLICATION CLIENT / BINLOG MONITOR) on *.*, and the binlog file must still exist',
+      });
+    }
+    this.applier = new Applier({ pool: this.pool, stream: this.stream, gate: this.gate, source: this.ctx.request.table, ghost: this.ghost, plan, log: this.ctx.log });
+    this.applier.start();
+  }
+
+  streamStats(): StreamStats {
+    const q = this.stream?.queue;
+    return { eventsApplied: q?.eventsApplied ?? 0, backlog: q?.backlog ?? 0, appliedPosition: q ? formatPosition(q.applied) : '' };
+  }
+
+  async waitCaughtUp(timeoutMs: number): Promise<void> {
+    const target = await currentBinlogPosition(this.pool);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      this.throwIfFailed();
+      const q = this.stream?.queue;
+      if (!q) throw new GhostwrightError('E_INTERNAL', 'waitCaughtUp() before startStream()');
+      if (comparePositions(q.applied, target) >= 0 && q.externalPending === 0) return;
+      if (Date.now() > deadline) {
+        throw new GhostwrightError('E_CATCHUP_TIMEOUT', `the stream did not catch up within ${timeoutMs} ms (applied ${formatPosition(q.applied)}, target ${formatPosition(target)}, backlog ${q.backlog})`, {
+          hint: 'the write load outpaces the apply; throttle the application or retry later',
+        });
+      }
+      await this.stream!.waitForActivity(20);
+    }
+  }
+
+  // ---------------------------------------------------------------- copy
+
+  private scan() {
+    const plan = this.needPlan();
+    return { table: this.ctx.request.table, index: plan.keyName, key: plan.sourceKey };
+  }
+
+  private async keyRow(sql: { sql: string; params: unknown[] }): Promise<KeyTuple | null> {
+    const [rows] = await this.pool.query({ sql: sql.sql, rowsAsArray: true }, sql.params);
+    const r = (rows as unknown[][])[0];
+    return r ? (r as KeyTuple) : null;
+  }
+
+  async keyBounds(): Promise<{ min: KeyTuple; max: KeyTuple } | null> {
+    const min = await this.keyRow(buildKeyBound({ ...this.scan(), desc: false }));
+    const max = await this.keyRow(buildKeyBound({ ...this.scan(), desc: true }));
+    return min && max ? { min, max } : null;
+  }
+
+  async splitPoints(n: number): Promise<KeyTuple[]> {
+    if (n <= 1) return [];
+    // TABLE_ROWS is an estimate, good enough to split a big table; a small
+    // (or freshly loaded, not yet analyzed) one is cheap to count exactly.
+    const t = this.ctx.request.table;
+    const est = await queryRows(this.pool, 'SELECT TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [t.schema, t.name]);
+    let total = Number(est[0]?.n ?? 0);
+    if (total < 1_000_000) total = Number((await queryRows(this.pool, `SELECT COUNT(*) AS n FROM ${qualified(t)}`))[0]?.n ?? 0);
+    const step = Math.floor(total / n);
+    if (step < 1) return [];
+    const out: KeyTuple[] = [];
+    for (let i = 1; i < n; i++) {
+      const k = await this.keyRow(buildKeyAtOffset({ ...this.scan(), after: null, upTo: null, offset: i * step }));
+      if (k) out.push(k);
+    }
+    return out;
+  }
+
+  async copyChunk(range: CopyRange, limit: number): Promise<ChunkResult> {
+    this.throwIfFailed();
+    const plan = this.needPlan();
+    const scan = this.scan();
+    // The chunk is a closed range (after, through]: rows inserted later beyond it come through the stream.
+    const through =
+      (await this.keyRow(buildKeyAtOffset({ ...scan, after: range.after, upTo: range.upTo, offset: Math.max(0, limit - 1) }))) ??
+      (await this.keyRow(buildLastKeyInRange({ ...scan, after: range.after, upTo: range.upTo })));
+    if (!through) return { rows: 0, last: null };
+    const spec = { source: this.ctx.request.table, ghost: this.ghost, pairs: plan.mapping.pairs, index: scan.index, key: scan.key, after: range.after, through };
+    const rows = await this.gate.copy(async () => {
+      const conn = await this.pool.getConnection();
+      try {
+        const q = buildCopyChunk(spec);
+        const res = await queryExec(conn, q.sql, q.params);
+        if (res.warningStatus > 0) await this.checkCopyWarnings(conn, spec);
+        return res.affectedRows;
+      } finally {
+        conn.release();
+      }
+    });
+    return { rows, last: through };
+  }
+
+  /**
+   * INSERT IGNORE turns every error into a warning. A duplicate on the copy
+   * key is expected (the stream already wrote a newer row); a duplicate on
+   * another unique key may be transient, so those rows' keys go to the
+   * backlog, whose strict INSERT decides; anything else would silently change
+   * data: refuse.
+   */
+  private async checkCopyWarnings(conn: Parameters<typeof queryRows>[0], spec: Omit<Parameters<typeof buildMissingKeys>[0], 'targetKey'>): Promise<void> {
+    const warnings = await queryRows(conn, 'SHOW WARNINGS');
+    let otherDup = false;
+    for (const w of warnings) {
+      const code = Number(w.Code);
+      const msg = String(w.Message);
+      if (BENIGN_WARNINGS.has(code)) continue;
+      if (code === 1062) {
+        const key = /for key '(?:.*\.)?([^'.]*)'$/.exec(msg)?.[1];
+        if (key !== this.ghostKeyName) otherDup = true;
+        continue;
+      }
+      throw new GhostwrightError('E_COPY_DATA_LOSS', `copying rows would change data: ${msg}`, { hint: 'the new column types cannot hold the existing values; fix the data or the ALTER' });
+    }
+    if (!otherDup) return;
+    const missing = buildMissingKeys({ ...spec, targetKey: this.needPlan().targetKey });
+    const [rows] = await conn.query({ sql: missing.sql, rowsAsArray: true }, missing.params);
+    for (const k of rows as unknown[][]) this.stream?.queue.addExternal(k);
+  }
+
+  // ---------------------------------------------------------------- throttle inputs
+
+  async measure(loadNames: string[]): Promise<LoadMeasurement> {
+    const load: Record<string, number> = {};
+    if (loadNames.length) {
+      const rows = await queryRows(this.pool, `SHOW GLOBAL STATUS WHERE Variable_name IN (${loadNames.map(() => '?').join(', ')})`, loadNames);
+      for (const r of rows) load[String(r.Variable_name)] = Number(r.Value);
+    }
+    const replicas = await Promise.all(this.ctx.replicas.map(async (spec) => ({ name: `${spec.host}:${spec.port}`, lagMs: await this.replicaLag(spec) })));
+    return { load, replicas };
+  }
+
+  /**
+   * Lag = the replica's clock minus the newest heartbeat it has applied
+   * (written with the primary's UTC clock): sub-second, and independent of
+   * Seconds_Behind_Master; assumes the servers' clocks agree (NTP).
+   */
+  private async replicaLag(spec: ConnectionSpec): Promise<number | null> {
+    const id = `${spec.host}:${spec.port}`;
+    try {
+      let pool = this.replicaPools.get(id);
+      if (!pool) {
+        pool = createPool(spec, 1);
+        this.replicaPools.set(id, pool);
+      }
+      const q = buildHeartbeatLag(this.changelog);
+      const rows: Row[] = await queryRows(pool, q.sql, q.params);
+      const us = rows[0]?.lag_us;
+      return us === undefined || us === null ? null : Math.max(0, Number(us) / 1000);
+    } catch {
+      return null;
+    }
+  }
+
+  async heartbeat(): Promise<void> {
+    const q = buildChangelogWrite(this.changelog, 'heartbeat', new Date().toISOString());
+    await queryExec(this.pool, q.sql, q.params);
+  }
+
+  async checkpoint(state: Record<string, unknown>): Promise<void> {
+    const q = buildChangelogWrite(this.changelog, 'checkpoint', JSON.stringify({ ...state, streamPosition: this.streamStats().appliedPosition }));
+    await queryExec(this.pool, q.sql, q.params);
+  }
+
+  // ---------------------------------------------------------------- swap
+
+  async cutOver(): Promise<CutOverResult> {
+    this.throwIfFailed();
+    if (!this.stream || !this.applier) throw new GhostwrightError('E_INTERNAL', 'cutOver() before startStream()');
+    const ctx = { spec: this.ctx.spec, pool: this.pool, original: this.ctx.request.table, ghost: this.ghost, oldName: this.oldTable, stream: this.stream, applier: this.applier, gate: this.gate, lockTimeoutMs: this.ctx.request.cutOverLockTimeoutMs, log: this.ctx.log };
+    let stallMs: number;
+    try {
+      ({ stallMs } = await cutOverTables(ctx));
+    } catch (err) {
+      this.applier.hold(false);
+      throw err;
+    }
+    // Events from now on belong to the new table: stop applying at once.
+    this.swapped = true;
+    await this.applier.stop();
+    await this.stream.stop();
+    this.stream.queue.clear();
+    if (this.ctx.request.dropOldTable) {
+      // The swap is done whatever happens here: a failed drop only leaves the old table behind.
+      try {
+        await queryExec(this.pool, `DROP TABLE IF EXISTS ${qualified(this.oldTable)}`);
+        return { stallMs, oldTable: null };
+      } catch (err) {
+        this.ctx.log.warn({ err, table: this.oldTable.name }, 'cut-over done, but dropping the old table failed; drop it by hand');
+      }
+    }
+    return { stallMs, oldTable: this.oldTable.name };
+  }
+
+  async cleanup(): Promise<void> {
+    await this.stopStream();
+    await queryExec(this.pool, `DROP TABLE IF EXISTS ${qualified(this.changelog)}`);
+    await this.close();
+  }
+
+  async abort(): Promise<void> {
+    try {
+      await this.stopStream();
+      if (!this.swapped && this.ghostCreated) await queryExec(this.pool, `DROP TABLE IF EXISTS ${qualified(this.ghost)}`).catch(() => undefined);
+      if (this.changelogCreated) await queryExec(this.pool, `DROP TABLE IF EXISTS ${qualified(this.changelog)}`).catch(() => undefined);
+    } catch (err) {
+      this.ctx.log.warn({ err }, 'abort: cleanup incomplete');
+    } finally {
+      await this.close().catch(() => undefined);
+    }
+  }
+
+  private async stopStream(): Promise<void> {
+    await this.applier?.stop().catch(() => undefined);
+    await this.stream?.stop().catch(() => undefined);
+  }
+
+  private async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const p of this.replicaPools.values()) await p.end().catch(() => undefined);
+    await this.pool.end();
+  }
+}
+
+

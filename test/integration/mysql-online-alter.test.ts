@@ -1,0 +1,529 @@
+/**
+ * The MySQL OnlineAlter driven phase by phase (as core/migrator.ts does)
+ * under a concurrent write load, then every row of the new table compared
+ * with the mirror the load wrote in the same transactions.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMysqlEngine } from '../../src/engine/mysql/index.js';
+import { parseConnectionUrl } from '../../src/connection.js';
+import { silentLogger } from '../../src/log.js';
+import { GhostwrightError, RefusedError } from '../../src/errors.js';
+import { chooseSharedKey, mapColumns, parseRenames } from '../../src/core/columns.js';
+import { toRanges } from '../../src/core/copier.js';
+import type { AlterRequest, Engine, OnlineAlter, TableInfo } from '../../src/engine/engine.js';
+import { databaseOf, dropDatabase, freshDatabase, hasMysqlReplica, mysqlReplicaUrl, sql, withDatabase } from '../helpers/servers.js';
+import { diffSignatures, fidelityTable, rowSignatures, seedRows, startLoad, type LoadHandle } from '../helpers/mysql-load.js';
+
+const fold = (n: string) => n.toLowerCase();
+let url: string;
+let engine: Engine;
+
+beforeAll(async () => {
+  url = await freshDatabase('mysql', 'mysql_oa');
+  engine = await createMysqlEngine(parseConnectionUrl(url), silentLogger);
+});
+
+afterAll(async () => {
+  await engine?.close();
+  if (url) await dropDatabase(url);
+});
+
+function request(table: string, alter: string, extra: Partial<AlterRequest> = {}): AlterRequest {
+  return { table: engine.tableRef(table), alter, cutOverLockTimeoutMs: 3000, dropOldTable: false, maxBacklogEvents: 50_000, ...extra };
+}
+
+interface Driven {
+  oa: OnlineAlter;
+  original: TableInfo;
+  ghost: TableInfo;
+  rowsCopied: number;
+  copyMs: number;
+}
+
+/**
+ * preflight -> createGhost -> usePlan -> startStream -> copy all chunks (over
+ * `threads` parallel key ranges, as core/copier.ts does); the caller continues.
+ */
+async function prepareAndCopy(req: AlterRequest, chunk = 1000, duringCopy?: () => Promise<void>, opts: { threads?: number; pauseMs?: number } = {}): Promise<Driven> {
+  const original = await engine.inspect(req.table);
+  const oa = engine.onlineAlter(req, { replicas: [], log: silentLogger });
+  try {
+    const checks = await oa.preflight(original);
+    expect(checks.filter((c) => !c.ok && c.severity === 'error')).toEqual([]);
+    const ghost = await oa.createGhost();
+    const mapping = mapColumns(original, ghost, parseRenames(req.alter, fold), fold);
+    const plan = chooseSharedKey(original, ghost, mapping, fold);
+    expect(plan).not.toBeNull();
+    oa.usePlan(plan!);
+    await oa.startStream();
+    if (duringCopy) await duringCopy();
+    const t0 = Date.now();
+    let rowsCopied = 0;
+    const bounds = await oa.keyBounds();
+    if (bounds) {
+      const points = (opts.threads ?? 1) > 1 ? await oa.splitPoints(opts.threads!) : [];
+      await Promise.all(
+        toRanges(points, bounds.max).map(async (range) => {
+          let after = range.after;
+          for (;;) {
+            const r = await oa.copyChunk({ after, upTo: range.upTo }, chunk);
+            rowsCopied += r.rows;
+            if (r.last === null) break;
+            after = r.last;
+            if (opts.pauseMs) await new Promise((res) => setTimeout(res, opts.pauseMs));
+          }
+        }),
+      );
+    }
+    return { oa, original, ghost, rowsCopied, copyMs: Date.now() - t0 };
+  } catch (err) {
+    await oa.abort();
+    throw err;
+  }
+}
+
+async function cutOverWithRetries(oa: OnlineAlter): Promise<{ stallMs: number; oldTable: string | null; attempts: number }> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return { ...(await oa.cutOver()), attempts: attempt };
+    } catch (err) {
+      if ((err as GhostwrightError).code !== 'E_CUTOVER_LOCK_TIMEOUT' || attempt >= 5) throw err;
+    }
+  }
+}
+
+describe('online ALTER under concurrent writes', () => {
+  it('keeps every committed change, with exact types, through copy, stream and cut-over', async () => {
+    await engine.execute(`${fidelityTable('fid')}; CREATE TABLE fid_mirror LIKE fid`);
+    const ids = await seedRows(url, 'fid', 'fid_mirror', 20_000);
+    const alter = "ADD COLUMN added VARCHAR(10) NOT NULL DEFAULT 'dflt', DROP COLUMN drop_me, MODIFY i BIGINT NOT NULL DEFAULT 0, ADD INDEX idx_i (i)";
+    let load: LoadHandle | undefined;
+    try {
+      // Small chunks with a pause between them (as a throttled copy would) keep the copy running under the load.
+      const d = await prepareAndCopy(
+        request('fid', alter),
+        500,
+        async () => {
+          load = startLoad({ url, table: 'fid', mirror: 'fid_mirror', workers: Number(process.env.GW_STRESS_WORKERS ?? 2), existing: ids });
+          await new Promise((r) => setTimeout(r, 300));
+        },
+        { threads: 2, pauseMs: 15 },
+      );
+      await d.oa.waitCaughtUp(30_000);
+      expect(d.rowsCopied).toBeGreaterThan(15_000);
+      await d.oa.heartbeat();
+      await d.oa.checkpoint({ phase: 'cut-over' });
+      const cut = await cutOverWithRetries(d.oa);
+      // Writers blocked behind the swap land in the new table: let them run a little more.
+      await new Promise((r) => setTimeout(r, 300));
+      const stats = await load!.stop();
+      const streamed = d.oa.streamStats();
+      await d.oa.cleanup();
+      console.log(`[mysql oa] copied ${d.rowsCopied} rows in ${d.copyMs} ms under load (${Math.round((d.rowsCopied * 1000) / d.copyMs)} rows/s); applied ${streamed.eventsApplied} row changes; load ${JSON.stringify(stats)}; cut-over stall ${cut.stallMs} ms after ${cut.attempts} attempt(s)`);
+      expect(stats.committed).toBeGreaterThan(20);
+      expect(stats.rolledBack).toBeGreaterThan(0);
+      expect(streamed.eventsApplied).toBeGreaterThan(0);
+      expect(cut.oldTable).toBe('_fid_del');
+
+      const after = await engine.inspect(engine.tableRef('fid'));
+      expect(after.columns.map((c) => c.name)).toEqual([...d.original.columns.map((c) => c.name).filter((n) => n !== 'drop_me'), 'added']);
+      expect(after.columns.find((c) => c.name === 'i')?.type).toMatch(/^bigint/);
+      expect(after.indexes.map((i) => i.name)).toContain('idx_i');
+      const surviving = d.original.columns.filter((c) => c.name !== 'drop_me');
+      const expected = await rowSignatures(url, 'fid_mirror', surviving);
+      const actual = await rowSignatures(url, 'fid', surviving);
+      expect(expected.size).toBeGreaterThan(19_000);
+      expect(diffSignatures(expected, actual)).toEqual([]);
+      expect(actual.has('18446744073709551615')).toBe(expected.has('18446744073709551615'));
+      const dflt = await engine.execute("SELECT COUNT(*) AS n FROM fid WHERE added <> 'dflt'");
+      expect(dflt.rows[0]).toEqual({ n: '0' });
+      // The old table is kept, the helpers are gone.
+      const left = await engine.execute("SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE '\\_fid\\_%' ORDER BY 1");
+      expect(left.rows.map((r) => r.t)).toEqual(['_fid_del']);
+    } finally {
+      await load?.stop().catch(() => undefined);
+    }
+  });
+
+  it('streams binary and case-insensitive string keys exactly', async () => {
+    await engine.execute(`
+      CREATE TABLE kb (k VARBINARY(16) NOT NULL, c CHAR(3) COLLATE utf8mb4_general_ci NOT NULL, v INT NOT NULL, PRIMARY KEY (k, c));
+      CREATE TABLE kb_mirror LIKE kb;
+      CREATE TABLE kbin (k BINARY(8) NOT NULL PRIMARY KEY, v INT NOT NULL);
+    `);
+    const keys = [Buffer.from([0]), Buffer.from([0, 0]), Buffer.from([0xff, 0x27, 0x5c]), Buffer.from('41', 'hex'), Buffer.from('61', 'hex')];
+    for (const [n, k] of keys.entries()) {
+      for (const c of ['abc', 'ABd', 'é ']) {
+        for (const t of ['kb', 'kb_mirror']) await engine.execute(`INSERT INTO ${t} VALUES (?, ?, ?)`, [k, c, n]);
+      }
+      // BINARY(8) pads with 0x00; the binlog strips the padding again.
+      if (n !== 1) await engine.execute('INSERT INTO kbin VALUES (?, ?)', [k, n]);
+    }
+    const d = await prepareAndCopy(request('kb', 'ADD COLUMN extra INT NULL'), 4);
+    const d2 = await prepareAndCopy(request('kbin', 'ADD COLUMN extra INT NULL'), 2);
+    // Changes after the copy reach the ghost only through the stream, keyed by the binlog's values.
+    for (const t of ['kb', 'kb_mirror']) {
+      await engine.execute(`UPDATE ${t} SET v = v + 100 WHERE k = ? AND c = 'ABC'`, [Buffer.from('41', 'hex')]);
+      await engine.execute(`UPDATE ${t} SET k = ? WHERE k = ? AND c = 'é'`, [Buffer.from([1, 2, 3]), Buffer.from([0])]);
+      await engine.execute(`DELETE FROM ${t} WHERE k = ? AND c = 'abd'`, [Buffer.from([0, 0])]);
+    }
+    await engine.execute('UPDATE kbin SET v = v + 100');
+    await engine.execute('DELETE FROM kbin WHERE k = ?', [Buffer.from('6100000000000000', 'hex')]);
+    for (const x of [d, d2]) {
+      await x.oa.waitCaughtUp(10_000);
+      await cutOverWithRetries(x.oa);
+      await x.oa.cleanup();
+    }
+    const rows = (t: string) => engine.execute(`SELECT HEX(k) AS k, HEX(c) AS c, v FROM ${t} ORDER BY k, c`).then((r) => r.rows);
+    expect(await rows('kb')).toEqual(await rows('kb_mirror'));
+    expect((await engine.execute('SELECT COUNT(*) AS n FROM kb WHERE extra IS NULL')).rows[0]).toEqual({ n: '14' });
+    const kbin = await engine.execute('SELECT HEX(k) AS k, v FROM kbin ORDER BY k');
+    expect(kbin.rows).toEqual([
+      { k: '0000000000000000', v: 100 },
+      { k: '4100000000000000', v: 103 },
+      { k: 'FF275C0000000000', v: 102 },
+    ]);
+  });
+});
+
+describe('temporal and decimal keys', () => {
+  it('streams DATETIME(6) + DECIMAL keys exactly, refuses TIMESTAMP/FLOAT keys', async () => {
+    await engine.execute(`
+      CREATE TABLE kdt (at DATETIME(6) NOT NULL, amount DECIMAL(30,10) NOT NULL, v INT NOT NULL, PRIMARY KEY (at, amount));
+      INSERT INTO kdt VALUES ('2024-01-01 00:00:00.000001', 1.0000000001, 1), ('2024-01-01 00:00:00.000002', 1.0000000001, 2), ('9999-12-31 23:59:59.999999', 99999999999999999999.9999999999, 3);
+      CREATE TABLE kts (at TIMESTAMP(6) NOT NULL PRIMARY KEY, v INT);
+      CREATE TABLE kfl (f DOUBLE NOT NULL, UNIQUE KEY (f));
+    `);
+    const d = await prepareAndCopy(request('kdt', 'ADD COLUMN w INT NULL'));
+    await engine.execute("UPDATE kdt SET v = v + 10 WHERE at = '2024-01-01 00:00:00.000002'");
+    await engine.execute("UPDATE kdt SET amount = 2.5 WHERE v = 3");
+    await engine.execute("DELETE FROM kdt WHERE v = 1");
+    await d.oa.waitCaughtUp(10_000);
+    await d.oa.cutOver();
+    await d.oa.cleanup();
+    expect((await engine.execute('SELECT at, amount, v, w FROM kdt ORDER BY at')).rows).toEqual([
+      { at: '2024-01-01 00:00:00.000002', amount: '1.0000000001', v: 12, w: null },
+      { at: '9999-12-31 23:59:59.999999', amount: '2.5000000000', v: 3, w: null },
+    ]);
+    for (const t of ['kts', 'kfl']) {
+      const oa = engine.onlineAlter(request(t, 'ADD COLUMN w INT'), { replicas: [], log: silentLogger });
+      const checks = await oa.preflight(await engine.inspect(engine.tableRef(t)));
+      expect(checks.find((c) => c.id === 'copy-key-types')).toMatchObject({ ok: false, severity: 'error' });
+      await oa.abort();
+    }
+  });
+});
+
+describe('auto increment', () => {
+  it('carries the AUTO_INCREMENT counter past deleted top rows', async () => {
+    await engine.execute('CREATE TABLE ai (id INT AUTO_INCREMENT PRIMARY KEY, v INT); INSERT INTO ai (v) VALUES (1), (2), (3), (4), (5); DELETE FROM ai WHERE id >= 4');
+    const d = await prepareAndCopy(request('ai', 'ADD COLUMN w INT NULL'));
+    await d.oa.waitCaughtUp(5000);
+    await d.oa.cutOver();
+    await d.oa.cleanup();
+    await engine.execute('INSERT INTO ai (v) VALUES (6)');
+    expect((await engine.execute('SELECT id FROM ai ORDER BY id')).rows.map((r) => r.id)).toEqual([1, 2, 3, 6]);
+  });
+});
+
+describe('hostile names', () => {
+  it('migrates a table whose table and column names hold backticks, quotes, ? and spaces', async () => {
+    const q = engine.quoteIdent.bind(engine);
+    const table = "we`ird ?tbl'";
+    await engine.execute(`CREATE TABLE ${q(table)} (${q('k`1')} INT NOT NULL PRIMARY KEY, ${q('?')} VARCHAR(10) NULL, ${q('sp ace"')} INT NULL, ${q('ü')} INT NULL)`);
+    await engine.execute(`INSERT INTO ${q(table)} VALUES (1, '?', 1, 1), (2, 'x', 2, 2), (3, NULL, 3, 3)`);
+    const d = await prepareAndCopy(request(table, `ADD COLUMN ${q('new`?')} INT NOT NULL DEFAULT 7, DROP COLUMN ${q('ü')}`), 2);
+    await engine.execute(`UPDATE ${q(table)} SET ${q('?')} = ? WHERE ${q('k`1')} = ?`, ['upd?', 2]);
+    await engine.execute(`UPDATE ${q(table)} SET ${q('k`1')} = 30 WHERE ${q('k`1')} = 3`);
+    await engine.execute(`INSERT INTO ${q(table)} (${q('k`1')}, ${q('?')}) VALUES (4, ?)`, ['four']);
+    await d.oa.waitCaughtUp(10_000);
+    const cut = await d.oa.cutOver();
+    await d.oa.cleanup();
+    expect(cut.oldTable).toBe("_we`ird ?tbl'_del");
+    const rows = await engine.execute(`SELECT * FROM ${q(table)} ORDER BY 1`);
+    expect(rows.rows).toEqual([
+      { 'k`1': 1, '?': '?', 'sp ace"': 1, 'new`?': 7 },
+      { 'k`1': 2, '?': 'upd?', 'sp ace"': 2, 'new`?': 7 },
+      { 'k`1': 4, '?': 'four', 'sp ace"': null, 'new`?': 7 },
+      { 'k`1': 30, '?': null, 'sp ace"': 3, 'new`?': 7 },
+    ]);
+  });
+});
+
+describe('refusals and failures leave the original intact', () => {
+  it('refuses an invalid ALTER with the server message and drops the ghost', async () => {
+    await engine.execute('CREATE TABLE bad (id INT PRIMARY KEY, v INT)');
+    const oa = engine.onlineAlter(request('bad', 'ADD COLUMN v INT'), { replicas: [], log: silentLogger });
+    await oa.preflight(await engine.inspect(engine.tableRef('bad')));
+    const err = await oa.createGhost().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RefusedError);
+    expect((err as RefusedError).code).toBe('E_BAD_ALTER');
+    expect((err as Error).message).toMatch(/Duplicate column name/);
+    const left = await engine.execute("SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE '\\_bad\\_%'");
+    expect(left.rows[0]).toEqual({ n: '0' });
+    await oa.abort();
+  });
+
+  it('preflight refuses triggers, referencing foreign keys, leftovers, RENAME TO and keyless tables', async () => {
+    await engine.execute(`
+      CREATE TABLE pf (id INT PRIMARY KEY, v INT);
+      CREATE TABLE pf_child (id INT PRIMARY KEY, p INT, FOREIGN KEY (p) REFERENCES pf (id));
+      CREATE TRIGGER pf_trg AFTER INSERT ON pf FOR EACH ROW SET @x = 1;
+      CREATE TABLE _pf_gho (id INT);
+      CREATE TABLE pf_nokey (a INT NULL, UNIQUE KEY (a));
+    `);
+    const oa = engine.onlineAlter(request('pf', 'ADD COLUMN w INT, RENAME TO pf2'), { replicas: [], log: silentLogger });
+    const checks = await oa.preflight(await engine.inspect(engine.tableRef('pf')));
+    const failed = checks.filter((c) => !c.ok && c.severity === 'error').map((c) => c.id);
+    expect(failed).toEqual(['leftover:_pf_gho', 'alter-rename-table', 'triggers', 'referenced-by-foreign-keys']);
+    for (const c of checks.filter((x) => !x.ok)) expect(c.fix).toBeTruthy();
+    expect(checks.find((c) => c.id === 'leftover:_pf_gho')?.fix).toContain('DROP TABLE `');
+    await oa.abort();
+    // Foreign keys FROM the table: RESTRICT ones warn (not carried), cascading ones refuse (not binlogged).
+    await engine.execute(`
+      CREATE TABLE pf_parent (id INT PRIMARY KEY);
+      CREATE TABLE pf_fk (id INT PRIMARY KEY, p INT, q INT, CONSTRAINT fk_r FOREIGN KEY (p) REFERENCES pf_parent (id));
+      CREATE TABLE pf_cascade (id INT PRIMARY KEY, p INT, CONSTRAINT fk_c FOREIGN KEY (p) REFERENCES pf_parent (id) ON DELETE CASCADE);
+    `);
+    const oaFk = engine.onlineAlter(request('pf_fk', 'ADD COLUMN w INT'), { replicas: [], log: silentLogger });
+    const fkChecks = await oaFk.preflight(await engine.inspect(engine.tableRef('pf_fk')));
+    expect(fkChecks.filter((c) => !c.ok).map((c) => `${c.id}:${c.severity}`)).toEqual(['foreign-keys:warn']);
+    await oaFk.abort();
+    const oaCascade = engine.onlineAlter(request('pf_cascade', 'ADD COLUMN w INT'), { replicas: [], log: silentLogger });
+    const cascadeChecks = await oaCascade.preflight(await engine.inspect(engine.tableRef('pf_cascade')));
+    expect(cascadeChecks.filter((c) => !c.ok).map((c) => `${c.id}:${c.severity}`)).toEqual(['cascading-foreign-keys:error', 'foreign-keys:warn']);
+    await oaCascade.abort();
+    const oa2 = engine.onlineAlter(request('pf_nokey', 'ADD COLUMN w INT'), { replicas: [], log: silentLogger });
+    const c2 = await oa2.preflight(await engine.inspect(engine.tableRef('pf_nokey')));
+    expect(c2.find((c) => c.id === 'copy-key')).toMatchObject({ ok: false, severity: 'error' });
+    await oa2.abort();
+  });
+
+  it('a cut-over lock timeout is retryable and leaves the original in place', async () => {
+    await engine.execute('CREATE TABLE lk (id INT PRIMARY KEY, v INT); INSERT INTO lk VALUES (1, 1), (2, 2)');
+    const d = await prepareAndCopy(request('lk', 'ADD COLUMN w INT', { cutOverLockTimeoutMs: 1000 }));
+    await d.oa.waitCaughtUp(5000);
+    // A long write transaction holds a shared-write metadata lock on the table: LOCK TABLES ... READ waits for it.
+    const blocker = await engine.openSession();
+    await blocker.query('START TRANSACTION');
+    await blocker.query('UPDATE lk SET v = v + 0 WHERE id = 1');
+    const t0 = Date.now();
+    const err = await d.oa.cutOver().catch((e: unknown) => e);
+    expect((err as GhostwrightError).code).toBe('E_CUTOVER_LOCK_TIMEOUT');
+    expect(Date.now() - t0).toBeLessThan(5000);
+    await blocker.query('ROLLBACK');
+    await blocker.close();
+    // Original untouched, sentry gone, ghost still there; writes keep flowing to the ghost.
+    const tables = await engine.execute("SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE '%lk%' ORDER BY 1");
+    expect(tables.rows.map((r) => String(r.t)).sort()).toEqual(['_lk_ghc', '_lk_gho', 'lk']);
+    await engine.execute('INSERT INTO lk VALUES (3, 3)');
+    await d.oa.waitCaughtUp(5000);
+    const cut = await d.oa.cutOver();
+    await d.oa.cleanup();
+    expect(cut.oldTable).toBe('_lk_del');
+    expect((await engine.execute('SELECT id, v, w FROM lk ORDER BY id')).rows).toEqual([
+      { id: 1, v: 1, w: null },
+      { id: 2, v: 2, w: null },
+      { id: 3, v: 3, w: null },
+    ]);
+  });
+
+  it('adding a unique key over duplicates fails cleanly, original intact', async () => {
+    await engine.execute('CREATE TABLE dup (id INT PRIMARY KEY, email VARCHAR(20) NOT NULL); INSERT INTO dup VALUES (1, "a"), (2, "b"), (3, "a"), (4, "c")');
+    const d = await prepareAndCopy(request('dup', 'ADD UNIQUE KEY uk_email (email)'), 10).catch((e: unknown) => e);
+    let failure: unknown = d;
+    if (!(d instanceof Error)) {
+      failure = await (d as Driven).oa.waitCaughtUp(10_000).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      await (d as Driven).oa.abort();
+    }
+    expect((failure as GhostwrightError)?.code).toBe('E_UNIQUE_CONFLICT');
+    expect((await engine.execute('SELECT COUNT(*) AS n FROM dup')).rows[0]).toEqual({ n: '4' });
+    const left = await engine.execute("SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE '\\_dup\\_%'");
+    expect(left.rows[0]).toEqual({ n: '0' });
+  });
+
+  it('fills a new NOT NULL column without default like a blocking ALTER, refuses NULLs into NOT NULL', async () => {
+    await engine.execute('CREATE TABLE nn (id INT PRIMARY KEY, v INT NULL); INSERT INTO nn VALUES (1, 1), (2, NULL)');
+    const d = await prepareAndCopy(request('nn', 'ADD COLUMN n INT NOT NULL, ADD COLUMN s VARCHAR(5) NOT NULL', { dropOldTable: true }));
+    await engine.execute('INSERT INTO nn VALUES (3, 3)');
+    await d.oa.waitCaughtUp(5000);
+    expect((await d.oa.cutOver()).oldTable).toBeNull();
+    await d.oa.cleanup();
+    expect((await engine.execute('SELECT id, v, n, s FROM nn ORDER BY id')).rows).toEqual([
+      { id: 1, v: 1, n: 0, s: '' },
+      { id: 2, v: null, n: 0, s: '' },
+      { id: 3, v: 3, n: 0, s: '' },
+    ]);
+    const err = await prepareAndCopy(request('nn', 'MODIFY v INT NOT NULL')).catch((e: unknown) => e);
+    expect((err as GhostwrightError).code).toBe('E_COPY_DATA_LOSS');
+    expect((err as Error).message).toMatch(/cannot be null/i);
+  });
+
+  it('reports a user without REPLICATION SLAVE as E_STREAM with the grant to add', async () => {
+    const name = databaseOf(url);
+    await engine.execute('CREATE TABLE norepl (id INT PRIMARY KEY)');
+    await engine.execute("CREATE USER IF NOT EXISTS 'gw_norepl'@'%' IDENTIFIED BY 'noreplpw'");
+    await engine.execute(`GRANT ALL PRIVILEGES ON \`${name}\`.* TO 'gw_norepl'@'%'`);
+    const u = new URL(url);
+    u.username = 'gw_norepl';
+    u.password = 'noreplpw';
+    const limited = await createMysqlEngine(parseConnectionUrl(u.toString()), silentLogger);
+    const oa = limited.onlineAlter(request('norepl', 'ADD COLUMN w INT'), { replicas: [], log: silentLogger });
+    try {
+      const original = await limited.inspect(limited.tableRef('norepl'));
+      const checks = await oa.preflight(original);
+      expect(checks.find((c) => c.id === 'privileges')).toMatchObject({ ok: false, severity: 'error' });
+      const ghost = await oa.createGhost();
+      oa.usePlan(chooseSharedKey(original, ghost, mapColumns(original, ghost, new Map(), fold), fold)!);
+      const err = await oa.startStream().catch((e: unknown) => e);
+      expect((err as GhostwrightError).code).toBe('E_STREAM');
+      expect((err as GhostwrightError).hint).toMatch(/REPLICATION SLAVE/);
+    } finally {
+      await oa.abort();
+      await limited.close();
+    }
+    expect((await engine.execute("SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE '\\_norepl\\_%'")).rows[0]).toEqual({ n: '0' });
+  });
+
+  it('refuses lossy conversions instead of truncating', async () => {
+    await engine.execute('CREATE TABLE lossy (id INT PRIMARY KEY, v INT NOT NULL); INSERT INTO lossy VALUES (1, 5), (2, 100000)');
+    const err = await prepareAndCopy(request('lossy', 'MODIFY v SMALLINT NOT NULL')).catch((e: unknown) => e);
+    expect((err as GhostwrightError).code).toBe('E_COPY_DATA_LOSS');
+    expect((await engine.execute('SELECT v FROM lossy ORDER BY id')).rows).toEqual([{ v: 5 }, { v: 100000 }]);
+  });
+});
+
+describe('bounded memory and stream safety', () => {
+  /** Streams a burst of `rows` 1 KB inserts (no copy: the table starts empty) and samples backlog and RSS. */
+  async function burst(table: string, rows: number, maxBacklogEvents: number) {
+    await engine.execute(`CREATE TABLE ${table} (id INT PRIMARY KEY, pad VARCHAR(1000) NOT NULL)`);
+    const d = await prepareAndCopy(request(table, 'ADD COLUMN extra INT NULL', { maxBacklogEvents }));
+    const stream = (d.oa as unknown as { stream: { pauses: number } }).stream;
+    let maxBacklog = 0;
+    const rss0 = process.memoryUsage().rss;
+    let maxRss = rss0;
+    const timer = setInterval(() => {
+      maxBacklog = Math.max(maxBacklog, d.oa.streamStats().backlog);
+      maxRss = Math.max(maxRss, process.memoryUsage().rss);
+    }, 2);
+    const t0 = Date.now();
+    try {
+      // Portable (no MariaDB sequence engine): 10,000-row INSERT ... SELECT from a derived digits table.
+      const digits = "(SELECT 0 d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9)";
+      for (let off = 0; off < rows; off += 10_000) {
+        await engine.execute(`INSERT INTO ${table} SELECT ? + a.d * 1000 + b.d * 100 + c.d * 10 + e.d + 1, REPEAT('x', 1000) FROM ${digits} a, ${digits} b, ${digits} c, ${digits} e`, [off]);
+      }
+      const written = Date.now() - t0;
+      await d.oa.waitCaughtUp(120_000);
+      const ms = Date.now() - t0;
+      const count = await engine.execute(`SELECT (SELECT COUNT(*) FROM ${table}) AS a, (SELECT COUNT(*) FROM _${table}_gho) AS b`);
+      expect(count.rows[0]).toEqual({ a: String(rows), b: String(rows) });
+      return { maxBacklog, rssDeltaMb: Math.round((maxRss - rss0) / 1048576), pauses: stream.pauses, writtenMs: written, appliedRowsPerSec: Math.round((rows * 1000) / ms) };
+    } finally {
+      clearInterval(timer);
+      await d.oa.abort();
+    }
+  }
+
+  it('pauses the binlog socket above maxBacklogEvents and resumes below half', async () => {
+    const bounded = await burst('burst_a', 60_000, 2000);
+    const unbounded = await burst('burst_b', 60_000, 1_000_000_000);
+    console.log(`[mysql backpressure] bounded ${JSON.stringify(bounded)}; unbounded ${JSON.stringify(unbounded)}`);
+    expect(bounded.pauses).toBeGreaterThan(0);
+    // Overshoot = what was already read off the socket when it paused (about 1 MB here).
+    expect(bounded.maxBacklog).toBeLessThan(2000 * 2);
+    expect(unbounded.pauses).toBe(0);
+    expect(unbounded.maxBacklog).toBeGreaterThan(bounded.maxBacklog * 3);
+  });
+
+  it('follows the stream across a binlog rotation', async () => {
+    await engine.execute('CREATE TABLE rot (id INT PRIMARY KEY, v INT); INSERT INTO rot VALUES (1, 1), (2, 2)');
+    const d = await prepareAndCopy(request('rot', 'ADD COLUMN w INT'));
+    await engine.execute('UPDATE rot SET v = 10 WHERE id = 1');
+    await engine.execute('FLUSH BINARY LOGS');
+    await engine.execute('UPDATE rot SET v = 20 WHERE id = 2');
+    await engine.execute('INSERT INTO rot VALUES (3, 30)');
+    await d.oa.waitCaughtUp(10_000);
+    expect(d.oa.streamStats().appliedPosition).toMatch(/\.\d+:\d+$/);
+    await d.oa.cutOver();
+    await d.oa.cleanup();
+    expect((await engine.execute('SELECT id, v FROM rot ORDER BY id')).rows).toEqual([
+      { id: 1, v: 10 },
+      { id: 2, v: 20 },
+      { id: 3, v: 30 },
+    ]);
+  });
+
+  it('resumes a killed binlog connection from its last safe position', async () => {
+    await engine.execute('CREATE TABLE lost (id INT PRIMARY KEY, v INT); INSERT INTO lost VALUES (1, 1), (2, 2), (3, 3)');
+    const d = await prepareAndCopy(request('lost', 'ADD COLUMN w INT'));
+    const stream = (d.oa as unknown as { stream: { restarts: number; zongji: { connection: { threadId: number } } } }).stream;
+    await engine.execute('UPDATE lost SET v = 10 WHERE id = 1');
+    await d.oa.waitCaughtUp(5000);
+    await engine.execute('KILL CONNECTION ?', [stream.zongji.connection.threadId]);
+    await engine.execute('UPDATE lost SET v = 20 WHERE id = 2');
+    await engine.execute('DELETE FROM lost WHERE id = 3');
+    await engine.execute('INSERT INTO lost VALUES (4, 4)');
+    await d.oa.waitCaughtUp(15_000);
+    expect(stream.restarts).toBe(1);
+    await d.oa.cutOver();
+    await d.oa.cleanup();
+    expect((await engine.execute('SELECT id, v FROM lost ORDER BY id')).rows).toEqual([
+      { id: 1, v: 10 },
+      { id: 2, v: 20 },
+      { id: 4, v: 4 },
+    ]);
+  });
+
+  it('fails the migration when the table is altered behind its back', async () => {
+    await engine.execute('CREATE TABLE ddl (id INT PRIMARY KEY, v INT); INSERT INTO ddl VALUES (1, 1)');
+    const d = await prepareAndCopy(request('ddl', 'ADD COLUMN w INT'));
+    await engine.execute('ALTER TABLE ddl ADD COLUMN sneaky INT');
+    const err = await d.oa.waitCaughtUp(10_000).catch((e: unknown) => e);
+    expect((err as GhostwrightError).code).toBe('E_DDL_DURING_ALTER');
+    await d.oa.abort();
+    expect((await engine.execute("SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE '\\_ddl\\_%'")).rows[0]).toEqual({ n: '0' });
+  });
+});
+
+describe('throttle measurements', () => {
+  it.runIf(hasMysqlReplica())('reads status counters and sub-second heartbeat lag per replica (null when unreadable)', async () => {
+    await engine.execute('CREATE TABLE hb (id INT PRIMARY KEY)');
+    const replicaUrl = withDatabase(mysqlReplicaUrl(), databaseOf(url));
+    const bogus = new URL(replicaUrl);
+    bogus.port = '1';
+    const oa = engine.onlineAlter(request('hb', 'ADD COLUMN w INT'), { replicas: [parseConnectionUrl(replicaUrl), parseConnectionUrl(bogus.toString())], log: silentLogger });
+    const replica = await sql(replicaUrl);
+    try {
+      await oa.preflight(await engine.inspect(engine.tableRef('hb')));
+      await oa.createGhost();
+      await oa.heartbeat();
+      let m = await oa.measure(['Threads_running', 'Threads_connected']);
+      for (let i = 0; i < 50 && m.replicas[0]?.lagMs === null; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        m = await oa.measure(['Threads_running', 'Threads_connected']);
+      }
+      expect(m.load.Threads_running).toBeGreaterThan(0);
+      expect(m.load.Threads_connected).toBeGreaterThan(0);
+      expect(m.replicas[1]).toEqual({ name: `127.0.0.1:1`, lagMs: null });
+      expect(m.replicas[0]!.lagMs).not.toBeNull();
+      expect(m.replicas[0]!.lagMs!).toBeLessThan(1000);
+      // A stopped SQL thread: the replica's heartbeat row ages, the lag grows past what we waited.
+      await replica.query('STOP SLAVE SQL_THREAD');
+      try {
+        await oa.heartbeat();
+        await new Promise((r) => setTimeout(r, 600));
+        const lagging = await oa.measure([]);
+        expect(lagging.replicas[0]!.lagMs!).toBeGreaterThanOrEqual(600);
+      } finally {
+        await replica.query('START SLAVE SQL_THREAD');
+      }
+    } finally {
+      await replica.end();
+      await oa.abort();
+    }
+  });
+});
