@@ -122,11 +122,21 @@ async function columnsOf(db: TestSql, table: string): Promise<string[]> {
   return rows.map((r) => r.n);
 }
 
-/** Rows of `a` not in `b` over `cols` (both directions are checked by the caller). */
+/**
+ * Rows of `a` not in `b` over `cols`, with every column read as the NEW
+ * table's type (a type change such as text -> jsonb must compare equal when
+ * the values are).
+ */
 async function difference(db: TestSql, a: string, b: string, cols: string[]): Promise<number> {
-  const list = cols.map((c) => quote(db.dialect, c)).join(', ');
-  const text = `SELECT COUNT(*) AS n FROM (SELECT ${list} FROM ${quote(db.dialect, a)} EXCEPT SELECT ${list} FROM ${quote(db.dialect, b)}) d`;
+  const types = db.dialect === 'postgres' ? await newTypes(db) : new Map<string, string>();
+  const select = () => cols.map((c) => (types.has(c) ? `CAST(${quote(db.dialect, c)} AS ${types.get(c)}) AS ${quote(db.dialect, c)}` : quote(db.dialect, c))).join(', ');
+  const text = `SELECT COUNT(*) AS n FROM (SELECT ${select()} FROM ${quote(db.dialect, a)} EXCEPT SELECT ${select()} FROM ${quote(db.dialect, b)}) d`;
   return Number(await db.value(text));
+}
+
+async function newTypes(db: TestSql): Promise<Map<string, string>> {
+  const rows = await db.query<{ n: string; t: string }>("SELECT attname AS n, format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = 'public.t'::regclass AND attnum > 0 AND NOT attisdropped");
+  return new Map(rows.map((r) => [r.n, r.t]));
 }
 
 async function snapshot(db: TestSql, table: string): Promise<string> {
