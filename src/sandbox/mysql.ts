@@ -183,7 +183,12 @@ async function initDatadir(bins: Binaries, serverDir: string): Promise<void> {
   }
 }
 
-async function startServer(bins: Binaries, serverDir: string, serverId: number, overrides: ServerOverrides | undefined, detach: boolean, log: Logger): Promise<RunningServer> {
+/**
+ * `report`: the server is a replica that tells its primary where it listens
+ * (report_host/report_port), so SHOW SLAVE HOSTS / SHOW REPLICAS on the
+ * primary lists it and replica discovery can find it.
+ */
+async function startServer(bins: Binaries, serverDir: string, serverId: number, overrides: ServerOverrides | undefined, detach: boolean, log: Logger, report = false): Promise<RunningServer> {
   mkdirSync(serverDir, { recursive: true });
   writeFileSync(join(serverDir, 'init.sql'), initSql());
   await initDatadir(bins, serverDir);
@@ -195,6 +200,10 @@ async function startServer(bins: Binaries, serverDir: string, serverId: number, 
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
     const settings = baseSettings(bins.flavor, serverDir, port, serverId);
+    if (report) {
+      settings.set('report-host', '127.0.0.1');
+      settings.set('report-port', String(port));
+    }
     applyOverrides(settings, overrides);
     const logFile = join(serverDir, 'error.log');
     const proc = spawnServer(bins.server, toArgs(settings), { logFile: join(serverDir, 'stdout.log'), marker: serverDir, signal: 'TERM', detach });
@@ -292,7 +301,7 @@ export async function startMysql(opts: StartMysqlOptions): Promise<MysqlSandbox>
   const t0 = Date.now();
   // Primary and replica initialise and boot in parallel; only the attach waits for both.
   const primaryP = startServer(bins, join(dir, 'primary'), 1, opts.overrides, opts.detach ?? false, log);
-  const replicaP = opts.replica ? startServer(bins, join(dir, 'replica'), 2, undefined, opts.detach ?? false, log) : Promise.resolve(undefined);
+  const replicaP = opts.replica ? startServer(bins, join(dir, 'replica'), 2, undefined, opts.detach ?? false, log, true) : Promise.resolve(undefined);
   const settled = await Promise.allSettled([primaryP, replicaP]);
   const started = settled.flatMap((s) => (s.status === 'fulfilled' && s.value ? [s.value] : []));
   const stopAll = async () => {

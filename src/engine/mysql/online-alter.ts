@@ -12,11 +12,12 @@ import { CopyGate } from '../../core/copy-gate.js';
 import type { CopyPlan } from '../../core/columns.js';
 import { helperTableName } from '../../core/names.js';
 import type { AlterRequest, CheckResult, ChunkResult, CopyRange, CutOverResult, KeyTuple, LoadMeasurement, OnlineAlter, ServerInfo, StreamStats, TableInfo, TableRef } from '../engine.js';
-import { BENIGN_WARNINGS, comparePositions, createPool, currentBinlogPosition, formatPosition, openConnection, queryExec, queryRows, withoutSqlModes, type Row } from './connect.js';
+import { BENIGN_WARNINGS, comparePositions, createPool, currentBinlogPosition, formatPosition, openConnection, queryExec, queryRows, withoutSqlModes } from './connect.js';
 import { alterPreflight, unsupportedKeyColumns } from './preflight.js';
 import { inspectTable } from './inspect.js';
-import { buildChangelogWrite, buildCopyChunk, buildCreateChangelog, buildHeartbeatLag, buildKeyAtOffset, buildKeyBound, buildLastKeyInRange, buildMissingKeys, qualified } from './sql.js';
+import { buildChangelogWrite, buildCopyChunk, buildCreateChangelog, buildKeyAtOffset, buildKeyBound, buildLastKeyInRange, buildMissingKeys, qualified } from './sql.js';
 import { BinlogStream } from './stream.js';
+import { ReplicaLagMonitor } from './replicas.js';
 import { Applier } from './apply.js';
 import { cutOverTables } from './cutover.js';
 
@@ -47,7 +48,8 @@ export class MysqlOnlineAlter implements OnlineAlter {
    */
   private ghostCreated = false;
   private changelogCreated = false;
-  private replicaPools = new Map<string, Pool>();
+  /** Explicit --replica list, or the replicas the primary knows of (see replicas.ts). */
+  private readonly replicas: ReplicaLagMonitor;
   private closed = false;
 
   constructor(private readonly ctx: MysqlAlterContext) {
@@ -63,6 +65,7 @@ export class MysqlOnlineAlter implements OnlineAlter {
     // that changes data fails the run). A blocking ALTER fills a new NOT NULL
     // column without default with its implicit default; so do we.
     this.pool = createPool(ctx.spec, 6, ['SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED', withoutSqlModes(['STRICT_TRANS_TABLES', 'STRICT_ALL_TABLES'])]);
+    this.replicas = new ReplicaLagMonitor({ primary: ctx.spec, pool: this.pool, explicit: ctx.replicas, changelog: this.changelog, log: ctx.log });
   }
 
   // ---------------------------------------------------------------- preflight
@@ -276,30 +279,7 @@ export class MysqlOnlineAlter implements OnlineAlter {
       const rows = await queryRows(this.pool, `SHOW GLOBAL STATUS WHERE Variable_name IN (${loadNames.map(() => '?').join(', ')})`, loadNames);
       for (const r of rows) load[String(r.Variable_name)] = Number(r.Value);
     }
-    const replicas = await Promise.all(this.ctx.replicas.map(async (spec) => ({ name: `${spec.host}:${spec.port}`, lagMs: await this.replicaLag(spec) })));
-    return { load, replicas };
-  }
-
-  /**
-   * Lag = the replica's clock minus the newest heartbeat it has applied
-   * (written with the primary's UTC clock): sub-second, and independent of
-   * Seconds_Behind_Master; assumes the servers' clocks agree (NTP).
-   */
-  private async replicaLag(spec: ConnectionSpec): Promise<number | null> {
-    const id = `${spec.host}:${spec.port}`;
-    try {
-      let pool = this.replicaPools.get(id);
-      if (!pool) {
-        pool = createPool(spec, 1);
-        this.replicaPools.set(id, pool);
-      }
-      const q = buildHeartbeatLag(this.changelog);
-      const rows: Row[] = await queryRows(pool, q.sql, q.params);
-      const us = rows[0]?.lag_us;
-      return us === undefined || us === null ? null : Math.max(0, Number(us) / 1000);
-    } catch {
-      return null;
-    }
+    return { load, replicas: await this.replicas.measure() };
   }
 
   async heartbeat(): Promise<void> {
@@ -368,7 +348,7 @@ export class MysqlOnlineAlter implements OnlineAlter {
   private async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const p of this.replicaPools.values()) await p.end().catch(() => undefined);
+    await this.replicas.close();
     await this.pool.end();
   }
 }

@@ -23,6 +23,7 @@ import { inspectTable } from './inspect.js';
 import { preflightChecks } from './preflight.js';
 import { chunkEndSql, copyRangeSql, keyBoundSql, sampleKeysSql, uniqueIndexesKept, type CopySpec } from './sql.js';
 import { ChangeStream, MARKER_PREFIX } from './stream.js';
+import { STANDBY_LAG_SQL, standbyLags, type StandbyRow } from './standbys.js';
 import { parseUsing } from './using.js';
 import { ensureReplicaIdentity, restoreReplicaIdentity } from './identity.js';
 
@@ -54,6 +55,7 @@ export class PgOnlineAlter implements OnlineAlter {
   private applier: Applier | null = null;
   private replicaPools = new Map<string, pg.Pool>();
   private markerSeq = 0;
+  private warnedHiddenStandbys = false;
   /** Replica identity we changed on the original to get keys in the stream: restored on every exit. */
   private identityChanged: string | null = null;
   /** What THIS run created: abort never drops another run's objects of the same names. */
@@ -270,7 +272,14 @@ export class PgOnlineAlter implements OnlineAlter {
          FROM pg_stat_activity`,
     );
     const [slot] = await catalog<{ b: number | null }>(this.pool, `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::float8 AS b FROM pg_replication_slots WHERE slot_name = $1`, [this.slot]);
-    const replicas: LoadMeasurement['replicas'] = [];
+    // Physical standbys from pg_stat_replication (see standbys.ts), plus each
+    // --replica URL by heartbeat, as before.
+    const standbys = standbyLags(await catalog<StandbyRow>(this.pool, STANDBY_LAG_SQL));
+    if (standbys.hidden && !this.warnedHiddenStandbys) {
+      this.warnedHiddenStandbys = true;
+      this.log.warn({ hidden: standbys.hidden }, 'cannot see standby replication details: their lag is not checked; GRANT pg_monitor TO the migration user, or name them with --replica');
+    }
+    const replicas: LoadMeasurement['replicas'] = [...standbys.replicas];
     for (const r of this.deps.replicas) replicas.push({ name: redactedUrl(r), lagMs: await this.replicaLag(r) });
     const all = load ?? {};
     const picked = loadNames.length ? Object.fromEntries(Object.entries(all).filter(([k]) => loadNames.includes(k))) : all;
