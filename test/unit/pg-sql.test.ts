@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseTableRef, quoteIdent } from '../../src/engine/postgres/ident.js';
-import { applyDeleteSql, applyUpsertSql, chunkEndSql, copyRangeSql, keyBoundSql, sampleKeysSql, type CopySpec } from '../../src/engine/postgres/sql.js';
+import { applyDeleteSql, applyUpsertSql, chunkEndSql, copyRangeFastSql, copyRangeSql, keyBoundSql, sampleKeysSql, type CopySpec } from '../../src/engine/postgres/sql.js';
 import { xidsVisible } from '../../src/engine/postgres/applier.js';
 import { withNotValid, createGhostSql, createChangelogSql } from '../../src/engine/postgres/ghost.js';
 import { grantSql } from '../../src/engine/postgres/swap.js';
@@ -83,6 +83,19 @@ describe('copy and apply SQL', () => {
     );
     expect(q.params).toEqual(['10', 'eu', '20', 'us']);
     expect(copyRangeSql(spec, null, null).sql).toBe('INSERT INTO "public"."_orders_gho" ("id", "region", "comment") OVERRIDING SYSTEM VALUE SELECT "id", "region", "note" FROM "public"."orders" ON CONFLICT ("id", "region") DO NOTHING');
+  });
+
+  it('copies one key range fast, with an anti-join on the copy key instead of ON CONFLICT', () => {
+    const q = copyRangeFastSql(spec, ['10', 'eu'], ['20', 'us']);
+    expect(q.sql).toBe(
+      'INSERT INTO "public"."_orders_gho" ("id", "region", "comment") OVERRIDING SYSTEM VALUE SELECT "id", "region", "note" FROM "public"."orders" AS o ' +
+        'WHERE ("id", "region") > ($1::bigint, $2::character varying(10)) AND ("id", "region") <= ($3::bigint, $4::character varying(10)) ' +
+        'AND NOT EXISTS (SELECT 1 FROM "public"."_orders_gho" AS g WHERE g."id" = o."id" AND g."region" = o."region")',
+    );
+    expect(q.params).toEqual(['10', 'eu', '20', 'us']);
+    expect(copyRangeFastSql(spec, null, null).sql).toBe(
+      'INSERT INTO "public"."_orders_gho" ("id", "region", "comment") OVERRIDING SYSTEM VALUE SELECT "id", "region", "note" FROM "public"."orders" AS o WHERE NOT EXISTS (SELECT 1 FROM "public"."_orders_gho" AS g WHERE g."id" = o."id" AND g."region" = o."region")',
+    );
   });
 
   it('builds bounds and samples', () => {

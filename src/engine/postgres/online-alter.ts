@@ -21,7 +21,7 @@ import { createGhost, type GhostFk } from './ghost.js';
 import { PG_MAX_IDENTIFIER_BYTES, qualified, quoteIdent } from './ident.js';
 import { inspectTable } from './inspect.js';
 import { preflightChecks } from './preflight.js';
-import { chunkEndSql, copyRangeSql, keyBoundSql, sampleKeysSql, uniqueIndexesKept, type CopySpec } from './sql.js';
+import { chunkEndSql, copyRangeFastSql, copyRangeSql, keyBoundSql, sampleKeysSql, uniqueIndexesKept, type CopySpec } from './sql.js';
 import { ChangeStream, MARKER_PREFIX } from './stream.js';
 import { STANDBY_LAG_SQL, standbyLags, type StandbyRow } from './standbys.js';
 import { parseUsing } from './using.js';
@@ -212,8 +212,14 @@ export class PgOnlineAlter implements OnlineAlter {
       const e = chunkEndSql(spec, range.after, range.upTo, limit);
       const endRow = (await this.pool.query(e.sql, e.params)).rows[0];
       const end = endRow ? keyRow(endRow, n) : null;
-      const q = copyRangeSql(spec, range.after, end ?? range.upTo);
-      const res = await this.pool.query(q.sql, q.params);
+      const through = end ?? range.upTo;
+      const fast = copyRangeFastSql(spec, range.after, through);
+      const res = await this.pool.query(fast.sql, fast.params).catch((err: unknown) => {
+        // Another unique index met a row the stream has yet to fix: this chunk takes the ON CONFLICT path.
+        if (sqlState(err) !== '23505') throw err;
+        const q = copyRangeSql(spec, range.after, through);
+        return this.pool.query(q.sql, q.params);
+      });
       // Fewer than `limit` rows were left: the range is exhausted.
       return { rows: res.rowCount ?? 0, last: end };
     };
