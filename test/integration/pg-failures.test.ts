@@ -303,7 +303,13 @@ describe('keys and memory', () => {
     const alter = await prepare(req('measured', 'ADD COLUMN x int'));
     await alter.heartbeat();
     await new Promise((r) => setTimeout(r, 300));
-    const m = await alter.measure([]);
+    let m = await alter.measure([]);
+    // On a loaded machine the standby may replay the first heartbeat late: until then its lag is unknown (null).
+    const until = Date.now() + 10_000;
+    while (hasPgStandby() && m.replicas.some((r) => !r.name.startsWith('standby:') && r.lagMs === null) && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 100));
+      m = await alter.measure([]);
+    }
     expect(Object.keys(m.load).sort()).toEqual(['active_sessions', 'idle_in_transaction', 'longest_transaction_seconds', 'total_sessions', 'waiting_sessions']);
     expect(m.load.total_sessions).toBeGreaterThan(0);
     expect(m.retainedWalBytes).toBeGreaterThanOrEqual(0);
@@ -314,7 +320,7 @@ describe('keys and memory', () => {
       expect(byUrl).toHaveLength(1);
       expect(byUrl[0]!.lagMs).not.toBeNull();
       expect(byUrl[0]!.lagMs!).toBeGreaterThan(200); // the heartbeat is 300 ms old
-      expect(byUrl[0]!.lagMs!).toBeLessThan(5000);
+      expect(byUrl[0]!.lagMs!).toBeLessThan(15_000);
       expect(m.replicas.filter((r) => r.name.startsWith('standby:'))).toHaveLength(1);
     }
     // A quiet table on a busy database: the heartbeat's commits let the slot confirm past the other table's WAL.
