@@ -41,6 +41,11 @@ describe('ghostwright CLI basics', () => {
     expect(h.stdout).toContain('--cut-over-lock-timeout');
   });
 
+  it('the library API is importable by package name (built dist, package exports)', async () => {
+    const lib = (await import('ghostwright')) as Record<string, unknown>;
+    for (const name of ['runOnlineAlter', 'alterOptions', 'migrate', 'info', 'requireSchemaVersion', 'connectEngine']) expect(typeof lib[name]).toBe('function');
+  });
+
   it('exits 2 on unknown options and bad URLs', async () => {
     expect((await cli(['doctor', '--no-such-flag'])).code).toBe(2);
     const bad = await cli(['doctor', '--url', 'redis://u:topsecret@h/db']);
