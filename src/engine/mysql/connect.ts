@@ -42,7 +42,14 @@ export function connectionOptions(spec: ConnectionSpec, extra: Partial<Connectio
  * removed because the driver escapes bound values with backslashes;
  * max_error_count is raised so SHOW WARNINGS after a chunk lists them all.
  */
-const SESSION_SETUP = [withoutSqlModes(['NO_BACKSLASH_ESCAPES']), 'SET SESSION max_error_count = 65535'];
+const SESSION_SETUP = [
+  withoutSqlModes(['NO_BACKSLASH_ESCAPES']),
+  // Copying or applying a row whose AUTO_INCREMENT column is 0 must keep 0:
+  // without this mode the server hands it a fresh id (the row is duplicated
+  // under a new key, and the copy later collides with that id).
+  "SET SESSION sql_mode = TRIM(BOTH ',' FROM CONCAT(@@SESSION.sql_mode, ',NO_AUTO_VALUE_ON_ZERO'))",
+  'SET SESSION max_error_count = 65535',
+];
 
 /** `SET SESSION sql_mode` to the current modes minus `modes` (names are constants, not input). */
 export function withoutSqlModes(modes: readonly string[]): string {
