@@ -112,6 +112,8 @@ describe('mysql copy and apply builders', () => {
     const spec = { source: t, ghost: g, pairs, sourceKey: ['id'], targetKey: ['id'], keys: [[1], [2]] };
     expect(buildApplyDelete(spec)).toEqual({ sql: 'DELETE FROM `shop`.`_orders_gho` WHERE `id` IN (?, ?)', params: [1, 2] });
     expect(buildApplyInsert(spec)).toEqual({ sql: 'INSERT INTO `shop`.`_orders_gho` (`id`, `new``name`) SELECT `id`, `old name` FROM `shop`.`orders` WHERE `id` IN (?, ?) LOCK IN SHARE MODE', params: [1, 2] });
+    // the locking read is pinned to the key index: a full scan would wait on rows outside the batch
+    expect(buildApplyInsert({ ...spec, index: 'PRIMARY' }).sql).toBe('INSERT INTO `shop`.`_orders_gho` (`id`, `new``name`) SELECT `id`, `old name` FROM `shop`.`orders` FORCE INDEX (`PRIMARY`) WHERE `id` IN (?, ?) LOCK IN SHARE MODE');
   });
   it('cut-over statements', () => {
     const del = { schema: 'shop', name: '_orders_del' };

@@ -18,7 +18,7 @@ import type { CopyGate } from '../../core/copy-gate.js';
 import type { CopyPlan } from '../../core/columns.js';
 import type { TableRef } from '../engine.js';
 import { buildApplyDelete, buildApplyInsert } from './sql.js';
-import { BENIGN_WARNINGS, queryExec, queryRows } from './connect.js';
+import { BENIGN_WARNINGS, comparePositions, currentBinlogPosition, queryExec, queryRows, type BinlogPosition } from './connect.js';
 import type { BinlogStream } from './stream.js';
 import type { Batch } from './key-queue.js';
 
@@ -26,6 +26,8 @@ export const APPLY_BATCH = 1000;
 /** A duplicate on another unique key may be transient (its fix is still queued); retry this often before failing. */
 const DUP_RETRIES = 10;
 const LOCK_RETRIES = 50;
+/** How long a lagging stream may keep a duplicate from counting as real. */
+const DUP_LAG_MS = 120_000;
 
 export interface ApplierOptions {
   pool: Pool;
@@ -43,6 +45,8 @@ export class Applier {
   /** Held during cut-over: the cut-over drains the backlog itself, while it holds the table. */
   private held = false;
   private dupFailures = 0;
+  /** Binlog end when the current streak of duplicates began (see streamBehindDuplicate). */
+  private dupTarget: { pos: BinlogPosition; since: number } | null = null;
   private lockFailures = 0;
   error: Error | null = null;
 
@@ -88,11 +92,12 @@ export class Applier {
   async applyNext(conn: PoolConnection | Connection): Promise<boolean> {
     const q = this.o.stream.queue;
     // After a duplicate, take everything: the row that conflicts is likely queued too.
-    const batch = q.take(this.dupFailures > 0 ? APPLY_BATCH * 20 : APPLY_BATCH);
+    const batch = q.take(this.dupFailures > 0 || this.dupTarget ? APPLY_BATCH * 20 : APPLY_BATCH);
     if (!batch.keys.length) return false;
     try {
       await this.applyBatch(conn, batch);
       this.dupFailures = 0;
+      this.dupTarget = null;
       this.lockFailures = 0;
       q.done(batch);
       this.o.stream.maybeResume();
@@ -104,6 +109,16 @@ export class Applier {
       // rolled our batch back, so it is simply retried.
       if ((e.code === 'ER_LOCK_DEADLOCK' || e.code === 'ER_LOCK_WAIT_TIMEOUT') && ++this.lockFailures <= LOCK_RETRIES) {
         this.o.log.debug({ attempt: this.lockFailures, code: e.code }, 'apply: lock conflict, retrying the batch');
+        return true;
+      }
+      // While the stream lags behind the binlog position seen at the first
+      // duplicate, the change that frees the value is probably not received
+      // yet: such retries don't count. Counting them failed a healthy run with
+      // E_UNIQUE_CONFLICT whenever the stream lagged > ~1 s (big unrelated
+      // transactions in the binlog) while rows swapped unique values.
+      if (e.code === 'ER_DUP_ENTRY' && (await this.streamBehindDuplicate(conn))) {
+        this.o.log.debug({ msg: e.message }, 'apply: duplicate on another unique key while the stream lags; waiting for it');
+        await this.o.stream.waitForActivity(50);
         return true;
       }
       if (e.code === 'ER_DUP_ENTRY' && ++this.dupFailures <= DUP_RETRIES) {
@@ -121,8 +136,20 @@ export class Applier {
     }
   }
 
+  /**
+   * True while the stream has not yet received everything up to the binlog
+   * end as of the first duplicate of this streak (at most DUP_LAG_MS): every
+   * change committed before the failing read is before that position.
+   */
+  private async streamBehindDuplicate(conn: PoolConnection | Connection): Promise<boolean> {
+    if (!this.dupTarget) this.dupTarget = { pos: await currentBinlogPosition(conn), since: Date.now() };
+    if (Date.now() - this.dupTarget.since > DUP_LAG_MS) return false;
+    return comparePositions(this.o.stream.queue.received, this.dupTarget.pos) < 0;
+  }
+
   private async applyBatch(conn: PoolConnection | Connection, batch: Batch): Promise<void> {
-    const spec = { source: this.o.source, ghost: this.o.ghost, pairs: this.o.plan.mapping.pairs, sourceKey: this.o.plan.sourceKey, targetKey: this.o.plan.targetKey, keys: batch.keys };
+    const plan = this.o.plan;
+    const spec = { source: this.o.source, ghost: this.o.ghost, pairs: plan.mapping.pairs, sourceKey: plan.sourceKey, targetKey: plan.targetKey, keys: batch.keys, index: plan.keyName };
     const del = buildApplyDelete(spec);
     const ins = buildApplyInsert(spec);
     await conn.query('START TRANSACTION');

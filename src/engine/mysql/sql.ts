@@ -231,6 +231,8 @@ export interface ApplySpec {
   sourceKey: readonly string[];
   targetKey: readonly string[];
   keys: readonly KeyTuple[];
+  /** The source index over sourceKey: the locking read must use it (see buildApplyInsert). */
+  index?: string;
 }
 
 /**
@@ -252,11 +254,20 @@ export function buildApplyDelete(spec: ApplySpec): Sql {
  * before its InnoDB commit becomes visible, so a consistent read right after
  * its event can still see the old row. A locking read waits for the writer's
  * row locks, i.e. for the commit, and then reads the committed row.
+ *
+ * FORCE INDEX on the key: a batch listing a large share of a (small) table's
+ * keys makes the optimizer prefer a full scan, and a locking scan waits for
+ * the row lock of EVERY row it passes, even rows not in the batch (READ
+ * COMMITTED releases non-matching rows only after acquiring them). One
+ * application transaction holding one unrelated row for longer than the
+ * migration's catch-up timeout then stalls the apply for good; with the key
+ * index the read locks exactly the batch's keys.
  */
 export function buildApplyInsert(spec: ApplySpec): Sql {
   const k = keyIn(spec.sourceKey, spec.keys);
+  const force = spec.index ? ` FORCE INDEX (${quoteIdent(spec.index)})` : '';
   return {
-    sql: `INSERT INTO ${qualified(spec.ghost)} (${cols(spec.pairs.map((p) => p.target))}) SELECT ${cols(spec.pairs.map((p) => p.source))} FROM ${qualified(spec.source)} WHERE ${k.sql} LOCK IN SHARE MODE`,
+    sql: `INSERT INTO ${qualified(spec.ghost)} (${cols(spec.pairs.map((p) => p.target))}) SELECT ${cols(spec.pairs.map((p) => p.source))} FROM ${qualified(spec.source)}${force} WHERE ${k.sql} LOCK IN SHARE MODE`,
     params: k.params,
   };
 }

@@ -142,21 +142,40 @@ export class Applier {
     }
   }
 
-  /** Applies everything queued now on the given connection (the cut-over's, which holds the lock). */
-  async drainOn(client: pg.ClientBase): Promise<Batch | null> {
+  /**
+   * Applies everything queued now on the given connection (the cut-over's,
+   * which holds the lock, so the original is frozen).
+   *
+   * `final`: the cut-over's marker was received before this take, so every
+   * change committed before the lock is in this batch or already applied; a
+   * unique collision can then only be rows of the batch that swapped values,
+   * which replace mode resolves. Before the marker arrives that is NOT so: the
+   * batch reads its keys' final rows while changes of OTHER keys are still on
+   * their way (a row that gave its unique value away still holds it in the
+   * ghost until its own change is received). Such a collision used to fail the
+   * whole cut-over (E_CUTOVER, not retried). Now the batch is rolled back to
+   * the savepoint, its keys go back to the queue, and 'conflict' tells the
+   * caller to wait for the marker before draining again.
+   */
+  async drainOn(client: pg.ClientBase, final = true): Promise<Batch | 'conflict' | null> {
     const batch = this.stream.take();
     if (!batch) return null;
     let done = false;
     try {
-      // Under the cut-over's lock the original is frozen and fully received:
-      // a unique collision can only be a swap inside the batch.
       await client.query('SAVEPOINT gw_apply');
       try {
         await this.applyBatch(client, batch);
       } catch (err) {
         if (sqlState(err) !== '23505') throw err;
         await client.query('ROLLBACK TO SAVEPOINT gw_apply');
-        await this.applyBatch(client, batch, true);
+        try {
+          await this.applyBatch(client, batch, true);
+        } catch (again) {
+          if (final || sqlState(again) !== '23505') throw again;
+          await client.query('ROLLBACK TO SAVEPOINT gw_apply');
+          await client.query('RELEASE SAVEPOINT gw_apply');
+          return 'conflict';
+        }
       }
       await client.query('RELEASE SAVEPOINT gw_apply');
       done = true;

@@ -69,8 +69,10 @@ export async function cutOver(ctx: CutOverContext): Promise<CutOverResult> {
     while (!stream.markerApplied(id)) {
       if (stream.error) throw stream.error;
       if (Date.now() > deadline) throw new GhostwrightError('E_CUTOVER_CATCHUP_TIMEOUT', `the stream did not deliver the cut-over marker within ${MARKER_WAIT_MS} ms`, { hint: 'retry the cut-over when the backlog is smaller' });
-      const batch = await applier.drainOn(a);
-      if (batch) appliedHere.push(batch);
+      // markerReceived is read right before drainOn takes the queue (synchronously).
+      const batch = await applier.drainOn(a, stream.markerReceived(id));
+      if (batch === 'conflict') await stream.waitFor(() => stream.markerReceived(id) || stream.error !== null, Math.max(1, deadline - Date.now()));
+      else if (batch) appliedHere.push(batch);
       else await stream.waitFor(() => stream.markerApplied(id) || stream.backlog > 0 || stream.error !== null, 100);
     }
     stream.forgetMarker(id);

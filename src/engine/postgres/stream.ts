@@ -56,6 +56,24 @@ export interface StreamConfig {
   log: Logger;
 }
 
+/**
+ * A key column stored out of line (TOAST) that the UPDATE did not change
+ * arrives in the new tuple as 'unchanged' (undefined), not as its value; the
+ * update then failed with E_STREAM_KEY. The server logs the old key image
+ * whenever the replica identity has external values, so an unchanged key
+ * column takes its value from there (unchanged means equal).
+ */
+export function unchangedFrom(
+  next: Record<string, unknown> | null | undefined,
+  old: Record<string, unknown> | null | undefined,
+  keyColumns: readonly string[],
+): Record<string, unknown> | null {
+  if (!next || !old) return null;
+  const merged = { ...next };
+  for (const col of keyColumns) if (merged[col] === undefined && col in merged) merged[col] = old[col];
+  return merged;
+}
+
 export class ChangeStream {
   private service: LogicalReplicationService | null = null;
   private keys = new Map<string, string[]>();
@@ -171,7 +189,7 @@ export class ChangeStream {
           // An old tuple that lacks our key columns (identity changed under us) is an error, not a skip.
           const oldTuple = msg.key ?? msg.old;
           if (oldTuple) this.add(this.keyOf(oldTuple), 'update');
-          this.add(this.keyOf(msg.new), 'update');
+          this.add(this.keyOf(msg.new) ?? this.keyOf(unchangedFrom(msg.new, oldTuple, this.cfg.keyColumns)), 'update');
           break;
         }
         case 'delete':
