@@ -438,10 +438,14 @@ for (const d of ['mysql', 'postgres'] as const) {
       await expectNoHelpers(db, t);
     });
 
-    // MySQL: UNRESOLVED. 1 run in 3 (20:19 UTC, 2026-11-25) ended with the new table != the mirror
-    // (2000 rows on both sides, some row differs) after a 'done' report. Not yet diagnosed:
-    // run with GHOSTWRIGHT_TEST_LOG=debug and diff the rows. Skipped on MySQL so the file stays
-    // green (GHOSTWRIGHT_TEST_MYSQL_LAGSWAP=1 runs it); PostgreSQL runs it.
+    // MySQL: OPEN DATA-LOSS BUG, reproduced 3-4 runs in 6 (2026-11-25). The run reports 'done',
+    // but 14-58 rows of the new table keep values from before their last swap, while the old
+    // table (_lagswap_del, kept) holds the committed values: writes made BEFORE the swap were
+    // not applied to the ghost. Writes after the swap do land in the new table. No stream
+    // reconnect happened. Suspects: the key queue / duplicate-retry path (apply.ts) when a
+    // batch hits ER_DUP_ENTRY on the unique column, and the copy's INSERT IGNORE + missing-keys
+    // path. Skipped on MySQL so CI stays green while it is open: GHOSTWRIGHT_TEST_MYSQL_LAGSWAP=1
+    // runs it. PostgreSQL passes it.
     (my && !process.env.GHOSTWRIGHT_TEST_MYSQL_LAGSWAP ? it.skip : it)('unique values swapped right up to the cut-over while the stream lags behind big unrelated transactions', async () => {
       const t = 'lagswap';
       await create((x) => `CREATE TABLE ${x} (id BIGINT NOT NULL PRIMARY KEY, u INT NULL, v INT NOT NULL, UNIQUE (u))`, t);
