@@ -78,7 +78,11 @@ export async function cutOverTables(ctx: CutOverContext): Promise<{ stallMs: num
     return result;
   } finally {
     // After a swap the stream is about to stop and will see our RENAME: keep allowing it.
-    if (!swapped) ctx.stream.allowDdl = false;
+    if (!swapped) {
+      ctx.stream.allowDdl = false;
+      // The attempt failed and the original stays: the background apply resumes during the backoff.
+      ctx.applier.hold(false);
+    }
     await a.end().catch(() => undefined);
     await b.end().catch(() => undefined);
   }
