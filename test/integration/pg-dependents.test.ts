@@ -6,31 +6,27 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { parseConnectionUrl } from '../../src/connection.js';
-import { createPostgresEngine } from '../../src/engine/postgres/index.js';
 import type { Engine } from '../../src/engine/engine.js';
-import { silentLogger } from '../../src/log.js';
-import { dropDatabase, freshDatabase } from '../helpers/servers.js';
+import { pgUrl } from '../helpers/servers.js';
+import { openPgFixture, type PgFixture } from '../helpers/pg-fixture.js';
 import { driveAlter } from '../helpers/pg-load.js';
 
 let url: string;
 let engine: Engine;
 let db: pg.Client;
+let fixture: PgFixture | undefined;
 const role = `gw_reader_${process.pid}`;
 
 beforeAll(async () => {
-  url = await freshDatabase('postgres', 'pg_deps');
-  engine = await createPostgresEngine(parseConnectionUrl(url), silentLogger);
-  db = new pg.Client({ connectionString: url });
-  await db.connect();
+  fixture = await openPgFixture('pg_deps');
+  ({ url, engine, db } = fixture);
   await db.query(`DROP ROLE IF EXISTS ${role}; CREATE ROLE ${role}`);
 });
 
 afterAll(async () => {
-  await db?.end();
-  await engine?.close();
-  if (url) await dropDatabase(url);
-  const c = new pg.Client({ connectionString: new URL(url).toString() });
+  await fixture?.close();
+  // The test database is gone now: drop the role from the server's own test database.
+  const c = new pg.Client({ connectionString: pgUrl() });
   await c.connect().then(() => c.query(`DROP ROLE IF EXISTS ${role}`)).catch(() => undefined);
   await c.end().catch(() => undefined);
 });

@@ -13,23 +13,21 @@ import type { Engine } from '../../src/engine/engine.js';
 import { RefusedError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
 import { startPostgres } from '../../src/sandbox/index.js';
-import { dropDatabase, freshDatabase, hasPgStandby, pgStandbyUrl, withDatabase } from '../helpers/servers.js';
+import { hasPgStandby, pgStandbyUrl, withDatabase } from '../helpers/servers.js';
+import { openPgFixture, type PgFixture } from '../helpers/pg-fixture.js';
 
 let url: string;
 let engine: Engine;
 let db: pg.Client;
+let fixture: PgFixture | undefined;
 
 beforeAll(async () => {
-  url = await freshDatabase('postgres', 'pg_engine');
-  engine = await createPostgresEngine(parseConnectionUrl(url), silentLogger);
-  db = new pg.Client({ connectionString: url });
-  await db.connect();
+  fixture = await openPgFixture('pg_engine');
+  ({ url, engine, db } = fixture);
 });
 
 afterAll(async () => {
-  await db?.end();
-  await engine?.close();
-  if (url) await dropDatabase(url);
+  await fixture?.close();
 });
 
 describe('connect', () => {

@@ -10,27 +10,24 @@ import pg from 'pg';
 import { parseConnectionUrl } from '../../src/connection.js';
 import { chooseSharedKey, mapColumns, parseRenames } from '../../src/core/columns.js';
 import { slotName } from '../../src/core/names.js';
-import { createPostgresEngine } from '../../src/engine/postgres/index.js';
 import type { AlterRequest, Engine, OnlineAlter } from '../../src/engine/engine.js';
 import { silentLogger } from '../../src/log.js';
-import { databaseOf, dropDatabase, freshDatabase, hasPgStandby, pgStandbyUrl, withDatabase } from '../helpers/servers.js';
+import { databaseOf, hasPgStandby, pgStandbyUrl, withDatabase } from '../helpers/servers.js';
+import { openPgFixture, type PgFixture } from '../helpers/pg-fixture.js';
 import { diffDigests, driveAlter, rowDigests } from '../helpers/pg-load.js';
 
 let url: string;
 let engine: Engine;
 let db: pg.Client;
+let fixture: PgFixture | undefined;
 
 beforeAll(async () => {
-  url = await freshDatabase('postgres', 'pg_fail');
-  engine = await createPostgresEngine(parseConnectionUrl(url), silentLogger);
-  db = new pg.Client({ connectionString: url });
-  await db.connect();
+  fixture = await openPgFixture('pg_fail');
+  ({ url, engine, db } = fixture);
 });
 
 afterAll(async () => {
-  await db?.end();
-  await engine?.close();
-  if (url) await dropDatabase(url);
+  await fixture?.close();
 });
 
 const req = (name: string, alter: string, extra: Partial<AlterRequest> = {}): AlterRequest => ({ table: { schema: 'public', name }, alter, cutOverLockTimeoutMs: 300, dropOldTable: false, maxBacklogEvents: 1000, ...extra });

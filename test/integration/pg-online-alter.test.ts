@@ -6,16 +6,15 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { parseConnectionUrl } from '../../src/connection.js';
-import { createPostgresEngine } from '../../src/engine/postgres/index.js';
 import type { AlterRequest, Engine } from '../../src/engine/engine.js';
-import { createLogger, silentLogger } from '../../src/log.js';
-import { dropDatabase, freshDatabase } from '../helpers/servers.js';
+import { createLogger } from '../../src/log.js';
+import { openPgFixture, type PgFixture } from '../helpers/pg-fixture.js';
 import { MirroredLoad, diffDigests, driveAlter, rowDigests } from '../helpers/pg-load.js';
 
 let url: string;
 let engine: Engine;
 let db: pg.Client;
+let fixture: PgFixture | undefined;
 
 const request = (table: string, alter: string, extra: Partial<AlterRequest> = {}): AlterRequest => ({
   table: { schema: 'public', name: table },
@@ -33,16 +32,12 @@ async function ourLeftovers(): Promise<{ slots: number; pubs: number }> {
 }
 
 beforeAll(async () => {
-  url = await freshDatabase('postgres', 'pg_alter');
-  engine = await createPostgresEngine(parseConnectionUrl(url), silentLogger);
-  db = new pg.Client({ connectionString: url });
-  await db.connect();
+  fixture = await openPgFixture('pg_alter');
+  ({ url, engine, db } = fixture);
 });
 
 afterAll(async () => {
-  await db?.end();
-  await engine?.close();
-  if (url) await dropDatabase(url);
+  await fixture?.close();
 });
 
 describe('PostgreSQL online ALTER under concurrent writes', () => {

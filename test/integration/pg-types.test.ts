@@ -6,28 +6,22 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { parseConnectionUrl } from '../../src/connection.js';
-import { createPostgresEngine } from '../../src/engine/postgres/index.js';
 import type { Engine } from '../../src/engine/engine.js';
-import { silentLogger } from '../../src/log.js';
-import { dropDatabase, freshDatabase } from '../helpers/servers.js';
+import { openPgFixture, type PgFixture } from '../helpers/pg-fixture.js';
 import { diffDigests, driveAlter, rowDigests } from '../helpers/pg-load.js';
 
 let url: string;
 let engine: Engine;
 let db: pg.Client;
+let fixture: PgFixture | undefined;
 
 beforeAll(async () => {
-  url = await freshDatabase('postgres', 'pg_types');
-  engine = await createPostgresEngine(parseConnectionUrl(url), silentLogger);
-  db = new pg.Client({ connectionString: url });
-  await db.connect();
+  fixture = await openPgFixture('pg_types');
+  ({ url, engine, db } = fixture);
 });
 
 afterAll(async () => {
-  await db?.end();
-  await engine?.close();
-  if (url) await dropDatabase(url);
+  await fixture?.close();
 });
 
 const COLS = ['id', 'n', 'b', 'f', 'r', 'ts', 'iv', 'd', 'by', 'tx', 'j', 'ai', 'at', 'e', 'c', 'ip', 'net', 'big', 'other', 'gen'];
