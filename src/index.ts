@@ -2,7 +2,7 @@
 export { runOnlineAlter, type MigratorDeps } from './core/migrator.js';
 export { alterOptions, type AlterOptions, type ThrottleOptions } from './core/options.js';
 export type { AlterReport, AlterPlan, AlterStatus } from './core/report.js';
-export type { LiveMigration, LiveSettings, LiveProgress } from './core/live.js';
+export { newLiveMigration, type LiveMigration, type LiveSettings, type LiveProgress } from './core/live.js';
 export { connectEngine } from './engine/index.js';
 export type { Engine, TableInfo, CheckResult, OnlineAlter } from './engine/engine.js';
 export { parseConnectionUrl, redactedUrl, type ConnectionSpec } from './connection.js';

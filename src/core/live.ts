@@ -61,3 +61,31 @@ export function rowsPerSecond(p: LiveProgress, now = Date.now()): number {
   if (!p.copyStartedAt) return 0;
   return Math.round((p.rowsCopied * 1000) / Math.max(1, now - p.copyStartedAt));
 }
+
+/**
+ * A live state at its start: nothing forced, postponed or copied yet. The
+ * migrator builds it from the options; tests and embedding applications pass
+ * what they want to differ.
+ */
+export function newLiveMigration(
+  settings: Pick<LiveSettings, 'chunkSize' | 'maxLagMs'> & Partial<LiveSettings>,
+  progress: Partial<LiveProgress> = {},
+): LiveMigration {
+  return {
+    settings: { maxLoad: {}, criticalLoad: {}, forcedThrottle: false, postponeCutOver: false, cutOverNow: false, panic: false, ...settings },
+    progress: {
+      state: 'starting',
+      table: '',
+      engine: '',
+      startedAt: Date.now(),
+      copyStartedAt: null,
+      rowsCopied: 0,
+      rowsEstimated: 0,
+      eventsApplied: 0,
+      backlog: 0,
+      throttleReason: null,
+      replicaLagMs: {},
+      ...progress,
+    },
+  };
+}

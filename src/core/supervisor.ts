@@ -11,7 +11,7 @@ import type { Logger } from '../log.js';
 import { createProgressReporter, type ProgressReporter } from '../cli/progress.js';
 import { startControlServer, defaultSocketPath } from '../control/socket.js';
 import { HookRunner, type HookName } from '../control/hooks.js';
-import { etaMs, rowsPerSecond, type LiveMigration, type MigrationState } from './live.js';
+import { etaMs, newLiveMigration, rowsPerSecond, type LiveMigration, type MigrationState } from './live.js';
 import { helperTableName } from './names.js';
 import type { AlterOptions } from './options.js';
 import { assertLoadNamesKnown } from './load-spec.js';
@@ -48,31 +48,12 @@ export class MigrationSupervisor {
 
   static async start(init: SupervisorInit): Promise<MigrationSupervisor> {
     const { options, engine, online, log } = init;
-    const live: LiveMigration = init.live ?? {
-      settings: {
-        chunkSize: options.chunkSize,
-        maxLagMs: options.throttle.maxLagMs,
-        maxLoad: { ...options.throttle.maxLoad },
-        criticalLoad: { ...options.throttle.criticalLoad },
-        forcedThrottle: false,
-        postponeCutOver: false,
-        cutOverNow: false,
-        panic: false,
-      },
-      progress: {
-        state: 'starting',
-        table: init.table,
-        engine: engine.dialect,
-        startedAt: Date.now(),
-        copyStartedAt: null,
-        rowsCopied: 0,
-        rowsEstimated: init.estimatedRows,
-        eventsApplied: 0,
-        backlog: 0,
-        throttleReason: null,
-        replicaLagMs: {},
-      },
-    };
+    const live =
+      init.live ??
+      newLiveMigration(
+        { chunkSize: options.chunkSize, maxLagMs: options.throttle.maxLagMs, maxLoad: { ...options.throttle.maxLoad }, criticalLoad: { ...options.throttle.criticalLoad } },
+        { table: init.table, engine: engine.dialect },
+      );
     live.progress.rowsEstimated = init.estimatedRows;
     const throttleQuery = options.throttle.throttleQuery;
     const throttler = new Throttler({

@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newLiveMigration } from '../../src/core/live.js';
 import type { LiveMigration } from '../../src/core/live.js';
 import { createLogger } from '../../src/log.js';
 import { runOnlineAlter } from '../../src/core/migrator.js';
@@ -71,10 +72,7 @@ async function expectNoHelpers(db: TestSql, t: string): Promise<void> {
 }
 
 function makeLive(d: TestDialect, chunkSize: number, postpone: boolean): LiveMigration {
-  return {
-    settings: { chunkSize, maxLagMs: 60_000, maxLoad: {}, criticalLoad: {}, forcedThrottle: false, postponeCutOver: postpone, cutOverNow: false, panic: false },
-    progress: { state: 'starting', table: 't', engine: d, startedAt: Date.now(), copyStartedAt: null, rowsCopied: 0, rowsEstimated: 0, eventsApplied: 0, backlog: 0, throttleReason: null, replicaLagMs: {} },
-  };
+  return newLiveMigration({ chunkSize, maxLagMs: 60_000, postponeCutOver: postpone }, { table: 't', engine: d });
 }
 
 function isTransient(err: unknown): boolean {

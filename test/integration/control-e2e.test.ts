@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newLiveMigration } from '../../src/core/live.js';
 import type { LiveMigration } from '../../src/core/live.js';
 import { alterOptions, type AlterOptions, type ThrottleOptions } from '../../src/core/options.js';
 import type { AlterReport } from '../../src/core/report.js';
@@ -35,13 +36,7 @@ async function until(what: string, fn: () => boolean | Promise<boolean>, ms = 20
 }
 
 function makeLive(): LiveMigration {
-  return {
-    settings: { chunkSize: 500, maxLagMs: 1500, maxLoad: {}, criticalLoad: {}, forcedThrottle: false, postponeCutOver: false, cutOverNow: false, panic: false },
-    progress: {
-      state: 'starting', table: '', engine: '', startedAt: Date.now(), copyStartedAt: null, rowsCopied: 0, rowsEstimated: 0,
-      eventsApplied: 0, backlog: 0, throttleReason: null, replicaLagMs: {},
-    },
-  };
+  return newLiveMigration({ chunkSize: 500, maxLagMs: 1500 });
 }
 
 describe.each(['mysql', 'postgres'] as const)('control end to end: %s', (dialect) => {

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { newLiveMigration } from '../../src/core/live.js';
 import type { LiveMigration } from '../../src/core/live.js';
 import { sendControlCommand } from '../../src/control/client.js';
 import { startControlServer, type ControlServer } from '../../src/control/socket.js';
@@ -17,13 +18,10 @@ import { registerControl } from '../../src/cli/commands/control.js';
 import { silentLogger } from '../../src/log.js';
 
 function makeLive(): LiveMigration {
-  return {
-    settings: { chunkSize: 1000, maxLagMs: 1500, maxLoad: {}, criticalLoad: {}, forcedThrottle: false, postponeCutOver: false, cutOverNow: false, panic: false },
-    progress: {
-      state: 'copying', table: 'orders', engine: 'mysql', startedAt: Date.now() - 10_000, copyStartedAt: Date.now() - 5_000, rowsCopied: 500, rowsEstimated: 1000,
-      eventsApplied: 7, backlog: 3, throttleReason: null, replicaLagMs: {},
-    },
-  };
+  return newLiveMigration(
+    { chunkSize: 1000, maxLagMs: 1500 },
+    { state: 'copying', table: 'orders', engine: 'mysql', startedAt: Date.now() - 10_000, copyStartedAt: Date.now() - 5_000, rowsCopied: 500, rowsEstimated: 1000, eventsApplied: 7, backlog: 3 },
+  );
 }
 
 let dir: string;

@@ -5,6 +5,7 @@
  * engines' measure() is exercised by the end-to-end tests.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { newLiveMigration } from '../../src/core/live.js';
 import type { LoadMeasurement } from '../../src/engine/engine.js';
 import type { LiveMigration } from '../../src/core/live.js';
 import { DEFAULT_THROTTLE } from '../../src/core/options.js';
@@ -14,13 +15,7 @@ import { silentLogger } from '../../src/log.js';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function makeLive(): LiveMigration {
-  return {
-    settings: { chunkSize: 1000, maxLagMs: 1500, maxLoad: {}, criticalLoad: {}, forcedThrottle: false, postponeCutOver: false, cutOverNow: false, panic: false },
-    progress: {
-      state: 'copying', table: 't', engine: 'mysql', startedAt: Date.now(), copyStartedAt: Date.now(), rowsCopied: 0, rowsEstimated: 1e9,
-      eventsApplied: 0, backlog: 0, throttleReason: null, replicaLagMs: {},
-    },
-  };
+  return newLiveMigration({ chunkSize: 1000, maxLagMs: 1500 }, { state: 'copying', table: 't', engine: 'mysql', copyStartedAt: Date.now(), rowsEstimated: 1e9 });
 }
 
 let throttler: Throttler | null = null;

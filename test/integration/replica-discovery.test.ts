@@ -12,6 +12,7 @@
  * (rows copied and the ghost's row count stay put) and the ghost is incomplete.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newLiveMigration } from '../../src/core/live.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,13 +40,7 @@ async function until(what: string, fn: () => boolean | Promise<boolean>, ms = 20
 }
 
 function makeLive(): LiveMigration {
-  return {
-    settings: { chunkSize: 500, maxLagMs: MAX_LAG_MS, maxLoad: {}, criticalLoad: {}, forcedThrottle: true, postponeCutOver: false, cutOverNow: false, panic: false },
-    progress: {
-      state: 'starting', table: '', engine: '', startedAt: Date.now(), copyStartedAt: null, rowsCopied: 0, rowsEstimated: 0,
-      eventsApplied: 0, backlog: 0, throttleReason: null, replicaLagMs: {},
-    },
-  };
+  return newLiveMigration({ chunkSize: 500, maxLagMs: MAX_LAG_MS, forcedThrottle: true });
 }
 
 const hasReplica = (d: TestDialect) => (d === 'mysql' ? hasMysqlReplica() : hasPgStandby());

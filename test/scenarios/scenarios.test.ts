@@ -20,7 +20,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { LiveMigration } from '../../src/core/live.js';
+import { newLiveMigration } from '../../src/core/live.js';
 import { runOnlineAlter } from '../../src/core/migrator.js';
 import { alterOptions } from '../../src/core/options.js';
 import { dropDatabase, freshDatabase, sql, type TestDialect, type TestSql } from '../helpers/servers.js';
@@ -159,10 +159,7 @@ describe.each(all)('scenario $name on $dialect', (s) => {
       await runStatement(db, s.create);
       const maxId = Number((await db.value(`SELECT COUNT(*) FROM ${quote(s.dialect, 't')}`)) ?? 0);
       const before = await snapshot(db, 't');
-      const live: LiveMigration = {
-        settings: { chunkSize: 100, maxLagMs: 60_000, maxLoad: {}, criticalLoad: {}, forcedThrottle: false, postponeCutOver: true, cutOverNow: false, panic: false },
-        progress: { state: 'starting', table: 't', engine: s.dialect, startedAt: Date.now(), copyStartedAt: null, rowsCopied: 0, rowsEstimated: 0, eventsApplied: 0, backlog: 0, throttleReason: null, replicaLagMs: {} },
-      };
+      const live = newLiveMigration({ chunkSize: 100, maxLagMs: 60_000, postponeCutOver: true }, { table: 't', engine: s.dialect });
       const load = s.expect.status === 'done' ? startLoad(url, s, Math.max(1, maxId)) : null;
       const migration = runOnlineAlter(alterOptions({ url, table: 't', alter: s.alter, execute: true, chunkSize: 100, threads: 2, cutOverLockTimeoutMs: 2000 }), { live });
       // Writes run during the copy; once the copy is done (postponed), stop them and let the swap happen.

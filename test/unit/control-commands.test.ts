@@ -2,19 +2,17 @@ import { mkdtempSync, rmSync, writeFileSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { newLiveMigration } from '../../src/core/live.js';
 import type { LiveMigration } from '../../src/core/live.js';
 import { percent, runCommand, statusObject } from '../../src/control/commands.js';
 import { flagExists, isCutOverPostponed, postponeReason, waitWhilePostponed } from '../../src/control/flags.js';
 import { defaultSocketPath } from '../../src/control/socket.js';
 
 function makeLive(): LiveMigration {
-  return {
-    settings: { chunkSize: 1000, maxLagMs: 1500, maxLoad: {}, criticalLoad: {}, forcedThrottle: false, postponeCutOver: false, cutOverNow: false, panic: false },
-    progress: {
-      state: 'copying', table: 'orders', engine: 'mysql', startedAt: 1_000, copyStartedAt: 2_000, rowsCopied: 500, rowsEstimated: 1000,
-      eventsApplied: 7, backlog: 3, throttleReason: null, replicaLagMs: { r1: 12 },
-    },
-  };
+  return newLiveMigration(
+    { chunkSize: 1000, maxLagMs: 1500 },
+    { state: 'copying', table: 'orders', engine: 'mysql', startedAt: 1_000, copyStartedAt: 2_000, rowsCopied: 500, rowsEstimated: 1000, eventsApplied: 7, backlog: 3, replicaLagMs: { r1: 12 } },
+  );
 }
 const run = (live: LiveMigration, text: string) =>
   runCommand(text, { live, status: () => ({ position: 'bin.000001:4', state: 'copying', chunkSize: 1000, etaMs: 1 }), now: () => 12_000 });

@@ -2,6 +2,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { newLiveMigration } from '../../src/core/live.js';
 import type { LiveMigration } from '../../src/core/live.js';
 import { HookRunner, hookEnv, inheritedEnv, type HookBase } from '../../src/control/hooks.js';
 import { silentLogger } from '../../src/log.js';
@@ -13,13 +14,10 @@ const base: HookBase = {
 
 function makeLive(): LiveMigration {
   const now = Date.now();
-  return {
-    settings: { chunkSize: 1000, maxLagMs: 1500, maxLoad: {}, criticalLoad: {}, forcedThrottle: false, postponeCutOver: false, cutOverNow: false, panic: false },
-    progress: {
-      state: 'throttled', table: 'orders', engine: 'mysql', startedAt: now - 65_000, copyStartedAt: now - 60_000, rowsCopied: 250, rowsEstimated: 1000,
-      eventsApplied: 9, backlog: 4, throttleReason: 'lag: replica r1 1800ms > 1500ms', replicaLagMs: {},
-    },
-  };
+  return newLiveMigration(
+    { chunkSize: 1000, maxLagMs: 1500 },
+    { state: 'throttled', table: 'orders', engine: 'mysql', startedAt: now - 65_000, copyStartedAt: now - 60_000, rowsCopied: 250, rowsEstimated: 1000, eventsApplied: 9, backlog: 4, throttleReason: 'lag: replica r1 1800ms > 1500ms' },
+  );
 }
 
 let dir: string;
