@@ -19,7 +19,7 @@ import { chooseSharedKey, mapColumns, parseRenames, type CopyPlan } from './colu
 import { copyTable } from './copier.js';
 import { cutOverWithRetries, waitWhilePostponed } from './cutover.js';
 import type { LiveMigration } from './live.js';
-import { helperTableName } from './names.js';
+import { helperNames } from './names.js';
 import type { AlterOptions } from './options.js';
 import type { AlterPlan, AlterReport } from './report.js';
 import { MigrationSupervisor } from './supervisor.js';
@@ -182,8 +182,7 @@ function planCopy(original: TableInfo, ghost: TableInfo, clauses: string, fold: 
 
 function describePlan(original: TableInfo, plan: CopyPlan, options: AlterOptions, engine: Engine, table: string, checks: CheckResult[]): AlterPlan {
   const max = engine.capabilities.maxIdentifierBytes;
-  const del = helperTableName(table, 'del', max);
-  const gho = helperTableName(table, 'gho', max);
+  const { old: del, ghost: gho } = helperNames(engine.dialect, table, max);
   const warnings: string[] = [];
   if (plan.mapping.dropped.length) warnings.push(`columns dropped, their data is not copied: ${plan.mapping.dropped.join(', ')}`);
   for (const c of checks) warnings.push(`${c.title}: ${c.detail}${c.fix ? ` (${c.fix})` : ''}`);

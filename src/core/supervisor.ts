@@ -12,7 +12,7 @@ import { createProgressReporter, type ProgressReporter } from '../cli/progress.j
 import { startControlServer, defaultSocketPath } from '../control/socket.js';
 import { HookRunner, type HookName } from '../control/hooks.js';
 import { etaMs, newLiveMigration, rowsPerSecond, type LiveMigration, type MigrationState } from './live.js';
-import { helperTableName } from './names.js';
+import { helperNames } from './names.js';
 import type { AlterOptions } from './options.js';
 import { assertLoadNamesKnown } from './load-spec.js';
 import { abortError, Throttler } from './throttle.js';
@@ -71,13 +71,14 @@ export class MigrationSupervisor {
     });
     const name = engine.tableRef(options.table).name;
     const max = engine.capabilities.maxIdentifierBytes;
+    const helpers = helperNames(engine.dialect, name, max);
     const hooks = new HookRunner(
       options.hooksPath,
       {
         database: init.spec.database,
         table: name,
-        ghostTable: helperTableName(name, 'gho', max),
-        oldTable: helperTableName(name, 'del', max),
+        ghostTable: helpers.ghost,
+        oldTable: helpers.old,
         alter: options.alter,
         engine: engine.dialect,
         host: init.spec.host,

@@ -7,6 +7,7 @@ import { inject } from 'vitest';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import type { ProvidedContext } from 'vitest';
+import { helperNames, type HelperNames } from '../../src/core/names.js';
 
 export type TestDialect = 'mysql' | 'postgres';
 
@@ -141,4 +142,9 @@ export async function sql(url: string): Promise<TestSql> {
     },
     end: () => client.end(),
   };
+}
+
+/** The helper tables (ghost, old, changelog) a migration of `table` uses on `dialect`. */
+export function helpersOf(dialect: TestDialect, table: string): HelperNames {
+  return helperNames(dialect, table, dialect === 'mysql' ? 64 : 63);
 }

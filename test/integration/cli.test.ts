@@ -6,7 +6,7 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dropDatabase, freshDatabase, sql, type TestDialect, type TestSql } from '../helpers/servers.js';
+import { helpersOf, dropDatabase, freshDatabase, sql, type TestDialect, type TestSql } from '../helpers/servers.js';
 
 const BIN = fileURLToPath(new URL('../../bin/ghostwright', import.meta.url));
 
@@ -145,13 +145,13 @@ describe.each(dialects)('ghostwright CLI on %s', (dialect) => {
   });
 
   it('refuses a second run while a leftover ghost table exists', async () => {
-    await db.query(`CREATE TABLE ${t('_items_gho')} (id INT PRIMARY KEY)`);
+    await db.query(`CREATE TABLE ${t(helpersOf(dialect, 'items').ghost)} (id INT PRIMARY KEY)`);
     try {
       const r = await cli(['alter', '--url', url, '--table', 'items', '--alter', 'ADD COLUMN z INT', '--execute', '--json']);
       expect(r.code).toBe(2);
-      expect(r.stdout).toContain('_items_gho');
+      expect(r.stdout).toContain(helpersOf(dialect, 'items').ghost);
     } finally {
-      await db.query(`DROP TABLE ${t('_items_gho')}`);
+      await db.query(`DROP TABLE ${t(helpersOf(dialect, 'items').ghost)}`);
     }
   });
 

@@ -15,9 +15,7 @@ import type { LiveMigration } from '../../src/core/live.js';
 import { alterOptions, type AlterOptions, type ThrottleOptions } from '../../src/core/options.js';
 import type { AlterReport } from '../../src/core/report.js';
 import { sendControlCommand } from '../../src/control/client.js';
-import {
-  databaseOf, dropDatabase, freshDatabase, hasMysqlReplica, hasPgStandby, mysqlReplicaUrl, pgStandbyUrl, sql, withDatabase, type TestDialect, type TestSql,
-} from '../helpers/servers.js';
+import { helpersOf, databaseOf, dropDatabase, freshDatabase, hasMysqlReplica, hasPgStandby, mysqlReplicaUrl, pgStandbyUrl, sql, withDatabase, type TestDialect, type TestSql,  } from '../helpers/servers.js';
 
 const ROWS = 20_000;
 const here = (p: string) => new URL(p, import.meta.url);
@@ -91,7 +89,7 @@ describe.each(['mysql', 'postgres'] as const)('control end to end: %s', (dialect
       return (await db.value('SELECT to_regclass($1)::text', [table])) !== null;
     }
     const count = async (table: string) => Number(await db.value(`SELECT COUNT(*) FROM ${table}`));
-    const ghost = (table: string) => `_${table}_gho`;
+    const ghost = (table: string) => helpersOf(dialect, table).ghost;
 
     /** The copy is held: the ghost's row count does not move for a while, and it is incomplete. */
     async function expectHeld(table: string, live: LiveMigration): Promise<void> {
@@ -298,7 +296,7 @@ describe.each(['mysql', 'postgres'] as const)('control end to end: %s', (dialect
         expect(text, h).toContain(`GHOSTWRIGHT_TABLE_NAME=${table}`);
         expect(text, h).toContain(`GH_OST_DATABASE_NAME=${databaseOf(url)}`);
         expect(text, h).toContain(`GH_OST_DDL=${addColumn}`);
-        expect(text, h).toContain(`GH_OST_GHOST_TABLE_NAME=_${table}_gho`);
+        expect(text, h).toContain(`GH_OST_GHOST_TABLE_NAME=${ghost(table)}`);
         expect(text, h).toContain(`GH_OST_HOOK=${h}`);
       }
       const success = readFileSync(join(hooks, 'on-success.env'), 'utf8');

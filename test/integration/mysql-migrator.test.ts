@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mysql from 'mysql2/promise';
 import { runOnlineAlter } from '../../src/core/migrator.js';
 import { alterOptions } from '../../src/core/options.js';
-import { dropDatabase, freshDatabase, sql } from '../helpers/servers.js';
+import { helpersOf, dropDatabase, freshDatabase, sql } from '../helpers/servers.js';
 import { prng } from '../helpers/mysql-load.js';
 
 let url: string;
@@ -170,7 +170,7 @@ describe('runOnlineAlter on MySQL/MariaDB', () => {
         expect(expected.length).toBeGreaterThan(n * 0.9);
         expect(await rows(c.name, c.compareNew ?? c.compare, c.keyCols)).toEqual(expected);
         await c.extraCheck?.(db);
-        const left = await db.query<{ t: string }>(`SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (?, ?, ?)`, [`_${c.name}_gho`, `_${c.name}_ghc`, `_${c.name}_del`]);
+        const left = await db.query<{ t: string }>(`SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (?, ?, ?)`, [helpersOf('mysql', c.name).ghost, `_${c.name}_ghc`, `_${c.name}_del`]);
         expect(left.map((r) => r.t)).toEqual([`_${c.name}_del`]);
       } finally {
         await db.end();

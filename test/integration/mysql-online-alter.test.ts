@@ -269,15 +269,15 @@ describe('refusals and failures leave the original intact', () => {
       CREATE TABLE pf (id INT PRIMARY KEY, v INT);
       CREATE TABLE pf_child (id INT PRIMARY KEY, p INT, FOREIGN KEY (p) REFERENCES pf (id));
       CREATE TRIGGER pf_trg AFTER INSERT ON pf FOR EACH ROW SET @x = 1;
-      CREATE TABLE _pf_gho (id INT);
+      CREATE TABLE pf_gho (id INT);
       CREATE TABLE pf_nokey (a INT NULL, UNIQUE KEY (a));
     `);
     const oa = engine.onlineAlter(request('pf', 'ADD COLUMN w INT, RENAME TO pf2'), { replicas: [], log: silentLogger });
     const checks = await oa.preflight(await engine.inspect(engine.tableRef('pf')));
     const failed = checks.filter((c) => !c.ok && c.severity === 'error').map((c) => c.id);
-    expect(failed).toEqual(['leftover:_pf_gho', 'alter-rename-table', 'triggers', 'referenced-by-foreign-keys']);
+    expect(failed).toEqual(['leftover:pf_gho', 'alter-rename-table', 'triggers', 'referenced-by-foreign-keys']);
     for (const c of checks.filter((x) => !x.ok)) expect(c.fix).toBeTruthy();
-    expect(checks.find((c) => c.id === 'leftover:_pf_gho')?.fix).toContain('DROP TABLE `');
+    expect(checks.find((c) => c.id === 'leftover:pf_gho')?.fix).toContain('DROP TABLE `');
     await oa.abort();
     // Foreign keys FROM the table: RESTRICT ones warn (not carried), cascading ones refuse (not binlogged).
     await engine.execute(`
@@ -315,7 +315,7 @@ describe('refusals and failures leave the original intact', () => {
     await blocker.close();
     // Original untouched, sentry gone, ghost still there; writes keep flowing to the ghost.
     const tables = await engine.execute("SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE '%lk%' ORDER BY 1");
-    expect(tables.rows.map((r) => String(r.t)).sort()).toEqual(['_lk_ghc', '_lk_gho', 'lk']);
+    expect(tables.rows.map((r) => String(r.t)).sort()).toEqual(['_lk_ghc', 'lk', 'lk_gho']);
     await engine.execute('INSERT INTO lk VALUES (3, 3)');
     await d.oa.waitCaughtUp(5000);
     const cut = await d.oa.cutOver();
@@ -419,7 +419,7 @@ describe('bounded memory and stream safety', () => {
       const written = Date.now() - t0;
       await d.oa.waitCaughtUp(120_000);
       const ms = Date.now() - t0;
-      const count = await engine.execute(`SELECT (SELECT COUNT(*) FROM ${table}) AS a, (SELECT COUNT(*) FROM _${table}_gho) AS b`);
+      const count = await engine.execute(`SELECT (SELECT COUNT(*) FROM ${table}) AS a, (SELECT COUNT(*) FROM ${table}_gho) AS b`);
       expect(count.rows[0]).toEqual({ a: String(rows), b: String(rows) });
       return { maxBacklog, rssDeltaMb: Math.round((maxRss - rss0) / 1048576), pauses: stream.pauses, writtenMs: written, appliedRowsPerSec: Math.round((rows * 1000) / ms) };
     } finally {

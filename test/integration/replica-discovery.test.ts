@@ -23,9 +23,7 @@ import { alterOptions, type AlterOptions, type ThrottleOptions } from '../../src
 import type { AlterReport } from '../../src/core/report.js';
 import { connectEngine } from '../../src/engine/index.js';
 import { silentLogger } from '../../src/log.js';
-import {
-  databaseOf, dropDatabase, freshDatabase, hasMysqlReplica, hasPgStandby, mysqlReplicaUrl, pgStandbyUrl, sql, withDatabase, type TestDialect, type TestSql,
-} from '../helpers/servers.js';
+import { helpersOf, databaseOf, dropDatabase, freshDatabase, hasMysqlReplica, hasPgStandby, mysqlReplicaUrl, pgStandbyUrl, sql, withDatabase, type TestDialect, type TestSql,  } from '../helpers/servers.js';
 
 const ROWS = 20_000;
 const MAX_LAG_MS = 500;
@@ -187,10 +185,10 @@ describe.each(['mysql', 'postgres'] as const)('replica discovery: %s', (dialect)
         // Held: nothing more is copied while the replica is behind.
         await sleep(200);
         const copied = live.progress.rowsCopied;
-        const ghostRows = await count(`_${table}_gho`);
+        const ghostRows = await count(helpersOf(dialect, table).ghost);
         await sleep(800);
         expect(live.progress.rowsCopied).toBe(copied);
-        expect(await count(`_${table}_gho`)).toBe(ghostRows);
+        expect(await count(helpersOf(dialect, table).ghost)).toBe(ghostRows);
         expect(ghostRows).toBeLessThan(ROWS);
         expect(reason.test(live.progress.throttleReason ?? '')).toBe(true);
 

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dropDatabase, freshDatabase, sql, type TestDialect, type TestSql } from '../helpers/servers.js';
+import { helpersOf, dropDatabase, freshDatabase, sql, type TestDialect, type TestSql } from '../helpers/servers.js';
 
 const BIN = fileURLToPath(new URL('../../bin/ghostwright', import.meta.url));
 const cases: Array<[TestDialect, NodeJS.Signals]> = [
@@ -38,11 +38,14 @@ describe.each(cases)('%s: %s mid-copy', (dialect, signal) => {
     if (url) await dropDatabase(url);
   });
 
+  /** Every helper table of a migration of `orders` that exists now. */
   const helperTables = async (): Promise<string[]> => {
+    const h = helpersOf(dialect, 'orders');
+    const names = [h.ghost, h.old, h.changelog];
     const rows =
       dialect === 'mysql'
-        ? await db.query<{ n: string }>("SELECT TABLE_NAME AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE '\\_orders%'")
-        : await db.query<{ n: string }>("SELECT tablename AS n FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE '\\_orders%'");
+        ? await db.query<{ n: string }>('SELECT TABLE_NAME AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (?, ?, ?)', names)
+        : await db.query<{ n: string }>("SELECT tablename AS n FROM pg_tables WHERE schemaname = 'public' AND tablename = ANY($1)", [names]);
     return rows.map((r) => r.n).sort();
   };
 
@@ -58,7 +61,7 @@ describe.each(cases)('%s: %s mid-copy', (dialect, signal) => {
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     // Wait until the ghost exists and the copy is held: the migration is mid-flight.
     const deadline = Date.now() + 30_000;
-    while (!(await helperTables()).includes('_orders_gho') || !existsSync(socket)) {
+    while (!(await helperTables()).includes(helpersOf(dialect, 'orders').ghost) || !existsSync(socket)) {
       if (Date.now() > deadline) throw new Error('migration never reached the copy');
       await new Promise((r) => setTimeout(r, 50));
     }

@@ -4,7 +4,7 @@ import { nextChunkSize } from '../../src/core/chunker.js';
 import { chooseSharedKey, mapColumns, parseRenames, splitClauses } from '../../src/core/columns.js';
 import { toRanges } from '../../src/core/copier.js';
 import { CopyGate } from '../../src/core/copy-gate.js';
-import { helperTableName, slotName } from '../../src/core/names.js';
+import { ghostNameAfter, helperNames, helperTableName, slotName } from '../../src/core/names.js';
 import type { ColumnInfo, KeyInfo, TableInfo } from '../../src/engine/engine.js';
 
 const col = (name: string, extra: Partial<ColumnInfo> = {}): ColumnInfo => ({ name, type: 'int', nullable: false, default: null, generated: null, generationExpression: null, identity: null, collation: null, ...extra });
@@ -33,6 +33,22 @@ describe('helper table names', () => {
     expect(na.endsWith('_gho')).toBe(true);
     expect(na).not.toContain('\uFFFD');
     expect(helperTableName('x'.repeat(64), 'del', 64).length).toBeLessThanOrEqual(64);
+  });
+
+  it('MySQL ghost names sort after the table, byte for byte and lowercased (the cut-over depends on it)', () => {
+    expect(helperNames('mysql', 'orders', 64)).toEqual({ ghost: 'orders_gho', old: '_orders_del', changelog: '_orders_ghc' });
+    expect(helperNames('postgres', 'orders', 63).ghost).toBe('_orders_gho');
+    const after = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b)) > 0;
+    for (const t of ['orders', 'Orders', '9lives', 'a'.repeat(64), `${'x'.repeat(58)}Zzzzzz`, 'é'.repeat(32), 'zz~', 'Ab'.repeat(30)]) {
+      const g = ghostNameAfter(t, 64);
+      if (!g) continue;
+      expect(Buffer.byteLength(g), t).toBeLessThanOrEqual(64);
+      expect(after(g, t), t).toBe(true);
+      expect(after(g.toLowerCase(), t.toLowerCase()), t).toBe(true);
+    }
+    // A cut landing on a byte above '~' has no such name: refused, not guessed.
+    expect(ghostNameAfter('é'.repeat(32), 64)).toBeNull();
+    expect(() => helperNames('mysql', 'é'.repeat(32), 64)).toThrow(/sorts after/);
   });
 
   it('slot names are lowercase [a-z0-9_] with the sweep prefix', () => {

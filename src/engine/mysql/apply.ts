@@ -88,14 +88,19 @@ export class Applier {
     }
   }
 
-  /** Takes one batch and applies it on `conn`, in one transaction. Returns false when the queue was empty. */
-  async applyNext(conn: PoolConnection | Connection): Promise<boolean> {
+  /**
+   * Takes one batch and applies it on `conn`, in one transaction. Returns
+   * false when the queue was empty. `locked`: conn holds LOCK TABLES with
+   * autocommit off (the cut-over), where START TRANSACTION would release the
+   * locks; its statements already form a transaction.
+   */
+  async applyNext(conn: PoolConnection | Connection, locked = false): Promise<boolean> {
     const q = this.o.stream.queue;
     // After a duplicate, take everything: the row that conflicts is likely queued too.
     const batch = q.take(this.dupFailures > 0 || this.dupTarget ? APPLY_BATCH * 20 : APPLY_BATCH);
     if (!batch.keys.length) return false;
     try {
-      await this.applyBatch(conn, batch);
+      await this.applyBatch(conn, batch, locked);
       this.dupFailures = 0;
       this.dupTarget = null;
       this.lockFailures = 0;
@@ -147,12 +152,12 @@ export class Applier {
     return comparePositions(this.o.stream.queue.received, this.dupTarget.pos) < 0;
   }
 
-  private async applyBatch(conn: PoolConnection | Connection, batch: Batch): Promise<void> {
+  private async applyBatch(conn: PoolConnection | Connection, batch: Batch, locked: boolean): Promise<void> {
     const plan = this.o.plan;
     const spec = { source: this.o.source, ghost: this.o.ghost, pairs: plan.mapping.pairs, sourceKey: plan.sourceKey, targetKey: plan.targetKey, keys: batch.keys, index: plan.keyName };
     const del = buildApplyDelete(spec);
     const ins = buildApplyInsert(spec);
-    await conn.query('START TRANSACTION');
+    if (!locked) await conn.query('START TRANSACTION');
     try {
       await queryExec(conn, del.sql, del.params);
       const res = await queryExec(conn, ins.sql, ins.params);
@@ -169,9 +174,9 @@ export class Applier {
     }
   }
 
-  /** Cut-over: applies everything queued now, on the cut-over's connection (the background loop is held). */
-  async drainOn(conn: PoolConnection | Connection): Promise<void> {
-    while (await this.applyNext(conn)) {
+  /** Cut-over: applies everything queued now, on the cut-over's locking session (the background loop is held). */
+  async drainLocked(conn: Connection): Promise<void> {
+    while (await this.applyNext(conn, true)) {
       /* keep going */
     }
   }

@@ -59,6 +59,20 @@ export function withoutSqlModes(modes: readonly string[]): string {
 }
 
 /**
+ * The sessions that copy and apply rows (the pool of an online ALTER, and the
+ * cut-over's locking session, which applies the last changes).
+ *
+ * READ COMMITTED: each chunk's INSERT ... SELECT reads a fresh snapshot
+ * without shared locks on the original's rows (the CopyGate covers the race).
+ *
+ * Not strict: a row the server would reject must not abort a whole chunk
+ * statement; it becomes a warning, and every warning is inspected (any that
+ * changes data fails the run). A blocking ALTER fills a new NOT NULL column
+ * without default with its implicit default; so do we.
+ */
+export const ROW_SESSION_SETUP: readonly string[] = ['SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED', withoutSqlModes(['STRICT_TRANS_TABLES', 'STRICT_ALL_TABLES'])];
+
+/**
  * Warning codes that are not a change of data: 1364 "Field doesn't have a
  * default value" means the column took its implicit default, which is what
  * a blocking ALTER ... ADD COLUMN c INT NOT NULL does to existing rows.

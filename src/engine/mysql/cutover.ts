@@ -1,22 +1,27 @@
 /**
  * The atomic swap on MySQL/MariaDB. MariaDB refuses RENAME TABLE in a session
  * holding LOCK TABLES (error 1192), so two sessions, as in gh-ost's "sentry"
- * cut-over (DESIGN §2), but with one correction we measured:
+ * cut-over (DESIGN §2), with two corrections we measured:
  *
- * RENAME TABLE takes its exclusive metadata locks one by one in sorted name
- * order. With the sentry algorithm (A holds WRITE locks on t, _t_del and
- * _t_gho) the rename of a lowercase table `t` waits on `_t_del` first
- * ('_' sorts before letters) and has no pending request on `t` when A
- * unlocks, so the writers queued on `t` win and write into the OLD table
- * (reproduced 3/3; an uppercase name like `Abc` sorts first and hides it).
+ * 1. RENAME TABLE takes its exclusive metadata locks one by one, in the byte
+ *    order of the names. The writers queued on `t` must find the rename's
+ *    exclusive request already pending on `t` when A lets go, or they go
+ *    first and write into the OLD table. With gh-ost's names a lowercase `t`
+ *    sorts after `_t_del` and `_t_gho`, so a rename blocked on either of
+ *    those (A's sentry lock, or merely InnoDB purge holding a shared lock on
+ *    the ghost for a moment) has no request on `t` yet: lost writes,
+ *    reproduced 3/3 and in ~1 run in 2 under load. So the ghost's name sorts
+ *    after `t` (`t_gho`, core/names.ts), `_t_del` does not exist, and the
+ *    rename's first wait is on `t` itself.
  *
- * So here A holds only `LOCK TABLES t READ`: writers block, readers don't,
- * and our own applier can still read `t` to apply the last changes to the
- * ghost from its own connection. Only then is B's rename issued; it takes
- * `_t_del` and `_t_gho` at once and waits on `t` itself, where its pending
- * exclusive lock outranks the queued writers when A unlocks. Since B starts
- * only after the ghost is complete and `t` is frozen, A dying at any point
- * can't swap in an incomplete ghost: no sentry table is needed.
+ * 2. A holds `LOCK TABLES t WRITE, t_gho WRITE`, not READ: a READ lock lets a
+ *    transaction that has only read `t` keep its shared lock and write after
+ *    A lets go. WRITE waits those out. A then applies the last changes itself
+ *    (the applier re-reads `t`, which only A can now), with autocommit off, as
+ *    START TRANSACTION would drop the locks; carries AUTO_INCREMENT over; and
+ *    only then is B's rename issued. B starts once the ghost is complete and
+ *    `t` frozen, so A dying at any point can't swap in an incomplete ghost:
+ *    no sentry table is needed.
  */
 import type { Pool, Connection } from 'mysql2/promise';
 import type { ConnectionSpec } from '../../connection.js';
@@ -24,8 +29,8 @@ import type { Logger } from '../../log.js';
 import { GhostwrightError } from '../../errors.js';
 import type { CopyGate } from '../../core/copy-gate.js';
 import type { TableRef } from '../engine.js';
-import { buildRename, qualified } from './sql.js';
-import { comparePositions, currentBinlogPosition, openConnection, queryRows } from './connect.js';
+import { buildLockTables, buildRename, qualified } from './sql.js';
+import { comparePositions, currentBinlogPosition, openConnection, queryRows, ROW_SESSION_SETUP } from './connect.js';
 import type { BinlogStream } from './stream.js';
 import type { Applier } from './apply.js';
 
@@ -67,6 +72,8 @@ export async function cutOverTables(ctx: CutOverContext): Promise<{ stallMs: num
   // Both sessions get a short lock wait (the server default is a day). B waits
   // on A's lock for at most the rest of A's hold, which is capped below.
   await a.query('SET SESSION lock_wait_timeout = ?', [seconds]);
+  // A applies the last changes as the pool's sessions do, in one transaction per batch.
+  for (const q of [...ROW_SESSION_SETUP, 'SET SESSION autocommit = 0']) await a.query(q);
   await b.query('SET SESSION lock_wait_timeout = ?', [seconds * 2 + 1]);
   ctx.stream.allowDdl = true;
   ctx.applier.hold(true);
@@ -97,36 +104,32 @@ async function attempt(ctx: CutOverContext, a: Connection, b: Connection): Promi
   const deadline = t0 + ctx.lockTimeoutMs;
   try {
     try {
-      await a.query(`LOCK TABLES ${qualified(original)} READ`);
+      await a.query(buildLockTables([original, ghost]).sql);
     } catch (err) {
       if (isLockTimeout(err)) throw lockTimeout('could not lock the table in time', err);
       throw err;
     }
     locked = true;
-    // Every transaction that wrote the table has committed (the lock waited
-    // for them), so everything to apply is in the binlog before this position.
+    // No other transaction touches the table now (the lock waited them out),
+    // so everything to apply is in the binlog before this position.
     const target = await currentBinlogPosition(pool);
-    const c = await pool.getConnection();
-    try {
-      while (comparePositions(ctx.stream.queue.received, target) < 0) {
-        if (ctx.stream.error) throw ctx.stream.error;
-        await ctx.applier.drainOn(c);
-        if (Date.now() > deadline) throw lockTimeout('the stream did not catch up in time');
-        await ctx.stream.waitForActivity(10);
-      }
-      await ctx.applier.drainOn(c);
-    } finally {
-      c.release();
+    while (comparePositions(ctx.stream.queue.received, target) < 0) {
+      if (ctx.stream.error) throw ctx.stream.error;
+      await ctx.applier.drainLocked(a);
+      if (Date.now() > deadline) throw lockTimeout('the stream did not catch up in time');
+      await ctx.stream.waitForActivity(10);
     }
+    await ctx.applier.drainLocked(a);
     if (ctx.stream.error) throw ctx.stream.error;
-    // On B: its short lock_wait_timeout bounds this DDL while writers wait on A.
-    await carryAutoIncrement(b, original, ghost);
+    await carryAutoIncrement(a, original, ghost);
     renamed = b.query(buildRename([[original, oldName], [ghost, original]]).sql).then(
       (): Settled => ({ ok: true }),
       (err: unknown): Settled => ({ ok: false, err }),
     );
     void renamed.then((s) => (settled = s));
-    // B must be queued on the table's metadata lock before A lets go, or the writers would go first.
+    // B must be queued on the table's metadata lock before A lets go, or the
+    // writers would go first. `_t_del` does not exist and the ghost sorts
+    // after `t`, so a rename waiting on a metadata lock waits on `t`.
     for (;;) {
       if (settled) {
         const err = (settled as { err?: unknown }).err;
@@ -153,7 +156,10 @@ async function attempt(ctx: CutOverContext, a: Connection, b: Connection): Promi
     // rename would still be correct: the ghost was complete when it started.
     if (renamed && !settled) await pool.query('KILL QUERY ?', [b.threadId]).catch(() => undefined);
     if (renamed) await Promise.race([renamed, sleep(5000)]);
-    if (locked) await a.query('UNLOCK TABLES').catch(() => undefined);
+    if (locked) {
+      await a.query('ROLLBACK').catch(() => undefined);
+      await a.query('UNLOCK TABLES').catch(() => undefined);
+    }
     if (renamed && (await renamed).ok) {
       log.warn({ err }, 'cut-over: the rename completed despite the error; the swap is done');
       return { stallMs: Date.now() - t0 };
@@ -167,7 +173,8 @@ async function attempt(ctx: CutOverContext, a: Connection, b: Connection): Promi
  * original's may be higher (rows deleted at the top): carry it over so no id
  * is handed out twice. SHOW CREATE TABLE prints the live counter (MySQL 8
  * caches information_schema.TABLES.AUTO_INCREMENT). Setting it is a
- * metadata-only change on the (idle) ghost.
+ * metadata-only change on the ghost, allowed under A's LOCK TABLES (it
+ * commits A's applied changes, which are complete by then).
  */
 async function carryAutoIncrement(conn: Connection, original: TableRef, ghost: TableRef): Promise<void> {
   const rows = await queryRows(conn, `SHOW CREATE TABLE ${qualified(original)}`);

@@ -10,9 +10,9 @@ import type { Logger } from '../../log.js';
 import { GhostwrightError, RefusedError } from '../../errors.js';
 import { CopyGate } from '../../core/copy-gate.js';
 import type { CopyPlan } from '../../core/columns.js';
-import { helperTableName } from '../../core/names.js';
+import { helperNames } from '../../core/names.js';
 import type { AlterRequest, CheckResult, ChunkResult, CopyRange, CutOverResult, KeyTuple, LoadMeasurement, OnlineAlter, ServerInfo, StreamStats, TableInfo, TableRef } from '../engine.js';
-import { BENIGN_WARNINGS, comparePositions, createPool, currentBinlogPosition, formatPosition, openConnection, queryExec, queryRows, withoutSqlModes } from './connect.js';
+import { BENIGN_WARNINGS, comparePositions, createPool, currentBinlogPosition, formatPosition, openConnection, queryExec, queryRows, ROW_SESSION_SETUP } from './connect.js';
 import { alterPreflight, unsupportedKeyColumns } from './preflight.js';
 import { inspectTable } from './inspect.js';
 import { buildChangelogWrite, buildCopyChunk, buildCreateChangelog, buildKeyAtOffset, buildKeyBound, buildLastKeyInRange, buildMissingKeys, qualified } from './sql.js';
@@ -54,17 +54,11 @@ export class MysqlOnlineAlter implements OnlineAlter {
 
   constructor(private readonly ctx: MysqlAlterContext) {
     const t = ctx.request.table;
-    this.ghost = { schema: t.schema, name: helperTableName(t.name, 'gho', 64) };
-    this.oldTable = { schema: t.schema, name: helperTableName(t.name, 'del', 64) };
-    this.changelog = { schema: t.schema, name: helperTableName(t.name, 'ghc', 64) };
-    // READ COMMITTED: each chunk's INSERT ... SELECT reads a fresh snapshot
-    // without shared locks on the original's rows (the CopyGate covers the race).
-    //
-    // Not strict: a row the server would reject must not abort a whole chunk
-    // statement; it becomes a warning, and every warning is inspected (any
-    // that changes data fails the run). A blocking ALTER fills a new NOT NULL
-    // column without default with its implicit default; so do we.
-    this.pool = createPool(ctx.spec, 6, ['SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED', withoutSqlModes(['STRICT_TRANS_TABLES', 'STRICT_ALL_TABLES'])]);
+    const names = helperNames('mysql', t.name, 64);
+    this.ghost = { schema: t.schema, name: names.ghost };
+    this.oldTable = { schema: t.schema, name: names.old };
+    this.changelog = { schema: t.schema, name: names.changelog };
+    this.pool = createPool(ctx.spec, 6, ROW_SESSION_SETUP);
     this.replicas = new ReplicaLagMonitor({ primary: ctx.spec, pool: this.pool, explicit: ctx.replicas, changelog: this.changelog, log: ctx.log });
   }
 

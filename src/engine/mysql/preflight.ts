@@ -34,7 +34,7 @@ export async function alterPreflight(input: PreflightInput): Promise<CheckResult
       ok: !exists,
       severity: 'error',
       detail: exists ? `${helper.schema}.${helper.name} exists (a crashed or running migration?)` : 'absent',
-      fix: `if no migration of this table is running: DROP TABLE ${qualified(helper)};`,
+      fix: `if it is a helper of an earlier ghostwright run and none runs now: DROP TABLE ${qualified(helper)}; (otherwise rename your table of that name: ghostwright needs it)`,
     });
   }
   const renamesTable = splitClauses(input.alter).some((c) => /^RENAME\s+(?!(?:COLUMN|INDEX|KEY)\s)/i.test(c));

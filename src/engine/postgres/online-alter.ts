@@ -9,7 +9,7 @@ import type pg from 'pg';
 import { redactedUrl, type ConnectionSpec } from '../../connection.js';
 import type { CopyPlan } from '../../core/columns.js';
 import { CopyGate } from '../../core/copy-gate.js';
-import { helperTableName, publicationName, slotName } from '../../core/names.js';
+import { helperNames, publicationName, slotName } from '../../core/names.js';
 import { DEFAULT_THROTTLE } from '../../core/options.js';
 import { GhostwrightError, RefusedError } from '../../errors.js';
 import type { Logger } from '../../log.js';
@@ -70,9 +70,10 @@ export class PgOnlineAlter implements OnlineAlter {
     this.pool = createPool(deps.spec, 6, { application_name: 'ghostwright' });
     const t = deps.request.table;
     this.original = t;
-    this.ghost = { schema: t.schema, name: helperTableName(t.name, 'gho', PG_MAX_IDENTIFIER_BYTES) };
-    this.old = { schema: t.schema, name: helperTableName(t.name, 'del', PG_MAX_IDENTIFIER_BYTES) };
-    this.changelog = { schema: t.schema, name: helperTableName(t.name, 'ghc', PG_MAX_IDENTIFIER_BYTES) };
+    const names = helperNames('postgres', t.name, PG_MAX_IDENTIFIER_BYTES);
+    this.ghost = { schema: t.schema, name: names.ghost };
+    this.old = { schema: t.schema, name: names.old };
+    this.changelog = { schema: t.schema, name: names.changelog };
     this.slot = slotName(t.schema, t.name);
     this.publication = publicationName(t.schema, t.name);
   }
