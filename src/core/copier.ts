@@ -13,10 +13,14 @@ import type { MigrationSupervisor } from './supervisor.js';
 /** Copies every row that exists when the copy starts; rows added later arrive through the stream. */
 export async function copyTable(online: OnlineAlter, supervisor: MigrationSupervisor, options: AlterOptions): Promise<number> {
   const bounds = await online.keyBounds();
-  if (!bounds) return 0;
+  if (!bounds) {
+    online.beginCopy([]);
+    return 0;
+  }
   const threads = Math.max(1, options.threads);
   const points = threads > 1 ? await online.splitPoints(threads) : [];
   const ranges = toRanges(points, bounds.max);
+  online.beginCopy(ranges);
   const limit = pLimit(threads);
   let total = 0;
   await Promise.all(

@@ -192,8 +192,8 @@ export interface CutOverResult {
 /**
  * One online migration of one table, with its own connections and state.
  * Core calls the methods in this order (see core/migrator.ts):
- *   preflight -> createGhost -> usePlan -> startStream -> keyBounds/splitRange ->
- *   copyChunk* (obeying the throttler) -> waitCaughtUp -> cutOver -> cleanup
+ *   preflight -> createGhost -> usePlan -> startStream -> keyBounds/splitPoints ->
+ *   beginCopy -> copyChunk* (obeying the throttler) -> waitCaughtUp -> cutOver -> cleanup
  * and abort() on any failure or signal. Every method after createGhost must
  * leave the original table untouched on failure.
  */
@@ -224,6 +224,13 @@ export interface OnlineAlter {
   keyBounds(): Promise<{ min: KeyTuple; max: KeyTuple } | null>;
   /** Up to n-1 keys splitting the table into n ranges of similar row counts. */
   splitPoints(n: number): Promise<KeyTuple[]>;
+  /**
+   * The ranges the copy will cover (from the first key, contiguous), before
+   * its first chunk. Called whether or not the table has rows (then with
+   * none). An engine may leave changes of rows the copy has yet to reach to
+   * the copy, which reads them as they are by then.
+   */
+  beginCopy(ranges: readonly CopyRange[]): void;
   /** Copies the next chunk of the range: rows with key > after (and <= upTo), in key order, at most limit rows. */
   copyChunk(range: CopyRange, limit: number): Promise<ChunkResult>;
   /** Returns when every change committed before the call is applied to the ghost. */

@@ -182,6 +182,7 @@ export async function driveAlter(engine: Engine, request: AlterRequest, opts: Dr
     const threads = opts.threads ?? 1;
     const points = threads > 1 ? await alter.splitPoints(threads) : [];
     const bounds = [null, ...points];
+    alter.beginCopy(bounds.map((after, i) => ({ after, upTo: i + 1 < bounds.length ? bounds[i + 1]! : null })));
     let chunkNo = 0;
     await Promise.all(
       bounds.map(async (start, i) => {

@@ -444,7 +444,7 @@ for (const d of ['mysql', 'postgres'] as const) {
       const t = 'lagswap';
       await create((x) => `CREATE TABLE ${x} (id BIGINT NOT NULL PRIMARY KEY, u INT NULL, v INT NOT NULL, UNIQUE (u))`, t);
       await seed(db, t, 2000, (i) => [i, i, i], ['id', 'u', 'v']);
-      await db.query('CREATE TABLE lag_hog (i INT NOT NULL)');
+      await db.query('CREATE TABLE lag_hog (i INT NOT NULL PRIMARY KEY)');
       const workers = 3;
       const swaps = loop(url, workers, async (w, worker) => {
         const pick = () => 1 + worker + workers * Math.floor(Math.random() * Math.floor(2000 / workers));

@@ -47,6 +47,7 @@ async function prepare(request: AlterRequest): Promise<OnlineAlter> {
   const mapping = mapColumns(original, ghost, parseRenames(request.alter));
   alter.usePlan(chooseSharedKey(original, ghost, mapping)!);
   await alter.startStream();
+  alter.beginCopy([{ after: null, upTo: null }]);
   let after = null;
   for (;;) {
     const r = await alter.copyChunk({ after, upTo: null }, 100);
@@ -252,6 +253,7 @@ describe('keys and memory', () => {
     const ghost = await alter.createGhost();
     alter.usePlan(chooseSharedKey(original, ghost, mapColumns(original, ghost, new Map()))!);
     await alter.startStream();
+    alter.beginCopy([{ after: null, upTo: null }]);
     let peak = 0;
     const sample = setInterval(() => (peak = Math.max(peak, alter.streamStats().backlog)), 1);
     // A session holding a lock on the ghost stalls the applier while 5000 keys arrive.

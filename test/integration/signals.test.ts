@@ -62,7 +62,11 @@ describe.each(cases)('%s: %s mid-copy', (dialect, signal) => {
     // Wait until the ghost exists and the copy is held: the migration is mid-flight.
     const deadline = Date.now() + 30_000;
     while (!(await helperTables()).includes(helpersOf(dialect, 'orders').ghost) || !existsSync(socket)) {
-      if (Date.now() > deadline) throw new Error('migration never reached the copy');
+      if (Date.now() > deadline) {
+        // Held by its throttle flag, the child would otherwise run on after this test.
+        child.kill('SIGKILL');
+        throw new Error('migration never reached the copy');
+      }
       await new Promise((r) => setTimeout(r, 50));
     }
     await new Promise((r) => setTimeout(r, 300));

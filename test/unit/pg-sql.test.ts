@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseTableRef, quoteIdent } from '../../src/engine/postgres/ident.js';
-import { applyDeleteSql, applyUpsertSql, chunkEndSql, copyRangeFastSql, copyRangeSql, keyBoundSql, sampleKeysSql, type CopySpec } from '../../src/engine/postgres/sql.js';
+import { applyDeleteSql, applyUpsertSql, chunkEndSql, copyRangeSql, missingKeysSql, keyBoundSql, sampleKeysSql, type CopySpec } from '../../src/engine/postgres/sql.js';
 import { xidsVisible } from '../../src/engine/postgres/applier.js';
 import { withNotValid, createGhostSql, createChangelogSql } from '../../src/engine/postgres/ghost.js';
 import { grantSql } from '../../src/engine/postgres/swap.js';
@@ -75,27 +75,24 @@ describe('copy and apply SQL', () => {
     expect(chunkEndSql(spec, null, null, 100)).toEqual({ sql: 'SELECT "id"::text AS k0, "region"::text AS k1 FROM "public"."orders" ORDER BY "id" ASC, "region" ASC OFFSET $1 LIMIT 1', params: [99] });
   });
 
-  it('copies one key range, skipping rows the stream already wrote', () => {
+  it('copies one key range with a plain INSERT ... SELECT (the ghost holds none of it yet)', () => {
     const q = copyRangeSql(spec, ['10', 'eu'], ['20', 'us']);
     expect(q.sql).toBe(
       'INSERT INTO "public"."_orders_gho" ("id", "region", "comment") OVERRIDING SYSTEM VALUE SELECT "id", "region", "note" FROM "public"."orders" ' +
-        'WHERE ("id", "region") > ($1::bigint, $2::character varying(10)) AND ("id", "region") <= ($3::bigint, $4::character varying(10)) ON CONFLICT ("id", "region") DO NOTHING',
+        'WHERE ("id", "region") > ($1::bigint, $2::character varying(10)) AND ("id", "region") <= ($3::bigint, $4::character varying(10))',
     );
     expect(q.params).toEqual(['10', 'eu', '20', 'us']);
-    expect(copyRangeSql(spec, null, null).sql).toBe('INSERT INTO "public"."_orders_gho" ("id", "region", "comment") OVERRIDING SYSTEM VALUE SELECT "id", "region", "note" FROM "public"."orders" ON CONFLICT ("id", "region") DO NOTHING');
+    expect(copyRangeSql(spec, null, null).sql).toBe('INSERT INTO "public"."_orders_gho" ("id", "region", "comment") OVERRIDING SYSTEM VALUE SELECT "id", "region", "note" FROM "public"."orders"');
   });
 
-  it('copies one key range fast, with an anti-join on the copy key instead of ON CONFLICT', () => {
-    const q = copyRangeFastSql(spec, ['10', 'eu'], ['20', 'us']);
-    expect(q.sql).toBe(
-      'INSERT INTO "public"."_orders_gho" ("id", "region", "comment") OVERRIDING SYSTEM VALUE SELECT "id", "region", "note" FROM "public"."orders" AS o ' +
-        'WHERE ("id", "region") > ($1::bigint, $2::character varying(10)) AND ("id", "region") <= ($3::bigint, $4::character varying(10)) ' +
+  it('skips conflicting rows on demand, and finds the keys of a range missing from the ghost', () => {
+    expect(copyRangeSql(spec, null, ['20', 'us'], true).sql.endsWith('<= ($1::bigint, $2::character varying(10)) ON CONFLICT DO NOTHING')).toBe(true);
+    expect(missingKeysSql(spec, ['10', 'eu'], null)).toEqual({
+      sql:
+        'SELECT o."id"::text AS k0, o."region"::text AS k1 FROM "public"."orders" AS o WHERE (o."id", o."region") > ($1::bigint, $2::character varying(10)) ' +
         'AND NOT EXISTS (SELECT 1 FROM "public"."_orders_gho" AS g WHERE g."id" = o."id" AND g."region" = o."region")',
-    );
-    expect(q.params).toEqual(['10', 'eu', '20', 'us']);
-    expect(copyRangeFastSql(spec, null, null).sql).toBe(
-      'INSERT INTO "public"."_orders_gho" ("id", "region", "comment") OVERRIDING SYSTEM VALUE SELECT "id", "region", "note" FROM "public"."orders" AS o WHERE NOT EXISTS (SELECT 1 FROM "public"."_orders_gho" AS g WHERE g."id" = o."id" AND g."region" = o."region")',
-    );
+      params: ['10', 'eu'],
+    });
   });
 
   it('builds bounds and samples', () => {
@@ -121,6 +118,17 @@ describe('copy and apply SQL', () => {
         'ON CONFLICT ("id", "region") DO UPDATE SET "comment" = EXCLUDED."comment"',
     );
     expect(q.params).toEqual([['1'], ['eu']]);
+  });
+
+  it('upserts only keys the copy has passed: copied prefixes of each range, and keys above a closed last range', () => {
+    const copied = { spans: [{ after: null, through: ['5', 'eu'] }, { after: ['9', 'us'], through: null }], above: ['20', 'us'] };
+    const q = applyUpsertSql(spec, [['1', 'eu']], copied);
+    expect(q.sql).toContain(
+      'AS d) AND (((o."id", o."region") <= ($3::bigint, $4::character varying(10))) OR ((o."id", o."region") > ($5::bigint, $6::character varying(10))) OR ((o."id", o."region") > ($7::bigint, $8::character varying(10)))) ON CONFLICT',
+    );
+    expect(q.params).toEqual([['1'], ['eu'], '5', 'eu', '9', 'us', '20', 'us']);
+    // Nothing copied yet and an open last range: every change is left to the copy.
+    expect(applyUpsertSql(spec, [['1', 'eu']], { spans: [], above: null }).sql).toContain('AS d) AND (false) ON CONFLICT');
   });
 
   it('does nothing on conflict when every column is a key column', () => {
@@ -181,28 +189,8 @@ describe('ALTER ... USING', () => {
 
   it('reads the expression instead of the column in copy and apply', () => {
     const s: CopySpec = { ...spec, pairs: [spec.pairs[0]!, spec.pairs[1]!, { source: 'note', target: 'comment', expression: 'note::jsonb' }] };
-    expect(copyRangeSql(s, null, null).sql).toContain('OVERRIDING SYSTEM VALUE SELECT "id", "region", (note::jsonb) AS "note" FROM "public"."orders" ON CONFLICT');
+    expect(copyRangeSql(s, null, null).sql).toContain('OVERRIDING SYSTEM VALUE SELECT "id", "region", (note::jsonb) AS "note" FROM "public"."orders"');
     expect(applyUpsertSql(s, [['1', 'eu']]).sql).toContain('SELECT o."id", o."region", (note::jsonb) AS "note" FROM "public"."orders" AS o WHERE');
-  });
-});
-
-describe('unique conflicts in the copy', () => {
-  it('skips any conflict only when the ghost adds no unique index', async () => {
-    const { uniqueIndexesKept } = await import('../../src/engine/postgres/sql.js');
-    const orig = { indexes: [
-      { unique: true, definition: 'CREATE UNIQUE INDEX t_pkey ON public.t USING btree (id)' },
-      { unique: true, definition: 'CREATE UNIQUE INDEX t_email_key ON public.t USING btree (email)' },
-      { unique: false, definition: 'CREATE INDEX t_x ON public.t USING btree (x)' },
-    ] };
-    const same = { indexes: [
-      { unique: true, definition: 'CREATE UNIQUE INDEX _t_gho_pkey ON public._t_gho USING btree (id)' },
-      { unique: true, definition: 'CREATE UNIQUE INDEX _t_gho_email_key ON public._t_gho USING btree (email)' },
-      { unique: false, definition: 'CREATE INDEX _t_gho_y_idx ON public._t_gho USING btree (y)' },
-    ] };
-    expect(uniqueIndexesKept(orig, same)).toBe(true);
-    const added = { indexes: [...same.indexes, { unique: true, definition: 'CREATE UNIQUE INDEX _t_gho_v_key ON public._t_gho USING btree (v)' }] };
-    expect(uniqueIndexesKept(orig, added)).toBe(false);
-    expect(copyRangeSql({ ...spec, skipAnyConflict: true }, null, null).sql.endsWith('FROM "public"."orders" ON CONFLICT DO NOTHING')).toBe(true);
   });
 });
 

@@ -214,6 +214,11 @@ export class MysqlOnlineAlter implements OnlineAlter {
     return out;
   }
 
+  /** MySQL applies every change (the copy's INSERT IGNORE skips rows the stream wrote first). */
+  beginCopy(): void {
+    /* nothing to track */
+  }
+
   async copyChunk(range: CopyRange, limit: number): Promise<ChunkResult> {
     this.throwIfFailed();
     const plan = this.needPlan();

@@ -17,7 +17,7 @@ import { GhostwrightError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { CopyGate } from '../../core/copy-gate.js';
 import { qualified } from './ident.js';
-import { applyDeleteSql, applyRemoveAllSql, applyUpsertSql, type CopySpec } from './sql.js';
+import { applyDeleteSql, applyRemoveAllSql, applyUpsertSql, type CopiedSpans, type CopySpec } from './sql.js';
 import { sqlState } from './connect.js';
 import type { Batch, ChangeStream } from './stream.js';
 
@@ -52,9 +52,13 @@ export class Applier {
     private readonly spec: CopySpec,
     private readonly gate: CopyGate,
     private readonly log: Logger,
+    /** Where the copy has been (read inside the gate, so no chunk moves it meanwhile); see CopiedSpans. */
+    private readonly copied: () => CopiedSpans | null,
   ) {}
 
-  start(): void {
+  /** Paused: nothing is applied (or left to the copy) until resume(), i.e. until the copy's ranges are known. */
+  start(paused = false): void {
+    this.paused = paused;
     this.loop = this.run();
   }
 
@@ -137,7 +141,7 @@ export class Applier {
       const keys = batch.keys.slice(i, i + SUB_BATCH);
       const del = applyDeleteSql(this.spec, keys);
       if (!replace) await client.query(del.sql, del.params);
-      const up = applyUpsertSql(this.spec, keys);
+      const up = applyUpsertSql(this.spec, keys, this.copied());
       await client.query(up.sql, up.params);
     }
   }

@@ -21,7 +21,7 @@ import { createGhost, type GhostFk } from './ghost.js';
 import { PG_MAX_IDENTIFIER_BYTES, qualified, quoteIdent } from './ident.js';
 import { inspectTable } from './inspect.js';
 import { preflightChecks } from './preflight.js';
-import { chunkEndSql, copyRangeFastSql, copyRangeSql, keyBoundSql, sampleKeysSql, uniqueIndexesKept, type CopySpec } from './sql.js';
+import { chunkEndSql, copyRangeSql, keyBoundSql, missingKeysSql, sampleKeysSql, uniqueIndexesKept, type CopiedSpans, type CopySpec } from './sql.js';
 import { ChangeStream, MARKER_PREFIX } from './stream.js';
 import { STANDBY_LAG_SQL, standbyLags, type StandbyRow } from './standbys.js';
 import { parseUsing } from './using.js';
@@ -33,6 +33,19 @@ export interface PgAlterDeps {
   replicas: ConnectionSpec[];
   log: Logger;
 }
+
+interface CopyProgress {
+  after: KeyTuple | null;
+  upTo: KeyTuple | null;
+  /** Last key copied; null before the first chunk. */
+  through: KeyTuple | null;
+  done: boolean;
+}
+
+/** A unique violation while copying is retried this often, each time after the stream caught up. */
+const COPY_UNIQUE_RETRIES = 3;
+
+const sameKey = (a: KeyTuple | null, b: KeyTuple | null): boolean => JSON.stringify(a) === JSON.stringify(b);
 
 const keyRow = (row: Record<string, unknown>, n: number): string[] => Array.from({ length: n }, (_, i) => String(row[`k${i}`]));
 
@@ -55,6 +68,8 @@ export class PgOnlineAlter implements OnlineAlter {
   private applier: Applier | null = null;
   private replicaPools = new Map<string, pg.Pool>();
   private markerSeq = 0;
+  /** The copy's ranges and how far each got (see beginCopy); null before the copy begins. */
+  private copyRanges: CopyProgress[] | null = null;
   private warnedHiddenStandbys = false;
   /** Replica identity we changed on the original to get keys in the stream: restored on every exit. */
   private identityChanged: string | null = null;
@@ -113,8 +128,8 @@ export class PgOnlineAlter implements OnlineAlter {
       return expression ? { ...p, expression } : { ...p };
     });
     this.plan = plan;
-    const skipAnyConflict = this.ghostInfo !== null && uniqueIndexesKept(info, this.ghostInfo);
-    this.spec = { original: this.original, ghost: this.ghost, pairs, sourceKey: plan.sourceKey, targetKey: plan.targetKey, keyTypes, skipAnyConflict };
+    const onlyTransientConflicts = this.ghostInfo !== null && uniqueIndexesKept(info, this.ghostInfo);
+    this.spec = { original: this.original, ghost: this.ghost, pairs, sourceKey: plan.sourceKey, targetKey: plan.targetKey, keyTypes, onlyTransientConflicts };
   }
 
   /** Dry run: drops what createGhost made; this OnlineAlter is finished afterwards. */
@@ -162,8 +177,9 @@ export class PgOnlineAlter implements OnlineAlter {
     const stream = new ChangeStream({ spec: this.deps.spec, slot: this.slot, publication: this.publication, keyColumns: spec.sourceKey, ignoreTable: this.changelog, maxBacklog: this.deps.request.maxBacklogEvents, startLsn: res.rows[0]!.lsn, log: this.log });
     this.stream = stream;
     await stream.start();
-    this.applier = new Applier(this.pool, stream, spec, this.gate, this.log);
-    this.applier.start();
+    this.applier = new Applier(this.pool, stream, spec, this.gate, this.log, () => this.copiedSpans());
+    // Held until beginCopy: whether a change is the copy's or the stream's depends on the copy's ranges.
+    this.applier.start(true);
   }
 
   streamStats(): StreamStats {
@@ -199,38 +215,81 @@ export class PgOnlineAlter implements OnlineAlter {
   }
 
   /**
+   * The copy covers these ranges, from (null, ..] on, contiguous; a closed
+   * last range leaves keys above it to the stream. From here on the applier
+   * leaves each range's uncopied rest to the copy (CopiedSpans).
+   */
+  beginCopy(ranges: readonly CopyRange[]): void {
+    const contiguous = ranges.every((r, i) => (i === 0 ? r.after === null : sameKey(r.after, ranges[i - 1]!.upTo)));
+    if (!contiguous) throw new GhostwrightError('E_STATE', 'the copy ranges must start at the first key and be contiguous');
+    this.copyRanges = ranges.map((r) => ({ after: r.after, upTo: r.upTo, through: null, done: false }));
+    this.applier?.resume();
+  }
+
+  private copiedSpans(): CopiedSpans | null {
+    const ranges = this.copyRanges ?? [];
+    if (ranges.every((r) => r.done)) return null;
+    const spans = ranges.filter((r) => r.done || r.through !== null).map((r) => ({ after: r.after, through: r.done ? r.upTo : r.through }));
+    return { spans, above: ranges.length ? ranges[ranges.length - 1]!.upTo : null };
+  }
+
+  /**
    * One chunk in two statements: find the key `limit` rows ahead (an index
    * scan of keys only), then one plain INSERT ... SELECT over (after, end].
-   * The two snapshots may differ: rows that appear or vanish in between are
-   * in the stream, and the insert is idempotent. Measured ~17% faster than a
-   * single statement that materializes the chunk to learn its last key.
+   * The range's progress moves inside the copy gate, before any apply can
+   * run: a change committed after this chunk's snapshot is then applied.
+   * Measured ~17% faster than a single statement that materializes the
+   * chunk to learn its last key.
    */
   async copyChunk(range: CopyRange, limit: number): Promise<ChunkResult> {
     this.throwIfStreamFailed();
     const spec = this.copySpec();
+    const progress = this.copyRanges?.find((r) => sameKey(r.upTo, range.upTo) && !r.done);
+    if (!progress) throw new GhostwrightError('E_STATE', 'copyChunk outside the ranges given to beginCopy');
     const n = spec.sourceKey.length;
     const run = async (): Promise<ChunkResult> => {
       const e = chunkEndSql(spec, range.after, range.upTo, limit);
       const endRow = (await this.pool.query(e.sql, e.params)).rows[0];
       const end = endRow ? keyRow(endRow, n) : null;
       const through = end ?? range.upTo;
-      const fast = copyRangeFastSql(spec, range.after, through);
-      const res = await this.pool.query(fast.sql, fast.params).catch((err: unknown) => {
-        // Another unique index met a row the stream has yet to fix: this chunk takes the ON CONFLICT path.
-        if (sqlState(err) !== '23505') throw err;
-        const q = copyRangeSql(spec, range.after, through);
-        return this.pool.query(q.sql, q.params);
+      const q = copyRangeSql(spec, range.after, through);
+      const res = await this.pool.query(q.sql, q.params).catch(async (err: unknown) => {
+        if (sqlState(err) !== '23505' || !spec.onlyTransientConflicts) throw err;
+        // A ghost row whose change is still queued holds a unique value a
+        // row of this range has now (rows swapped values). Skip such rows and
+        // queue their keys: once the chunk is done they are in the copied
+        // span, so the applier inserts them after the stale row is fixed.
+        const skip = copyRangeSql(spec, range.after, through, true);
+        const inserted = await this.pool.query(skip.sql, skip.params);
+        const m = missingKeysSql(spec, range.after, through);
+        const missing = (await this.pool.query(m.sql, m.params)).rows.map((r) => keyRow(r, n));
+        this.stream?.addKeys(missing);
+        this.log.debug({ skipped: missing.length }, 'copy: rows skipped on a transient unique conflict, queued for the applier');
+        return inserted;
       });
+      if (end) progress.through = end;
+      else progress.done = true;
       // Fewer than `limit` rows were left: the range is exhausted.
       return { rows: res.rowCount ?? 0, last: end };
     };
-    return this.gate.copy(run).catch((err: unknown) => {
-      if (sqlState(err) !== '23505') throw err;
-      throw new GhostwrightError('E_COPY_UNIQUE', `copying rows violates a unique constraint of the new table: ${(err as Error).message}`, {
-        cause: err,
-        hint: 'the data breaks a unique constraint the ALTER adds; remove the duplicates first (the original table is unchanged)',
-      });
-    });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.gate.copy(run);
+      } catch (err) {
+        if (sqlState(err) !== '23505') throw err;
+        // Another unique index met a ghost row whose change is still queued:
+        // once the stream has caught up it is gone, unless the data really
+        // breaks a unique constraint the ALTER adds.
+        if (attempt > COPY_UNIQUE_RETRIES) {
+          throw new GhostwrightError('E_COPY_UNIQUE', `copying rows violates a unique constraint of the new table: ${(err as Error).message}`, {
+            cause: err,
+            hint: 'the data breaks a unique constraint the ALTER adds; remove the duplicates first (the original table is unchanged)',
+          });
+        }
+        this.log.debug({ err, attempt }, 'copy: unique violation on another key; letting the stream catch up, then retrying the chunk');
+        await this.waitCaughtUp(60_000);
+      }
+    }
   }
 
   /** Emits a marker into the WAL from an autocommit connection; returns its id. */

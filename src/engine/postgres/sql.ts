@@ -22,11 +22,11 @@ export interface CopySpec {
   /** format_type() of each source key column. */
   keyTypes: string[];
   /**
-   * The copy skips rows conflicting on ANY unique index of the ghost (not
-   * only the copy key): safe only when every unique index of the ghost exists
-   * on the original, see uniqueIndexesKept().
+   * Every unique index of the ghost exists on the original (see
+   * uniqueIndexesKept): a unique violation while copying can then only be a
+   * stale ghost row whose change is still queued, never a real duplicate.
    */
-  skipAnyConflict?: boolean;
+  onlyTransientConflicts?: boolean;
 }
 
 const list = (names: string[], prefix = ''): string => names.map((n) => prefix + quoteIdent(n)).join(', ');
@@ -78,16 +78,50 @@ export function applyDeleteSql(spec: CopySpec, keys: readonly (readonly unknown[
   return { sql, params: keyColumns(spec, keys) };
 }
 
-/** Copies the batch's keys' CURRENT rows from the original into the ghost (insert or overwrite). */
-export function applyUpsertSql(spec: CopySpec, keys: readonly (readonly unknown[])[]): Sql {
+/**
+ * The part of the key space the copy has passed: every range's copied prefix
+ * (after, cursor], and every key above the last range's closed end (the copy
+ * never reaches those; only the stream brings them). A change of a key
+ * outside it is left to the copy, which reads the row when it gets there:
+ * the ghost never holds a key the copy has yet to insert, so the copy needs
+ * no conflict handling on its key. Null: the whole key space (copy done).
+ */
+export interface CopiedSpans {
+  spans: { after: readonly unknown[] | null; through: readonly unknown[] | null }[];
+  above: readonly unknown[] | null;
+}
+
+/** `AND (...)` restricting `prefix`-qualified source keys to the copied spans; parameters from `first` on. */
+function copiedWhere(spec: CopySpec, copied: CopiedSpans | null, prefix: string, first: number): { sql: string; params: unknown[] } {
+  if (!copied) return { sql: '', params: [] };
+  const sk = row(spec.sourceKey, prefix);
+  const params: unknown[] = [];
+  const bound = (op: string, key: readonly unknown[]) => {
+    const t = `${sk} ${op} ${castTuple(spec.keyTypes, first + params.length)}`;
+    params.push(...key);
+    return t;
+  };
+  const terms: string[] = [];
+  for (const s of copied.spans) {
+    const parts = [s.after ? bound('>', s.after) : '', s.through ? bound('<=', s.through) : ''].filter(Boolean);
+    terms.push(parts.length ? `(${parts.join(' AND ')})` : 'true');
+  }
+  if (copied.above) terms.push(`(${bound('>', copied.above)})`);
+  return { sql: ` AND (${terms.length ? terms.join(' OR ') : 'false'})`, params };
+}
+
+/** Copies the batch's keys' CURRENT rows from the original into the ghost (insert or overwrite), within the copied spans. */
+export function applyUpsertSql(spec: CopySpec, keys: readonly (readonly unknown[])[], copied: CopiedSpans | null = null): Sql {
   const keySet = new Set(spec.targetKey);
   const sets = spec.pairs.filter((p) => !keySet.has(p.target)).map((p) => `${quoteIdent(p.target)} = EXCLUDED.${quoteIdent(p.target)}`);
+  const params = keyColumns(spec, keys);
+  const within = copiedWhere(spec, copied, 'o.', params.length + 1);
   const sql =
     `INSERT INTO ${qualified(spec.ghost)} (${list(spec.pairs.map((p) => p.target))}) OVERRIDING SYSTEM VALUE ` +
     `SELECT ${sourceValues(spec, 'o.')} FROM ${qualified(spec.original)} AS o ` +
-    `WHERE ${row(spec.sourceKey, 'o.')} IN (SELECT ${spec.sourceKey.map((_, i) => `c${i}`).join(', ')} FROM ${keysRelation(spec)} AS d) ` +
+    `WHERE ${row(spec.sourceKey, 'o.')} IN (SELECT ${spec.sourceKey.map((_, i) => `c${i}`).join(', ')} FROM ${keysRelation(spec)} AS d)${within.sql} ` +
     `ON CONFLICT ${row(spec.targetKey)} DO ${sets.length ? `UPDATE SET ${sets.join(', ')}` : 'NOTHING'}`;
-  return { sql, params: keyColumns(spec, keys) };
+  return { sql, params: [...params, ...within.params] };
 }
 
 /**
@@ -105,15 +139,7 @@ export function indexShape(unique: boolean, definition: string | undefined): str
   return `${unique ? 'U ' : ''}${(definition ?? '').replace(/^.*? USING /, '')}`;
 }
 
-/**
- * True when every unique index of the ghost has the same shape on the
- * original. Then a chunk row that collides with a ghost row on another
- * unique column can only meet a STALE ghost row (the original satisfies the
- * constraint), whose change, and this row's, are still in the stream: the
- * copy may skip it. When the ALTER adds a unique index, a collision may be a
- * real duplicate: skipping would silently lose the row, so the copy then
- * fails instead.
- */
+/** True when every unique index of the ghost has the same shape on the original (the original satisfies them all). */
 export function uniqueIndexesKept(original: { indexes: { unique: boolean; definition?: string }[] }, ghost: { indexes: { unique: boolean; definition?: string }[] }): boolean {
   const kept = new Set(original.indexes.filter((i) => i.unique).map((i) => indexShape(true, i.definition)));
   return ghost.indexes.filter((i) => i.unique).every((i) => kept.has(indexShape(true, i.definition)));
@@ -126,40 +152,36 @@ export function chunkEndSql(spec: CopySpec, after: readonly unknown[] | null, up
   return { sql: `SELECT ${keyText(spec)} FROM ${qualified(spec.original)}${where} ORDER BY ${keyOrder(spec, 'ASC')} OFFSET $${params.length} LIMIT 1`, params };
 }
 
-/** Copies the rows with after < key <= upTo (a range chunkEndSql sized): one INSERT ... SELECT, no materialization. */
-export function copyRangeSql(spec: CopySpec, after: readonly unknown[] | null, upTo: readonly unknown[] | null): Sql {
+/**
+ * Copies the rows with after < key <= upTo (a range chunkEndSql sized): one
+ * plain INSERT ... SELECT. No ON CONFLICT: speculative insertion made the copy
+ * 2.3x slower, and an anti-join on the ghost (its stats say empty, so a hash
+ * join over the whole ghost per chunk) 2-4x. Neither is needed: the applier
+ * leaves keys the copy has yet to reach alone (CopiedSpans), so the ghost
+ * holds none of this range. A conflict on ANOTHER unique index (a stale
+ * ghost row whose change is still queued) raises 23505; the caller lets the
+ * stream catch up and retries.
+ */
+export function copyRangeSql(spec: CopySpec, after: readonly unknown[] | null, upTo: readonly unknown[] | null, skipConflicts = false): Sql {
   const { where, params } = rangeWhere(spec, after, upTo);
   const sql =
-    `INSERT INTO ${qualified(spec.ghost)} (${list(spec.pairs.map((p) => p.target))}) OVERRIDING SYSTEM VALUE ` +
-    `SELECT ${sourceValues(spec)} FROM ${qualified(spec.original)}${where} ` +
-    `ON CONFLICT ${spec.skipAnyConflict ? '' : `${row(spec.targetKey)} `}DO NOTHING`;
+    `INSERT INTO ${qualified(spec.ghost)} (${list(spec.pairs.map((p) => p.target))}) OVERRIDING SYSTEM VALUE SELECT ${sourceValues(spec)} FROM ${qualified(spec.original)}${where}` +
+    (skipConflicts ? ' ON CONFLICT DO NOTHING' : '');
   return { sql, params };
 }
 
-/**
- * The fast form of copyRangeSql: skips keys the stream already wrote with an
- * anti-join instead of ON CONFLICT. Speculative insertion (ON CONFLICT) made
- * the copy 2.3x slower than a plain INSERT ... SELECT on 1M rows (3.4 s vs
- * 1.5 s); the anti-join costs ~10%. It is safe because the copy gate keeps
- * applies out while a chunk runs, and parallel chunks own disjoint key
- * ranges: nothing else can insert the same key between check and insert.
- * A conflict on ANOTHER unique index (a row the stream has yet to move
- * away) raises 23505; the caller then retries the chunk with copyRangeSql.
- */
-export function copyRangeFastSql(spec: CopySpec, after: readonly unknown[] | null, upTo: readonly unknown[] | null): Sql {
-  const { where, params } = rangeWhere(spec, after, upTo);
+/** Keys of the range that are not in the ghost (after a copy that skipped conflicting rows). */
+export function missingKeysSql(spec: CopySpec, after: readonly unknown[] | null, upTo: readonly unknown[] | null): Sql {
+  const { where, params } = rangeWhere(spec, after, upTo, 'o.');
   const match = spec.sourceKey.map((k, i) => `g.${quoteIdent(spec.targetKey[i]!)} = o.${quoteIdent(k)}`).join(' AND ');
   const notCopied = `NOT EXISTS (SELECT 1 FROM ${qualified(spec.ghost)} AS g WHERE ${match})`;
-  const sql =
-    `INSERT INTO ${qualified(spec.ghost)} (${list(spec.pairs.map((p) => p.target))}) OVERRIDING SYSTEM VALUE ` +
-    `SELECT ${sourceValues(spec)} FROM ${qualified(spec.original)} AS o${where ? `${where} AND ${notCopied}` : ` WHERE ${notCopied}`}`;
-  return { sql, params };
+  return { sql: `SELECT ${keyText(spec, 'o.')} FROM ${qualified(spec.original)} AS o${where ? `${where} AND ${notCopied}` : ` WHERE ${notCopied}`}`, params };
 }
 
-function rangeWhere(spec: CopySpec, after: readonly unknown[] | null, upTo: readonly unknown[] | null): { where: string; params: unknown[] } {
+function rangeWhere(spec: CopySpec, after: readonly unknown[] | null, upTo: readonly unknown[] | null, prefix = ''): { where: string; params: unknown[] } {
   const params: unknown[] = [];
   const where: string[] = [];
-  const sk = row(spec.sourceKey);
+  const sk = row(spec.sourceKey, prefix);
   if (after) {
     where.push(`${sk} > ${castTuple(spec.keyTypes, params.length + 1)}`);
     params.push(...after);

@@ -263,6 +263,12 @@ export class ChangeStream {
     else this.advance(batch.throughSeq, batch.throughLsn);
   }
 
+  /** Keys to apply that no event brought (rows the copy had to skip): queued like changed keys. */
+  addKeys(keys: readonly string[][]): void {
+    for (const k of keys) this.keys.set(JSON.stringify(k), [...k]);
+    if (keys.length) this.wake();
+  }
+
   /** A batch applied inside a transaction that then rolled back: its keys must be applied again. */
   requeue(batch: Batch): void {
     for (const k of batch.keys) this.keys.set(JSON.stringify(k), k);
