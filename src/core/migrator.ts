@@ -71,6 +71,7 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps =
         cutOverLockTimeoutMs: options.cutOverLockTimeoutMs,
         dropOldTable: options.dropOldTable,
         maxBacklogEvents: options.maxBacklogEvents,
+        streamStartTimeoutMs: options.streamStartTimeoutMs,
       },
       { replicas, log },
     );

@@ -38,6 +38,8 @@ export interface AlterOptions {
   /** 'bar' for a terminal, 'json' for newline-delimited JSON on stderr, 'none'. */
   progress: 'bar' | 'json' | 'none';
   maxBacklogEvents: number;
+  /** PG: how long the slot creation may wait for transactions already running. */
+  streamStartTimeoutMs: number;
 }
 
 export const DEFAULT_THROTTLE: ThrottleOptions = Object.freeze({
@@ -68,6 +70,7 @@ export function alterOptions(partial: Partial<AlterOptions> & Pick<AlterOptions,
     statusIntervalMs: 10_000,
     progress: 'none' as const,
     maxBacklogEvents: 50_000,
+    streamStartTimeoutMs: 60_000,
     ...partial,
     throttle: Object.freeze({ ...DEFAULT_THROTTLE, ...(partial.throttle ?? {}) }),
   });

@@ -148,6 +148,8 @@ export interface AlterRequest {
   dropOldTable: boolean;
   /** High-water mark for queued, unapplied change events (memory bound). */
   maxBacklogEvents: number;
+  /** PG: how long creating the slot may wait for transactions already running (it must). Default 60 s. */
+  streamStartTimeoutMs?: number;
 }
 
 export interface CopyRange {

@@ -12,6 +12,7 @@ import { chooseSharedKey, mapColumns, parseRenames } from '../../src/core/column
 import { slotName } from '../../src/core/names.js';
 import type { AlterRequest, Engine, OnlineAlter } from '../../src/engine/engine.js';
 import { silentLogger } from '../../src/log.js';
+import type { GhostwrightError } from '../../src/errors.js';
 import { databaseOf, hasPgStandby, pgStandbyUrl, withDatabase } from '../helpers/servers.js';
 import { openPgFixture, type PgFixture } from '../helpers/pg-fixture.js';
 import { diffDigests, driveAlter, rowDigests } from '../helpers/pg-load.js';
@@ -91,6 +92,33 @@ describe('cut-over failure', () => {
     await alter.abort(); // twice: still never throws
     expect(await leftovers()).toEqual({ slots: 0, pubs: 0, tables: 0 });
     expect(await one(`SELECT count(*)::int AS n FROM aborted`)).toEqual({ n: 100 });
+  });
+
+  it('gives up creating the slot behind a transaction left open, names it, and leaves nothing', async () => {
+    await db.query(`CREATE TABLE waited (id int PRIMARY KEY, v text); INSERT INTO waited SELECT g, 'v' FROM generate_series(1, 10) g; CREATE TABLE elsewhere (i int)`);
+    const idle = new pg.Client({ connectionString: url });
+    await idle.connect();
+    try {
+      // An xid held by an idle session: slot creation must wait for it to end.
+      await idle.query('BEGIN; INSERT INTO elsewhere VALUES (1)');
+      const pid = (await idle.query('SELECT pg_backend_pid() AS p')).rows[0].p as number;
+      const original = await engine.inspect({ schema: 'public', name: 'waited' });
+      const alter = engine.onlineAlter(req('waited', 'ADD COLUMN w int', { streamStartTimeoutMs: 1000 }), { replicas: [], log: silentLogger });
+      await alter.preflight(original);
+      const ghost = await alter.createGhost();
+      alter.usePlan(chooseSharedKey(original, ghost, mapColumns(original, ghost, new Map()))!);
+      const t0 = Date.now();
+      const err = (await alter.startStream().catch((e: unknown) => e)) as GhostwrightError;
+      expect(err.code).toBe('E_STREAM_START');
+      expect(err.message).toContain(`pid ${pid}`);
+      expect(Date.now() - t0).toBeLessThan(5000);
+      await alter.abort();
+      expect(await leftovers()).toEqual({ slots: 0, pubs: 0, tables: 0 });
+      expect(await one(`SELECT count(*)::int AS n FROM waited`)).toEqual({ n: 10 });
+    } finally {
+      await idle.query('ROLLBACK').catch(() => undefined);
+      await idle.end();
+    }
   });
 
   it('fails safely when the replication connection dies', async () => {

@@ -32,6 +32,7 @@ interface AlterFlags {
   statusInterval: number;
   progress?: 'bar' | 'json' | 'none';
   maxBacklog: number;
+  streamStartTimeout: number;
   json?: boolean;
 }
 
@@ -65,6 +66,7 @@ export function registerAlter(program: Command): void {
     .option('--status-interval <s>', 'seconds between status lines and on-status hooks', Number, 10)
     .option('--progress <mode>', 'bar | json | none (default: bar on a terminal, else none)')
     .option('--max-backlog <n>', 'queued change events above which the stream pauses', intOption('--max-backlog'), 50_000)
+    .option('--stream-start-timeout <s>', 'PostgreSQL: seconds the slot creation may wait for transactions already running', intOption('--stream-start-timeout'), 60)
     .option('--json', 'print the final report as JSON on stdout')
     .action(async (flags: AlterFlags, cmd: Command) => {
       const options = toOptions(flags);
@@ -111,6 +113,7 @@ export function toOptions(flags: AlterFlags): AlterOptions {
     statusIntervalMs: Math.round(flags.statusInterval * 1000),
     progress,
     maxBacklogEvents: flags.maxBacklog,
+    streamStartTimeoutMs: flags.streamStartTimeout * 1000,
     throttle: {
       maxLoad: flags.maxLoad ? parseLoadSpec(flags.maxLoad) : {},
       criticalLoad: flags.criticalLoad ? parseLoadSpec(flags.criticalLoad) : {},

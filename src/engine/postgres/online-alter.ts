@@ -172,14 +172,42 @@ export class PgOnlineAlter implements OnlineAlter {
     // Creating the logical slot waits for transactions running now to end;
     // every commit after its consistent point is decoded, and every chunk's
     // snapshot is taken after it: nothing can fall between copy and stream.
-    const res = await this.pool.query<{ lsn: string }>(`SELECT lsn::text AS lsn FROM pg_create_logical_replication_slot($1, 'pgoutput')`, [this.slot]);
+    const lsn = await this.createSlot(this.deps.request.streamStartTimeoutMs ?? 60_000);
     this.slotCreated = true;
-    const stream = new ChangeStream({ spec: this.deps.spec, slot: this.slot, publication: this.publication, keyColumns: spec.sourceKey, ignoreTable: this.changelog, maxBacklog: this.deps.request.maxBacklogEvents, startLsn: res.rows[0]!.lsn, log: this.log });
+    const stream = new ChangeStream({ spec: this.deps.spec, slot: this.slot, publication: this.publication, keyColumns: spec.sourceKey, ignoreTable: this.changelog, maxBacklog: this.deps.request.maxBacklogEvents, startLsn: lsn, log: this.log });
     this.stream = stream;
     await stream.start();
     this.applier = new Applier(this.pool, stream, spec, this.gate, this.log, () => this.copiedSpans());
     // Held until beginCopy: whether a change is the copy's or the stream's depends on the copy's ranges.
     this.applier.start(true);
+  }
+
+  /**
+   * Creates the slot, which waits until every transaction that holds an xid
+   * now has ended. One left open (an idle session in a transaction) would
+   * hold the migration forever: after timeoutMs it fails, naming them.
+   */
+  private async createSlot(timeoutMs: number): Promise<string> {
+    const client = await this.pool.connect();
+    try {
+      await client.query(`SELECT set_config('statement_timeout', $1, false)`, [`${timeoutMs}ms`]);
+      const res = await client.query<{ lsn: string }>(`SELECT lsn::text AS lsn FROM pg_create_logical_replication_slot($1, 'pgoutput')`, [this.slot]);
+      return res.rows[0]!.lsn;
+    } catch (err) {
+      if (sqlState(err) !== '57014') throw err;
+      const open = await catalog<{ pid: number; since: string; state: string }>(
+        this.pool,
+        `SELECT pid, xact_start::text AS since, state FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid() ORDER BY xact_start LIMIT 5`,
+      );
+      const who = open.map((o) => `pid ${o.pid} (${o.state}, in a transaction since ${o.since})`).join(', ');
+      throw new GhostwrightError('E_STREAM_START', `the replication slot could not be created within ${timeoutMs / 1000} s: it waits for transactions already running to end${who ? `: ${who}` : ''}`, {
+        cause: err,
+        hint: 'end or commit those transactions (pg_terminate_backend(pid) if they are abandoned) and rerun, or raise --stream-start-timeout',
+      });
+    } finally {
+      await client.query(`SELECT set_config('statement_timeout', '0', false)`).catch(() => undefined);
+      client.release();
+    }
   }
 
   streamStats(): StreamStats {
@@ -326,6 +354,16 @@ export class PgOnlineAlter implements OnlineAlter {
   }
 
   async measure(loadNames: string[]): Promise<LoadMeasurement> {
+    try {
+      return await this.measureNow(loadNames);
+    } catch (err) {
+      // The run ended while a measurement was in flight: nothing to throttle any more.
+      if (this.closed) return { load: {}, replicas: [] };
+      throw err;
+    }
+  }
+
+  private async measureNow(loadNames: string[]): Promise<LoadMeasurement> {
     if (this.closed) return { load: {}, replicas: [] };
     const [load] = await catalog<Record<string, number>>(
       this.pool,
