@@ -43,6 +43,8 @@ export interface CutOverContext {
   columnMap: Map<string, string>;
   identityOverride: string | null;
   emitMarker: () => Promise<string>;
+  /** ANALYZE of the ghost started while the stream caught up; true when it ran (no ANALYZE after the swap then). */
+  ghostAnalyzed: Promise<boolean> | null;
   log: Logger;
 }
 
@@ -51,6 +53,8 @@ const MARKER_WAIT_MS = 10_000;
 
 export async function cutOver(ctx: CutOverContext): Promise<CutOverResult> {
   const { pool, stream, applier, request, original } = ctx;
+  // It holds a lock on the ghost the rename would wait for.
+  const analyzed = (await ctx.ghostAnalyzed) ?? false;
   await applier.pause();
   const a = await pool.connect();
   const appliedHere: Batch[] = [];
@@ -100,7 +104,7 @@ export async function cutOver(ctx: CutOverContext): Promise<CutOverResult> {
   } finally {
     a.release();
   }
-  await afterCommit(ctx, toValidate);
+  await afterCommit(ctx, toValidate, analyzed);
   let oldTable: string | null = ctx.old.name;
   if (request.dropOldTable) {
     try {
@@ -114,8 +118,8 @@ export async function cutOver(ctx: CutOverContext): Promise<CutOverResult> {
   return { stallMs, oldTable };
 }
 
-/** Outside the lock: validate the foreign keys added NOT VALID, and refresh the planner's statistics. */
-async function afterCommit(ctx: CutOverContext, toValidate: [TableRef, string][]): Promise<void> {
+/** Outside the lock: validate the foreign keys added NOT VALID, and refresh the planner's statistics unless the ghost had them. */
+async function afterCommit(ctx: CutOverContext, toValidate: [TableRef, string][], analyzed: boolean): Promise<void> {
   for (const [table, name] of toValidate) {
     try {
       await ctx.pool.query(`ALTER TABLE ${qualified(table)} VALIDATE CONSTRAINT ${quoteIdent(name)}`);
@@ -123,5 +127,5 @@ async function afterCommit(ctx: CutOverContext, toValidate: [TableRef, string][]
       ctx.log.warn({ err, constraint: name }, 'foreign key left NOT VALID: validation failed');
     }
   }
-  await ctx.pool.query(`ANALYZE ${qualified(ctx.original)}`).catch((err: unknown) => ctx.log.warn({ err }, 'ANALYZE failed'));
+  if (!analyzed) await ctx.pool.query(`ANALYZE ${qualified(ctx.original)}`).catch((err: unknown) => ctx.log.warn({ err }, 'ANALYZE failed'));
 }

@@ -70,6 +70,8 @@ export class PgOnlineAlter implements OnlineAlter {
   private markerSeq = 0;
   /** The copy's ranges and how far each got (see beginCopy); null before the copy begins. */
   private copyRanges: CopyProgress[] | null = null;
+  /** ANALYZE of the ghost, run once the copy is done, while the stream catches up (see waitCaughtUp). */
+  private ghostAnalyzed: Promise<boolean> | null = null;
   private warnedHiddenStandbys = false;
   /** Replica identity we changed on the original to get keys in the stream: restored on every exit. */
   private identityChanged: string | null = null;
@@ -345,6 +347,17 @@ export class PgOnlineAlter implements OnlineAlter {
     const stream = this.stream;
     if (!stream) throw new GhostwrightError('E_STATE', 'stream not started');
     this.throwIfStreamFailed();
+    // Decoding the copy's WAL keeps one core busy for a while yet: the
+    // planner statistics the new table needs are gathered meanwhile.
+    if (!this.ghostAnalyzed && this.copyRanges?.every((r) => r.done)) {
+      this.ghostAnalyzed = this.pool.query(`ANALYZE ${qualified(this.ghost)}`).then(
+        () => true,
+        (err: unknown) => {
+          this.log.warn({ err }, 'ANALYZE of the ghost failed; the table is analyzed after the swap');
+          return false;
+        },
+      );
+    }
     const id = await this.emitMarker();
     await stream.waitFor(() => stream.markerApplied(id) || stream.error !== null, timeoutMs);
     this.throwIfStreamFailed();
@@ -434,6 +447,7 @@ export class PgOnlineAlter implements OnlineAlter {
       columnMap: new Map(this.plan.mapping.pairs.map((p) => [p.source, p.target])),
       identityOverride: this.identityChanged,
       emitMarker: () => this.emitMarker(),
+      ghostAnalyzed: this.ghostAnalyzed,
       log: this.log,
     };
   }
