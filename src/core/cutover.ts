@@ -1,11 +1,11 @@
 /**
  * Postponing and retrying the cut-over. The swap itself is the engine's
- * (LOCK TABLES t READ + a queued RENAME on MySQL, one transaction on PostgreSQL); here: wait while
+ * (LOCK TABLES + a queued RENAME on MySQL, one transaction on PostgreSQL); here: wait while
  * the DBA postpones it, run the before-cut-over hook, and retry a lock
  * timeout with exponential backoff and jitter. Each attempt blocks writers at
  * most --cut-over-lock-timeout, and a failed attempt leaves the original in place.
  */
-import { existsSync } from 'node:fs';
+import { isCutOverPostponed } from '../control/flags.js';
 import type { CutOverResult, OnlineAlter } from '../engine/engine.js';
 import { GhostwrightError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -15,9 +15,7 @@ import type { MigrationSupervisor } from './supervisor.js';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function isPostponed(supervisor: MigrationSupervisor, options: AlterOptions): boolean {
-  const s = supervisor.live.settings;
-  if (s.cutOverNow) return false;
-  return s.postponeCutOver || (options.postponeCutOverFlagFile !== null && existsSync(options.postponeCutOverFlagFile));
+  return isCutOverPostponed(options.postponeCutOverFlagFile, supervisor.live.settings);
 }
 
 /** While postponed the stream keeps applying, so the final catch-up stays short. */

@@ -150,8 +150,10 @@ export class MigrationSupervisor {
     this.progress.update(this.live);
   }
 
-  /** Throws when the migration must stop (signal, panic, critical load). */
+  /** Throws when the migration must stop (signal, panic, critical load, a dead stream or applier). */
   checkAborted(): void {
+    const failed = this.init.online.failure();
+    if (failed) throw failed;
     // Critical load counts in every phase (catch-up, postponed, cut-over), not only while copying.
     const abort = this.throttler.current().abort;
     if (abort) throw abortError(abort);

@@ -222,6 +222,12 @@ export interface OnlineAlter {
    */
   startStream(): Promise<void>;
   streamStats(): StreamStats;
+  /**
+   * The error that stopped the stream or the applier, if one did. Nothing is
+   * applied any more after it, so every wait (backlog, postponed cut-over)
+   * must end on it rather than wait for progress that can't come.
+   */
+  failure(): Error | null;
   /** Smallest and largest key now in the original, or null when empty. */
   keyBounds(): Promise<{ min: KeyTuple; max: KeyTuple } | null>;
   /** Up to n-1 keys splitting the table into n ranges of similar row counts. */

@@ -233,6 +233,25 @@ describe.each(['mysql', 'postgres'] as const)('control end to end: %s', (dialect
       await expectUntouched(report!, table, 'E_PANIC');
     });
 
+    it('a stream that dies during a postponed cut-over ends the run at once, not when the flag goes', async () => {
+      const table = await seed();
+      const postpone = join(dir, `${table}.postpone`);
+      writeFileSync(postpone, '');
+      const live = makeLive();
+      const run = runOnlineAlter(options(table, { postponeCutOverFlagFile: postpone }), { live });
+      await until('postponed', () => live.progress.state === 'postponed');
+      // MySQL: DDL on the table is fatal to the binlog stream; PostgreSQL: the walsender is killed.
+      if (dialect === 'mysql') await db.query(`ALTER TABLE ${table} ADD COLUMN other INT NULL`);
+      else await db.query(`SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name LIKE 'ghostwright%' AND database = current_database()`);
+      const report = await Promise.race([run, sleep(10_000).then(() => null)]);
+      if (!report) {
+        live.settings.panic = true;
+        await run;
+      }
+      expect(report, 'the dead stream was not noticed while postponed').not.toBeNull();
+      await expectUntouched(report!, table, dialect === 'mysql' ? 'E_DDL_DURING_ALTER' : 'E_STREAM');
+    });
+
     it('critical-load reached during a postponed cut-over aborts (gh-ost checks it in every phase)', async () => {
       const table = await seed();
       const postpone = join(dir, `${table}.postpone`);

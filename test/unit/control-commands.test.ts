@@ -1,11 +1,11 @@
-import { mkdtempSync, rmSync, writeFileSync, unlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { newLiveMigration } from '../../src/core/live.js';
 import type { LiveMigration } from '../../src/core/live.js';
 import { percent, runCommand, statusObject } from '../../src/control/commands.js';
-import { flagExists, isCutOverPostponed, postponeReason, waitWhilePostponed } from '../../src/control/flags.js';
+import { flagExists, isCutOverPostponed, postponeReason } from '../../src/control/flags.js';
 import { defaultSocketPath } from '../../src/control/socket.js';
 
 function makeLive(): LiveMigration {
@@ -150,43 +150,5 @@ describe('flag files and postponement', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  });
-
-  it('waitWhilePostponed holds while the flag exists, shows state postponed, restores it', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'gw-flag-'));
-    try {
-      const file = join(dir, 'postpone');
-      writeFileSync(file, '');
-      const live = makeLive();
-      live.progress.state = 'catching-up';
-      const reasons: string[] = [];
-      const p = waitWhilePostponed({ flagFile: file, live, pollMs: 10, onPostponed: (r) => reasons.push(r) });
-      await new Promise((r) => setTimeout(r, 50));
-      expect(live.progress.state).toBe('postponed');
-      unlinkSync(file);
-      const waited = await p;
-      expect(waited).toBeGreaterThanOrEqual(40);
-      expect(live.progress.state).toBe('catching-up');
-      expect(reasons).toEqual([`postpone flag file ${file}`]);
-      expect(await waitWhilePostponed({ flagFile: file, live })).toBe(0);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
-
-  it('waitWhilePostponed is released by the cut-over command and stopped by check()', async () => {
-    const live = makeLive();
-    live.settings.postponeCutOver = true;
-    const p = waitWhilePostponed({ flagFile: null, live, pollMs: 10 });
-    await new Promise((r) => setTimeout(r, 30));
-    live.settings.cutOverNow = true;
-    await p;
-    live.settings.cutOverNow = false;
-    live.settings.postponeCutOver = true;
-    let n = 0;
-    await expect(
-      waitWhilePostponed({ flagFile: null, live, pollMs: 5, check: () => { if (++n === 3) throw new Error('panic'); } }),
-    ).rejects.toThrow('panic');
-    expect(live.progress.state).toBe('copying');
   });
 });

@@ -125,8 +125,12 @@ export class MysqlOnlineAlter implements OnlineAlter {
     return this.plan;
   }
 
+  failure(): Error | null {
+    return this.stream?.error ?? this.applier?.error ?? null;
+  }
+
   private throwIfFailed(): void {
-    const err = this.stream?.error ?? this.applier?.error;
+    const err = this.failure();
     if (err) throw err;
   }
 

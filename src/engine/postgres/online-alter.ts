@@ -216,6 +216,10 @@ export class PgOnlineAlter implements OnlineAlter {
     return { eventsApplied: this.stream?.eventsApplied ?? 0, backlog: this.stream?.backlog ?? 0, appliedPosition: this.stream?.position ?? '' };
   }
 
+  failure(): Error | null {
+    return this.stream?.error ?? null;
+  }
+
   private throwIfStreamFailed(): void {
     if (this.stream?.error) throw this.stream.error;
   }
