@@ -14,15 +14,11 @@ import type { MigrationSupervisor } from './supervisor.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export function isPostponed(supervisor: MigrationSupervisor, options: AlterOptions): boolean {
-  return isCutOverPostponed(options.postponeCutOverFlagFile, supervisor.live.settings);
-}
-
 /** While postponed the stream keeps applying, so the final catch-up stays short. */
 export async function waitWhilePostponed(supervisor: MigrationSupervisor, options: AlterOptions): Promise<void> {
   for (;;) {
     supervisor.checkAborted();
-    if (!isPostponed(supervisor, options)) {
+    if (!isCutOverPostponed(options.postponeCutOverFlagFile, supervisor.live.settings)) {
       // A failing on-before-cut-over hook postpones: the hook is asked again
       // every few seconds until it passes (or a DBA runs `cut-over`).
       const verdict = await supervisor.hook('on-before-cut-over');

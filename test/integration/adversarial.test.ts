@@ -61,10 +61,10 @@ async function count(db: TestSql, table: string): Promise<number> {
 /** No ghost, changelog, slot or publication left behind. */
 async function expectNoHelpers(db: TestSql, t: string): Promise<void> {
   if (db.dialect === 'mysql') {
-    const left = await q(db, 'SELECT TABLE_NAME AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (?, ?)', [helpersOf(db.dialect, t).ghost, `_${t}_ghc`]);
+    const left = await q(db, 'SELECT TABLE_NAME AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (?, ?)', [helpersOf(db.dialect, t).ghost, helpersOf(db.dialect, t).changelog]);
     expect(left).toEqual([]);
   } else {
-    const left = await q(db, `SELECT relname AS n FROM pg_class WHERE relname IN (?, ?)`, [helpersOf(db.dialect, t).ghost, `_${t}_ghc`]);
+    const left = await q(db, `SELECT relname AS n FROM pg_class WHERE relname IN (?, ?)`, [helpersOf(db.dialect, t).ghost, helpersOf(db.dialect, t).changelog]);
     expect(left).toEqual([]);
     expect(Number(await db.value('SELECT count(*) FROM pg_replication_slots WHERE database = current_database()'))).toBe(0);
     expect(Number(await db.value('SELECT count(*) FROM pg_publication'))).toBe(0);

@@ -15,7 +15,7 @@ import type { LiveMigration } from '../../src/core/live.js';
 import { alterOptions, type AlterOptions, type ThrottleOptions } from '../../src/core/options.js';
 import type { AlterReport } from '../../src/core/report.js';
 import { sendControlCommand } from '../../src/control/client.js';
-import { helpersOf, databaseOf, dropDatabase, freshDatabase, hasMysqlReplica, hasPgStandby, mysqlReplicaUrl, pgStandbyUrl, sql, withDatabase, type TestDialect, type TestSql,  } from '../helpers/servers.js';
+import { helpersOf, databaseOf, dropDatabase, freshDatabase, hasMysqlReplica, hasPgStandby, mysqlReplicaUrl, pgStandbyUrl, sql, withDatabase, type TestDialect, type TestSql } from '../helpers/servers.js';
 
 const ROWS = 20_000;
 const here = (p: string) => new URL(p, import.meta.url);

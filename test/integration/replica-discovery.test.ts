@@ -23,7 +23,7 @@ import { alterOptions, type AlterOptions, type ThrottleOptions } from '../../src
 import type { AlterReport } from '../../src/core/report.js';
 import { connectEngine } from '../../src/engine/index.js';
 import { silentLogger } from '../../src/log.js';
-import { helpersOf, databaseOf, dropDatabase, freshDatabase, hasMysqlReplica, hasPgStandby, mysqlReplicaUrl, pgStandbyUrl, sql, withDatabase, type TestDialect, type TestSql,  } from '../helpers/servers.js';
+import { helpersOf, databaseOf, dropDatabase, freshDatabase, hasMysqlReplica, hasPgStandby, mysqlReplicaUrl, pgStandbyUrl, sql, withDatabase, type TestDialect, type TestSql } from '../helpers/servers.js';
 
 const ROWS = 20_000;
 const MAX_LAG_MS = 500;

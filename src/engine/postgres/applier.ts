@@ -137,11 +137,13 @@ export class Applier {
         await client.query(del.sql, del.params);
       }
     }
+    // One view of the copy's progress for the whole batch: no chunk runs while a batch is applied.
+    const copied = this.copied();
     for (let i = 0; i < batch.keys.length; i += SUB_BATCH) {
       const keys = batch.keys.slice(i, i + SUB_BATCH);
       const del = applyDeleteSql(this.spec, keys);
       if (!replace) await client.query(del.sql, del.params);
-      const up = applyUpsertSql(this.spec, keys, this.copied());
+      const up = applyUpsertSql(this.spec, keys, copied);
       await client.query(up.sql, up.params);
     }
   }

@@ -221,7 +221,8 @@ export class PgOnlineAlter implements OnlineAlter {
   }
 
   private throwIfStreamFailed(): void {
-    if (this.stream?.error) throw this.stream.error;
+    const err = this.failure();
+    if (err) throw err;
   }
 
   async keyBounds(): Promise<{ min: KeyTuple; max: KeyTuple } | null> {
