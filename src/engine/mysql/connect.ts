@@ -6,7 +6,7 @@
  */
 import mysql from 'mysql2/promise';
 import type { Pool, PoolConnection, Connection, ConnectionOptions, RowDataPacket, ResultSetHeader } from 'mysql2/promise';
-import { redactedUrl, redactUrlText, type ConnectionSpec } from '../../connection.js';
+import { endpoint, redactedUrl, redactUrlText, type ConnectionSpec } from '../../connection.js';
 import { RefusedError } from '../../errors.js';
 
 export type Queryable = Pool | PoolConnection | Connection;
@@ -26,6 +26,8 @@ export function connectionOptions(spec: ConnectionSpec, extra: Partial<Connectio
     connectTimeout: 10_000,
     ...extra,
   };
+  // A socket file wins over host and port (mysql2 and zongji's mysql both read socketPath).
+  if (spec.socketPath) opts.socketPath = spec.socketPath;
   if (spec.password !== undefined) opts.password = spec.password;
   if (spec.tls) {
     const ssl: Record<string, unknown> = { rejectUnauthorized: spec.tls.rejectUnauthorized };
@@ -124,14 +126,14 @@ export function connectError(spec: ConnectionSpec, err: unknown): RefusedError {
       hint = `database "${spec.database}" does not exist: create it or fix the URL path`;
       break;
     case 'ECONNREFUSED':
-      hint = `nothing listens on ${spec.host}:${spec.port}: is the server running, is the port right?`;
+      hint = `nothing listens on ${endpoint(spec)}: is the server running, is the ${spec.socketPath ? 'socket path' : 'port'} right?`;
       break;
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
       hint = `host "${spec.host}" does not resolve`;
       break;
     case 'ETIMEDOUT':
-      hint = `no answer from ${spec.host}:${spec.port} (firewall?)`;
+      hint = `no answer from ${endpoint(spec)} (firewall?)`;
       break;
     case 'HANDSHAKE_NO_SSL_SUPPORT':
       hint = 'the server does not offer TLS: enable it on the server or drop ssl/sslmode from the URL';
@@ -141,6 +143,9 @@ export function connectError(spec: ConnectionSpec, err: unknown): RefusedError {
     case 'SELF_SIGNED_CERT_IN_CHAIN':
     case 'DEPTH_ZERO_SELF_SIGNED_CERT':
       hint = "the server's TLS certificate was not accepted: pass its CA with sslca=/path/ca.pem, or use ssl=require (encrypts without verifying)";
+      break;
+    case 'ENOENT':
+      hint = `no socket file ${spec.socketPath ?? ''}: check the path (SELECT @@socket on the server shows it)`;
       break;
     default:
       break;

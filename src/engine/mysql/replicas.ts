@@ -26,7 +26,7 @@
  * independent of Seconds_Behind_Master; assumes the clocks agree (NTP).
  */
 import type { Pool, PoolConnection } from 'mysql2/promise';
-import type { ConnectionSpec } from '../../connection.js';
+import { atAddress, type ConnectionSpec } from '../../connection.js';
 import type { Logger } from '../../log.js';
 import type { LoadMeasurement, TableRef } from '../engine.js';
 import { createPool, queryRows, type Queryable, type Row } from './connect.js';
@@ -128,7 +128,7 @@ export class ReplicaLagMonitor {
     const hosts = parseReplicaHosts(rows, { host: primary.host, port: primary.port });
     if (hosts.length) log.info({ replicas: hosts.map((h) => `${h.host}:${h.port}`) }, 'replicas discovered; their lag throttles the copy');
     else if (rows.length) log.warn({ replicas: rows.length }, 'replicas are attached but none reports its address (report_host); their lag is not checked: name them with --replica');
-    return hosts.map((h) => ({ name: `discovered:${h.host}:${h.port}`, spec: { ...primary, host: h.host, port: h.port }, discovered: true, pool: null, dropped: false }));
+    return hosts.map((h) => ({ name: `discovered:${h.host}:${h.port}`, spec: atAddress(primary, h.host, h.port), discovered: true, pool: null, dropped: false }));
   }
 
   private poolFor(t: Target): Pool {

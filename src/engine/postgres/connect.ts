@@ -5,7 +5,7 @@
  * precision. Values travel as text and are cast explicitly when written.
  */
 import pg from 'pg';
-import { redactedUrl, redactUrlText, type ConnectionSpec } from '../../connection.js';
+import { endpoint, redactedUrl, redactUrlText, type ConnectionSpec } from '../../connection.js';
 import { RefusedError } from '../../errors.js';
 
 const asText = (value: string): string => value;
@@ -38,7 +38,7 @@ export function connectError(spec: ConnectionSpec, err: unknown): RefusedError {
   const e = err as { code?: string; message?: string };
   const where = redactedUrl(spec);
   const msg = redactUrlText(String(e?.message ?? err));
-  let hint = `check that PostgreSQL runs at ${spec.host}:${spec.port} and accepts TCP connections`;
+  let hint = spec.host.startsWith('/') ? `check that PostgreSQL listens on ${endpoint(spec)} (unix_socket_directories, port)` : `check that PostgreSQL runs at ${endpoint(spec)} and accepts TCP connections`;
   if (e?.code === '28P01' || e?.code === '28000') hint = `check the user and password for ${spec.user} (and pg_hba.conf)`;
   else if (e?.code === '3D000') hint = `create the database "${spec.database}" or fix the URL`;
   else if (e?.code === 'ENOTFOUND' || e?.code === 'EAI_AGAIN') hint = `the host ${spec.host} does not resolve`;
