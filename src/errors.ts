@@ -1,20 +1,35 @@
 /**
  * Typed errors with a stable code, a fix hint a DBA can act on, and the exit
- * code the CLI maps them to: 0 done, 1 failed, 2 refused / bad input.
+ * code the CLI maps them to: 0 done, 1 failed, 2 refused / bad input,
+ * 3 the server could not be reached (nothing changed; a retry may help).
+ * Every code is listed, with its meaning, in ./error-codes.ts.
  */
-export type ExitCode = 0 | 1 | 2;
+export type ExitCode = 0 | 1 | 2 | 3;
+
+/** Exit code for "could not reach the server": a scheduler may retry. */
+export const EXIT_UNREACHABLE = 3;
 
 export interface ErrorOptions {
   hint?: string;
   cause?: unknown;
   /** Refusals (bad input, unsupported settings) exit 2; runtime failures exit 1. */
   exitCode?: ExitCode;
+  /** Machine-readable specifics (a table, a check id, a version) kept out of the code. */
+  details?: Record<string, unknown>;
+}
+
+export interface ErrorJson {
+  code: string;
+  message: string;
+  hint?: string;
+  details?: Record<string, unknown>;
 }
 
 export class GhostwrightError extends Error {
   readonly code: string;
   readonly hint: string | undefined;
   readonly exitCode: ExitCode;
+  readonly details: Record<string, unknown> | undefined;
 
   constructor(code: string, message: string, options: ErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -22,10 +37,16 @@ export class GhostwrightError extends Error {
     this.code = code;
     this.hint = options.hint;
     this.exitCode = options.exitCode ?? 1;
+    this.details = options.details;
   }
 
-  toJSON(): { code: string; message: string; hint?: string } {
-    return this.hint ? { code: this.code, message: this.message, hint: this.hint } : { code: this.code, message: this.message };
+  toJSON(): ErrorJson {
+    return {
+      code: this.code,
+      message: this.message,
+      ...(this.hint ? { hint: this.hint } : {}),
+      ...(this.details ? { details: this.details } : {}),
+    };
   }
 }
 
@@ -35,6 +56,44 @@ export class RefusedError extends GhostwrightError {
     super(code, message, { ...options, exitCode: 2 });
     this.name = 'RefusedError';
   }
+}
+
+/** The server did not answer (refused, timed out, host unknown): nothing changed, a retry may help. Exit 3. */
+export class UnreachableError extends GhostwrightError {
+  constructor(message: string, options: Omit<ErrorOptions, 'exitCode'> = {}) {
+    super('E_UNREACHABLE', message, { ...options, exitCode: EXIT_UNREACHABLE });
+    this.name = 'UnreachableError';
+  }
+}
+
+/** Network error codes that mean "no server answered", as opposed to "the server said no". */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET', 'EPIPE', 'PROTOCOL_CONNECTION_LOST']);
+
+/** True when a connect failure means the server was not reached (also inside AggregateError / causes). */
+export function isUnreachable(err: unknown): boolean {
+  const seen = new Set<unknown>();
+  const walk = (e: unknown): boolean => {
+    if (!e || typeof e !== 'object' || seen.has(e)) return false;
+    seen.add(e);
+    const o = e as { code?: unknown; message?: unknown; errors?: unknown; cause?: unknown };
+    if (typeof o.code === 'string' && UNREACHABLE_CODES.has(o.code)) return true;
+    // pg reports its own connect timeout without a code.
+    if (typeof o.message === 'string' && /connection timeout|timeout expired|Connection terminated unexpectedly/i.test(o.message) && !o.code) return true;
+    if (Array.isArray(o.errors) && o.errors.some(walk)) return true;
+    return walk(o.cause);
+  };
+  return walk(err);
+}
+
+/** The outcome word of a failed run, as --json prints it in "status". */
+export type FailureStatus = 'refused' | 'failed' | 'unreachable';
+
+export function statusForExit(exitCode: ExitCode): FailureStatus {
+  return exitCode === 2 ? 'refused' : exitCode === EXIT_UNREACHABLE ? 'unreachable' : 'failed';
+}
+
+export function exitForStatus(status: string): ExitCode {
+  return status === 'refused' ? 2 : status === 'unreachable' ? EXIT_UNREACHABLE : status === 'failed' ? 1 : 0;
 }
 
 export function isGhostwrightError(err: unknown): err is GhostwrightError {

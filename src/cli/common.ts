@@ -1,16 +1,26 @@
 /** Small pieces every command shares: logger from flags, output to stdout, URL from flag or env. */
+import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
-import { RefusedError } from '../errors.js';
+import { RefusedError, type ExitCode } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 
 export interface GlobalFlags {
   logLevel?: string;
+  verbose?: boolean;
+  quiet?: boolean;
+}
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
+/** --log-level wins; --verbose is debug, --quiet is error; else the command's default. */
+export function logLevelOf(flags: GlobalFlags & { json?: boolean }, defaultLevel?: string): (typeof LOG_LEVELS)[number] {
+  if (flags.verbose && flags.quiet) throw new RefusedError('E_BAD_FLAG', '--verbose and --quiet contradict each other', { hint: 'pass one of them, or --log-level' });
+  return (flags.logLevel ?? (flags.verbose ? 'debug' : flags.quiet ? 'error' : undefined) ?? defaultLevel ?? (flags.json ? 'warn' : 'info')) as (typeof LOG_LEVELS)[number];
 }
 
 export function loggerFor(cmd: Command, defaultLevel?: string): Logger {
   const flags = cmd.optsWithGlobals() as GlobalFlags & { json?: boolean };
-  const level = (flags.logLevel ?? defaultLevel ?? (flags.json ? 'warn' : 'info')) as 'info';
-  return createLogger({ level, pretty: process.stderr.isTTY === true && !flags.json });
+  return createLogger({ level: logLevelOf(flags, defaultLevel), pretty: process.stderr.isTTY === true && !flags.json });
 }
 
 export function requireUrl(url: string | undefined): string {
@@ -29,15 +39,63 @@ export function collect(value: string, previous: string[] = []): string[] {
 
 export function intOption(name: string) {
   return (value: string): number => {
-    const n = Number(value);
+    const n = value.trim() === '' ? NaN : Number(value);
     if (!Number.isInteger(n) || n < 0) throw new RefusedError('E_BAD_FLAG', `${name} must be a non-negative integer, got "${value}"`);
     return n;
   };
 }
 
+export const PROGRESS_MODES = ['bar', 'json', 'none'] as const;
+
+/** `--threads auto`: one copy worker per spare core, at most 4 (the server does the work; more rarely helps). */
+export function autoThreads(cores: number = availableParallelism()): number {
+  return Math.max(1, Math.min(4, cores - 1));
+}
+
+/** A whole number >= 1. */
+export function positiveIntOption(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < 1) throw new RefusedError('E_BAD_FLAG', `${name} must be a whole number of at least 1, got "${value}"`);
+    return n;
+  };
+}
+
+/** A number of seconds (fractions allowed); `positive` refuses 0. */
+export function secondsOption(name: string, { positive }: { positive: boolean }) {
+  return (value: string): number => {
+    const n = value.trim() === '' ? NaN : Number(value);
+    if (!Number.isFinite(n) || n < 0 || (positive && n === 0)) {
+      throw new RefusedError('E_BAD_FLAG', `${name} must be a number of seconds${positive ? ' above 0' : ' (0 or more)'}, got "${value}"`);
+    }
+    return n;
+  };
+}
+
+/** `auto` (let the tool pick) or a whole number >= 1. */
+export function threadsOption(name: string) {
+  const int = positiveIntOption(name);
+  return (value: string): number | 'auto' => {
+    if (value === 'auto') return 'auto';
+    try {
+      return int(value);
+    } catch {
+      throw new RefusedError('E_BAD_FLAG', `${name} must be "auto" or a whole number of at least 1, got "${value}"`);
+    }
+  };
+}
+
+/** One of a fixed set of words. */
+export function choiceOption<T extends string>(name: string, choices: readonly T[]) {
+  return (value: string): T => {
+    if (!(choices as readonly string[]).includes(value)) throw new RefusedError('E_BAD_FLAG', `${name} must be one of ${choices.join(', ')}; got "${value}"`);
+    return value as T;
+  };
+}
+
 /** The command already printed its outcome; only the exit code is left to set. */
 export class ReportedExit extends Error {
-  constructor(readonly exitCode: 0 | 1 | 2) {
+  constructor(readonly exitCode: ExitCode) {
     super(`exit ${exitCode}`);
   }
 }

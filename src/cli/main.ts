@@ -1,13 +1,13 @@
 /**
  * `ghostwright <command>`: a thin layer over the library. Exit codes: 0 ok,
- * 1 failed, 2 refused or bad input. --json output goes to stdout, logs and
+ * 1 failed, 2 refused or bad input, 3 server not reached (retry may help). --json output goes to stdout, logs and
  * errors to stderr; a password never appears in either.
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { redactUrlText } from '../connection.js';
-import { isGhostwrightError } from '../errors.js';
-import { ReportedExit } from './common.js';
+import { isGhostwrightError, statusForExit } from '../errors.js';
+import { choiceOption, LOG_LEVELS, ReportedExit } from './common.js';
 import { registerAlter } from './commands/alter.js';
 import { registerControl } from './commands/control.js';
 import { registerDemo } from './commands/demo.js';
@@ -25,7 +25,9 @@ export function buildProgram(): Command {
   const program = new Command('ghostwright')
     .description('online schema changes for MySQL/MariaDB and PostgreSQL, with a Flyway-style migration ledger')
     .version(version())
-    .option('--log-level <level>', 'trace | debug | info | warn | error | silent')
+    .option('--log-level <level>', 'trace | debug | info | warn | error | fatal | silent', choiceOption('--log-level', LOG_LEVELS))
+    .option('--verbose', 'shorthand for --log-level debug')
+    .option('--quiet', 'shorthand for --log-level error')
     .showHelpAfterError()
     .exitOverride();
   registerDoctor(program);
@@ -55,7 +57,7 @@ function exitCodeFor(err: unknown, json: boolean): number {
     return err.exitCode === 0 ? 0 : 2;
   }
   if (isGhostwrightError(err)) {
-    if (json) process.stdout.write(`${JSON.stringify({ status: err.exitCode === 2 ? 'refused' : 'failed', error: err.toJSON() }, null, 2)}\n`);
+    if (json) process.stdout.write(`${JSON.stringify({ status: statusForExit(err.exitCode), error: err.toJSON() }, null, 2)}\n`);
     process.stderr.write(`error: ${redactUrlText(err.message)}\n`);
     if (err.hint) process.stderr.write(`  fix: ${redactUrlText(err.hint)}\n`);
     return err.exitCode;

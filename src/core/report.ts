@@ -1,5 +1,7 @@
+import type { ErrorJson } from '../errors.js';
 /** The final report of an online ALTER, as printed by --json. */
-export type AlterStatus = 'done' | 'failed' | 'refused' | 'dry-run';
+/** 'unreachable': the server did not answer, nothing changed, a retry may help (exit 3). */
+export type AlterStatus = 'done' | 'failed' | 'refused' | 'unreachable' | 'dry-run';
 
 export interface AlterReport {
   status: AlterStatus;
@@ -15,7 +17,7 @@ export interface AlterReport {
   oldTable: string | null;
   /** Dry run: what would happen. */
   plan?: AlterPlan;
-  error?: { code: string; message: string; hint?: string };
+  error?: ErrorJson;
 }
 
 export interface AlterPlan {

@@ -15,7 +15,7 @@
  * at statement k, provided statements 1..k-1 are unchanged in the file.
  */
 import type { Engine, SqlSession } from '../engine/engine.js';
-import { GhostwrightError, RefusedError } from '../errors.js';
+import { exitForStatus, GhostwrightError, RefusedError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { alterOptions, type AlterOptions } from '../core/options.js';
 import type { AlterReport } from '../core/report.js';
@@ -198,7 +198,8 @@ async function runOnline(ctx: ApplyContext, p: PlannedStatement): Promise<void> 
     const e = report.error;
     throw new GhostwrightError(e?.code ?? 'E_ONLINE_ALTER', `online ALTER of ${p.alter.table} ${report.status}: ${e?.message ?? 'no detail'}`, {
       ...(e?.hint ? { hint: e.hint } : {}),
-      exitCode: report.status === 'refused' ? 2 : 1,
+      exitCode: report.status === 'dry-run' ? 1 : exitForStatus(report.status),
+      ...(e?.details ? { details: e.details } : {}),
     });
   }
 }

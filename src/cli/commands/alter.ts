@@ -3,7 +3,8 @@ import { parseLoadSpec } from '../../core/load-spec.js';
 import { runOnlineAlter } from '../../core/migrator.js';
 import { alterOptions, type AlterOptions } from '../../core/options.js';
 import type { AlterReport } from '../../core/report.js';
-import { collect, intOption, loggerFor, printJson, ReportedExit, requireUrl } from '../common.js';
+import { exitForStatus } from '../../errors.js';
+import { autoThreads, choiceOption, collect, intOption, loggerFor, positiveIntOption, printJson, PROGRESS_MODES, ReportedExit, requireUrl, secondsOption, threadsOption } from '../common.js';
 
 interface AlterFlags {
   url?: string;
@@ -12,7 +13,7 @@ interface AlterFlags {
   execute?: boolean;
   chunkSize: number;
   chunkTime: number;
-  threads: number;
+  threads: number | 'auto';
   okToDropTable?: boolean;
   cutOverLockTimeout: number;
   cutOverRetries: number;
@@ -44,17 +45,17 @@ export function registerAlter(program: Command): void {
     .requiredOption('--table <name>', 'table to change, optionally schema-qualified')
     .requiredOption('--alter <sql>', 'clauses after ALTER TABLE <table>, or a whole ALTER TABLE statement for the same table')
     .option('--execute', 'migrate for real (default: dry run that proves the ALTER on a ghost table and prints the plan)')
-    .option('--chunk-size <n>', 'rows per chunk to start with; adapts to --chunk-time', intOption('--chunk-size'), 5000)
-    .option('--chunk-time <ms>', 'target time per chunk', intOption('--chunk-time'), 500)
-    .option('--threads <n>', 'parallel copy workers over disjoint key ranges', intOption('--threads'), 1)
+    .option('--chunk-size <n>', 'rows per chunk to start with; adapts to --chunk-time', positiveIntOption('--chunk-size'), 5000)
+    .option('--chunk-time <ms>', 'target time per chunk', positiveIntOption('--chunk-time'), 500)
+    .option('--threads <n>', 'parallel copy workers over disjoint key ranges: a number, or auto', threadsOption('--threads'), 1)
     .option('--ok-to-drop-table', 'drop the old table after cut-over (default: keep it as _<table>_del)')
-    .option('--cut-over-lock-timeout <s>', 'seconds writers may be blocked per cut-over attempt', Number, 3)
-    .option('--cut-over-retries <n>', 'cut-over attempts before giving up', intOption('--cut-over-retries'), 5)
+    .option('--cut-over-lock-timeout <s>', 'seconds writers may be blocked per cut-over attempt', secondsOption('--cut-over-lock-timeout', { positive: true }), 3)
+    .option('--cut-over-retries <n>', 'cut-over attempts before giving up', positiveIntOption('--cut-over-retries'), 5)
     .option('--postpone-cut-over-flag-file <file>', 'while this file exists, keep streaming and postpone the cut-over')
     .option('--replica <url>', 'replica to watch for lag (repeatable)', collect, [])
     .option('--max-load <spec>', 'pause copying above these, e.g. Threads_running=25 (PG: active_sessions=40)')
     .option('--critical-load <spec>', 'abort above these')
-    .option('--critical-load-hibernate-seconds <s>', 'abort only when critical load lasts this long (0: at once)', Number, 0)
+    .option('--critical-load-hibernate-seconds <s>', 'abort only when critical load lasts this long (0: at once)', secondsOption('--critical-load-hibernate-seconds', { positive: false }), 0)
     .option('--max-lag-millis <ms>', 'pause copying while a replica lags more than this', intOption('--max-lag-millis'), 1500)
     .option('--max-retained-wal-mb <mb>', 'PostgreSQL: pause copying while our slot retains more WAL', intOption('--max-retained-wal-mb'), 1024)
     .option('--throttle-flag-file <file>', 'pause copying while this file exists')
@@ -63,9 +64,9 @@ export function registerAlter(program: Command): void {
     .option('--heartbeat-interval-millis <ms>', 'heartbeat for replica lag', intOption('--heartbeat-interval-millis'), 100)
     .option('--socket <path>', 'control socket (default: in the temp dir, named after the table)')
     .option('--hooks-path <dir>', 'directory of hook executables (on-startup, on-success, ...)')
-    .option('--status-interval <s>', 'seconds between status lines and on-status hooks', Number, 10)
-    .option('--progress <mode>', 'bar | json | none (default: bar on a terminal, else none)')
-    .option('--max-backlog <n>', 'queued change events above which the stream pauses', intOption('--max-backlog'), 50_000)
+    .option('--status-interval <s>', 'seconds between status lines and on-status hooks', secondsOption('--status-interval', { positive: true }), 10)
+    .option('--progress <mode>', 'bar | json | none (default: bar on a terminal, else none)', choiceOption('--progress', PROGRESS_MODES))
+    .option('--max-backlog <n>', 'queued change events above which the stream pauses', positiveIntOption('--max-backlog'), 50_000)
     .option('--stream-start-timeout <s>', 'PostgreSQL: seconds the slot creation may wait for transactions already running', intOption('--stream-start-timeout'), 60)
     .option('--json', 'print the final report as JSON on stdout')
     .action(async (flags: AlterFlags, cmd: Command) => {
@@ -88,8 +89,7 @@ export function registerAlter(program: Command): void {
       }
       if (flags.json) printJson(report);
       else process.stdout.write(formatReport(report));
-      if (report.status === 'refused') throw new ReportedExit(2);
-      if (report.status === 'failed') throw new ReportedExit(1);
+      if (report.status === 'refused' || report.status === 'failed' || report.status === 'unreachable') throw new ReportedExit(exitForStatus(report.status));
     });
 }
 
@@ -102,7 +102,7 @@ export function toOptions(flags: AlterFlags): AlterOptions {
     execute: flags.execute === true,
     chunkSize: Math.max(1, flags.chunkSize),
     chunkTimeMs: flags.chunkTime,
-    threads: Math.max(1, flags.threads),
+    threads: flags.threads === 'auto' ? autoThreads() : flags.threads,
     dropOldTable: flags.okToDropTable === true,
     cutOverLockTimeoutMs: Math.round(flags.cutOverLockTimeout * 1000),
     cutOverRetries: flags.cutOverRetries,

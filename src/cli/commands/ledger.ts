@@ -10,7 +10,7 @@ import { GhostwrightError, RefusedError } from '../../errors.js';
 import { baseline, clean, info, lint, migrate, repair, undo, validate, type LedgerOptions } from '../../ledger/index.js';
 import { readConfigFile, resolveLedgerOptions, type LedgerFlags } from '../../ledger/config.js';
 import { loadMigrations } from '../../ledger/files.js';
-import { collect, intOption, loggerFor, printJson, ReportedExit } from '../common.js';
+import { choiceOption, collect, intOption, loggerFor, positiveIntOption, printJson, PROGRESS_MODES, ReportedExit } from '../common.js';
 import { formatDryRun, formatFindings, formatInfo, formatMigrate } from './ledger-format.js';
 
 type Flags = LedgerFlags & { json?: boolean; dialect?: string };
@@ -49,12 +49,12 @@ export function registerLedger(program: Command): void {
     .option('--dry-run', 'print how each pending statement would run (direct / instant / online) and why; change nothing')
     .option('--online-threshold <rows>', 'rows above which a rewriting ALTER runs through the online engine (default 1000000)', intOption('--online-threshold'))
     .option('--installed-by <name>', 'recorded in the history (default: the database user)')
-    .option('--chunk-size <n>', 'online engine: rows per chunk to start with', intOption('--chunk-size'))
+    .option('--chunk-size <n>', 'online engine: rows per chunk to start with', positiveIntOption('--chunk-size'))
     .option('--max-load <spec>', 'online engine: pause copying above these, e.g. Threads_running=25')
     .option('--critical-load <spec>', 'online engine: abort above these')
     .option('--max-lag-millis <ms>', 'online engine: pause copying while a replica lags more than this', intOption('--max-lag-millis'))
     .option('--replica <url>', 'online engine: replica to watch for lag (repeatable)', collect)
-    .option('--progress <mode>', 'online engine progress: bar | json | none (default: bar on a terminal)')
+    .option('--progress <mode>', 'online engine progress: bar | json | none (default: bar on a terminal)', choiceOption('--progress', PROGRESS_MODES))
     .action(async (flags: Flags, cmd: Command) => {
       const result = await migrate(options(flags, cmd));
       out(flags, result, () => (result.dryRun ? formatDryRun(result.dryRun) : formatMigrate(result)));

@@ -7,7 +7,7 @@
 import mysql from 'mysql2/promise';
 import type { Pool, PoolConnection, Connection, ConnectionOptions, RowDataPacket, ResultSetHeader } from 'mysql2/promise';
 import { endpoint, redactedUrl, redactUrlText, type ConnectionSpec } from '../../connection.js';
-import { RefusedError } from '../../errors.js';
+import { isUnreachable, RefusedError, UnreachableError, type GhostwrightError } from '../../errors.js';
 
 export type Queryable = Pool | PoolConnection | Connection;
 export type Row = Record<string, unknown>;
@@ -111,7 +111,7 @@ export async function openConnection(spec: ConnectionSpec, extra: Partial<Connec
 }
 
 /** Wrong host/password/database: a refusal with a hint, never the password. */
-export function connectError(spec: ConnectionSpec, err: unknown): RefusedError {
+export function connectError(spec: ConnectionSpec, err: unknown): GhostwrightError {
   const e = err as { code?: string; errno?: number; message?: string };
   const where = redactedUrl(spec);
   const raw = redactUrlText(String(e?.message ?? err));
@@ -150,6 +150,8 @@ export function connectError(spec: ConnectionSpec, err: unknown): RefusedError {
     default:
       break;
   }
+  // No answer at all: exit 3 (a retry may help); the server saying no: exit 2 (fix the input).
+  if (isUnreachable(err)) return new UnreachableError(`cannot reach ${where}: ${safe}`, { hint, cause: err });
   return new RefusedError('E_CONNECT', `cannot connect to ${where}: ${safe}`, { hint, cause: err });
 }
 

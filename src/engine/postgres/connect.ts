@@ -6,7 +6,7 @@
  */
 import pg from 'pg';
 import { endpoint, redactedUrl, redactUrlText, type ConnectionSpec } from '../../connection.js';
-import { RefusedError } from '../../errors.js';
+import { isUnreachable, RefusedError, UnreachableError, type GhostwrightError } from '../../errors.js';
 
 const asText = (value: string): string => value;
 export const TEXT_TYPES = { getTypeParser: () => asText } as unknown as pg.CustomTypesConfig;
@@ -34,7 +34,7 @@ export function createPool(spec: ConnectionSpec, max = 4, extra: Partial<pg.Clie
 }
 
 /** Turns a failed connect into a refusal a DBA can act on; never shows the password. */
-export function connectError(spec: ConnectionSpec, err: unknown): RefusedError {
+export function connectError(spec: ConnectionSpec, err: unknown): GhostwrightError {
   const e = err as { code?: string; message?: string };
   const where = redactedUrl(spec);
   const msg = redactUrlText(String(e?.message ?? err));
@@ -42,7 +42,10 @@ export function connectError(spec: ConnectionSpec, err: unknown): RefusedError {
   if (e?.code === '28P01' || e?.code === '28000') hint = `check the user and password for ${spec.user} (and pg_hba.conf)`;
   else if (e?.code === '3D000') hint = `create the database "${spec.database}" or fix the URL`;
   else if (e?.code === 'ENOTFOUND' || e?.code === 'EAI_AGAIN') hint = `the host ${spec.host} does not resolve`;
-  return new RefusedError('E_CONNECT', `cannot connect to ${where}: ${spec.password ? msg.split(spec.password).join('***') : msg}`, { hint, cause: err });
+  const safe = spec.password ? msg.split(spec.password).join('***') : msg;
+  // No answer at all: exit 3 (a retry may help); the server saying no: exit 2 (fix the input).
+  if (isUnreachable(err)) return new UnreachableError(`cannot reach ${where}: ${safe}`, { hint, cause: err });
+  return new RefusedError('E_CONNECT', `cannot connect to ${where}: ${safe}`, { hint, cause: err });
 }
 
 /** pg's SQLSTATE of an error, if any. */
