@@ -9,12 +9,15 @@
  */
 import { etaMs, rowsPerSecond, type LiveMigration } from '../core/live.js';
 import { formatLoadSpec, parseLoadSpec } from '../core/load-spec.js';
+import { postponeReason } from './flags.js';
 
 export interface CommandContext {
   live: LiveMigration;
   /** Extra status fields from the migrator (positions, key, phase details). */
   status: () => object;
   now?: () => number;
+  /** --postpone-cut-over-flag-file: status reports the postponement in force, whatever holds it. */
+  postponeFlagFile?: string | null;
 }
 
 export interface CommandResult {
@@ -113,9 +116,11 @@ function execute(name: string, value: string | null, arg: string, ctx: CommandCo
       s.postponeCutOver = true;
       s.cutOverNow = false;
       return 'ok: cut-over postponed (cut-over or unpostpone to release)';
-    case 'unpostpone':
+    case 'unpostpone': {
       s.postponeCutOver = false;
-      return 'ok: postpone-cut-over command dropped';
+      const still = postponeReason(ctx.postponeFlagFile ?? null, s);
+      return `ok: postpone-cut-over command dropped${still ? ` (still postponed: ${still})` : ''}`;
+    }
     case 'cut-over':
       s.postponeCutOver = false;
       s.cutOverNow = true;
@@ -147,6 +152,8 @@ export function statusObject(ctx: CommandContext): Record<string, unknown> {
     etaMs: etaMs(p, now),
     elapsedMs: now - p.startedAt,
     settings: { ...ctx.live.settings },
+    postponeCutOver: postponeReason(ctx.postponeFlagFile ?? null, ctx.live.settings) !== null,
+    postponeReason: postponeReason(ctx.postponeFlagFile ?? null, ctx.live.settings),
     ...ctx.status(),
   };
 }
@@ -156,6 +163,8 @@ export function statusText(ctx: CommandContext): string {
   const p = ctx.live.progress;
   const s = ctx.live.settings;
   const eta = etaMs(p, now);
+  // The postponement in force (command, flag file, or neither), not only the command's flag.
+  const postponed = postponeReason(ctx.postponeFlagFile ?? null, s);
   const lines = [
     `table: ${p.table} (${p.engine})`,
     `state: ${p.state}${p.throttleReason ? ` (${p.throttleReason})` : ''}`,
@@ -164,7 +173,7 @@ export function statusText(ctx: CommandContext): string {
     `elapsed: ${Math.round((now - p.startedAt) / 1000)}s`,
     `replica lag: ${Object.entries(p.replicaLagMs).map(([k, v]) => `${k}=${v === null ? 'unknown' : `${v}ms`}`).join(', ') || 'none'}`,
     `settings: chunk-size=${s.chunkSize} max-lag-millis=${s.maxLagMs} max-load=${formatLoadSpec(s.maxLoad) || '-'} critical-load=${formatLoadSpec(s.criticalLoad) || '-'}`,
-    `flags: throttle=${s.forcedThrottle} postpone-cut-over=${s.postponeCutOver} cut-over-now=${s.cutOverNow} panic=${s.panic}`,
+    `flags: throttle=${s.forcedThrottle} postpone-cut-over=${postponed !== null}${postponed ? ` (${postponed})` : ''} cut-over-now=${s.cutOverNow} panic=${s.panic}`,
   ];
   // The migrator's own fields, minus what the lines above already show.
   const shown = new Set([...Object.keys(p), ...Object.keys(s), 'percent', 'rowsPerSecond', 'etaMs', 'elapsedMs']);

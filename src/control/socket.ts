@@ -23,6 +23,8 @@ export interface ControlServerOptions {
   live: LiveMigration;
   status: () => object;
   log: Logger;
+  /** See CommandContext.postponeFlagFile. */
+  postponeFlagFile?: string | null;
 }
 
 export interface ControlServer {
@@ -35,13 +37,21 @@ const MAX_COMMAND_BYTES = 64 * 1024;
 /** Unix socket paths are limited to 108 bytes on Linux (104 on macOS), NUL included. */
 const MAX_SOCKET_PATH = 100;
 
-export function defaultSocketPath(table: string): string {
-  const safe = table.replace(/[^A-Za-z0-9_.-]/g, '_');
+/**
+ * `ghostwright.<schema>.<table>.sock` in the temp dir: the schema is part of
+ * the name, so migrations of same-named tables in two schemas don't collide.
+ * Where sanitizing changed a name (or a part holds a dot, which would make
+ * `a.b` + `c` and `a` + `b.c` alike), a hash of the exact names keeps it apart.
+ */
+export function defaultSocketPath(table: string | { schema: string; name: string }): string {
+  const parts = typeof table === 'string' ? [table] : [table.schema, table.name];
+  const safe = parts.map((p) => p.replace(/[^A-Za-z0-9_.-]/g, '_'));
+  const exact = typeof table === 'string' || parts.every((p, i) => p === safe[i] && !p.includes('.'));
+  const hash = createHash('sha1').update(JSON.stringify(parts)).digest('hex').slice(0, 8);
   const dir = tmpdir();
-  const full = join(dir, `ghostwright.${safe}.sock`);
+  const full = join(dir, `ghostwright.${safe.join('.')}${exact ? '' : `.${hash}`}.sock`);
   if (Buffer.byteLength(full) <= MAX_SOCKET_PATH) return full;
-  const hash = createHash('sha1').update(table).digest('hex').slice(0, 8);
-  return join(dir, `ghostwright.${safe.slice(0, 20)}.${hash}.sock`);
+  return join(dir, `ghostwright.${safe.join('.').slice(0, 20)}.${hash}.sock`);
 }
 
 export async function startControlServer(o: ControlServerOptions): Promise<ControlServer> {
@@ -86,7 +96,7 @@ function handle(sock: Socket, o: ControlServerOptions): void {
   const answer = (text: string): void => {
     if (answered) return;
     answered = true;
-    const result = runCommand(text, { live: o.live, status: o.status });
+    const result = runCommand(text, { live: o.live, status: o.status, postponeFlagFile: o.postponeFlagFile ?? null });
     o.log.info({ command: result.command, ok: result.ok }, 'control command');
     sock.end(`${result.answer}\n`);
   };

@@ -3,9 +3,11 @@
  * column feeds which ghost column. Dropped columns are skipped, added ones
  * take their defaults, generated columns are never written, and renames
  * (`CHANGE [COLUMN] a b ...` on MySQL, `RENAME [COLUMN] a TO b` on both) are
- * followed so data is not lost to a "drop + add".
+ * followed so data is not lost to a "drop + add". A column the ALTER drops
+ * and adds again under the same name (`DROP COLUMN c, ADD COLUMN c ...`) is
+ * a NEW column: it takes its default, as on a blocking ALTER (gh-ost too).
  */
-import type { TableInfo } from '../engine/engine.js';
+import type { KeyInfo, TableInfo } from '../engine/engine.js';
 
 export interface ColumnPair {
   source: string;
@@ -72,8 +74,30 @@ export function parseRenames(alter: string, caseFold: (name: string) => string =
   return renames;
 }
 
-export function mapColumns(original: TableInfo, ghost: TableInfo, renames: Map<string, string>, caseFold: (n: string) => string = (n) => n): ColumnMapping {
-  const ghostByName = new Map(ghost.columns.map((c) => [caseFold(c.name), c]));
+const NOT_A_COLUMN = String.raw`(?:INDEX|KEY|PRIMARY|UNIQUE|FOREIGN|CONSTRAINT|CHECK|FULLTEXT|SPATIAL|PARTITION|PERIOD|SYSTEM|EXCLUDE)\b`;
+
+/**
+ * Columns the ALTER both drops and adds (in either order): the added one is a
+ * new column, not the old one's continuation. Derived from the clause text
+ * (`DROP [COLUMN] [IF EXISTS] c` and `ADD [COLUMN] [IF NOT EXISTS] c ...`);
+ * index, key and constraint clauses are not columns.
+ */
+export function parseReAdded(alter: string, caseFold: (name: string) => string = (n) => n): Set<string> {
+  const drop = new RegExp(String.raw`^DROP\s+(?!${NOT_A_COLUMN})(?:COLUMN\s+)?(?:IF\s+EXISTS\s+)?(${IDENT})\s*(?:CASCADE|RESTRICT)?\s*$`, 'i');
+  const add = new RegExp(String.raw`^ADD\s+(?!${NOT_A_COLUMN}|\()(?:COLUMN\s+)?(?:IF\s+NOT\s+EXISTS\s+)?(${IDENT})\s`, 'i');
+  const dropped = new Set<string>();
+  const added = new Set<string>();
+  for (const clause of splitClauses(alter)) {
+    const d = drop.exec(clause);
+    if (d) dropped.add(caseFold(unquote(d[1]!)));
+    const a = add.exec(`${clause} `);
+    if (a) added.add(caseFold(unquote(a[1]!)));
+  }
+  return new Set([...dropped].filter((c) => added.has(c)));
+}
+
+export function mapColumns(original: TableInfo, ghost: TableInfo, renames: Map<string, string>, caseFold: (n: string) => string = (n) => n, reAdded: ReadonlySet<string> = new Set()): ColumnMapping {
+  const ghostByName = new Map(ghost.columns.filter((c) => !reAdded.has(caseFold(c.name))).map((c) => [caseFold(c.name), c]));
   const renamedTargets = new Set([...renames.values()]);
   const pairs: ColumnPair[] = [];
   const dropped: string[] = [];
@@ -94,7 +118,8 @@ export function mapColumns(original: TableInfo, ghost: TableInfo, renames: Map<s
   }
   const order = new Map(ghost.columns.map((c, i) => [c.name, i]));
   pairs.sort((a, b) => order.get(a.target)! - order.get(b.target)!);
-  const added = ghost.columns.filter((c) => !c.generated && !fed.has(caseFold(c.name)) && !original.columns.some((o) => caseFold(o.name) === caseFold(c.name))).map((c) => c.name);
+  const isNew = (name: string) => reAdded.has(caseFold(name)) || !original.columns.some((o) => caseFold(o.name) === caseFold(name));
+  const added = ghost.columns.filter((c) => !c.generated && !fed.has(caseFold(c.name)) && isNew(c.name)).map((c) => c.name);
   return { pairs, dropped, added };
 }
 
@@ -105,23 +130,51 @@ export interface CopyPlan {
   /** The same key's columns in the ghost (renames followed). */
   targetKey: string[];
   keyName: string;
+  /**
+   * The ghost's unique key over targetKey, or (a widened key) over a superset
+   * of it: `DROP PRIMARY KEY, ADD PRIMARY KEY (id, i)` on `PRIMARY KEY (id)`.
+   */
+  ghostKey: { name: string; columns: string[] };
+  /**
+   * False for a widened key: no ghost index makes targetKey unique, so the
+   * apply must delete a key's ghost rows and insert its current row (never
+   * upsert on targetKey). Each targetKey value still matches at most one row
+   * once its changes are applied: the ghost only receives rows of the
+   * original, where the old key is unique, and every apply replaces ALL ghost
+   * rows of its keys. A ghost index leads with targetKey, so those lookups
+   * are index lookups.
+   */
+  targetKeyUnique: boolean;
 }
 
+const sameSet = (a: string[], b: string[], fold: (n: string) => string) => a.map(fold).sort().join('\u0000') === b.map(fold).sort().join('\u0000');
+
 /**
- * The key that drives the copy must be unique and NOT NULL in BOTH shapes,
- * over the same columns, or a row could be copied twice or an event applied
- * to the wrong row. Returns null when there is none (the caller refuses).
+ * The key that drives the copy must be unique and NOT NULL in the original
+ * and identify one row in the ghost too, or a row could be copied twice or an
+ * event applied to the wrong row. First choice: a key both shapes have over
+ * the same columns. Else a widened key: an original key whose columns are all
+ * in a unique NOT NULL key of the ghost, and lead one of the ghost's indexes
+ * (so the apply's lookups by them stay index lookups). The copy and the apply
+ * work by the original's key over the original; every ghost row stays
+ * identified by it (see CopyPlan.targetKeyUnique). Returns null when there is
+ * none (the caller refuses).
  */
 export function chooseSharedKey(original: TableInfo, ghost: TableInfo, mapping: ColumnMapping, caseFold: (n: string) => string = (n) => n): CopyPlan | null {
   const toTarget = new Map(mapping.pairs.map((p) => [caseFold(p.source), p.target]));
-  const candidates = [original.primaryKey, ...original.uniqueKeys].filter((k): k is NonNullable<typeof k> => !!k && k.usableForCopy && !k.hasNullableColumn);
-  const ghostKeys = [ghost.primaryKey, ...ghost.uniqueKeys].filter((k): k is NonNullable<typeof k> => !!k && k.usableForCopy && !k.hasNullableColumn);
-  for (const key of candidates) {
-    const target = key.columns.map((c) => toTarget.get(caseFold(c)));
-    if (target.some((t) => t === undefined)) continue;
-    const targetSet = target.map((t) => caseFold(t!)).sort().join('\u0000');
-    const ghostHas = ghostKeys.some((g) => g.columns.map(caseFold).sort().join('\u0000') === targetSet);
-    if (ghostHas) return { mapping, sourceKey: key.columns, targetKey: target as string[], keyName: key.name };
+  const usable = (keys: (KeyInfo | null)[]) => keys.filter((k): k is KeyInfo => !!k && k.usableForCopy && !k.hasNullableColumn);
+  const candidates = usable([original.primaryKey, ...original.uniqueKeys]).map((key) => ({ key, target: key.columns.map((c) => toTarget.get(caseFold(c))) }));
+  const ghostKeys = usable([ghost.primaryKey, ...ghost.uniqueKeys]);
+  const mapped = candidates.filter((c): c is { key: KeyInfo; target: string[] } => c.target.every((t) => t !== undefined));
+  for (const { key, target } of mapped) {
+    const exact = ghostKeys.find((g) => sameSet(g.columns, target, caseFold));
+    if (exact) return { mapping, sourceKey: key.columns, targetKey: target, keyName: key.name, ghostKey: { name: exact.name, columns: exact.columns }, targetKeyUnique: true };
+  }
+  const leadsAnIndex = (target: string[]) =>
+    [...ghostKeys, ...ghost.indexes].some((i) => i.columns.length >= target.length && sameSet(i.columns.slice(0, target.length), target, caseFold));
+  for (const { key, target } of mapped) {
+    const wider = ghostKeys.find((g) => target.every((t) => g.columns.some((c) => caseFold(c) === caseFold(t))));
+    if (wider && leadsAnIndex(target)) return { mapping, sourceKey: key.columns, targetKey: target, keyName: key.name, ghostKey: { name: wider.name, columns: wider.columns }, targetKeyUnique: false };
   }
   return null;
 }

@@ -15,7 +15,7 @@ import type { CheckResult, Engine, OnlineAlter, TableInfo } from '../engine/engi
 import { GhostwrightError, RefusedError, toGhostwrightError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { normalizeAlter } from './alter-text.js';
-import { chooseSharedKey, mapColumns, parseRenames, type CopyPlan } from './columns.js';
+import { chooseSharedKey, mapColumns, parseReAdded, parseRenames, type CopyPlan } from './columns.js';
 import { copyTable } from './copier.js';
 import { cutOverWithRetries, waitWhilePostponed } from './cutover.js';
 import type { LiveMigration } from './live.js';
@@ -171,24 +171,27 @@ async function preflight(online: OnlineAlter, original: TableInfo): Promise<Chec
 }
 
 function planCopy(original: TableInfo, ghost: TableInfo, clauses: string, fold: (n: string) => string): CopyPlan {
-  const mapping = mapColumns(original, ghost, parseRenames(clauses, fold), fold);
+  const mapping = mapColumns(original, ghost, parseRenames(clauses, fold), fold, parseReAdded(clauses, fold));
   const plan = chooseSharedKey(original, ghost, mapping, fold);
   if (!plan) {
     throw new RefusedError('E_NO_SHARED_KEY', 'no PRIMARY KEY or NOT NULL UNIQUE key is shared by the old and the new shape of the table', {
-      hint: 'keep the key columns (or one unique NOT NULL key) unchanged by the ALTER, or change the key in a separate migration',
+      hint: 'keep the key columns (or one unique NOT NULL key) unchanged by the ALTER, or only widen it (the new key must contain the old one, and an index of the new table must start with the old key columns); else change the key in a separate migration',
     });
   }
   return plan;
 }
 
 function describePlan(original: TableInfo, plan: CopyPlan, options: AlterOptions, engine: Engine, table: string, checks: CheckResult[]): AlterPlan {
-  const max = engine.capabilities.maxIdentifierBytes;
+  const max = engine.capabilities.identifierLimit;
   const { old: del, ghost: gho } = helperNames(engine.dialect, table, max);
   const warnings: string[] = [];
+  const reAdded = plan.mapping.added.filter((c) => plan.mapping.dropped.some((d) => d.toLowerCase() === c.toLowerCase()));
+  if (reAdded.length) warnings.push(`columns dropped and added again, they take their defaults: ${reAdded.join(', ')}`);
   if (plan.mapping.dropped.length) warnings.push(`columns dropped, their data is not copied: ${plan.mapping.dropped.join(', ')}`);
   for (const c of checks) warnings.push(`${c.title}: ${c.detail}${c.fix ? ` (${c.fix})` : ''}`);
   return {
     key: { name: plan.keyName, columns: plan.sourceKey },
+    ...(plan.targetKeyUnique ? {} : { ghostKey: { name: plan.ghostKey.name, columns: plan.ghostKey.columns } }),
     estimatedRows: original.estimatedRows,
     estimatedBytes: original.estimatedBytes,
     chunkSize: options.chunkSize,

@@ -5,6 +5,7 @@
  * MySQL limits identifiers to 64 characters, PostgreSQL to 63 bytes (and
  * silently truncates longer ones, which could make two names collide), so a
  * long table name is cut on a character boundary and suffixed with a hash.
+ * Each engine states its limit as a capability (identifierLimit).
  */
 import { createHash } from 'node:crypto';
 import { RefusedError } from '../errors.js';
@@ -12,26 +13,48 @@ import type { Dialect } from '../connection.js';
 
 export type HelperKind = 'gho' | 'del' | 'ghc';
 
+/**
+ * How long an identifier may be: MySQL/MariaDB count characters (64 of
+ * them, whatever their UTF-8 length), PostgreSQL counts bytes (63, NAMEDATALEN - 1).
+ * A bare number means bytes.
+ */
+export interface IdentifierLimit {
+  max: number;
+  unit: 'characters' | 'bytes';
+}
+
+export const MYSQL_IDENTIFIER_LIMIT: IdentifierLimit = Object.freeze({ max: 64, unit: 'characters' });
+export const PG_IDENTIFIER_LIMIT: IdentifierLimit = Object.freeze({ max: 63, unit: 'bytes' });
+
+const asLimit = (limit: IdentifierLimit | number): IdentifierLimit => (typeof limit === 'number' ? { max: limit, unit: 'bytes' } : limit);
+const measure = (text: string, unit: IdentifierLimit['unit']): number => (unit === 'bytes' ? Buffer.byteLength(text) : [...text].length);
+
 function shortHash(text: string): string {
   return createHash('sha1').update(text).digest('hex').slice(0, 8);
 }
 
 /** Cuts text to at most maxBytes UTF-8 bytes without splitting a character. */
 export function truncateBytes(text: string, maxBytes: number): string {
-  if (Buffer.byteLength(text) <= maxBytes) return text;
+  return truncate(text, { max: maxBytes, unit: 'bytes' });
+}
+
+/** Cuts text to the limit without splitting a character. */
+function truncate(text: string, limit: IdentifierLimit): string {
+  if (measure(text, limit.unit) <= limit.max) return text;
   let out = '';
   for (const ch of text) {
-    if (Buffer.byteLength(out + ch) > maxBytes) break;
+    if (measure(out + ch, limit.unit) > limit.max) break;
     out += ch;
   }
   return out;
 }
 
-export function helperTableName(table: string, kind: HelperKind, maxBytes: number): string {
+export function helperTableName(table: string, kind: HelperKind, limit: IdentifierLimit | number): string {
+  const l = asLimit(limit);
   const full = `_${table}_${kind}`;
-  if (Buffer.byteLength(full) <= maxBytes) return full;
+  if (measure(full, l.unit) <= l.max) return full;
   const suffix = `_${shortHash(table)}_${kind}`;
-  return `_${truncateBytes(table, maxBytes - 1 - suffix.length)}${suffix}`;
+  return `_${truncate(table, { max: l.max - 1 - suffix.length, unit: l.unit })}${suffix}`;
 }
 
 /**
@@ -40,16 +63,22 @@ export function helperTableName(table: string, kind: HelperKind, maxBytes: numbe
  * locks in that order, and the cut-over is only safe when the rename's first
  * wait is on the table itself (see engine/mysql/cutover.ts). `t_gho` has `t`
  * as a prefix, so it always does; a name too long for that is cut and
- * continued with `~` (0x7E, above every ASCII letter and digit) and a hash.
- * Null when no such name exists (a cut landing on `~` or a non-ASCII byte).
+ * continued with a marker and a hash: `~` (0x7E, above every ASCII letter and
+ * digit), or where the cut lands on a non-ASCII character, U+FFEE (UTF-8
+ * EF BF AE, above every character but U+FFEF..U+FFFF; MySQL identifiers hold
+ * only the Basic Multilingual Plane). Null when no such name exists.
  */
-export function ghostNameAfter(table: string, maxBytes: number): string | null {
+export function ghostNameAfter(table: string, limit: IdentifierLimit | number): string | null {
+  const l = asLimit(limit);
   const full = `${table}_gho`;
-  if (Buffer.byteLength(full) <= maxBytes) return full;
-  const suffix = `~${shortHash(table)}_gho`;
-  const name = `${truncateBytes(table, maxBytes - suffix.length)}${suffix}`;
+  if (measure(full, l.unit) <= l.max) return full;
   const after = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b)) > 0;
-  return after(name, table) && after(name.toLowerCase(), table.toLowerCase()) ? name : null;
+  for (const marker of ['~', '\uFFEE']) {
+    const suffix = `${marker}${shortHash(table)}_gho`;
+    const name = `${truncate(table, { max: l.max - measure(suffix, l.unit), unit: l.unit })}${suffix}`;
+    if (after(name, table) && after(name.toLowerCase(), table.toLowerCase())) return name;
+  }
+  return null;
 }
 
 export interface HelperNames {
@@ -58,19 +87,20 @@ export interface HelperNames {
   changelog: string;
 }
 
-/** The helper tables of one migration of `table` on `dialect`. */
-export function helperNames(dialect: Dialect, table: string, maxBytes: number): HelperNames {
-  let ghost = helperTableName(table, 'gho', maxBytes);
+/** The helper tables of one migration of `table` on `dialect` (limit: the engine's identifierLimit capability). */
+export function helperNames(dialect: Dialect, table: string, limit: IdentifierLimit | number = dialect === 'mysql' ? MYSQL_IDENTIFIER_LIMIT : PG_IDENTIFIER_LIMIT): HelperNames {
+  let ghost = helperTableName(table, 'gho', limit);
   if (dialect === 'mysql') {
-    const after = ghostNameAfter(table, maxBytes);
+    const after = ghostNameAfter(table, limit);
     if (!after) {
-      throw new RefusedError('E_TABLE_NAME', `no ghost table name both fits ${maxBytes} bytes and sorts after ${table}, which a safe cut-over needs`, {
+      const l = asLimit(limit);
+      throw new RefusedError('E_TABLE_NAME', `no ghost table name both fits ${l.max} ${l.unit} and sorts after ${table}, which a safe cut-over needs`, {
         hint: 'rename the table to something shorter first',
       });
     }
     ghost = after;
   }
-  return { ghost, old: helperTableName(table, 'del', maxBytes), changelog: helperTableName(table, 'ghc', maxBytes) };
+  return { ghost, old: helperTableName(table, 'del', limit), changelog: helperTableName(table, 'ghc', limit) };
 }
 
 export const SLOT_PREFIX = 'ghostwright_';

@@ -22,6 +22,8 @@ export interface AlterReport {
 
 export interface AlterPlan {
   key: { name: string; columns: string[] };
+  /** A widened key: the new table's key, which contains `key` (the copy and the apply still go by `key`). */
+  ghostKey?: { name: string; columns: string[] };
   estimatedRows: number;
   estimatedBytes: number;
   chunkSize: number;

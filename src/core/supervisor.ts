@@ -11,6 +11,7 @@ import type { Logger } from '../log.js';
 import { createProgressReporter, type ProgressReporter } from '../cli/progress.js';
 import { startControlServer, defaultSocketPath } from '../control/socket.js';
 import { HookRunner, type HookName } from '../control/hooks.js';
+import { postponeReason } from '../control/flags.js';
 import { etaMs, newLiveMigration, rowsPerSecond, type LiveMigration, type MigrationState } from './live.js';
 import { helperNames } from './names.js';
 import type { AlterOptions } from './options.js';
@@ -70,7 +71,7 @@ export class MigrationSupervisor {
       log,
     });
     const name = engine.tableRef(options.table).name;
-    const max = engine.capabilities.maxIdentifierBytes;
+    const max = engine.capabilities.identifierLimit;
     const helpers = helperNames(engine.dialect, name, max);
     const hooks = new HookRunner(
       options.hooksPath,
@@ -99,8 +100,8 @@ export class MigrationSupervisor {
       assertLoadNamesKnown(Object.fromEntries(names.map((n) => [n, 0])), first.load);
     }
     if (options.execute) {
-      const socketPath = options.socketPath ?? defaultSocketPath(name);
-      const server = await startControlServer({ path: socketPath, live, status: () => sup.status(), log });
+      const socketPath = options.socketPath ?? defaultSocketPath(engine.tableRef(options.table));
+      const server = await startControlServer({ path: socketPath, live, status: () => sup.status(), log, postponeFlagFile: options.postponeCutOverFlagFile });
       sup.closers.push(() => server.close());
     }
     return sup;
@@ -196,7 +197,9 @@ export class MigrationSupervisor {
       throttleReason: p.throttleReason,
       replicaLagMs: p.replicaLagMs,
       chunkSize: this.live.settings.chunkSize,
-      postponeCutOver: this.live.settings.postponeCutOver,
+      // In force, whatever holds it (command or flag file), and why.
+      postponeCutOver: postponeReason(this.init.options.postponeCutOverFlagFile, this.live.settings) !== null,
+      postponeReason: postponeReason(this.init.options.postponeCutOverFlagFile, this.live.settings),
       elapsedMs: Date.now() - p.startedAt,
     };
   }

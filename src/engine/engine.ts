@@ -7,6 +7,7 @@
 import type { ConnectionSpec, Dialect } from '../connection.js';
 import type { Logger } from '../log.js';
 import type { CopyPlan } from '../core/columns.js';
+import type { IdentifierLimit } from '../core/names.js';
 
 export type { Dialect };
 
@@ -15,8 +16,10 @@ export interface EngineCapabilities {
   transactionalDdl: boolean;
   /** Server can add some columns without a rewrite (ALGORITHM=INSTANT / PG metadata-only). */
   instantAddColumn: boolean;
-  /** Identifiers longer than this many bytes are rejected or truncated by the server. */
+  /** Identifiers longer than this many bytes are rejected or truncated by the server (MySQL: see identifierLimit). */
   maxIdentifierBytes: number;
+  /** The server's identifier length limit and its unit: MySQL 64 characters, PostgreSQL 63 bytes. */
+  identifierLimit: IdentifierLimit;
   /** Tables live in a schema inside the database (PostgreSQL) rather than the database being the schema. */
   schemas: boolean;
 }

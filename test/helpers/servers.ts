@@ -146,5 +146,5 @@ export async function sql(url: string): Promise<TestSql> {
 
 /** The helper tables (ghost, old, changelog) a migration of `table` uses on `dialect`. */
 export function helpersOf(dialect: TestDialect, table: string): HelperNames {
-  return helperNames(dialect, table, dialect === 'mysql' ? 64 : 63);
+  return helperNames(dialect, table);
 }

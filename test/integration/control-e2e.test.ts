@@ -204,6 +204,8 @@ describe.each(['mysql', 'postgres'] as const)('control end to end: %s', (dialect
       await sleep(500);
       expect(live.progress.state).toBe('postponed');
       expect(await sendControlCommand(o.socketPath!, 'status', 5000)).toContain('state: postponed');
+      // The flag file postpones, not the command: status says so (issue #14: it said postpone-cut-over=false).
+      expect(await sendControlCommand(o.socketPath!, 'status', 5000)).toContain(`postpone-cut-over=true (postpone flag file ${flag})`);
       expect(await sendControlCommand(o.socketPath!, 'cut-over', 5000)).toMatch(/^ok/);
       const report = await run;
       expect(report.status).toBe('done');

@@ -10,6 +10,9 @@ import { silentLogger } from '../../src/log.js';
 import { GhostwrightError, RefusedError } from '../../src/errors.js';
 import { chooseSharedKey, mapColumns, parseRenames } from '../../src/core/columns.js';
 import { toRanges } from '../../src/core/copier.js';
+import { newLiveMigration } from '../../src/core/live.js';
+import { runOnlineAlter } from '../../src/core/migrator.js';
+import { alterOptions } from '../../src/core/options.js';
 import type { AlterRequest, Engine, OnlineAlter, TableInfo } from '../../src/engine/engine.js';
 import { databaseOf, dropDatabase, freshDatabase, hasMysqlReplica, mysqlReplicaUrl, sql, withDatabase } from '../helpers/servers.js';
 import { diffSignatures, fidelityTable, rowSignatures, seedRows, startLoad, type LoadHandle } from '../helpers/mysql-load.js';
@@ -227,6 +230,39 @@ describe('auto increment', () => {
 });
 
 describe('hostile names', () => {
+  it('migrates a table whose name is 64 multibyte characters (MySQL counts characters, not bytes), under writes', async () => {
+    const q = engine.quoteIdent.bind(engine);
+    const table = 'é'.repeat(64); // 128 bytes: a legal name the byte count refused
+    await engine.execute(`CREATE TABLE ${q(table)} (id INT NOT NULL PRIMARY KEY, v INT NOT NULL)`);
+    await engine.execute(`INSERT INTO ${q(table)} SELECT seq, seq FROM seq_1_to_2000`);
+    // Writes run through the copy; the cut-over waits (postponed) until they stop, so the old table can be compared.
+    const live = newLiveMigration({ chunkSize: 200, maxLagMs: 60_000, postponeCutOver: true }, { table, engine: 'mysql' });
+    const run = runOnlineAlter(alterOptions({ url, table, alter: 'ADD COLUMN w INT NOT NULL DEFAULT 5', execute: true, chunkSize: 200, cutOverLockTimeoutMs: 3000 }), { live });
+    let writes = 0;
+    let ended = false;
+    void run.finally(() => (ended = true));
+    const writer = await sql(url);
+    try {
+      while (!ended && live.progress.state !== 'postponed') {
+        const id = 1 + ((writes * 7919) % 2500);
+        await writer.query(`INSERT INTO ${q(table)} (id, v) VALUES (?, 1) ON DUPLICATE KEY UPDATE v = v + 1`, [id]);
+        if (writes % 5 === 0) await writer.query(`DELETE FROM ${q(table)} WHERE id = ?`, [id + 1]);
+        writes++;
+      }
+    } finally {
+      await writer.end();
+    }
+    live.settings.postponeCutOver = false;
+    const report = await run;
+    expect(report.status, JSON.stringify(report.error)).toBe('done');
+    expect(writes).toBeGreaterThan(10);
+    expect([...(report.oldTable ?? '')].length).toBe(64);
+    const diff = await engine.execute(`SELECT COUNT(*) AS n FROM ${q(table)} t LEFT JOIN ${q(report.oldTable!)} o ON o.id = t.id AND o.v = t.v WHERE o.id IS NULL`);
+    const back = await engine.execute(`SELECT COUNT(*) AS n FROM ${q(report.oldTable!)} o LEFT JOIN ${q(table)} t ON o.id = t.id AND o.v = t.v WHERE t.id IS NULL`);
+    expect([diff.rows[0], back.rows[0]]).toEqual([{ n: '0' }, { n: '0' }]);
+    expect((await engine.execute(`SELECT COUNT(*) AS n FROM ${q(table)} WHERE w <> 5`)).rows[0]).toEqual({ n: '0' });
+  });
+
   it('migrates a table whose table and column names hold backticks, quotes, ? and spaces', async () => {
     const q = engine.quoteIdent.bind(engine);
     const table = "we`ird ?tbl'";
@@ -279,7 +315,7 @@ describe('refusals and failures leave the original intact', () => {
     for (const c of checks.filter((x) => !x.ok)) expect(c.fix).toBeTruthy();
     expect(checks.find((c) => c.id === 'leftover:pf_gho')?.fix).toContain('DROP TABLE `');
     await oa.abort();
-    // Foreign keys FROM the table: RESTRICT ones warn (not carried), cascading ones refuse (not binlogged).
+    // Foreign keys FROM the table refuse: RESTRICT ones would be missing on the new table (issue #14), cascading ones are not binlogged either.
     await engine.execute(`
       CREATE TABLE pf_parent (id INT PRIMARY KEY);
       CREATE TABLE pf_fk (id INT PRIMARY KEY, p INT, q INT, CONSTRAINT fk_r FOREIGN KEY (p) REFERENCES pf_parent (id));
@@ -287,11 +323,12 @@ describe('refusals and failures leave the original intact', () => {
     `);
     const oaFk = engine.onlineAlter(request('pf_fk', 'ADD COLUMN w INT'), { replicas: [], log: silentLogger });
     const fkChecks = await oaFk.preflight(await engine.inspect(engine.tableRef('pf_fk')));
-    expect(fkChecks.filter((c) => !c.ok).map((c) => `${c.id}:${c.severity}`)).toEqual(['foreign-keys:warn']);
+    expect(fkChecks.filter((c) => !c.ok).map((c) => `${c.id}:${c.severity}`)).toEqual(['foreign-keys:error']);
+    expect(fkChecks.find((c) => c.id === 'foreign-keys')?.fix).toContain('ADD CONSTRAINT `fk_r` FOREIGN KEY (`p`) REFERENCES');
     await oaFk.abort();
     const oaCascade = engine.onlineAlter(request('pf_cascade', 'ADD COLUMN w INT'), { replicas: [], log: silentLogger });
     const cascadeChecks = await oaCascade.preflight(await engine.inspect(engine.tableRef('pf_cascade')));
-    expect(cascadeChecks.filter((c) => !c.ok).map((c) => `${c.id}:${c.severity}`)).toEqual(['cascading-foreign-keys:error', 'foreign-keys:warn']);
+    expect(cascadeChecks.filter((c) => !c.ok).map((c) => `${c.id}:${c.severity}`)).toEqual(['cascading-foreign-keys:error', 'foreign-keys:error']);
     await oaCascade.abort();
     const oa2 = engine.onlineAlter(request('pf_nokey', 'ADD COLUMN w INT'), { replicas: [], log: silentLogger });
     const c2 = await oa2.preflight(await engine.inspect(engine.tableRef('pf_nokey')));

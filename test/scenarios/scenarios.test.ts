@@ -9,7 +9,12 @@
  *                                            one statement (or `;`-joined transaction) per
  *                                            line, run at random by 2 sessions while the copy
  *                                            runs; `:id` = an existing-range id, `:new` = a fresh id
- *   expect.json                              { "status": "done" | "failed" | "refused", "code"?: "E_..." }
+ *   expect.json | expect.mysql.json | expect.postgres.json
+ *                                            { "status": "done" | "failed" | "refused", "code"?: "E_...",
+ *                                              "fresh"?: { "col": value }   new columns (also a column
+ *                                                dropped and added again): every row holds value, and
+ *                                                they are left out of the comparison,
+ *                                              "foreignKeys"?: n   foreign keys the new table has }
  *
  * Verification for `done`: the load stops while the cut-over is postponed,
  * the stream catches up, the swap happens, and the new table must equal the
@@ -33,7 +38,7 @@ interface Scenario {
   create: string;
   alter: string;
   load: string[];
-  expect: { status: 'done' | 'failed' | 'refused'; code?: string };
+  expect: { status: 'done' | 'failed' | 'refused'; code?: string; fresh?: Record<string, string | number>; foreignKeys?: number };
 }
 
 function readFirst(dir: string, names: string[]): string | null {
@@ -54,7 +59,7 @@ function scenarios(): Scenario[] {
         .split('\n')
         .map((l) => l.trim())
         .filter((l) => l && !l.startsWith('--'));
-      const expectText = readFirst(dir, ['expect.json']);
+      const expectText = readFirst(dir, [`expect.${dialect}.json`, 'expect.json']);
       out.push({ name, dialect, create, alter: alter.trim(), load, expect: expectText ? (JSON.parse(expectText) as Scenario['expect']) : { status: 'done' } });
     }
   }
@@ -134,6 +139,14 @@ async function difference(db: TestSql, a: string, b: string, cols: string[]): Pr
   return Number(await db.value(text));
 }
 
+async function foreignKeysOf(db: TestSql, table: string): Promise<number> {
+  const text =
+    db.dialect === 'mysql'
+      ? "SELECT COUNT(*) FROM information_schema.TABLE_CONSTRAINTS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND CONSTRAINT_TYPE = 'FOREIGN KEY'"
+      : "SELECT COUNT(*) FROM pg_constraint WHERE contype = 'f' AND convalidated AND conrelid = format('public.%I', $1::text)::regclass";
+  return Number(await db.value(text, [table]));
+}
+
 async function newTypes(db: TestSql): Promise<Map<string, string>> {
   const rows = await db.query<{ n: string; t: string }>("SELECT attname AS n, format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = 'public.t'::regclass AND attnum > 0 AND NOT attisdropped");
   return new Map(rows.map((r) => [r.n, r.t]));
@@ -182,7 +195,13 @@ describe.each(all)('scenario $name on $dialect', (s) => {
       if (s.expect.status === 'done') {
         if (s.load.length) expect(loadStats!.statements).toBeGreaterThan(20);
         const newCols = new Set(await columnsOf(db, 't'));
-        const common = (await columnsOf(db, '_t_del')).filter((c) => newCols.has(c));
+        const fresh = s.expect.fresh ?? {};
+        const common = (await columnsOf(db, '_t_del')).filter((c) => newCols.has(c) && !(c in fresh));
+        for (const [c, value] of Object.entries(fresh)) {
+          const col = quote(s.dialect, c);
+          expect(Number(await db.value(`SELECT COUNT(*) FROM ${quote(s.dialect, 't')} WHERE ${col} IS NULL OR ${col} <> ${s.dialect === 'mysql' ? '?' : '$1'}`, [value])), `rows where ${c} is not ${value}`).toBe(0);
+        }
+        if (s.expect.foreignKeys !== undefined) expect(await foreignKeysOf(db, 't')).toBe(s.expect.foreignKeys);
         expect(common.length).toBeGreaterThan(0);
         const rows = Number(await db.value(`SELECT COUNT(*) FROM ${quote(s.dialect, 't')}`));
         const oldRows = Number(await db.value(`SELECT COUNT(*) FROM ${quote(s.dialect, '_t_del')}`));

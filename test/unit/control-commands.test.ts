@@ -126,6 +126,11 @@ describe('defaultSocketPath', () => {
     expect(defaultSocketPath('shop.orders')).toBe(join(tmpdir(), 'ghostwright.shop.orders.sock'));
     expect(defaultSocketPath('we/ird name')).toBe(join(tmpdir(), 'ghostwright.we_ird_name.sock'));
     const long = defaultSocketPath('x'.repeat(200));
+    // The schema is part of the name: same-named tables in two schemas don't share a socket.
+    expect(defaultSocketPath({ schema: 'shop', name: 'orders' })).toBe(join(tmpdir(), 'ghostwright.shop.orders.sock'));
+    expect(defaultSocketPath({ schema: 'shop', name: 'orders' })).not.toBe(defaultSocketPath({ schema: 'archive', name: 'orders' }));
+    expect(defaultSocketPath({ schema: 'a.b', name: 'c' })).not.toBe(defaultSocketPath({ schema: 'a', name: 'b.c' }));
+    expect(defaultSocketPath({ schema: 's', name: 'we/ird' })).not.toBe(defaultSocketPath({ schema: 's', name: 'we_ird' }));
     expect(Buffer.byteLength(long)).toBeLessThanOrEqual(100);
     expect(long).not.toBe(defaultSocketPath(`${'x'.repeat(199)}y`));
   });
@@ -147,6 +152,24 @@ describe('flag files and postponement', () => {
       expect(postponeReason(file, live.settings)).toBe('postpone-cut-over command');
       live.settings.cutOverNow = true;
       expect(isCutOverPostponed(file, live.settings)).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('status reports the postponement in force and why: a flag file postpones without the command', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gw-flag-'));
+    try {
+      const file = join(dir, 'postpone');
+      writeFileSync(file, '');
+      const live = makeLive();
+      const ctx = { live, status: () => ({}), postponeFlagFile: file };
+      expect(live.settings.postponeCutOver).toBe(false);
+      expect(runCommand('status', ctx).answer).toContain(`postpone-cut-over=true (postpone flag file ${file})`);
+      expect(JSON.parse(runCommand('{"command":"status"}', ctx).answer)).toMatchObject({ postponeCutOver: true, postponeReason: `postpone flag file ${file}` });
+      expect(runCommand('unpostpone', ctx).answer).toBe(`ok: postpone-cut-over command dropped (still postponed: postpone flag file ${file})`);
+      rmSync(file);
+      expect(runCommand('status', ctx).answer).toContain('postpone-cut-over=false cut-over-now');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { normalizeAlter } from '../../src/core/alter-text.js';
 import { nextChunkSize } from '../../src/core/chunker.js';
-import { chooseSharedKey, mapColumns, parseRenames, splitClauses } from '../../src/core/columns.js';
+import { chooseSharedKey, mapColumns, parseReAdded, parseRenames, splitClauses } from '../../src/core/columns.js';
 import { toRanges } from '../../src/core/copier.js';
 import { CopyGate } from '../../src/core/copy-gate.js';
-import { ghostNameAfter, helperNames, helperTableName, slotName } from '../../src/core/names.js';
+import { ghostNameAfter, helperNames, helperTableName, MYSQL_IDENTIFIER_LIMIT, slotName } from '../../src/core/names.js';
 import type { ColumnInfo, KeyInfo, TableInfo } from '../../src/engine/engine.js';
 
 const col = (name: string, extra: Partial<ColumnInfo> = {}): ColumnInfo => ({ name, type: 'int', nullable: false, default: null, generated: null, generationExpression: null, identity: null, collation: null, ...extra });
@@ -46,9 +46,22 @@ describe('helper table names', () => {
       expect(after(g, t), t).toBe(true);
       expect(after(g.toLowerCase(), t.toLowerCase()), t).toBe(true);
     }
-    // A cut landing on a byte above '~' has no such name: refused, not guessed.
-    expect(ghostNameAfter('é'.repeat(32), 64)).toBeNull();
-    expect(() => helperNames('mysql', 'é'.repeat(32), 64)).toThrow(/sorts after/);
+    // Bytes: a cut landing on a byte above '~' continues with U+FFEE.
+    expect(ghostNameAfter('é'.repeat(32), 64)).toMatch(/^é{24}\uFFEE[0-9a-f]{8}_gho$/);
+  });
+
+  it('MySQL limits are 64 characters, not bytes: a 64-character multibyte table name gets helper names', () => {
+    const t = 'é'.repeat(64); // 128 bytes, a legal MySQL table name
+    const n = helperNames('mysql', t);
+    expect(n.old).toBe(helperTableName(t, 'del', MYSQL_IDENTIFIER_LIMIT));
+    for (const name of [n.ghost, n.old, n.changelog]) expect([...name].length, name).toBeLessThanOrEqual(64);
+    expect([...n.old].length).toBe(64); // cut by characters, not bytes
+    expect(n.ghost).toMatch(/^é{51}\uFFEE[0-9a-f]{8}_gho$/);
+    const after = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b)) > 0;
+    expect(after(n.ghost, t) && after(n.ghost.toLowerCase(), t.toLowerCase())).toBe(true);
+    expect(helperNames('mysql', 'é'.repeat(32)).ghost).toBe(`${'é'.repeat(32)}_gho`);
+    // PostgreSQL counts bytes.
+    expect(Buffer.byteLength(helperNames('postgres', t).ghost)).toBeLessThanOrEqual(63);
   });
 
   it('slot names are lowercase [a-z0-9_] with the sweep prefix', () => {
@@ -104,6 +117,34 @@ describe('column mapping', () => {
     const ghost = table([col('id'), col('code2')], null, [key('u_code2', ['code2'])]);
     const plan = chooseSharedKey(orig, ghost, mapColumns(orig, ghost, new Map([['code', 'code2']])));
     expect(plan).toMatchObject({ sourceKey: ['code'], targetKey: ['code2'], keyName: 'u_code' });
+  });
+
+  it('a column dropped and added again is a new column: it takes its default', () => {
+    expect([...parseReAdded('DROP COLUMN c1, ADD COLUMN c1 INT NOT NULL DEFAULT 47')]).toEqual(['c1']);
+    expect([...parseReAdded('ADD `C1` INT, DROP c1', (n) => n.toLowerCase())]).toEqual(['c1']);
+    expect([...parseReAdded('DROP COLUMN IF EXISTS "x", ADD COLUMN IF NOT EXISTS "x" int')]).toEqual(['x']);
+    expect([...parseReAdded('DROP INDEX c1, ADD INDEX c1 (c1), DROP PRIMARY KEY, ADD PRIMARY KEY (id)')]).toEqual([]);
+    expect([...parseReAdded('DROP CONSTRAINT c1, ADD CONSTRAINT c1 CHECK (c1 > 0), DROP c2')]).toEqual([]);
+    const orig = table([col('id'), col('c1', { nullable: true })], key('PRIMARY', ['id'], true));
+    const ghost = table([col('id'), col('c1')], key('PRIMARY', ['id'], true));
+    expect(mapColumns(orig, ghost, new Map())).toMatchObject({ pairs: [{ source: 'id' }, { source: 'c1' }], added: [] });
+    const m = mapColumns(orig, ghost, new Map(), (n) => n, new Set(['c1']));
+    expect(m).toEqual({ pairs: [{ source: 'id', target: 'id' }], dropped: ['c1'], added: ['c1'] });
+  });
+
+  it('a widened key drives the copy by the old key when the new key contains it and an index leads with it', () => {
+    const orig = table([col('id'), col('i')], key('PRIMARY', ['id'], true));
+    const widened = table([col('id'), col('i')], key('PRIMARY', ['id', 'i'], true));
+    const plan = chooseSharedKey(orig, widened, mapColumns(orig, widened, new Map()));
+    expect(plan).toMatchObject({ sourceKey: ['id'], targetKey: ['id'], keyName: 'PRIMARY', ghostKey: { name: 'PRIMARY', columns: ['id', 'i'] }, targetKeyUnique: false });
+    // (i, id): no index starts with id, so every apply would scan the ghost: refused.
+    const reordered = table([col('id'), col('i')], key('PRIMARY', ['i', 'id'], true));
+    expect(chooseSharedKey(orig, reordered, mapColumns(orig, reordered, new Map()))).toBeNull();
+    const withIndex = { ...reordered, indexes: [{ name: 'by_id', columns: ['id'], unique: false }] };
+    expect(chooseSharedKey(orig, withIndex, mapColumns(orig, withIndex, new Map()))).toMatchObject({ targetKey: ['id'], targetKeyUnique: false });
+    // The exact key is preferred.
+    const same = table([col('id'), col('i')], key('PRIMARY', ['id'], true));
+    expect(chooseSharedKey(orig, same, mapColumns(orig, same, new Map()))).toMatchObject({ ghostKey: { columns: ['id'] }, targetKeyUnique: true });
   });
 
   it('finds no shared key when the ALTER drops or weakens it', () => {

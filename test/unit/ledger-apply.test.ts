@@ -27,7 +27,7 @@ function plan(sqls: string[], path: PlannedStatement['path'] = 'direct'): Planne
 
 function ctx(dialect: 'mysql' | 'postgres', session: ApplyContext['session'], store: MemoryHistoryStore, online?: OnlineRunner): ApplyContext {
   return {
-    engine: { dialect, capabilities: { transactionalDdl: dialect === 'postgres', instantAddColumn: true, maxIdentifierBytes: 64, schemas: dialect === 'postgres' } },
+    engine: { dialect, capabilities: { transactionalDdl: dialect === 'postgres', instantAddColumn: true, maxIdentifierBytes: 64, identifierLimit: { max: 64, unit: 'characters' as const }, schemas: dialect === 'postgres' } },
     session, store, log: silentLogger, url: 'mysql://x@h/db', installedBy: 'ci', onlineOptions: {},
     online: online ?? (async () => { throw new Error('no online engine in this test'); }),
   };

@@ -91,7 +91,7 @@ describe('statements that cannot run in a transaction', () => {
 describe('planStatements', () => {
   const engine = (dialect: 'mysql' | 'postgres', rows: Record<string, number>) => ({
     dialect,
-    capabilities: { transactionalDdl: dialect === 'postgres', instantAddColumn: true, maxIdentifierBytes: 63, schemas: dialect === 'postgres' },
+    capabilities: { transactionalDdl: dialect === 'postgres', instantAddColumn: true, maxIdentifierBytes: 63, identifierLimit: { max: 63, unit: 'bytes' as const }, schemas: dialect === 'postgres' },
     tableRef: (name: string): TableRef => ({ schema: dialect === 'postgres' ? 'public' : 'app', name }),
     inspect: async (ref: TableRef) => {
       const n = rows[ref.name];

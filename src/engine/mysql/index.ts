@@ -11,6 +11,7 @@ import { connectError, connectionOptions, createPool, setupSession } from './con
 import { doctorChecks, readServerInfo } from './doctor.js';
 import { inspectTable } from './inspect.js';
 import { parseTableRef, quoteIdent, MAX_IDENTIFIER_CHARS } from './sql.js';
+import { MYSQL_IDENTIFIER_LIMIT } from '../../core/names.js';
 import { MysqlOnlineAlter } from './online-alter.js';
 
 type Result = { rows: Record<string, unknown>[]; affectedRows: number };
@@ -45,7 +46,7 @@ class MysqlEngine implements Engine {
     private readonly info: ServerInfo,
   ) {
     const instant = info.flavor === 'mariadb' ? info.versionNumber >= 100300 : info.versionNumber >= 80012;
-    this.capabilities = { transactionalDdl: false, instantAddColumn: instant, maxIdentifierBytes: MAX_IDENTIFIER_CHARS, schemas: false };
+    this.capabilities = { transactionalDdl: false, instantAddColumn: instant, maxIdentifierBytes: MAX_IDENTIFIER_CHARS, identifierLimit: MYSQL_IDENTIFIER_LIMIT, schemas: false };
   }
 
   quoteIdent(name: string): string {

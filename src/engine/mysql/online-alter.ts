@@ -10,7 +10,7 @@ import type { Logger } from '../../log.js';
 import { GhostwrightError, RefusedError } from '../../errors.js';
 import { CopyGate } from '../../core/copy-gate.js';
 import type { CopyPlan } from '../../core/columns.js';
-import { helperNames } from '../../core/names.js';
+import { helperNames, MYSQL_IDENTIFIER_LIMIT } from '../../core/names.js';
 import type { AlterRequest, CheckResult, ChunkResult, CopyRange, CutOverResult, KeyTuple, LoadMeasurement, OnlineAlter, ServerInfo, StreamStats, TableInfo, TableRef } from '../engine.js';
 import { BENIGN_WARNINGS, comparePositions, createPool, currentBinlogPosition, formatPosition, openConnection, queryExec, queryRows, ROW_SESSION_SETUP } from './connect.js';
 import { alterPreflight, unsupportedKeyColumns } from './preflight.js';
@@ -54,7 +54,7 @@ export class MysqlOnlineAlter implements OnlineAlter {
 
   constructor(private readonly ctx: MysqlAlterContext) {
     const t = ctx.request.table;
-    const names = helperNames('mysql', t.name, 64);
+    const names = helperNames('mysql', t.name, MYSQL_IDENTIFIER_LIMIT);
     this.ghost = { schema: t.schema, name: names.ghost };
     this.oldTable = { schema: t.schema, name: names.old };
     this.changelog = { schema: t.schema, name: names.changelog };
@@ -99,9 +99,10 @@ export class MysqlOnlineAlter implements OnlineAlter {
     const bad = unsupportedKeyColumns(this.original, plan.sourceKey);
     if (bad) throw bad;
     this.plan = plan;
-    const cols = plan.targetKey.map((c) => c.toLowerCase()).sort().join('\u0000');
-    const keys = [this.ghostInfo?.primaryKey, ...(this.ghostInfo?.uniqueKeys ?? [])];
-    this.ghostKeyName = keys.find((k) => k && k.columns.map((c) => c.toLowerCase()).sort().join('\u0000') === cols)?.name ?? null;
+    // A duplicate on this key while copying is a row the stream wrote first (see checkCopyWarnings).
+    // The apply deletes a key's ghost rows and inserts its current row, so a widened key
+    // (plan.targetKeyUnique false) needs nothing else here.
+    this.ghostKeyName = plan.ghostKey.name;
   }
 
   /** Dry run: nothing follows, so the connections close too. */

@@ -9,7 +9,7 @@ import { splitClauses } from '../../core/columns.js';
 import type { CheckResult, ServerInfo, TableInfo, TableRef } from '../engine.js';
 import { queryRows } from './connect.js';
 import { binlogChecks, privilegeCheck, readBinlogSettings } from './doctor.js';
-import { qualified } from './sql.js';
+import { qualified, quoteIdent } from './sql.js';
 
 export interface PreflightInput {
   pool: Pool;
@@ -68,15 +68,19 @@ export async function alterPreflight(input: PreflightInput): Promise<CheckResult
     detail: cascading.length ? `${cascading.map((f) => `${f.name} (ON DELETE ${f.onDelete} ON UPDATE ${f.onUpdate})`).join(', ')}: cascaded changes are not in the binary log` : 'none',
     fix: 'drop these foreign keys (or make them RESTRICT) for the migration and re-add them afterwards',
   });
-  // RESTRICT/NO ACTION ones are allowed with a warning: the new table works,
-  // it just lacks the constraints until they are re-added.
+  // RESTRICT/NO ACTION ones too are refused, as gh-ost does. CREATE TABLE ...
+  // LIKE copies no foreign keys, so the new table would lack them. Carrying
+  // them is not safe either: an FK on the ghost during the copy makes the
+  // application's DELETE of a parent fail while the ghost still holds a child
+  // row the stream has yet to delete, and FK names are unique per schema, so
+  // the new table's would have to be renamed.
   checks.push({
     id: 'foreign-keys',
-    title: 'foreign keys of the table are carried over',
+    title: 'no foreign keys on the table',
     ok: original.foreignKeys.length === 0,
-    severity: 'warn',
-    detail: original.foreignKeys.length ? `CREATE TABLE ... LIKE copies no foreign keys: ${original.foreignKeys.map((f) => f.name).join(', ')} will be missing on the new table` : 'none',
-    fix: 're-add them after the migration (ALTER TABLE ... ADD CONSTRAINT ... FOREIGN KEY ...)',
+    severity: 'error',
+    detail: original.foreignKeys.length ? `the new table would lack ${original.foreignKeys.map((f) => f.name).join(', ')} (CREATE TABLE ... LIKE copies no foreign keys)` : 'none',
+    fix: original.foreignKeys.length ? `drop them for the migration and re-add them afterwards: ${foreignKeyFix(original)}` : undefined,
   });
   // Views resolve the table by name, so they read the new table after the swap.
   checks.push({
@@ -113,4 +117,15 @@ export function unsupportedKeyColumns(table: TableInfo | null, key: readonly str
   return new RefusedError('E_KEY_TYPE', `the copy key has columns of a type whose values the binlog can't give back exactly: ${bad.join(', ')}`, {
     hint: 'add a PRIMARY KEY or UNIQUE NOT NULL key over integer, string, binary, DATETIME or DECIMAL columns first',
   });
+}
+
+/** The statements that take the table's foreign keys off before the migration and put them back after it. */
+function foreignKeyFix(original: TableInfo): string {
+  const t = qualified(original.ref);
+  const cols = (c: string[]) => c.map(quoteIdent).join(', ');
+  const drop = `ALTER TABLE ${t} ${original.foreignKeys.map((f) => `DROP FOREIGN KEY ${quoteIdent(f.name)}`).join(', ')};`;
+  const add = `ALTER TABLE ${t} ${original.foreignKeys
+    .map((f) => `ADD CONSTRAINT ${quoteIdent(f.name)} FOREIGN KEY (${cols(f.columns)}) REFERENCES ${qualified(f.referencedTable)} (${cols(f.referencedColumns)}) ON DELETE ${f.onDelete} ON UPDATE ${f.onUpdate}`)
+    .join(', ')};`;
+  return `${drop} then, after the migration: ${add}`;
 }

@@ -130,6 +130,8 @@ export class Applier {
     // TRUNCATE of the original: empty the ghost; keys received since then
     // are in this batch or later ones and re-read from the original.
     if (batch.truncate) await client.query(`TRUNCATE ${qualified(this.spec.ghost)}`);
+    // A widened key: only replace mode finds every ghost row of a key (see CopySpec.conflictKey).
+    replace ||= !sameColumns(this.spec.conflictKey ?? this.spec.targetKey, this.spec.targetKey);
     if (replace) {
       // all deletes first, so rows that swapped unique values can't collide
       for (let i = 0; i < batch.keys.length; i += SUB_BATCH) {
@@ -209,3 +211,5 @@ export class Applier {
     if (this.loop) await this.loop.catch(() => undefined);
   }
 }
+
+const sameColumns = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((c) => b.includes(c));

@@ -8,6 +8,7 @@ import type { AlterRequest, CheckResult, Engine, OnlineAlter, ServerInfo, SqlSes
 import { leftoverSlotCheck, replicaChecks, serverChecks, standbyChecks } from './checks.js';
 import { connectError, createPool } from './connect.js';
 import { PG_MAX_IDENTIFIER_BYTES, parseTableRef, quoteIdent } from './ident.js';
+import { PG_IDENTIFIER_LIMIT } from '../../core/names.js';
 import { inspectTable } from './inspect.js';
 import { PgOnlineAlter } from './online-alter.js';
 
@@ -15,7 +16,7 @@ export { quoteIdent } from './ident.js';
 
 class PostgresEngine implements Engine {
   readonly dialect = 'postgres' as const;
-  readonly capabilities = Object.freeze({ transactionalDdl: true, instantAddColumn: true, maxIdentifierBytes: PG_MAX_IDENTIFIER_BYTES, schemas: true });
+  readonly capabilities = Object.freeze({ transactionalDdl: true, instantAddColumn: true, maxIdentifierBytes: PG_MAX_IDENTIFIER_BYTES, identifierLimit: PG_IDENTIFIER_LIMIT, schemas: true });
 
   constructor(
     private readonly spec: ConnectionSpec,

@@ -131,7 +131,7 @@ export class PgOnlineAlter implements OnlineAlter {
     });
     this.plan = plan;
     const onlyTransientConflicts = this.ghostInfo !== null && uniqueIndexesKept(info, this.ghostInfo);
-    this.spec = { original: this.original, ghost: this.ghost, pairs, sourceKey: plan.sourceKey, targetKey: plan.targetKey, keyTypes, onlyTransientConflicts };
+    this.spec = { original: this.original, ghost: this.ghost, pairs, sourceKey: plan.sourceKey, targetKey: plan.targetKey, keyTypes, onlyTransientConflicts, conflictKey: plan.ghostKey.columns };
   }
 
   /** Dry run: drops what createGhost made; this OnlineAlter is finished afterwards. */

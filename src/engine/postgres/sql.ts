@@ -27,6 +27,14 @@ export interface CopySpec {
    * stale ghost row whose change is still queued, never a real duplicate.
    */
   onlyTransientConflicts?: boolean;
+  /**
+   * The ghost's unique key the upsert's ON CONFLICT names: targetKey, or the
+   * wider key that contains it (see CopyPlan.targetKeyUnique). When it is
+   * wider, every batch is applied in replace mode (delete the keys' ghost
+   * rows, insert their current rows): an upsert on the wider key would add a
+   * second row when a column of it changed.
+   */
+  conflictKey?: string[];
 }
 
 const list = (names: string[], prefix = ''): string => names.map((n) => prefix + quoteIdent(n)).join(', ');
@@ -120,7 +128,7 @@ export function applyUpsertSql(spec: CopySpec, keys: readonly (readonly unknown[
     `INSERT INTO ${qualified(spec.ghost)} (${list(spec.pairs.map((p) => p.target))}) OVERRIDING SYSTEM VALUE ` +
     `SELECT ${sourceValues(spec, 'o.')} FROM ${qualified(spec.original)} AS o ` +
     `WHERE ${row(spec.sourceKey, 'o.')} IN (SELECT ${spec.sourceKey.map((_, i) => `c${i}`).join(', ')} FROM ${keysRelation(spec)} AS d)${within.sql} ` +
-    `ON CONFLICT ${row(spec.targetKey)} DO ${sets.length ? `UPDATE SET ${sets.join(', ')}` : 'NOTHING'}`;
+    `ON CONFLICT ${row(spec.conflictKey ?? spec.targetKey)} DO ${sets.length ? `UPDATE SET ${sets.join(', ')}` : 'NOTHING'}`;
   return { sql, params: [...params, ...within.params] };
 }
 

@@ -1,0 +1,2 @@
+CREATE TABLE t (id SERIAL PRIMARY KEY, i INT NOT NULL, v VARCHAR(20) NOT NULL);
+INSERT INTO t (i, v) SELECT n % 11, 'v' || n FROM generate_series(1, 3000) n;
