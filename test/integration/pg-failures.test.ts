@@ -121,14 +121,25 @@ describe('cut-over failure', () => {
     }
   });
 
-  it('fails safely when the replication connection dies', async () => {
+  it('fails safely when the replication connection dies and its slot is gone (nothing to resume from)', async () => {
     await db.query(`CREATE TABLE streamdies (id int PRIMARY KEY); INSERT INTO streamdies SELECT generate_series(1, 500)`);
     const attempt = driveAlter(engine, req('streamdies', 'ADD COLUMN w int'), {
       chunkSize: 50,
       betweenChunks: async (n) => {
         if (n !== 2) return;
-        await db.query(`SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name LIKE 'ghostwright%' AND database = current_database()`);
-        await new Promise((r) => setTimeout(r, 300));
+        const [slot] = (await db.query(`SELECT slot_name, active_pid FROM pg_replication_slots WHERE slot_name LIKE 'ghostwright%' AND database = current_database()`)).rows;
+        await db.query(`SELECT pg_terminate_backend($1)`, [slot.active_pid]);
+        // Dropped before the stream reconnects (it waits 100 ms first); 55006 while the walsender exits.
+        for (let i = 0; ; i++) {
+          try {
+            await db.query(`SELECT pg_drop_replication_slot($1)`, [slot.slot_name]);
+            break;
+          } catch (err) {
+            if ((err as { code?: string }).code !== '55006' || i > 50) throw err;
+            await new Promise((r) => setTimeout(r, 5));
+          }
+        }
+        await new Promise((r) => setTimeout(r, 500));
       },
     });
     await expect(attempt).rejects.toMatchObject({ code: 'E_STREAM' });

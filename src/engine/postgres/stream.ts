@@ -9,18 +9,19 @@
  * Positions: a commit is acknowledged to the server (its commitEndLsn) only
  * after every key it touched was applied; keepalives are answered with that
  * applied position, never with the received one, so the slot keeps the WAL of
- * anything not yet applied.
+ * anything not yet applied. A lost connection is reopened from that applied
+ * position (replication-link.ts): the server sends again what followed it.
  *
  * Memory: the library's flowControl mode awaits our handler before reading the
  * next message. When the queue of distinct keys reaches maxBacklog, the
  * handler waits for the applier to drain it, the library stops reading the
  * socket, and the server buffers WAL in the slot instead of in our heap.
  */
-import { LogicalReplicationService, PgoutputPlugin, type Pgoutput } from 'pg-logical-replication';
+import { PgoutputPlugin, type Pgoutput } from 'pg-logical-replication';
 import type { ConnectionSpec } from '../../connection.js';
 import { GhostwrightError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { clientConfig } from './connect.js';
+import { ReplicationLink } from './replication-link.js';
 
 export const MARKER_PREFIX = 'ghostwright';
 
@@ -74,8 +75,17 @@ export function unchangedFrom(
   return merged;
 }
 
+/** a > b for LSNs printed as 'X/Y' (hex). */
+export function lsnAfter(a: string, b: string): boolean {
+  const n = (l: string): bigint => {
+    const [hi, lo] = l.split('/');
+    return (BigInt(`0x${hi ?? '0'}`) << 32n) + BigInt(`0x${lo ?? '0'}`);
+  };
+  return n(a) > n(b);
+}
+
 export class ChangeStream {
-  private service: LogicalReplicationService | null = null;
+  private link: ReplicationLink | null = null;
   private keys = new Map<string, string[]>();
   private xids = new Set<number>();
   private currentXid = 0;
@@ -106,45 +116,31 @@ export class ChangeStream {
   }
 
   async start(timeoutMs = 15_000): Promise<void> {
-    const service = new LogicalReplicationService(clientConfig(this.cfg.spec, { application_name: 'ghostwright_stream' }), {
-      acknowledge: { auto: false, timeoutSeconds: 0 },
-      flowControl: { enabled: true },
-    });
-    this.service = service;
-    service.on('data', (_lsn: string, msg: Pgoutput.Message) => this.onMessage(msg));
-    service.on('heartbeat', (_lsn: string, _ts: number, shouldRespond: boolean) => {
-      // Answer keepalives with the APPLIED position (never the received one),
-      // or wal_sender_timeout would end the connection during a long copy.
-      if (shouldRespond) void service.acknowledge(this.appliedLsn).catch(() => undefined);
-    });
-    service.on('error', (err: Error) => this.fail(err));
-    const started = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new GhostwrightError('E_STREAM', `replication stream did not start within ${timeoutMs} ms`)), timeoutMs);
-      this.onStartFailure = (err) => {
-        clearTimeout(timer);
-        reject(err);
-      };
-      service.on('start', () => {
-        clearTimeout(timer);
-        this.onStartFailure = null;
-        resolve();
-      });
-    });
-    const plugin = new TextPgoutputPlugin({ protoVersion: 1, publicationNames: [this.cfg.publication], messages: true });
-    service.subscribe(plugin, this.cfg.slot).catch((err: unknown) => this.fail(err as Error));
-    await started;
+    // A lost connection is reopened from the applied position (replication-link.ts).
+    this.link = new ReplicationLink(
+      { spec: this.cfg.spec, slot: this.cfg.slot, plugin: () => new TextPgoutputPlugin({ protoVersion: 1, publicationNames: [this.cfg.publication], messages: true }), log: this.cfg.log },
+      {
+        message: (msg) => this.onMessage(msg),
+        appliedLsn: () => this.appliedLsn,
+        failed: (err) => this.fail(err),
+        // Markers of a transaction cut off by the loss come again with it.
+        reconnected: () => (this.txnMarkers = []),
+      },
+    );
+    await this.link.start(timeoutMs);
   }
 
-  private onStartFailure: ((err: Error) => void) | null = null;
+  /** Connections reopened after a loss. */
+  get restarts(): number {
+    return this.link?.restarts ?? 0;
+  }
 
   private fail(err: Error): void {
-    if (this.service === null) return;
+    if (this.link === null) return;
     if (!this.error) {
       this.error = err instanceof GhostwrightError ? err : new GhostwrightError('E_STREAM', `replication stream failed: ${err.message}`, { cause: err });
       this.cfg.log.error({ err }, 'replication stream failed');
     }
-    this.onStartFailure?.(this.error);
-    this.onStartFailure = null;
     this.wake();
   }
 
@@ -216,7 +212,7 @@ export class ChangeStream {
       }
       this.wake();
       // Backpressure: hold the library (and so the socket) until the applier drains.
-      while (this.keys.size >= this.cfg.maxBacklog && !this.error && this.service) await this.waitFor(() => this.keys.size < this.cfg.maxBacklog, 1000);
+      while (this.keys.size >= this.cfg.maxBacklog && !this.error && this.link) await this.waitFor(() => this.keys.size < this.cfg.maxBacklog, 1000);
     } catch (err) {
       this.fail(err as Error);
     }
@@ -280,9 +276,11 @@ export class ChangeStream {
   private advance(seq: number, lsn: string | null): void {
     if (seq > this.appliedSeq) {
       this.appliedSeq = seq;
-      if (lsn) {
+      // After a reconnect the server sends again commits we had applied but
+      // whose acknowledgement it never got: the position never moves back.
+      if (lsn && lsnAfter(lsn, this.appliedLsn)) {
         this.appliedLsn = lsn;
-        void this.service?.acknowledge(lsn).catch(() => undefined);
+        this.link?.acknowledge(lsn);
       }
     }
     this.wake();
@@ -323,9 +321,9 @@ export class ChangeStream {
   }
 
   async stop(): Promise<void> {
-    const service = this.service;
-    this.service = null;
+    const link = this.link;
+    this.link = null;
     this.wake();
-    if (service) await service.destroy().catch(() => undefined);
+    if (link) await link.stop();
   }
 }
