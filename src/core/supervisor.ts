@@ -17,6 +17,7 @@ import { helperNames } from './names.js';
 import type { AlterOptions } from './options.js';
 import { assertLoadNamesKnown } from './load-spec.js';
 import { abortError, Throttler } from './throttle.js';
+import { describeSilence, ServerProbe } from './server-probe.js';
 
 export interface SupervisorInit {
   options: AlterOptions;
@@ -43,6 +44,7 @@ export class MigrationSupervisor {
     private readonly throttler: Throttler,
     private readonly hooks: HookRunner,
     private readonly progress: ProgressReporter,
+    private readonly probe: ServerProbe,
   ) {
     this.live = live;
   }
@@ -57,7 +59,9 @@ export class MigrationSupervisor {
       );
     live.progress.rowsEstimated = init.estimatedRows;
     const throttleQuery = options.throttle.throttleQuery;
+    const probe = new ServerProbe(() => engine.openSession());
     const throttler = new Throttler({
+      serverSilentMs: () => probe.silentMs(),
       options: options.throttle,
       live,
       measure: (names) => online.measure(names),
@@ -88,7 +92,7 @@ export class MigrationSupervisor {
       log,
     );
     const progress = createProgressReporter(options.progress);
-    const sup = new MigrationSupervisor(init, live, throttler, hooks, progress);
+    const sup = new MigrationSupervisor(init, live, throttler, hooks, progress, probe);
     if (init.signal) {
       if (init.signal.aborted) sup.abort.abort();
       else init.signal.addEventListener('abort', () => sup.abort.abort(), { once: true });
@@ -118,6 +122,17 @@ export class MigrationSupervisor {
     this.setState('copying');
     this.throttler.start();
     this.closers.push(() => this.throttler.stop());
+    this.closers.push(() => this.probe.close());
+    let wasSilent = false;
+    this.every(1000, async () => {
+      await this.probe.tick();
+      const silent = this.probe.silentMs();
+      if ((silent !== null) !== wasSilent) {
+        if (silent !== null) log.warn({ silentMs: silent }, 'the server does not answer: it is down, frozen or unreachable');
+        else log.info('the server answers again');
+      }
+      wasSilent = silent !== null;
+    });
     this.every(options.throttle.heartbeatIntervalMs, async () => {
       if (this.heartbeatBusy) return;
       this.heartbeatBusy = true;
@@ -195,6 +210,7 @@ export class MigrationSupervisor {
       eventsApplied: p.eventsApplied,
       backlog: p.backlog,
       throttleReason: p.throttleReason,
+      server: this.serverState(),
       replicaLagMs: p.replicaLagMs,
       chunkSize: this.live.settings.chunkSize,
       // In force, whatever holds it (command or flag file), and why.
@@ -202,6 +218,12 @@ export class MigrationSupervisor {
       postponeReason: postponeReason(this.init.options.postponeCutOverFlagFile, this.live.settings),
       elapsedMs: Date.now() - p.startedAt,
     };
+  }
+
+  /** 'responding', or 'server not responding for N s' (a frozen or unreachable server). */
+  private serverState(): string {
+    const silent = this.probe.silentMs();
+    return silent === null ? 'responding' : describeSilence(silent);
   }
 
   /** After the swap: no more heartbeats or status hooks (the changelog is about to go). */

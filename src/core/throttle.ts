@@ -22,6 +22,7 @@
  *            engine didn't report counts as reached); throttle query > 0 (or no
  *            result yet); PostgreSQL retained WAL above the limit; no load
  *            measurement at all (not yet measured, or measuring failed).
+ *            Before all of these: the server not answering a probe at all.
  */
 import { existsSync } from 'node:fs';
 import type { LoadMeasurement } from '../engine/engine.js';
@@ -29,6 +30,7 @@ import { GhostwrightError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { LiveMigration, LiveSettings } from './live.js';
 import type { ThrottleOptions } from './options.js';
+import { describeSilence } from './server-probe.js';
 
 export interface ThrottleInput {
   measurement: LoadMeasurement | null;
@@ -42,6 +44,8 @@ export interface ThrottleInput {
   now: number;
   /** Why measurement is null, for the reason text. */
   measurementError?: string | null;
+  /** How long the server has not answered a probe (see server-probe.ts); null while it answers. */
+  serverSilentMs?: number | null;
 }
 
 export interface ThrottleDecision {
@@ -78,6 +82,8 @@ export function decide(input: ThrottleInput): ThrottleDecision {
 
 function throttleReason(input: ThrottleInput): string | null {
   const { measurement: m, settings, options, flags } = input;
+  // First: every other reading (lag, load) is stale while the server is frozen.
+  if (input.serverSilentMs) return describeSilence(input.serverSilentMs);
   if (settings.forcedThrottle) return 'commanded';
   if (flags.throttleFile) return `flag-file ${options.throttleFlagFile ?? ''}`.trim();
   if (!m) return `load unknown: ${input.measurementError ?? 'not measured yet'}`;
@@ -158,6 +164,8 @@ export interface ThrottlerDeps {
   measureTimeoutMs?: number;
   /** Injected clock for tests. */
   now?: () => number;
+  /** How long the server has been silent (ServerProbe.silentMs), or null. */
+  serverSilentMs?: () => number | null;
 }
 
 const STARTING: ThrottleDecision = { throttled: true, reason: 'load unknown: not measured yet', abort: null, criticalSince: null };
@@ -276,6 +284,7 @@ export class Throttler implements ThrottleControl {
       criticalSince: this.decision.criticalSince,
       now: this.now(),
       measurementError,
+      serverSilentMs: this.deps.serverSilentMs?.() ?? null,
     });
     this.measured = true;
     if (measurement) {
