@@ -30,6 +30,8 @@ export class GhostwrightError extends Error {
   readonly hint: string | undefined;
   readonly exitCode: ExitCode;
   readonly details: Record<string, unknown> | undefined;
+  /** What the operation had done before it failed (e.g. the migrations already applied); --json prints it. */
+  partial: Record<string, unknown> | undefined;
 
   constructor(code: string, message: string, options: ErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -98,6 +100,13 @@ export function exitForStatus(status: string): ExitCode {
 
 export function isGhostwrightError(err: unknown): err is GhostwrightError {
   return err instanceof GhostwrightError;
+}
+
+/** The error as a GhostwrightError that carries the results so far (one convention: throw, with `partial`). */
+export function withPartial(err: unknown, partial: Record<string, unknown>): GhostwrightError {
+  const e = toGhostwrightError(err);
+  e.partial = { ...partial, ...(e.partial ?? {}) };
+  return e;
 }
 
 /** Wraps anything thrown into a GhostwrightError, keeping the original as cause. */

@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { redactUrlText } from '../connection.js';
-import { isGhostwrightError, statusForExit } from '../errors.js';
+import { GhostwrightError, isGhostwrightError, RefusedError } from '../errors.js';
+import { failureEnvelope, printEnvelope } from './envelope.js';
 import { choiceOption, LOG_LEVELS, ReportedExit } from './common.js';
 import { registerAlter } from './commands/alter.js';
 import { registerControl } from './commands/control.js';
@@ -43,28 +44,40 @@ export function buildProgram(): Command {
 
 export async function main(argv: string[]): Promise<void> {
   const json = argv.includes('--json');
+  const program = buildProgram();
   try {
-    await buildProgram().parseAsync(argv);
+    await program.parseAsync(argv);
   } catch (err) {
-    process.exitCode = exitCodeFor(err, json);
+    process.exitCode = exitCodeFor(err, json ? commandName(program, argv) : null);
   }
 }
 
-function exitCodeFor(err: unknown, json: boolean): number {
+/** `migrate`, `sandbox start`, ...: the words of argv that name a (sub)command. */
+export function commandName(program: Command, argv: string[]): string {
+  const words: string[] = [];
+  let cmd: Command = program;
+  for (const a of argv.slice(2)) {
+    const sub = cmd.commands.find((c) => c.name() === a || c.aliases().includes(a));
+    if (!sub) continue;
+    words.push(sub.name());
+    cmd = sub;
+  }
+  return words.join(' ') || 'ghostwright';
+}
+
+/** Prints the error once (stderr; and the JSON envelope on stdout with --json) and returns the exit code. */
+function exitCodeFor(err: unknown, jsonCommand: string | null): number {
   if (err instanceof ReportedExit) return err.exitCode;
   if (err instanceof CommanderError) {
-    // --help and --version end through here with exit code 0.
-    return err.exitCode === 0 ? 0 : 2;
+    // --help and --version end through here with exit code 0; commander already printed the message.
+    if (err.exitCode === 0) return 0;
+    if (jsonCommand !== null) printEnvelope(failureEnvelope(jsonCommand, new RefusedError('E_USAGE', err.message.replace(/^error: /, ''), { hint: 'see --help' })));
+    return 2;
   }
-  if (isGhostwrightError(err)) {
-    if (json) process.stdout.write(`${JSON.stringify({ status: statusForExit(err.exitCode), error: err.toJSON() }, null, 2)}\n`);
-    process.stderr.write(`error: ${redactUrlText(err.message)}\n`);
-    if (err.hint) process.stderr.write(`  fix: ${redactUrlText(err.hint)}\n`);
-    return err.exitCode;
-  }
-  const message = err instanceof Error ? err.message : String(err);
-  if (json) process.stdout.write(`${JSON.stringify({ status: 'failed', error: { code: 'E_INTERNAL', message: redactUrlText(message) } }, null, 2)}\n`);
-  process.stderr.write(`error: ${redactUrlText(message)}\n`);
+  const error = isGhostwrightError(err) ? err : new GhostwrightError('E_INTERNAL', err instanceof Error ? err.message : String(err), { cause: err });
+  if (jsonCommand !== null) printEnvelope(failureEnvelope(jsonCommand, error));
+  process.stderr.write(`error: ${redactUrlText(error.message)}\n`);
+  if (error.hint) process.stderr.write(`  fix: ${redactUrlText(error.hint)}\n`);
   if (process.env.GHOSTWRIGHT_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
-  return 1;
+  return error.exitCode;
 }

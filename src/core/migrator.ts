@@ -12,7 +12,8 @@
 import { parseConnectionUrl, redactedUrl, type ConnectionSpec } from '../connection.js';
 import { connectEngine } from '../engine/index.js';
 import type { CheckResult, Engine, OnlineAlter, TableInfo } from '../engine/engine.js';
-import { GhostwrightError, RefusedError, toGhostwrightError } from '../errors.js';
+import { preflightCode } from '../error-codes.js';
+import { GhostwrightError, RefusedError, statusForExit, toGhostwrightError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { normalizeAlter } from './alter-text.js';
 import { chooseSharedKey, mapColumns, parseReAdded, parseRenames, type CopyPlan } from './columns.js';
@@ -122,7 +123,7 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps =
     return report;
   } catch (err) {
     const error = toGhostwrightError(err);
-    report.status = error.exitCode === 2 ? 'refused' : 'failed';
+    report.status = statusForExit(error.exitCode);
     report.error = error.toJSON();
     if (online) {
       report.eventsApplied = safeStats(online);
@@ -163,8 +164,9 @@ async function preflight(online: OnlineAlter, original: TableInfo): Promise<Chec
   if (failed.length > 0) {
     const first = failed[0]!;
     const lines = failed.map((c) => `${c.title}: ${c.detail}`).join('; ');
-    throw new RefusedError(`E_PREFLIGHT_${first.id.toUpperCase().replace(/[^A-Z0-9]+/g, '_')}`, `preflight refused: ${lines}`, {
+    throw new RefusedError(preflightCode(first.id), `preflight refused: ${lines}`, {
       hint: failed.map((c) => c.fix).filter(Boolean).join(' | ') || undefined,
+      details: { checks: failed.map((c) => c.id) },
     });
   }
   return checks.filter((c) => !c.ok && c.severity === 'warn');

@@ -5,28 +5,11 @@
  * closed loopback port, so a flag that was not checked first would show up
  * as exit 3 instead of 2.
  */
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { cli } from '../helpers/cli.js';
 
-const BIN = fileURLToPath(new URL('../../bin/ghostwright', import.meta.url));
 const CLOSED_MYSQL = 'mysql://u:S3cretPw@127.0.0.1:1/x';
 const CLOSED_PG = 'postgres://u:S3cretPw@127.0.0.1:1/x';
-
-export interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-export function cli(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, timeout: 60_000, ...(cwd ? { cwd } : {}) }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 const alter = (url: string, ...extra: string[]) => ['alter', '--url', url, '--table', 't', '--alter', 'ADD COLUMN x INT', ...extra];
 

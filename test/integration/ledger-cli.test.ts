@@ -71,7 +71,7 @@ describe.each(DIALECTS)('ledger CLI on %s', (dialect) => {
     expect(JSON.parse(valJson.stdout)).toMatchObject({ valid: false });
 
     const rep = await run(['repair', '--url', url, '--dir', m.dir, '--json']);
-    expect(JSON.parse(rep.stdout)).toEqual({ removedFailed: [], realigned: ['2 (V2__more.sql)'], markedDeleted: [] });
+    expect(JSON.parse(rep.stdout)).toMatchObject({ command: 'repair', status: 'done', removedFailed: [], realigned: ['2 (V2__more.sql)'], markedDeleted: [] });
     expect((await run(['validate', '--url', url, '--dir', m.dir])).stdout).toBe('validate: ok\n');
     expect((await history(db)).length).toBe(2);
   });

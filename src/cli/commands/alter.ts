@@ -4,7 +4,8 @@ import { runOnlineAlter } from '../../core/migrator.js';
 import { alterOptions, type AlterOptions } from '../../core/options.js';
 import type { AlterReport } from '../../core/report.js';
 import { exitForStatus } from '../../errors.js';
-import { autoThreads, choiceOption, collect, intOption, loggerFor, positiveIntOption, printJson, PROGRESS_MODES, ReportedExit, requireUrl, secondsOption, threadsOption } from '../common.js';
+import { envelope, printEnvelope } from '../envelope.js';
+import { autoThreads, choiceOption, collect, intOption, loggerFor, positiveIntOption, PROGRESS_MODES, ReportedExit, requireUrl, secondsOption, threadsOption } from '../common.js';
 
 interface AlterFlags {
   url?: string;
@@ -87,7 +88,7 @@ export function registerAlter(program: Command): void {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
       }
-      if (flags.json) printJson(report);
+      if (flags.json) printEnvelope(envelope('alter', report.status, report, report.error));
       else process.stdout.write(formatReport(report));
       if (report.status === 'refused' || report.status === 'failed' || report.status === 'unreachable') throw new ReportedExit(exitForStatus(report.status));
     });

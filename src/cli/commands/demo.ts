@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { GhostwrightError } from '../../errors.js';
 import { formatDemo, runDemo } from '../../demo/run.js';
-import { intOption, printJson } from '../common.js';
+import { intOption, ReportedExit } from '../common.js';
+import { envelope, printEnvelope } from '../envelope.js';
 
 export function registerDemo(program: Command): void {
   program
@@ -16,8 +17,13 @@ export function registerDemo(program: Command): void {
     .action(async (opts: { engine: string; rows: number; threads: number; url?: string; keep?: boolean; json?: boolean }) => {
       if (opts.engine !== 'mysql' && opts.engine !== 'postgres') throw new GhostwrightError('E_BAD_FLAG', `--engine must be mysql or postgres, got ${opts.engine}`, { exitCode: 2 });
       const result = await runDemo({ engine: opts.engine, rows: opts.rows, url: opts.url, threads: opts.threads, keep: opts.keep === true, json: opts.json === true });
-      if (opts.json) printJson(result);
+      const ok = result.verification.ok && result.report.status === 'done';
+      const failure = new GhostwrightError('E_DEMO_FAILED', 'the demo migration did not verify', { exitCode: 1 });
+      if (opts.json) printEnvelope(envelope('demo', ok ? 'done' : 'failed', result, ok ? undefined : failure.toJSON()));
       else process.stdout.write(`${formatDemo(result)}\n`);
-      if (!result.verification.ok || result.report.status !== 'done') throw new GhostwrightError('E_DEMO_FAILED', 'the demo migration did not verify', { exitCode: 1 });
+      if (!ok) {
+        if (opts.json) throw new ReportedExit(1);
+        throw failure;
+      }
     });
 }

@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { parseConnectionUrl, redactedUrl } from '../../connection.js';
 import { connectEngine } from '../../engine/index.js';
 import type { CheckResult } from '../../engine/engine.js';
-import { collect, loggerFor, printJson, ReportedExit, requireUrl } from '../common.js';
+import { collect, loggerFor, ReportedExit, requireUrl } from '../common.js';
+import { envelope, printEnvelope } from '../envelope.js';
 
 export function registerDoctor(program: Command): void {
   program
@@ -26,7 +27,9 @@ export function registerDoctor(program: Command): void {
       }
       const ready = checks.every((c) => c.ok || c.severity !== 'error');
       if (opts.json) {
-        printJson({ ready, url: redactedUrl(spec), server, checks });
+        const failed = checks.filter((c) => !c.ok && c.severity === 'error');
+        const error = ready ? undefined : { code: 'E_NOT_READY', message: `${failed.length} check(s) failed: ${failed.map((c) => c.id).join(', ')}`, hint: 'apply the fix of each failed check', details: { checks: failed.map((c) => c.id) } };
+        printEnvelope(envelope('doctor', ready ? 'done' : 'refused', { ready, url: redactedUrl(spec), server, checks }, error));
       } else {
         process.stdout.write(`${server.flavor} ${server.version} at ${redactedUrl(spec)}\n`);
         for (const c of checks) process.stdout.write(formatCheck(c));

@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { parseConnectionUrl } from '../../connection.js';
 import { connectEngine } from '../../engine/index.js';
 import type { TableInfo } from '../../engine/engine.js';
-import { loggerFor, printJson, requireUrl } from '../common.js';
+import { loggerFor, requireUrl } from '../common.js';
+import { envelope, printEnvelope } from '../envelope.js';
 
 export function registerInspect(program: Command): void {
   program
@@ -16,7 +17,7 @@ export function registerInspect(program: Command): void {
       const engine = await connectEngine(parseConnectionUrl(requireUrl(opts.url)), log);
       try {
         const info = await engine.inspect(engine.tableRef(opts.table));
-        if (opts.json) printJson(info);
+        if (opts.json) printEnvelope(envelope('inspect', 'done', info));
         else process.stdout.write(formatTable(info));
       } finally {
         await engine.close();

@@ -10,7 +10,8 @@ import { GhostwrightError, RefusedError } from '../../errors.js';
 import { baseline, clean, info, lint, migrate, repair, undo, validate, type LedgerOptions } from '../../ledger/index.js';
 import { readConfigFile, resolveLedgerOptions, type LedgerFlags } from '../../ledger/config.js';
 import { loadMigrations } from '../../ledger/files.js';
-import { choiceOption, collect, intOption, loggerFor, positiveIntOption, printJson, PROGRESS_MODES, ReportedExit } from '../common.js';
+import { choiceOption, collect, intOption, loggerFor, positiveIntOption, PROGRESS_MODES, ReportedExit } from '../common.js';
+import { envelope, printEnvelope, type RunStatus } from '../envelope.js';
 import { formatDryRun, formatFindings, formatInfo, formatMigrate } from './ledger-format.js';
 
 type Flags = LedgerFlags & { json?: boolean; dialect?: string };
@@ -34,8 +35,8 @@ function options(flags: Flags, cmd: Command): LedgerOptions {
   return { ...resolved, url: resolved.url, log: loggerFor(cmd) };
 }
 
-function out(flags: Flags, data: unknown, human: () => string): void {
-  if (flags.json) printJson(data);
+function out(command: string, flags: Flags, data: object, human: () => string, status: RunStatus = 'done'): void {
+  if (flags.json) printEnvelope(envelope(command, status, data));
   else process.stdout.write(human());
 }
 
@@ -57,7 +58,7 @@ export function registerLedger(program: Command): void {
     .option('--progress <mode>', 'online engine progress: bar | json | none (default: bar on a terminal)', choiceOption('--progress', PROGRESS_MODES))
     .action(async (flags: Flags, cmd: Command) => {
       const result = await migrate(options(flags, cmd));
-      out(flags, result, () => (result.dryRun ? formatDryRun(result.dryRun) : formatMigrate(result)));
+      out('migrate', flags, result, () => (result.dryRun ? formatDryRun(result.dryRun) : formatMigrate(result)), result.dryRun ? 'dry-run' : 'done');
     });
 
   common(program.command('info'))
@@ -66,7 +67,7 @@ export function registerLedger(program: Command): void {
     .option('--out-of-order', 'treat older pending versions as pending, not ignored')
     .action(async (flags: Flags, cmd: Command) => {
       const result = await info(options(flags, cmd));
-      out(flags, result, () => formatInfo(result));
+      out('info', flags, result, () => formatInfo(result));
     });
 
   common(program.command('validate'))
@@ -74,15 +75,16 @@ export function registerLedger(program: Command): void {
     .option('--out-of-order', 'allow pending versions older than the current one')
     .action(async (flags: Flags, cmd: Command) => {
       const result = await validate(options(flags, cmd));
+      const failure = new GhostwrightError('E_VALIDATE', `validate found ${result.problems.length} problem(s)`, { exitCode: 1, hint: 'fix the files, or run `ghostwright repair`' });
       if (flags.json) {
-        printJson(result);
+        printEnvelope(envelope('validate', result.valid ? 'done' : 'failed', result, result.valid ? undefined : failure.toJSON()));
         if (!result.valid) throw new ReportedExit(1);
         return;
       }
       if (result.valid) process.stdout.write('validate: ok\n');
       else {
         process.stdout.write(`${result.problems.join('\n')}\n`);
-        throw new GhostwrightError('E_VALIDATE', `validate found ${result.problems.length} problem(s)`, { exitCode: 1, hint: 'fix the files, or run `ghostwright repair`' });
+        throw failure;
       }
     });
 
@@ -91,14 +93,14 @@ export function registerLedger(program: Command): void {
     .option('--baseline-version <version>', 'version the existing schema is at (default 1)')
     .action(async (flags: Flags, cmd: Command) => {
       const result = await baseline(options(flags, cmd));
-      out(flags, result, () => `baseline: ${result.created ? 'created at' : 'already at'} version ${result.version}\n`);
+      out('baseline', flags, result, () => `baseline: ${result.created ? 'created at' : 'already at'} version ${result.version}\n`);
     });
 
   common(program.command('repair'))
     .description('remove failed rows, realign checksums with the files, mark migrations with missing files as deleted')
     .action(async (flags: Flags, cmd: Command) => {
       const result = await repair(options(flags, cmd));
-      out(flags, result, () =>
+      out('repair', flags, result, () =>
         [
           `removed failed: ${result.removedFailed.join(', ') || '-'}`,
           `realigned:      ${result.realigned.join(', ') || '-'}`,
@@ -113,7 +115,7 @@ export function registerLedger(program: Command): void {
     .option('--target <version>', 'undo every applied version above this one')
     .action(async (flags: Flags, cmd: Command) => {
       const result = await undo(options(flags, cmd));
-      out(flags, result, () => `${result.undone.map((u) => `undone ${u.version} (${u.script}) in ${u.executionTime} ms`).join('\n') || 'nothing to undo'}\nschema version: ${result.current ?? '(none)'}\n`);
+      out('undo', flags, result, () => `${result.undone.map((u) => `undone ${u.version} (${u.script}) in ${u.executionTime} ms`).join('\n') || 'nothing to undo'}\nschema version: ${result.current ?? '(none)'}\n`);
     });
 
   common(program.command('clean'))
@@ -121,7 +123,7 @@ export function registerLedger(program: Command): void {
     .option('--clean-enabled', 'allow clean (never in production); env GHOSTWRIGHT_CLEAN_ENABLED=true')
     .action(async (flags: Flags, cmd: Command) => {
       const result = await clean(options(flags, cmd));
-      out(flags, result, () => `dropped ${result.dropped.length} object(s)${result.dropped.length ? `: ${result.dropped.join(', ')}` : ''}\n`);
+      out('clean', flags, result, () => `dropped ${result.dropped.length} object(s)${result.dropped.length ? `: ${result.dropped.join(', ')}` : ''}\n`);
     });
 
   program
@@ -139,13 +141,14 @@ export function registerLedger(program: Command): void {
       const paths = files.length ? files : listFiles(resolved.dir ?? 'migrations');
       const findings = await lint(paths, { dialect });
       const refused = findings.filter((f) => f.severity === 'refuse').length;
+      const failure = new GhostwrightError('E_LINT', `lint found ${refused} refuse-level issue(s)`, { exitCode: 1, hint: 'rewrite them as suggested, or add `-- ghostwright:ignore <id>` above the statement' });
       if (flags.json) {
-        printJson({ findings });
+        printEnvelope(envelope('lint', refused ? 'failed' : 'done', { findings }, refused ? failure.toJSON() : undefined));
         if (refused) throw new ReportedExit(1);
         return;
       }
       process.stdout.write(formatFindings(findings));
-      if (refused) throw new GhostwrightError('E_LINT', `lint found ${refused} refuse-level issue(s)`, { exitCode: 1, hint: 'rewrite them as suggested, or add `-- ghostwright:ignore <id>` above the statement' });
+      if (refused) throw failure;
     });
 }
 

@@ -9,7 +9,8 @@
 import { Option, type Command } from 'commander';
 import { RefusedError } from '../../errors.js';
 import { sandboxStatus, startSandbox, stopSandbox, type SandboxStatus } from '../../sandbox/index.js';
-import { loggerFor, printJson, ReportedExit } from '../common.js';
+import { loggerFor, ReportedExit } from '../common.js';
+import { envelope, printEnvelope } from '../envelope.js';
 
 interface SandboxFlags {
   dir: string;
@@ -48,7 +49,7 @@ export function registerSandbox(program: Command): void {
       });
       const m = s.manifest;
       if (f.json) {
-        printJson({ status: 'started', ...m });
+        printEnvelope(envelope('sandbox start', 'done', { state: 'started', ...m }));
         return;
       }
       const out: string[] = [`sandbox started in ${(s.startupMs / 1000).toFixed(1)} s in ${s.dir}`];
@@ -80,7 +81,9 @@ export function registerSandbox(program: Command): void {
       const before = sandboxStatus(f.dir);
       const stopped = await stopSandbox(f.dir);
       if (f.json) {
-        printJson({ status: before.exists ? 'stopped' : 'absent', dir: before.dir, servers: stopped });
+        const stuck = stopped.some((s) => s.alive);
+        printEnvelope(envelope('sandbox stop', stuck ? 'refused' : 'done', { state: before.exists ? 'stopped' : 'absent', dir: before.dir, servers: stopped }, stuck ? { code: 'E_SANDBOX_STOP', message: `some sandbox servers in ${before.dir} did not stop` } : undefined));
+        if (stuck) throw new ReportedExit(2);
         return;
       }
       if (!before.exists) {
@@ -99,7 +102,7 @@ export function registerSandbox(program: Command): void {
     .action(async (_opts: unknown, cmd: Command) => {
       const f = flags(cmd);
       const status = sandboxStatus(f.dir);
-      if (f.json) printJson(status);
+      if (f.json) printEnvelope(envelope('sandbox status', status.allAlive ? 'done' : 'failed', status, status.allAlive ? undefined : { code: 'E_SANDBOX_DOWN', message: status.exists ? 'some sandbox servers are not running' : `no sandbox in ${status.dir}` }));
       else process.stdout.write(formatStatus(status));
       if (!status.allAlive) throw new ReportedExit(1);
     });
