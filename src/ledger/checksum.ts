@@ -8,21 +8,11 @@
  * file gives the same number in Flyway and here, which lets a project move
  * between the two tools without `repair`.
  */
-const TABLE = (() => {
-  const t = new Int32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c;
-  }
-  return t;
-})();
+import { crc32 as zlibCrc32 } from 'node:zlib';
 
-/** Unsigned CRC32 (IEEE 802.3, as java.util.zip.CRC32). */
+/** Unsigned CRC32 (IEEE 802.3, as java.util.zip.CRC32): Node's own zlib.crc32 (Node >= 20.15). */
 export function crc32(bytes: Uint8Array, seed = 0): number {
-  let crc = ~seed;
-  for (let i = 0; i < bytes.length; i++) crc = TABLE[(crc ^ bytes[i]!) & 0xff]! ^ (crc >>> 8);
-  return ~crc >>> 0;
+  return zlibCrc32(bytes, seed);
 }
 
 /** Removes a leading UTF-8 byte order mark (U+FEFF). */
