@@ -10,6 +10,7 @@ import type { Logger } from '../../log.js';
 import type { CheckResult, TableInfo, TableRef } from '../engine.js';
 import { dropSlotFix, ourSlots, serverChecks } from './checks.js';
 import { catalog } from './connect.js';
+import { ownershipChecks } from './privileges.js';
 import { qualified, quoteIdent } from './ident.js';
 
 export interface PreflightNames {
@@ -24,6 +25,7 @@ export interface PreflightNames {
 
 export async function preflightChecks(pool: pg.Pool, t: TableInfo, n: PreflightNames): Promise<CheckResult[]> {
   const out = await serverChecks(pool, t.ref.schema);
+  out.push(...(await ownershipChecks(pool, t.ref)));
   const key = t.copyKey;
   out.push(
     key
