@@ -9,6 +9,7 @@ import { redactUrlText } from '../connection.js';
 import { GhostwrightError, isGhostwrightError, RefusedError } from '../errors.js';
 import { failureEnvelope, printEnvelope } from './envelope.js';
 import { choiceOption, LOG_LEVELS, ReportedExit } from './common.js';
+import { installSignalHandlers, receivedSignal, signalExitCode } from './signals.js';
 import { registerAlter } from './commands/alter.js';
 import { registerControl } from './commands/control.js';
 import { registerDemo } from './commands/demo.js';
@@ -45,11 +46,17 @@ export function buildProgram(): Command {
 export async function main(argv: string[]): Promise<void> {
   const json = argv.includes('--json');
   const program = buildProgram();
+  const uninstall = installSignalHandlers();
   try {
     await program.parseAsync(argv);
   } catch (err) {
     process.exitCode = exitCodeFor(err, json ? commandName(program, argv) : null);
+  } finally {
+    uninstall();
   }
+  // Stopped by a signal (after cleaning up): say so the way a shell would.
+  const signal = receivedSignal();
+  if (signal) process.exitCode = signalExitCode(signal);
 }
 
 /** `migrate`, `sandbox start`, ...: the words of argv that name a (sub)command. */

@@ -53,8 +53,9 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps =
   let swapped = false;
   let supervisor: MigrationSupervisor | null = null;
   try {
-    const spec = parseConnectionUrl(options.url);
-    const replicas = options.replicas.map((r) => parseConnectionUrl(r));
+    const withPassword = options.password !== undefined ? { password: options.password } : {};
+    const spec = parseConnectionUrl(options.url, process.env, withPassword);
+    const replicas = options.replicas.map((r) => parseConnectionUrl(r, process.env, withPassword));
     engine = await connectEngine(spec, log);
     report.engine = engine.dialect;
     const ref = engine.tableRef(options.table);

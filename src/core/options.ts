@@ -19,6 +19,8 @@ export interface ThrottleOptions {
 
 export interface AlterOptions {
   url: string;
+  /** From --password-file / --ask-pass: for the URL and replica URLs without one (never logged). */
+  password?: string;
   table: string;
   alter: string;
   execute: boolean;

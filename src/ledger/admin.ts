@@ -5,6 +5,7 @@
 import { GhostwrightError, RefusedError } from '../errors.js';
 import { runOnlineAlter } from '../core/migrator.js';
 import { applyFile, type ApplyContext } from './apply.js';
+import { ChangeLog, checkInterrupted } from './guard.js';
 import { resolved, withEngine, withLock, withSession, type LedgerOptions, type LedgerRun } from './context.js';
 import { dropObjects, listCleanObjects } from './dialect-sql.js';
 import { loadMigrations, type MigrationSet } from './files.js';
@@ -142,13 +143,28 @@ export async function undo(opts: LedgerOptions): Promise<UndoResult> {
       throw new RefusedError('E_NO_UNDO', `no undo file for version(s) ${missing.map((v) => v.text).join(', ')}`, { hint: 'add U<version>__<description>.sql files; nothing was undone' });
     }
     const undone: UndoResult['undone'] = [];
+    const changes = new ChangeLog();
     await withSession(run.engine, async (session) => {
-      const ctx: ApplyContext = { engine: run.engine, session, store: run.store, log: run.log, url: opts.url, online: opts.online ?? runOnlineAlter, onlineOptions: opts.onlineOptions ?? {}, installedBy: opts.installedBy ?? run.spec.user };
+      const ctx: ApplyContext = {
+        engine: run.engine,
+        session,
+        store: run.store,
+        log: run.log,
+        url: opts.url,
+        online: opts.online ?? runOnlineAlter,
+        onlineOptions: { ...(opts.onlineOptions ?? {}), ...(opts.password !== undefined ? { password: opts.password } : {}) },
+        installedBy: opts.installedBy ?? run.spec.user,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      };
       for (const v of toUndo) {
         const file = undoFiles.get(v.text)!;
+        checkInterrupted(opts.signal, `before ${file.script}`, `${undone.length ? `undone: ${undone.map((u) => u.version).join(', ')}; ` : ''}run \`ghostwright undo\` again for the rest`);
         run.log.info({ script: file.script }, `undoing version ${v.text}`);
-        const res = await applyFile(ctx, { script: file.script, version: v.text, description: file.description, checksum: file.checksum, type: 'UNDO_SQL' }, await prepare(opts, run, file));
+        const res = await applyFile(ctx, { script: file.script, version: v.text, description: file.description, checksum: file.checksum, type: 'UNDO_SQL' }, await prepare(opts, run, file)).catch((err: unknown) => {
+          throw changes.outcome(err);
+        });
         undone.push({ version: v.text, script: file.script, executionTime: res.executionTime });
+        changes.note(`undid ${file.script}`);
       }
     });
     const after = computeInfo(files, await run.store.list(), {});
@@ -169,7 +185,10 @@ export async function clean(opts: LedgerOptions): Promise<{ dropped: string[] }>
     await withSession(run.engine, async (session) => {
       // MySQL: foreign keys between the tables would otherwise dictate the order.
       if (run.engine.dialect === 'mysql') await session.query('SET FOREIGN_KEY_CHECKS = 0');
-      for (const sql of statements) await session.query(sql);
+      for (const sql of statements) {
+        checkInterrupted(opts.signal, 'while cleaning', 'some objects were dropped; run `ghostwright clean` again to drop the rest');
+        await session.query(sql);
+      }
     });
     return { dropped: objects.map((o) => `${o.kind} ${o.name}`) };
   });

@@ -15,15 +15,16 @@
  * at statement k, provided statements 1..k-1 are unchanged in the file.
  */
 import type { Engine, SqlSession } from '../engine/engine.js';
-import { exitForStatus, GhostwrightError, RefusedError } from '../errors.js';
+import { exitForStatus, GhostwrightError, isGhostwrightError, RefusedError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { alterOptions, type AlterOptions } from '../core/options.js';
 import type { AlterReport } from '../core/report.js';
 import { crc32 } from './checksum.js';
 import type { HistoryStore, HistoryType } from './history.js';
+import { checkInterrupted, leftoversHint, nothingChangedCode } from './guard.js';
 import { runsInTransaction, type PlannedStatement } from './plan.js';
 
-export type OnlineRunner = (options: AlterOptions, deps: { log: Logger }) => Promise<AlterReport>;
+export type OnlineRunner = (options: AlterOptions, deps: { log: Logger; signal?: AbortSignal }) => Promise<AlterReport>;
 
 export interface ApplyContext {
   engine: Pick<Engine, 'capabilities' | 'dialect'>;
@@ -35,6 +36,8 @@ export interface ApplyContext {
   /** Throttle and copy settings for delegated ALTERs. */
   onlineOptions: Partial<AlterOptions>;
   installedBy: string;
+  /** SIGINT/SIGTERM: stop at the next statement; a delegated ALTER aborts and cleans up. */
+  signal?: AbortSignal;
 }
 
 export interface ApplyTarget {
@@ -52,7 +55,7 @@ export interface ApplyResult {
 }
 
 /** CRC32 of the statements already applied, to check a resumed file starts the same. */
-export function statementsChecksum(planned: readonly PlannedStatement[]): number {
+export function statementsChecksum(planned: readonly Pick<PlannedStatement, 'sql'>[]): number {
   return crc32(Buffer.from(planned.map((p) => p.sql).join('\n;\n'), 'utf8')) | 0;
 }
 
@@ -71,7 +74,9 @@ export async function applyFile(ctx: ApplyContext, target: ApplyTarget, planned:
     done = previous.statementsDone;
     ctx.log.info({ script: target.script, statement: done + 1, total }, 'resuming a partly applied migration');
   }
+  const doneAtStart = done;
   const resumedAt = done > 0 ? done + 1 : null;
+  const stopHere = (n: number) => checkInterrupted(ctx.signal, `before statement ${n + 1} of ${target.script}`, `statements 1..${n} of ${target.script} are applied and recorded; run \`ghostwright migrate\` again: it resumes at statement ${n + 1}`);
   const started = Date.now();
   const progress = (n: number, error: string | null) => ({
     script: target.script,
@@ -95,12 +100,16 @@ export async function applyFile(ctx: ApplyContext, target: ApplyTarget, planned:
   let current = done;
   try {
     while (done < total) {
+      stopHere(done);
       if (runsInTransaction(planned[done]!, tx)) {
         let end = done;
         while (end < total && runsInTransaction(planned[end]!, tx)) end++;
         await ctx.session.query('BEGIN');
         try {
-          for (current = done; current < end; current++) await runStatement(ctx, planned[current]!);
+          for (current = done; current < end; current++) {
+            if (current > done) stopHere(done);
+            await runStatement(ctx, planned[current]!);
+          }
           if (end === total) {
             await ctx.store.append(history(true), ctx.session);
             await ctx.store.clearProgress(target.script, ctx.session);
@@ -125,18 +134,41 @@ export async function applyFile(ctx: ApplyContext, target: ApplyTarget, planned:
   } catch (err) {
     const failed = planned[current];
     const message = err instanceof Error ? err.message : String(err);
+    const where = failed ? `statement ${failed.index} of ${total} (line ${failed.line})` : 'recording';
+    if (ctx.signal?.aborted) {
+      if (done > 0) {
+        await ctx.store.saveProgress(progress(done, `interrupted by ${String(ctx.signal.reason)}`)).catch((e: unknown) => ctx.log.error({ err: e }, 'could not record progress'));
+      }
+      throw new GhostwrightError('E_INTERRUPTED', `${target.script}: interrupted by ${String(ctx.signal.reason)} at ${where}`, { hint: interruptedHint(target.script, done, failed, err), cause: err });
+    }
+    // A refused delegated ALTER changed nothing; when nothing else of the file ran in this run, the refusal stands (exit 2).
+    if (isGhostwrightError(err) && nothingChangedCode(err.exitCode) && done === doneAtStart) throw err;
     // Something stayed applied: say so in the history (Flyway's failed row) and remember where.
     const partial = !tx || done > 0;
     if (partial) {
       await ctx.store.append(history(false)).catch((e: unknown) => ctx.log.error({ err: e }, 'could not record the failed migration'));
       await ctx.store.saveProgress(progress(done, message)).catch((e: unknown) => ctx.log.error({ err: e }, 'could not record progress'));
     }
-    const where = failed ? `statement ${failed.index} of ${total} (line ${failed.line})` : 'recording';
+    const inner = isGhostwrightError(err) && err.hint ? ` (${err.hint})` : '';
     const hint = partial
-      ? `statements 1..${done} stay applied; fix statement ${done + 1} in ${target.script}, run \`ghostwright repair\`, and migrate resumes at statement ${done + 1}`
-      : 'nothing of this file was applied (the transaction rolled back); fix it and migrate again';
+      ? `statements 1..${done} stay applied; fix statement ${done + 1} in ${target.script}${inner}, run \`ghostwright repair\`, and migrate resumes at statement ${done + 1}`
+      : `nothing of this file was applied (the transaction rolled back); fix it and migrate again${inner}`;
     throw new GhostwrightError('E_MIGRATION_FAILED', `${target.script}: ${where} failed: ${message}`, { hint, cause: err });
   }
+}
+
+/** What an interrupted file left and what to run next. */
+function interruptedHint(script: string, done: number, failed: PlannedStatement | undefined, err: unknown): string {
+  const applied = done > 0 ? `statements 1..${done} of ${script} are applied and recorded` : `nothing of ${script} was applied`;
+  const rerun = `run \`ghostwright migrate\` again: it resumes at statement ${done + 1}`;
+  const online = failed?.alter && (failed.path === 'online' || (failed.path === 'instant' && failed.fallback === 'online'));
+  if (!online) return `${applied}; ${rerun}`;
+  const table = failed.alter!.table;
+  // E_INTERRUPTED from the online engine means its own abort ran: helpers dropped, original untouched.
+  if (isGhostwrightError(err) && err.code === 'E_INTERRUPTED') {
+    return `${applied}; the online ALTER of ${table} (statement ${failed.index}) was stopped and rolled back (its ghost, changelog, replication slot, publication and socket are gone; ${table} is as it was); ${rerun}`;
+  }
+  return `${applied}; the online ALTER of ${table} (statement ${failed.index}) may not have cleaned up: ${leftoversHint(table)}`;
 }
 
 // ---------------------------------------------------------------- one statement
@@ -193,7 +225,7 @@ async function runOnline(ctx: ApplyContext, p: PlannedStatement): Promise<void> 
   if (!p.alter) throw new Error('online path without an ALTER');
   ctx.log.info({ table: p.alter.table, estimatedRows: p.alter.estimatedRows }, 'handing the ALTER to the online engine');
   const options = alterOptions({ ...ctx.onlineOptions, url: ctx.url, table: p.alter.table, alter: p.alter.clauses, execute: true });
-  const report = await ctx.online(options, { log: ctx.log });
+  const report = await ctx.online(options, { log: ctx.log, ...(ctx.signal ? { signal: ctx.signal } : {}) });
   if (report.status !== 'done') {
     const e = report.error;
     throw new GhostwrightError(e?.code ?? 'E_ONLINE_ALTER', `online ALTER of ${p.alter.table} ${report.status}: ${e?.message ?? 'no detail'}`, {

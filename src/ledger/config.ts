@@ -37,6 +37,7 @@ export interface LedgerFlags {
   criticalLoad?: string;
   maxLagMillis?: number;
   replica?: string[];
+  postponeCutOverFlagFile?: string;
 }
 
 export interface FileConfig {
@@ -94,6 +95,7 @@ export function resolveLedgerOptions(flags: LedgerFlags, env: NodeJS.ProcessEnv,
   if (flags.chunkSize !== undefined) onlineOptions.chunkSize = flags.chunkSize;
   if (flags.replica?.length) onlineOptions.replicas = flags.replica;
   if (flags.progress) onlineOptions.progress = flags.progress;
+  if (flags.postponeCutOverFlagFile) onlineOptions.postponeCutOverFlagFile = flags.postponeCutOverFlagFile;
   const options = {
     url: pick(flags.url, env.GHOSTWRIGHT_URL || undefined, file.url),
     dir: pick(flags.dir, env.GHOSTWRIGHT_DIR || undefined, file.dir) ?? 'migrations',

@@ -37,6 +37,10 @@ export interface LedgerOptions {
   installedBy?: string;
   /** History table name (default ghostwright_schema_history). */
   table?: string;
+  /** From --password-file / --ask-pass: for URLs without a password (never logged). */
+  password?: string;
+  /** Aborted by SIGINT/SIGTERM: the run stops at the next safe point (see guard.ts). */
+  signal?: AbortSignal;
   /** Injection points for tests and embedding. */
   online?: OnlineRunner;
   connect?: EngineConnector;
@@ -66,8 +70,8 @@ export function resolved(opts: LedgerOptions) {
 /** Opens the engine (with retries), runs fn, closes. */
 export async function withEngine<T>(opts: LedgerOptions, fn: (run: LedgerRun) => Promise<T>): Promise<T> {
   const r = resolved(opts);
-  const spec = parseConnectionUrl(opts.url);
-  const engine = await connectWithRetries(spec, r.log, r.connectRetries, opts.connect);
+  const spec = parseConnectionUrl(opts.url, process.env, opts.password !== undefined ? { password: opts.password } : {});
+  const engine = await connectWithRetries(spec, r.log, r.connectRetries, opts.connect, opts.signal);
   try {
     const info = await engine.serverInfo();
     return await fn({ spec, engine, store: new EngineHistoryStore(engine, r.table), log: r.log, serverVersion: info.versionNumber });
@@ -80,7 +84,7 @@ export async function withEngine<T>(opts: LedgerOptions, fn: (run: LedgerRun) =>
 export async function withLock<T>(opts: LedgerOptions, fn: (run: LedgerRun) => Promise<T>): Promise<T> {
   const r = resolved(opts);
   return withEngine(opts, async (run) => {
-    const lock = await acquireMigrationLock(run.engine, run.spec.database, r.lockTimeoutSeconds, run.log);
+    const lock = await acquireMigrationLock(run.engine, run.spec.database, r.lockTimeoutSeconds, run.log, opts.signal);
     try {
       return await fn(run);
     } finally {

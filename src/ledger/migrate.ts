@@ -8,7 +8,9 @@
  */
 import { RefusedError } from '../errors.js';
 import { runOnlineAlter } from '../core/migrator.js';
-import { applyFile, type ApplyContext } from './apply.js';
+import { applyFile, statementsChecksum, type ApplyContext } from './apply.js';
+import { ChangeLog, checkInterrupted } from './guard.js';
+import type { AppliedMigration, NewHistoryRow } from './history.js';
 import { resolved, withEngine, withLock, withSession, type LedgerOptions, type LedgerRun } from './context.js';
 import { listTables, PROGRESS_SUFFIX } from './dialect-sql.js';
 import { loadMigrations, type CallbackEvent, type MigrationFile, type MigrationSet } from './files.js';
@@ -61,32 +63,36 @@ export async function prepare(opts: LedgerOptions, run: LedgerRun, file: { text:
   return planStatements({ engine: run.engine, serverVersion: run.serverVersion, onlineThreshold: r.onlineThreshold }, statements);
 }
 
-export async function runCallbacks(opts: LedgerOptions, run: LedgerRun, session: SqlSession, files: MigrationSet, event: CallbackEvent): Promise<void> {
-  for (const cb of files.callbacks.filter((c) => c.event === event)) {
+/** Runs the callbacks of one event; true when any ran. */
+export async function runCallbacks(opts: LedgerOptions, run: LedgerRun, session: SqlSession, files: MigrationSet, event: CallbackEvent): Promise<boolean> {
+  const callbacks = files.callbacks.filter((c) => c.event === event);
+  for (const cb of callbacks) {
     run.log.info({ callback: cb.script }, `running ${event} callback`);
     const planned = await prepare(opts, run, cb);
     for (const p of planned) await session.query(p.sql);
   }
+  return callbacks.length > 0;
 }
 
-/** Creates the history table; an existing schema without one needs a baseline first (Flyway's rule). */
-async function ensureHistory(opts: LedgerOptions, run: LedgerRun): Promise<string | null> {
+/**
+ * The history as migrate will find it, read without writing anything: an
+ * existing schema without a history table needs a baseline first (Flyway's
+ * rule), which --baseline-on-migrate supplies. Nothing is created here, so a
+ * refusal leaves the database as it was.
+ */
+async function readHistory(opts: LedgerOptions, run: LedgerRun): Promise<{ rows: AppliedMigration[]; exists: boolean; baseline: NewHistoryRow | null }> {
   const r = resolved(opts);
-  if (await run.store.exists()) {
-    await run.store.create(); // the progress table of older installs
-    return null;
-  }
+  if (await run.store.exists()) return { rows: await run.store.list(), exists: true, baseline: null };
   const q = listTables(run.store.names);
   const { rows } = await run.engine.execute(q.sql, q.params);
   const others = rows.map((row) => String(row.name)).filter((n) => n !== r.table && n !== r.table + PROGRESS_SUFFIX);
-  await run.store.create();
-  if (others.length === 0) return null;
+  if (others.length === 0) return { rows: [], exists: false, baseline: null };
   if (!opts.baselineOnMigrate) {
     throw new RefusedError('E_NON_EMPTY_SCHEMA', `found a non-empty schema (${others.slice(0, 5).join(', ')}${others.length > 5 ? ', ...' : ''}) without a history table`, {
       hint: 'run `ghostwright baseline --baseline-version <version>` first, or pass --baseline-on-migrate',
     });
   }
-  await run.store.append({
+  const baseline: NewHistoryRow = {
     version: r.baselineVersion,
     description: r.baselineDescription,
     type: 'BASELINE',
@@ -95,9 +101,29 @@ async function ensureHistory(opts: LedgerOptions, run: LedgerRun): Promise<strin
     installedBy: opts.installedBy ?? run.spec.user,
     executionTime: 0,
     success: true,
-  });
-  run.log.info({ version: r.baselineVersion }, 'baselined the existing schema');
-  return r.baselineVersion;
+  };
+  return { rows: [{ ...baseline, installedRank: 1, installedOn: '' }], exists: false, baseline };
+}
+
+/**
+ * Refusals that need no server work, for every pending file before the first
+ * one runs: unknown placeholders, and a partly applied file that no longer
+ * starts with the statements already applied.
+ */
+async function precheck(opts: LedgerOptions, run: LedgerRun, files: MigrationSet, pending: MigrationFile[], historyExists: boolean): Promise<void> {
+  const r = resolved(opts);
+  for (const file of [...pending, ...files.callbacks]) {
+    const text = opts.placeholderReplacement === false ? file.text : replacePlaceholders(file.text, opts.placeholders ?? {}, file.script, builtins(run, r.table, file.script));
+    if (!historyExists || !('version' in file)) continue;
+    const previous = await run.store.progress(file.script).catch(() => null);
+    if (!previous || previous.statementsDone === 0) continue;
+    const prefix = splitStatements(text, run.engine.dialect).slice(0, previous.statementsDone);
+    if (prefix.length < previous.statementsDone || statementsChecksum(prefix) !== previous.doneChecksum) {
+      throw new RefusedError('E_RESUME_MISMATCH', `${file.script}: statements 1..${previous.statementsDone} were applied by an earlier run, but the file no longer starts with them`, {
+        hint: `restore those statements in the file (fix only statement ${previous.statementsDone + 1} onwards), or, after reverting them by hand, delete the row of ${file.script} from the progress table`,
+      });
+    }
+  }
 }
 
 function refuseInvalid(info: LedgerInfo, opts: LedgerOptions): void {
@@ -125,32 +151,55 @@ export async function migrate(opts: LedgerOptions): Promise<MigrateResult> {
   await loadParsers();
   if (opts.dryRun) return withEngine(opts, (run) => dryRun(opts, run, files));
   return withLock(opts, async (run) => {
-    const baselined = await ensureHistory(opts, run);
-    const info = computeInfo(files, await run.store.list(), { target: opts.target, outOfOrder: opts.outOfOrder ?? false });
+    // Read and check everything first: a refusal (exit 2) must leave the database as it was.
+    const found = await readHistory(opts, run);
+    const info = computeInfo(files, found.rows, { target: opts.target, outOfOrder: opts.outOfOrder ?? false });
     if (opts.validateOnMigrate !== false) refuseInvalid(info, opts);
+    const pending = [...info.pendingVersioned, ...info.pendingRepeatable];
+    await precheck(opts, run, files, pending, found.exists);
+    checkInterrupted(opts.signal, 'before anything was changed', 'nothing was applied; run `ghostwright migrate` again');
+
+    const changes = new ChangeLog();
     const applied: AppliedFile[] = [];
-    await withSession(run.engine, async (session) => {
-      const ctx: ApplyContext = {
-        engine: run.engine,
-        session,
-        store: run.store,
-        log: run.log,
-        url: opts.url,
-        online: opts.online ?? runOnlineAlter,
-        onlineOptions: opts.onlineOptions ?? {},
-        installedBy: opts.installedBy ?? run.spec.user,
-      };
-      try {
-        await runCallbacks(opts, run, session, files, 'beforeMigrate');
-        for (const file of [...info.pendingVersioned, ...info.pendingRepeatable]) applied.push(await applyOne(opts, run, ctx, files, file));
-        await runCallbacks(opts, run, session, files, 'afterMigrate');
-      } catch (err) {
-        await runCallbacks(opts, run, session, files, 'afterMigrateError').catch((e: unknown) => run.log.error({ err: e }, 'afterMigrateError callback failed'));
-        throw err;
+    try {
+      // The progress table of older installs is added here too (IF NOT EXISTS).
+      await run.store.create();
+      if (!found.exists) changes.note(`created ${run.store.tableName}`);
+      if (found.baseline) {
+        await run.store.append(found.baseline);
+        changes.note(`baselined at ${found.baseline.version}`);
+        run.log.info({ version: found.baseline.version }, 'baselined the existing schema');
       }
-    });
+      await withSession(run.engine, async (session) => {
+        const ctx: ApplyContext = {
+          engine: run.engine,
+          session,
+          store: run.store,
+          log: run.log,
+          url: opts.url,
+          online: opts.online ?? runOnlineAlter,
+          onlineOptions: { ...(opts.onlineOptions ?? {}), ...(opts.password !== undefined ? { password: opts.password } : {}) },
+          installedBy: opts.installedBy ?? run.spec.user,
+          ...(opts.signal ? { signal: opts.signal } : {}),
+        };
+        try {
+          if (await runCallbacks(opts, run, session, files, 'beforeMigrate')) changes.note('ran beforeMigrate');
+          for (const file of pending) {
+            checkInterrupted(opts.signal, `before ${file.script}`, `${applied.length ? `applied ${applied.map((a) => a.script).join(', ')}; ` : ''}run \`ghostwright migrate\` again to apply the rest`);
+            applied.push(await applyOne(opts, run, ctx, files, file));
+            changes.note(`applied ${file.script}`);
+          }
+          await runCallbacks(opts, run, session, files, 'afterMigrate');
+        } catch (err) {
+          await runCallbacks(opts, run, session, files, 'afterMigrateError').catch((e: unknown) => run.log.error({ err: e }, 'afterMigrateError callback failed'));
+          throw err;
+        }
+      });
+    } catch (err) {
+      throw changes.outcome(err);
+    }
     const after = computeInfo(files, await run.store.list(), { target: opts.target });
-    return { applied, current: after.current?.text ?? null, baselined };
+    return { applied, current: after.current?.text ?? null, baselined: found.baseline?.version ?? null };
   });
 }
 

@@ -14,6 +14,7 @@ import type { Engine, SqlSession } from '../engine/engine.js';
 import { GhostwrightError, isGhostwrightError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { acquireLock, releaseLock } from './dialect-sql.js';
+import { checkInterrupted } from './guard.js';
 import { asBool } from './history-store.js';
 
 export type EngineConnector = (spec: ConnectionSpec, log: Logger) => Promise<Engine>;
@@ -23,22 +24,53 @@ export function retryDelayMs(attempt: number, maxMs = 10_000): number {
   return Math.min(1000 * 2 ** attempt, maxMs);
 }
 
-export async function connectWithRetries(spec: ConnectionSpec, log: Logger, retries: number, connect: EngineConnector = connectEngine): Promise<Engine> {
+/** Resolves after ms, or at once when the signal aborts. */
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+const NOTHING_CHANGED = 'nothing was changed; run the command again';
+
+export async function connectWithRetries(spec: ConnectionSpec, log: Logger, retries: number, connect: EngineConnector = connectEngine, signal?: AbortSignal): Promise<Engine> {
   for (let attempt = 0; ; attempt++) {
+    checkInterrupted(signal, 'while connecting', NOTHING_CHANGED);
     try {
       return await connect(spec, log);
     } catch (err) {
       const fatal = isGhostwrightError(err) && err.code === 'E_BAD_URL';
-      if (fatal || attempt >= retries) throw err;
+      if (fatal || attempt >= retries || signal?.aborted) throw err;
       const delay = retryDelayMs(attempt);
       log.warn({ url: redactedUrl(spec), attempt: attempt + 1, retries, delayMs: delay, err }, 'database not reachable yet; retrying');
-      await new Promise((r) => setTimeout(r, delay));
+      await pause(delay, signal);
     }
   }
 }
 
 export interface MigrationLock {
   release(): Promise<void>;
+}
+
+/** One attempt of at most `seconds`: true when the lock is ours. */
+async function tryLock(engine: Engine, session: SqlSession, database: string, seconds: number): Promise<boolean> {
+  try {
+    let acquired = true;
+    for (const q of acquireLock(engine.dialect, database, seconds)) {
+      const { rows } = await session.query(q.sql, q.params);
+      if (engine.dialect === 'mysql') acquired = asBool(rows[0]?.acquired);
+    }
+    return acquired;
+  } catch (err) {
+    if (isLockTimeout(err)) return false;
+    throw err;
+  }
 }
 
 function isLockTimeout(err: unknown): boolean {
@@ -48,19 +80,24 @@ function isLockTimeout(err: unknown): boolean {
   return false;
 }
 
-export async function acquireMigrationLock(engine: Engine, database: string, timeoutSeconds: number, log: Logger): Promise<MigrationLock> {
+/**
+ * Waits for the lock in attempts of at most a second, so that a signal is
+ * obeyed within a second even while another runner holds the lock.
+ */
+export async function acquireMigrationLock(engine: Engine, database: string, timeoutSeconds: number, log: Logger, signal?: AbortSignal): Promise<MigrationLock> {
   const session: SqlSession = await engine.openSession();
+  const deadline = Date.now() + timeoutSeconds * 1000;
   try {
     log.debug({ timeoutSeconds }, 'acquiring the migration lock');
-    let acquired = true;
-    for (const q of acquireLock(engine.dialect, database, timeoutSeconds)) {
-      const { rows } = await session.query(q.sql, q.params);
-      if (engine.dialect === 'mysql') acquired = asBool(rows[0]?.acquired);
+    for (;;) {
+      checkInterrupted(signal, 'while waiting for the migration lock', NOTHING_CHANGED);
+      const wait = Date.now() < deadline ? 1 : 0;
+      if (await tryLock(engine, session, database, wait)) break;
+      if (wait === 0 || Date.now() >= deadline) throw new Error('GET_LOCK timed out');
     }
-    if (!acquired) throw new Error('GET_LOCK timed out');
   } catch (err) {
     await session.close().catch(() => undefined);
-    if (err instanceof Error && (err.message === 'GET_LOCK timed out' || isLockTimeout(err))) {
+    if (err instanceof Error && err.message === 'GET_LOCK timed out') {
       throw new GhostwrightError('E_LOCK_TIMEOUT', `another migration run held the migration lock for more than ${timeoutSeconds} s`, {
         hint: 'wait for the other run to finish, or raise --lock-timeout',
         cause: err,

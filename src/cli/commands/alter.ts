@@ -6,6 +6,7 @@ import type { AlterReport } from '../../core/report.js';
 import { exitForStatus } from '../../errors.js';
 import { envelope, printEnvelope } from '../envelope.js';
 import { autoThreads, choiceOption, collect, intOption, loggerFor, positiveIntOption, PROGRESS_MODES, ReportedExit, requireUrl, secondsOption, threadsOption } from '../common.js';
+import { gracefulInterrupts } from '../signals.js';
 
 interface AlterFlags {
   url?: string;
@@ -74,20 +75,7 @@ export function registerAlter(program: Command): void {
       const options = toOptions(flags);
       // The progress bar owns the terminal line: only warnings and errors may interrupt it.
       const log = loggerFor(cmd, options.progress === 'bar' ? 'warn' : undefined);
-      const controller = new AbortController();
-      const onSignal = (sig: NodeJS.Signals) => {
-        log.warn({ signal: sig }, 'signal received: aborting, the original table stays as it is');
-        controller.abort();
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
-      let report: AlterReport;
-      try {
-        report = await runOnlineAlter(options, { log, signal: controller.signal });
-      } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-      }
+      const report: AlterReport = await runOnlineAlter(options, { log, signal: gracefulInterrupts() });
       if (flags.json) printEnvelope(envelope('alter', report.status, report, report.error));
       else process.stdout.write(formatReport(report));
       if (report.status === 'refused' || report.status === 'failed' || report.status === 'unreachable') throw new ReportedExit(exitForStatus(report.status));

@@ -12,6 +12,7 @@ import { readConfigFile, resolveLedgerOptions, type LedgerFlags } from '../../le
 import { loadMigrations } from '../../ledger/files.js';
 import { choiceOption, collect, intOption, loggerFor, positiveIntOption, PROGRESS_MODES, ReportedExit } from '../common.js';
 import { envelope, printEnvelope, type RunStatus } from '../envelope.js';
+import { gracefulInterrupts } from '../signals.js';
 import { formatDryRun, formatFindings, formatInfo, formatMigrate } from './ledger-format.js';
 
 type Flags = LedgerFlags & { json?: boolean; dialect?: string };
@@ -27,12 +28,13 @@ function common(cmd: Command): Command {
     .option('--json', 'print the result as JSON on stdout');
 }
 
-function options(flags: Flags, cmd: Command): LedgerOptions {
+/** Options for a command; `writes` commands obey SIGINT/SIGTERM gracefully (src/cli/signals.ts). */
+function options(flags: Flags, cmd: Command, writes = false): LedgerOptions {
   // A delegated online ALTER shows its progress bar when a person is watching.
   const progress = flags.progress ?? (process.stderr.isTTY && !flags.json ? 'bar' : undefined);
   const resolved = resolveLedgerOptions({ ...flags, ...(progress ? { progress } : {}) }, process.env, readConfigFile());
   if (!resolved.url) throw new RefusedError('E_NO_URL', 'no database URL given', { hint: 'pass --url, set GHOSTWRIGHT_URL, or put "url" in ghostwright.config.json' });
-  return { ...resolved, url: resolved.url, log: loggerFor(cmd) };
+  return { ...resolved, url: resolved.url, log: loggerFor(cmd), ...(writes ? { signal: gracefulInterrupts() } : {}) };
 }
 
 function out(command: string, flags: Flags, data: object, human: () => string, status: RunStatus = 'done'): void {
@@ -56,8 +58,9 @@ export function registerLedger(program: Command): void {
     .option('--max-lag-millis <ms>', 'online engine: pause copying while a replica lags more than this', intOption('--max-lag-millis'))
     .option('--replica <url>', 'online engine: replica to watch for lag (repeatable)', collect)
     .option('--progress <mode>', 'online engine progress: bar | json | none (default: bar on a terminal)', choiceOption('--progress', PROGRESS_MODES))
+    .option('--postpone-cut-over-flag-file <file>', 'online engine: while this file exists, keep streaming and postpone the cut-over')
     .action(async (flags: Flags, cmd: Command) => {
-      const result = await migrate(options(flags, cmd));
+      const result = await migrate(options(flags, cmd, true));
       out('migrate', flags, result, () => (result.dryRun ? formatDryRun(result.dryRun) : formatMigrate(result)), result.dryRun ? 'dry-run' : 'done');
     });
 
@@ -92,14 +95,14 @@ export function registerLedger(program: Command): void {
     .description('start the history of an existing schema at a version')
     .option('--baseline-version <version>', 'version the existing schema is at (default 1)')
     .action(async (flags: Flags, cmd: Command) => {
-      const result = await baseline(options(flags, cmd));
+      const result = await baseline(options(flags, cmd, true));
       out('baseline', flags, result, () => `baseline: ${result.created ? 'created at' : 'already at'} version ${result.version}\n`);
     });
 
   common(program.command('repair'))
     .description('remove failed rows, realign checksums with the files, mark migrations with missing files as deleted')
     .action(async (flags: Flags, cmd: Command) => {
-      const result = await repair(options(flags, cmd));
+      const result = await repair(options(flags, cmd, true));
       out('repair', flags, result, () =>
         [
           `removed failed: ${result.removedFailed.join(', ') || '-'}`,
@@ -114,7 +117,7 @@ export function registerLedger(program: Command): void {
     .description('run U<version> files in reverse order: the latest version, or every version above --target')
     .option('--target <version>', 'undo every applied version above this one')
     .action(async (flags: Flags, cmd: Command) => {
-      const result = await undo(options(flags, cmd));
+      const result = await undo(options(flags, cmd, true));
       out('undo', flags, result, () => `${result.undone.map((u) => `undone ${u.version} (${u.script}) in ${u.executionTime} ms`).join('\n') || 'nothing to undo'}\nschema version: ${result.current ?? '(none)'}\n`);
     });
 
@@ -122,7 +125,7 @@ export function registerLedger(program: Command): void {
     .description('DROP every table, view, sequence, type and routine in the schema (refused unless --clean-enabled)')
     .option('--clean-enabled', 'allow clean (never in production); env GHOSTWRIGHT_CLEAN_ENABLED=true')
     .action(async (flags: Flags, cmd: Command) => {
-      const result = await clean(options(flags, cmd));
+      const result = await clean(options(flags, cmd, true));
       out('clean', flags, result, () => `dropped ${result.dropped.length} object(s)${result.dropped.length ? `: ${result.dropped.join(', ')}` : ''}\n`);
     });
 
