@@ -18,6 +18,7 @@ export { startMysql, mysqlUrl, SANDBOX_USER, SANDBOX_PASSWORD, SANDBOX_DATABASE 
 export type { StartMysqlOptions, MysqlSandbox, MysqlFlavor, ServerOverrides } from './mysql.js';
 export { startPostgres, postgresUrl } from './postgres.js';
 export type { StartPostgresOptions, PostgresSandbox } from './postgres.js';
+export { findPgBinaries, NPM_PG_VERSIONS, type PgBinaries } from './pg-binaries.js';
 export { freePort } from './ports.js';
 
 export const MANIFEST_FILE = 'sandbox.json';
@@ -50,6 +51,10 @@ export interface StartSandboxOptions {
   postgres?: boolean;
   /** Also start a MySQL replica and a PostgreSQL standby. */
   replicas?: boolean;
+  /** PostgreSQL major version (15, 16, 17, 18); see sandbox/pg-binaries.ts for where it is looked for. */
+  pgVersion?: string | undefined;
+  /** PostgreSQL bin directory (initdb, postgres): wins over pgVersion. */
+  pgBin?: string | undefined;
   log?: Logger;
   /** Let the servers outlive this process (CLI). Default: they die with it. */
   detach?: boolean;
@@ -139,7 +144,9 @@ export async function startSandbox(opts: StartSandboxOptions): Promise<Sandbox> 
   const t0 = Date.now();
   const [m, p] = await Promise.allSettled([
     wantMysql ? startMysql({ dir: join(dir, 'mysql'), replica: opts.replicas ?? false, log, detach: opts.detach ?? false }) : Promise.resolve(undefined),
-    wantPg ? startPostgres({ dir: join(dir, 'postgres'), standby: opts.replicas ?? false, log, detach: opts.detach ?? false }) : Promise.resolve(undefined),
+    wantPg
+      ? startPostgres({ dir: join(dir, 'postgres'), standby: opts.replicas ?? false, log, detach: opts.detach ?? false, pgVersion: opts.pgVersion, pgBin: opts.pgBin })
+      : Promise.resolve(undefined),
   ]);
   const mysql = m.status === 'fulfilled' ? m.value : undefined;
   const postgres = p.status === 'fulfilled' ? p.value : undefined;

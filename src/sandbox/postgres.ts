@@ -7,21 +7,27 @@
  * PostgreSQL refuses to run as root: when we are root, every server-side
  * command runs as the `postgres` OS user and the directories are chowned to it.
  */
-import { mkdirSync, writeFileSync, appendFileSync, readdirSync, chownSync, chmodSync, existsSync, realpathSync, statSync } from 'node:fs';
+import { mkdirSync, writeFileSync, appendFileSync, chownSync, chmodSync, existsSync, statSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { tmpdir } from 'node:os';
 import pg from 'pg';
 import { GhostwrightError, RefusedError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { freePort } from './ports.js';
-import { findBinary, lookupUser, mustRun, runCommand, spawnServer, stopProcess, waitUntil, readSafe, type RunAs, type ServerProcess } from './process.js';
+import { lookupUser, mustRun, runCommand, spawnServer, stopProcess, waitUntil, readSafe, type RunAs, type ServerProcess } from './process.js';
+import { findPgBinaries, type PgBinaries } from './pg-binaries.js';
+import { copyStandbyDataDir } from './pg-standby-copy.js';
 import { SANDBOX_DATABASE, SANDBOX_PASSWORD, SANDBOX_USER, type ServerOverrides } from './mysql.js';
 
 export interface StartPostgresOptions {
   /** Directory that will hold the data directories, sockets and logs (created if missing). */
   dir: string;
-  /** Also start a streaming standby (pg_basebackup -R) and wait until it streams. */
+  /** Also start a streaming standby (pg_basebackup -R, or a file-level base backup) and wait until it streams. */
   standby?: boolean;
+  /** Major version to start (15, 16, 17, 18): Debian's /usr/lib/postgresql/<v>, else the npm package pg<v>. Default: the newest found. */
+  pgVersion?: string | undefined;
+  /** A directory holding initdb and postgres: wins over pgVersion. */
+  pgBin?: string | undefined;
   /** Replace or add postgresql.conf settings, e.g. `{ wal_level: 'replica' }`. Primary only. */
   overrides?: ServerOverrides;
   log?: Logger;
@@ -39,30 +45,6 @@ export interface PostgresSandbox {
   standbyPid: number | undefined;
   dir: string;
   stop(): Promise<void>;
-}
-
-interface PgBinaries {
-  binDir: string;
-  version: string;
-}
-
-/** The newest /usr/lib/postgresql/<v>/bin, else wherever `initdb` is on PATH. */
-function findPgBinaries(): PgBinaries {
-  const root = '/usr/lib/postgresql';
-  if (existsSync(root)) {
-    const versions = readdirSync(root)
-      .filter((v) => existsSync(join(root, v, 'bin', 'postgres')) && existsSync(join(root, v, 'bin', 'initdb')))
-      .sort((a, b) => Number(b) - Number(a));
-    if (versions[0]) return { binDir: join(root, versions[0], 'bin'), version: versions[0] };
-  }
-  const initdb = findBinary(['initdb'], ['/usr/local/pgsql/bin', '/usr/local/bin', '/usr/bin', '/usr/sbin']);
-  if (initdb) {
-    const binDir = dirname(realpathSync(initdb));
-    if (existsSync(join(binDir, 'postgres'))) return { binDir, version: 'unknown' };
-  }
-  throw new RefusedError('E_SANDBOX_BINARY', 'cannot start a sandbox server: PostgreSQL (initdb, postgres) is not installed', {
-    hint: 'install it: apt-get install postgresql-15 (or postgresql)',
-  });
 }
 
 function serverUser(): RunAs | undefined {
@@ -154,8 +136,11 @@ function own(path: string, user: RunAs | undefined): void {
   if (user) chownSync(path, user.uid, user.gid);
 }
 
+const superClient = (server: RunningPg): pg.Client =>
+  new pg.Client({ host: server.serverDir, port: server.port, user: 'postgres', database: 'postgres', connectionTimeoutMillis: 2000 });
+
 async function superQuery<T extends pg.QueryResultRow = pg.QueryResultRow>(server: RunningPg, sql: string, params: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ host: server.serverDir, port: server.port, user: 'postgres', database: 'postgres', connectionTimeoutMillis: 2000 });
+  const client = superClient(server);
   await client.connect();
   try {
     return (await client.query<T>(sql, params)).rows;
@@ -217,17 +202,31 @@ async function startPrimary(bins: PgBinaries, serverDir: string, user: RunAs | u
   }
 }
 
-/** pg_basebackup -R from the primary, then boot it on its own port and socket. */
+/**
+ * pg_basebackup -R from the primary (or, where there is none, a file-level
+ * base backup: pg-standby-copy.ts), then boot it on its own port and socket.
+ */
 async function startStandby(bins: PgBinaries, primary: RunningPg, serverDir: string, user: RunAs | undefined, detach: boolean, log: Logger): Promise<RunningPg> {
   mkdirSync(serverDir, { recursive: true });
   own(serverDir, user);
   const dataDir = join(serverDir, 'data');
-  await mustRun(
-    'pg_basebackup',
-    join(bins.binDir, 'pg_basebackup'),
-    ['-D', dataDir, '-R', '-X', 'stream', '-c', 'fast', '-h', '127.0.0.1', '-p', String(primary.port), '-U', SANDBOX_USER, '--no-sync'],
-    { env: { ...process.env, PGPASSWORD: SANDBOX_PASSWORD }, ...(user ? { runAs: user } : {}) },
-  );
+  const basebackup = join(bins.binDir, 'pg_basebackup');
+  if (existsSync(basebackup)) {
+    await mustRun(
+      'pg_basebackup',
+      basebackup,
+      ['-D', dataDir, '-R', '-X', 'stream', '-c', 'fast', '-h', '127.0.0.1', '-p', String(primary.port), '-U', SANDBOX_USER, '--no-sync'],
+      { env: { ...process.env, PGPASSWORD: SANDBOX_PASSWORD }, ...(user ? { runAs: user } : {}) },
+    );
+  } else {
+    const session = superClient(primary);
+    await session.connect();
+    try {
+      await copyStandbyDataDir({ session, primaryDataDir: join(primary.serverDir, 'data'), standbyDataDir: dataDir, primaryPort: primary.port, user: SANDBOX_USER, password: SANDBOX_PASSWORD, runAs: user });
+    } finally {
+      await session.end().catch(() => undefined);
+    }
+  }
   const port = await freePort();
   writeFileSync(join(dataDir, 'sandbox.conf'), settings(serverDir, port, undefined));
   own(join(dataDir, 'sandbox.conf'), user);
@@ -247,7 +246,7 @@ async function waitStreaming(primary: RunningPg, standby: RunningPg): Promise<vo
 
 export async function startPostgres(opts: StartPostgresOptions): Promise<PostgresSandbox> {
   const log = opts.log ?? silentLogger;
-  const bins = findPgBinaries();
+  const bins = await findPgBinaries({ version: opts.pgVersion, binDir: opts.pgBin });
   const user = serverUser();
   const dir = resolve(opts.dir);
   mkdirSync(dir, { recursive: true });

@@ -6,6 +6,11 @@
  *   start nothing for that engine (optionally GHOSTWRIGHT_TEST_MYSQL_REPLICA_URL /
  *   GHOSTWRIGHT_TEST_PG_STANDBY_URL).
  * - GHOSTWRIGHT_TEST_SKIP_SERVERS=1: start nothing (unit-only runs).
+ * - GHOSTWRIGHT_TEST_PG_VERSION=17: the PostgreSQL major to start (15 from
+ *   Debian, 16/17/18 from the npm packages pg16/pg17/pg18); default the
+ *   newest installed. GHOSTWRIGHT_TEST_PG_BIN=/dir: that bin directory.
+ * - GHOSTWRIGHT_TEST_ENGINES=postgres (or mysql): start only that engine's
+ *   servers (the other engine's tests skip; `npm run test:pg`).
  *
  * URLs reach tests through provide/inject and, as a fallback, process.env.
  */
@@ -30,19 +35,23 @@ export const ENV = {
   pg: 'GHOSTWRIGHT_TEST_PG_URL',
   pgStandby: 'GHOSTWRIGHT_TEST_PG_STANDBY_URL',
   skip: 'GHOSTWRIGHT_TEST_SKIP_SERVERS',
+  pgVersion: 'GHOSTWRIGHT_TEST_PG_VERSION',
+  pgBin: 'GHOSTWRIGHT_TEST_PG_BIN',
+  engines: 'GHOSTWRIGHT_TEST_ENGINES',
 } as const;
 
 export default async function setup(project: TestProject): Promise<(() => Promise<void>) | void> {
   const env = process.env;
   if (env[ENV.skip] === '1' || env[ENV.skip] === 'true') return;
 
-  const needMysql = !env[ENV.mysql];
-  const needPg = !env[ENV.pg];
+  const engines = (env[ENV.engines] ?? 'mysql,postgres').split(',').map((e) => e.trim());
+  const needMysql = !env[ENV.mysql] && engines.includes('mysql');
+  const needPg = !env[ENV.pg] && engines.includes('postgres');
   let dir: string | undefined;
   if (needMysql || needPg) {
     dir = mkdtempSync(join(tmpdir(), 'gw-sbx-'));
     const t0 = Date.now();
-    const sandbox = await startSandbox({ dir, mysql: needMysql, postgres: needPg, replicas: true });
+    const sandbox = await startSandbox({ dir, mysql: needMysql, postgres: needPg, replicas: true, pgVersion: env[ENV.pgVersion] || undefined, pgBin: env[ENV.pgBin] || undefined });
     const engines = [needMysql && `${sandbox.manifest.mysql?.flavor} + replica`, needPg && `PostgreSQL ${sandbox.manifest.postgres?.version} + standby`].filter(Boolean).join(', ');
     console.log(`[ghostwright] sandbox (${engines}) ready in ${((Date.now() - t0) / 1000).toFixed(1)} s in ${dir}`);
     if (sandbox.mysql) {

@@ -17,6 +17,8 @@ interface SandboxFlags {
   json?: boolean;
   replicas: boolean;
   only?: 'mysql' | 'postgres';
+  pgVersion?: string;
+  pgBin?: string;
 }
 
 const DEFAULT_DIR = './.sandbox';
@@ -36,6 +38,8 @@ export function registerSandbox(program: Command): void {
     .description('start the servers in the background and print their URLs')
     .option('--no-replicas', 'no MySQL replica / PostgreSQL standby')
     .addOption(new Option('--only <engine>', 'start only one engine').choices(['mysql', 'postgres']))
+    .option('--pg-version <major>', 'PostgreSQL major version: 15 (Debian package), 16, 17, 18 (npm packages pg16/pg17/pg18); default the newest installed')
+    .option('--pg-bin <dir>', 'PostgreSQL bin directory holding initdb and postgres (wins over --pg-version)')
     .action(async (_opts: unknown, cmd: Command) => {
       const f = flags(cmd);
       const log = loggerFor(cmd);
@@ -44,6 +48,8 @@ export function registerSandbox(program: Command): void {
         mysql: f.only !== 'postgres',
         postgres: f.only !== 'mysql',
         replicas: f.replicas,
+        pgVersion: f.pgVersion,
+        pgBin: f.pgBin,
         detach: true,
         log,
       });
@@ -58,7 +64,7 @@ export function registerSandbox(program: Command): void {
         if (m.mysql.replicaUrl) out.push(`  ${m.mysql.flavor} replica:  ${m.mysql.replicaUrl}  (pid ${m.mysql.replicaPid})`);
       }
       if (m.postgres) {
-        out.push(`  postgres primary: ${m.postgres.url}  (pid ${m.postgres.pid})`);
+        out.push(`  postgres ${m.postgres.version} primary: ${m.postgres.url}  (pid ${m.postgres.pid})`);
         if (m.postgres.standbyUrl) out.push(`  postgres standby: ${m.postgres.standbyUrl}  (pid ${m.postgres.standbyPid})`);
       }
       out.push('', 'to run the tests against these servers:');
