@@ -74,6 +74,7 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps =
         dropOldTable: options.dropOldTable,
         maxBacklogEvents: options.maxBacklogEvents,
         streamStartTimeoutMs: options.streamStartTimeoutMs,
+        maxRetainedWalBytes: options.throttle.maxRetainedWalBytes,
       },
       { replicas, log },
     );

@@ -153,6 +153,8 @@ export interface AlterRequest {
   maxBacklogEvents: number;
   /** PG: how long creating the slot may wait for transactions already running (it must). Default 60 s. */
   streamStartTimeoutMs?: number;
+  /** PG: preflight refuses while running ghostwright slots retain more WAL than this (--max-retained-wal-mb). */
+  maxRetainedWalBytes?: number;
 }
 
 export interface CopyRange {

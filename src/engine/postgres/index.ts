@@ -5,7 +5,8 @@ import type pg from 'pg';
 import type { ConnectionSpec } from '../../connection.js';
 import type { Logger } from '../../log.js';
 import type { AlterRequest, CheckResult, Engine, OnlineAlter, ServerInfo, SqlSession, TableInfo, TableRef } from '../engine.js';
-import { leftoverSlotCheck, replicaChecks, serverChecks, standbyChecks } from './checks.js';
+import { originPrivilegeCheck } from './origin.js';
+import { leftoverOriginCheck, leftoverSlotCheck, replicaChecks, serverChecks, standbyChecks } from './checks.js';
 import { connectError, createPool } from './connect.js';
 import { PG_MAX_IDENTIFIER_BYTES, parseTableRef, quoteIdent } from './ident.js';
 import { PG_IDENTIFIER_LIMIT } from '../../core/names.js';
@@ -40,7 +41,7 @@ class PostgresEngine implements Engine {
   }
 
   async doctor(replicas: ConnectionSpec[]): Promise<CheckResult[]> {
-    return [...(await serverChecks(this.pool, null)), await leftoverSlotCheck(this.pool), ...(await standbyChecks(this.pool)), ...(await replicaChecks(replicas))];
+    return [...(await serverChecks(this.pool, null)), await leftoverSlotCheck(this.pool), await leftoverOriginCheck(this.pool), await originPrivilegeCheck(this.pool), ...(await standbyChecks(this.pool)), ...(await replicaChecks(replicas))];
   }
 
   inspect(ref: TableRef): Promise<TableInfo> {

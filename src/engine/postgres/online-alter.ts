@@ -9,7 +9,7 @@ import type pg from 'pg';
 import { redactedUrl, type ConnectionSpec } from '../../connection.js';
 import type { CopyPlan } from '../../core/columns.js';
 import { CopyGate } from '../../core/copy-gate.js';
-import { helperNames, publicationName, slotName } from '../../core/names.js';
+import { helperNames, publicationName, SLOT_PREFIX, slotName } from '../../core/names.js';
 import { DEFAULT_THROTTLE } from '../../core/options.js';
 import { GhostwrightError, RefusedError } from '../../errors.js';
 import type { Logger } from '../../log.js';
@@ -26,6 +26,8 @@ import { ChangeStream, MARKER_PREFIX } from './stream.js';
 import { STANDBY_LAG_SQL, standbyLags, type StandbyRow } from './standbys.js';
 import { parseUsing } from './using.js';
 import { ensureReplicaIdentity, restoreReplicaIdentity } from './identity.js';
+import { CopySessions, decideOriginFilter, originCheck, originFacts, type OriginDecision } from './origin.js';
+import { leftoverOriginCheck, materializedViewCheck } from './checks.js';
 
 export interface PgAlterDeps {
   spec: ConnectionSpec;
@@ -65,6 +67,9 @@ export class PgOnlineAlter implements OnlineAlter {
   private ghostFks: GhostFk[] = [];
   private ghostInfo: TableInfo | null = null;
   private stream: ChangeStream | null = null;
+  /** The copy's sessions; under a replication origin when the filter is on (origin.ts). */
+  private copySessions: CopySessions | null = null;
+  private origin: OriginDecision | null = null;
   private applier: Applier | null = null;
   private replicaPools = new Map<string, pg.Pool>();
   private markerSeq = 0;
@@ -97,7 +102,24 @@ export class PgOnlineAlter implements OnlineAlter {
 
   async preflight(original: TableInfo): Promise<CheckResult[]> {
     this.originalInfo = original;
-    return preflightChecks(this.pool, original, { ghost: this.ghost, old: this.old, changelog: this.changelog, slot: this.slot, publication: this.publication, maxRetainedWalBytes: DEFAULT_THROTTLE.maxRetainedWalBytes, log: this.log });
+    const maxRetainedWalBytes = this.deps.request.maxRetainedWalBytes ?? DEFAULT_THROTTLE.maxRetainedWalBytes;
+    const checks = await preflightChecks(this.pool, original, { ghost: this.ghost, old: this.old, changelog: this.changelog, slot: this.slot, publication: this.publication, maxRetainedWalBytes, log: this.log });
+    return [...checks, await materializedViewCheck(this.pool, original.ref), originCheck(await this.originDecision()), await leftoverOriginCheck(this.pool)];
+  }
+
+  /** Whether the copy's writes are kept out of decoding (origin.ts); decided once, before the stream starts. */
+  private async originDecision(): Promise<OriginDecision> {
+    if (!this.origin) {
+      const [rel] = await catalog<{ oid: number }>(this.pool, `SELECT $1::regclass::oid::int8 AS oid`, [qualified(this.original)]);
+      this.origin = decideOriginFilter(await originFacts(this.pool, rel!.oid, SLOT_PREFIX));
+      this.log.info({ originFilter: this.origin.filter, detail: this.origin.detail }, 'copy and stream: origin filter decided');
+    }
+    return this.origin;
+  }
+
+  private copier(): CopySessions {
+    if (!this.copySessions) throw new GhostwrightError('E_STATE', 'copy before the stream started');
+    return this.copySessions;
   }
 
   async createGhost(): Promise<TableInfo> {
@@ -174,9 +196,11 @@ export class PgOnlineAlter implements OnlineAlter {
     // Creating the logical slot waits for transactions running now to end;
     // every commit after its consistent point is decoded, and every chunk's
     // snapshot is taken after it: nothing can fall between copy and stream.
+    const filter = (await this.originDecision()).filter;
     const lsn = await this.createSlot(this.deps.request.streamStartTimeoutMs ?? 60_000);
     this.slotCreated = true;
-    const stream = new ChangeStream({ spec: this.deps.spec, slot: this.slot, publication: this.publication, keyColumns: spec.sourceKey, ignoreTable: this.changelog, maxBacklog: this.deps.request.maxBacklogEvents, startLsn: lsn, log: this.log });
+    this.copySessions = new CopySessions(this.deps.spec, 4, filter ? this.slot : null);
+    const stream = new ChangeStream({ spec: this.deps.spec, slot: this.slot, publication: this.publication, originNone: filter, keyColumns: spec.sourceKey, ignoreTable: this.changelog, maxBacklog: this.deps.request.maxBacklogEvents, startLsn: lsn, log: this.log });
     this.stream = stream;
     await stream.start();
     this.applier = new Applier(this.pool, stream, spec, this.gate, this.log, () => this.copiedSpans());
@@ -284,18 +308,18 @@ export class PgOnlineAlter implements OnlineAlter {
     const n = spec.sourceKey.length;
     const run = async (): Promise<ChunkResult> => {
       const e = chunkEndSql(spec, range.after, range.upTo, limit);
-      const endRow = (await this.pool.query(e.sql, e.params)).rows[0];
+      const endRow = (await this.copier().query(e.sql, e.params)).rows[0];
       const end = endRow ? keyRow(endRow, n) : null;
       const through = end ?? range.upTo;
       const q = copyRangeSql(spec, range.after, through);
-      const res = await this.pool.query(q.sql, q.params).catch(async (err: unknown) => {
+      const res = await this.copier().query(q.sql, q.params).catch(async (err: unknown) => {
         if (sqlState(err) !== '23505' || !spec.onlyTransientConflicts) throw err;
         // A ghost row whose change is still queued holds a unique value a
         // row of this range has now (rows swapped values). Skip such rows and
         // queue their keys: once the chunk is done they are in the copied
         // span, so the applier inserts them after the stale row is fixed.
         const skip = copyRangeSql(spec, range.after, through, true);
-        const inserted = await this.pool.query(skip.sql, skip.params);
+        const inserted = await this.copier().query(skip.sql, skip.params);
         const m = missingKeysSql(spec, range.after, through);
         const missing = (await this.pool.query(m.sql, m.params)).rows.map((r) => keyRow(r, n));
         this.stream?.addKeys(missing);
@@ -470,6 +494,15 @@ export class PgOnlineAlter implements OnlineAlter {
     await this.stream?.stop();
     this.applier = null;
     this.stream = null;
+    try {
+      await this.dropSlotAndPublication();
+    } finally {
+      // The copy's sessions end first: an origin in use cannot be dropped.
+      await this.copySessions?.close(this.pool);
+    }
+  }
+
+  private async dropSlotAndPublication(): Promise<void> {
     if (this.slotCreated) {
       for (let attempt = 0; ; attempt++) {
         try {
