@@ -48,7 +48,7 @@ describe('preflight limits', () => {
       await running.startStream();
       await holder.query(`BEGIN`);
       await holder.query(`INSERT INTO other VALUES (1, 'held open')`);
-      await db.query(`CREATE TABLE filler AS SELECT g, repeat('x', 200) AS pad FROM generate_series(1, 20000) g`);
+      await db.query(`CREATE TABLE filler AS SELECT g, repeat('x', 200) AS pad FROM generate_series(1, 100000) g`);
       const retained = Number((await db.query(`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::float8 AS b FROM pg_replication_slots WHERE active AND slot_name LIKE 'ghostwright%' AND database = current_database()`)).rows[0].b);
       expect(retained).toBeGreaterThan(2 * 1024 * 1024);
 
