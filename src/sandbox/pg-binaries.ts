@@ -114,7 +114,7 @@ export async function findPgBinaries(choice: PgBinaryChoice = {}): Promise<PgBin
   const debian = debianVersions();
   if (choice.version) {
     const major = choice.version;
-    if (!/^\d+$/.test(major)) throw new RefusedError('E_BAD_INPUT', `--pg-version must be a major version such as 17, not ${major}`);
+    if (!/^\d+$/.test(major)) throw new RefusedError('E_BAD_FLAG', `--pg-version must be a major version such as 17, not ${major}`);
     if (debian.includes(major)) return { binDir: join(DEBIAN_ROOT, major, 'bin'), version: major, source: 'debian' };
     const npm = fromNpm(major);
     if (npm) return npm;
