@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
@@ -45,6 +45,25 @@ describe('docker/ and k8s/ pass only real CLI options', () => {
     expect(s.migrate!.environment!.GHOSTWRIGHT_URL).toMatch(/postgres:\/\//);
   });
 
+  it('compose: the mounted migrations exist, migrate waits for the server its URL names, replica and standby have healthchecks', () => {
+    type Service = { volumes?: string[]; depends_on?: Record<string, unknown>; healthcheck?: { test: string[] } };
+    const s = (parse(read('compose.yml')) as { services: Record<string, Service> }).services;
+    for (const v of s.migrate!.volumes!) {
+      const host = v.replace(/:\/[^:]*(:ro)?$/, '').replace(/^\$\{[A-Z_]+:-(.*)\}$/, '$1');
+      expect(existsSync(new URL(host, root)), host).toBe(true);
+    }
+    expect(Object.keys(s.migrate!.depends_on!)).toEqual(['postgres']);
+    for (const name of ['mysql', 'mysql-replica', 'postgres', 'postgres-standby']) expect(s[name]!.healthcheck?.test.length, name).toBeGreaterThan(0);
+    expect(s['mysql-replica']!.healthcheck!.test.join(' ')).toContain('Replica_IO_Running: Yes');
+    expect(s['postgres-standby']!.healthcheck!.test.join(' ')).toContain('pg_is_in_recovery()');
+  });
+
+  it('.dockerignore keeps node_modules, dist, .git and local config out of the build context (context is the repo root)', () => {
+    const ignored = readFileSync(new URL('../../.dockerignore', import.meta.url), 'utf8').split('\n').map((l) => l.trim());
+    for (const p of ['.git', 'node_modules', 'dist', '.env', 'ghostwright.config.json']) expect(ignored).toContain(p);
+    for (const copied of ['src', 'bin', 'bench', 'package.json']) expect(ignored).not.toContain(copied);
+  });
+
   it('the Kubernetes Job runs ghostwright migrate with backoffLimit 3, URL from a Secret, migrations from a ConfigMap', () => {
     const docs = parseAllDocuments(read('k8s/migration-job.yaml')).map((d) => d.toJS()) as Record<string, any>[];
     const job = docs.find((d) => d.kind === 'Job')!;
@@ -53,6 +72,11 @@ describe('docker/ and k8s/ pass only real CLI options', () => {
     const pod = job.spec.template.spec;
     expect(pod.restartPolicy).toBe('Never');
     const c = pod.containers[0];
+    // Pod Security Standard "restricted".
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+    expect(c.securityContext.privileged ?? false).toBe(false);
+    expect(c.securityContext.capabilities.add ?? []).toEqual([]);
     expect(c.args[0]).toBe('migrate');
     expect(unknownFlags(c.args.map(String))).toEqual([]);
     const dir = c.args[c.args.indexOf('--dir') + 1];
@@ -63,12 +87,14 @@ describe('docker/ and k8s/ pass only real CLI options', () => {
     for (const key of Object.keys(cm.data)) expect(parseMigrationName(key), key).not.toBeNull();
   });
 
-  it('Dockerfile: node:20-slim, npm ci, build, ENTRYPOINT ghostwright, CMD flags are real', () => {
+  it('Dockerfile: node:20-slim, npm ci, build, tini as PID 1 then ghostwright, CMD flags are real', () => {
     const text = read('Dockerfile');
     expect(text).toMatch(/^FROM node:20-slim AS build$/m);
     expect(text).toMatch(/RUN npm ci/);
     expect(text).toMatch(/npm run build/);
-    expect(text).toMatch(/^ENTRYPOINT \["ghostwright"\]$/m);
+    expect(text).toMatch(/apt-get install .*\btini\b/);
+    expect(text).toMatch(/^ENTRYPOINT \["\/usr\/bin\/tini", "--", "ghostwright"\]$/m);
+    expect(text).toMatch(/^USER node$/m);
     const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(text)![1]!) as string[];
     expect(unknownFlags(cmd)).toEqual([]);
   });
