@@ -13,8 +13,13 @@
  *   servers (the other engine's tests skip; `npm run test:pg`).
  *
  * URLs reach tests through provide/inject and, as a fallback, process.env.
+ *
+ * Temp files: every test worker (and every CLI it spawns) gets TMPDIR set to
+ * one run directory, removed in teardown; whatever tests left there is
+ * listed first, so a test that forgets its temp dir shows up in the output
+ * instead of piling up in /tmp (52 dirs after two runs, before).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -42,7 +47,18 @@ export const ENV = {
 
 export default async function setup(project: TestProject): Promise<(() => Promise<void>) | void> {
   const env = process.env;
-  if (env[ENV.skip] === '1' || env[ENV.skip] === 'true') return;
+  const runTmp = mkdtempSync(join(tmpdir(), 'gw-run-'));
+  // The PostgreSQL sandbox may run as another OS user: let it traverse.
+  chmodSync(runTmp, 0o755);
+  const cleanRunTmp = (): void => {
+    const left = readdirSync(runTmp).filter((n) => !n.startsWith('ghostwright.'));
+    if (left.length) console.warn(`[ghostwright] tests left ${left.length} temp entr${left.length === 1 ? 'y' : 'ies'} behind (removed now): ${left.sort().join(', ')}`);
+    rmSync(runTmp, { recursive: true, force: true });
+  };
+  if (env[ENV.skip] === '1' || env[ENV.skip] === 'true') {
+    env.TMPDIR = runTmp;
+    return async () => cleanRunTmp();
+  }
 
   const engines = (env[ENV.engines] ?? 'mysql,postgres').split(',').map((e) => e.trim());
   const needMysql = !env[ENV.mysql] && engines.includes('mysql');
@@ -68,10 +84,14 @@ export default async function setup(project: TestProject): Promise<(() => Promis
   project.provide('ghostwrightPgUrl', env[ENV.pg]);
   project.provide('ghostwrightPgStandbyUrl', env[ENV.pgStandby]);
 
-  if (!dir) return;
+  // Set after the sandbox started (its own dir stays outside): workers fork with this env.
+  env.TMPDIR = runTmp;
   const sandboxDir = dir;
   return async () => {
-    await stopSandbox(sandboxDir, { timeoutMs: 20_000 });
-    rmSync(sandboxDir, { recursive: true, force: true });
+    if (sandboxDir) {
+      await stopSandbox(sandboxDir, { timeoutMs: 20_000 });
+      rmSync(sandboxDir, { recursive: true, force: true });
+    }
+    cleanRunTmp();
   };
 }

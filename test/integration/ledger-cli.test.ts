@@ -3,8 +3,7 @@
  * registerLedger, in process): flags, env and config file, --json output,
  * exit-1 errors for validate problems and refuse-level lint findings.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
@@ -12,6 +11,7 @@ import { registerLedger } from '../../src/cli/commands/ledger.js';
 import { ReportedExit } from '../../src/cli/common.js';
 import { dropDatabase, freshDatabase, sql, type TestSql } from '../helpers/servers.js';
 import { DIALECTS, history, migrationsDir } from '../fixtures/ledger/helpers.js';
+import { tempDir } from '../helpers/tmp.js';
 
 async function run(args: string[], env: Record<string, string> = {}): Promise<{ stdout: string; error: unknown }> {
   const program = new Command('ghostwright').exitOverride().option('--log-level <level>');
@@ -80,7 +80,7 @@ describe.each(DIALECTS)('ledger CLI on %s', (dialect) => {
     const url = await freshDatabase(dialect, 'gw_ledger_cli');
     urls.push(url);
     const m = migrationsDir({ 'V1__a.sql': 'CREATE TABLE a (id INT);' });
-    const dir = mkdtempSync(join(tmpdir(), 'gw-cwd-'));
+    const dir = tempDir('gw-cwd-');
     writeFileSync(join(dir, 'ghostwright.config.json'), JSON.stringify({ url, dir: m.dir }));
     process.chdir(dir);
     const mig = await run(['migrate']);
@@ -93,7 +93,7 @@ describe.each(DIALECTS)('ledger CLI on %s', (dialect) => {
   });
 
   it('lint: findings as text or JSON, exit 1 on refuse-level', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'gw-lint-'));
+    const dir = tempDir('gw-lint-');
     const file = join(dir, 'V1__x.sql');
     writeFileSync(file, 'ALTER TABLE users ADD COLUMN priority INT NOT NULL;\n');
     const text = await run(['lint', file, '--dialect', dialect]);

@@ -6,12 +6,12 @@
  * file so the signal is sure to land mid-copy.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { helpersOf, dropDatabase, freshDatabase, sql, type TestDialect, type TestSql } from '../helpers/servers.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const BIN = fileURLToPath(new URL('../../bin/ghostwright', import.meta.url));
 const cases: Array<[TestDialect, NodeJS.Signals]> = [
@@ -25,7 +25,7 @@ describe.each(cases)('%s: %s mid-copy', (dialect, signal) => {
   let url: string;
   let db: TestSql;
   const q = (n: string) => (dialect === 'mysql' ? `\`${n}\`` : `"${n}"`);
-  const dir = mkdtempSync(join(tmpdir(), 'gw-signal-'));
+  const dir = tempDir('gw-signal-');
 
   beforeAll(async () => {
     url = await freshDatabase(dialect, `sig_${dialect}`);

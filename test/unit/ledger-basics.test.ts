@@ -1,11 +1,11 @@
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { flywayChecksum, stripBom } from '../../src/ledger/checksum.js';
 import { loadMigrations, parseMigrationName } from '../../src/ledger/files.js';
 import { parsePlaceholderFlags, placeholdersFromEnv, replacePlaceholders } from '../../src/ledger/placeholders.js';
 import { compareVersions, parseVersion } from '../../src/ledger/version.js';
+import { tempDir } from '../helpers/tmp.js';
 
 /** Independent, table-free bitwise CRC32 (IEEE), signed like Java's (int) cast. */
 function referenceCrc(bytes: Uint8Array): number {
@@ -50,7 +50,7 @@ describe('file names', () => {
   });
 
   it('loads a directory recursively, sorted numerically, and refuses duplicate versions', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'gw-ledger-'));
+    const dir = tempDir('gw-ledger-');
     mkdirSync(join(dir, 'sub'));
     writeFileSync(join(dir, 'V1.10__ten.sql'), 'select 10;');
     writeFileSync(join(dir, 'V1.9__nine.sql'), 'select 9;');

@@ -1,9 +1,9 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readConfigFile, resolveLedgerOptions } from '../../src/ledger/config.js';
 import { retryDelayMs } from '../../src/ledger/session.js';
+import { tempDir } from '../helpers/tmp.js';
 
 describe('ledger config: flags > env > ghostwright.config.json > defaults', () => {
   it('defaults', () => {
@@ -13,7 +13,7 @@ describe('ledger config: flags > env > ghostwright.config.json > defaults', () =
     expect('onlineThreshold' in o).toBe(false);
   });
   it('precedence and placeholders from all three', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'gw-cfg-'));
+    const dir = tempDir('gw-cfg-');
     writeFileSync(join(dir, 'ghostwright.config.json'), JSON.stringify({ url: 'postgres://file/db', dir: 'db/migrations', onlineThreshold: 5, placeholders: { owner: 'file', ts: 'pg_default' }, ledger: { outOfOrder: true } }));
     const file = readConfigFile(dir);
     const env = { GHOSTWRIGHT_URL: 'postgres://env/db', GHOSTWRIGHT_PLACEHOLDERS_OWNER: 'env', GHOSTWRIGHT_CONNECT_RETRIES: '4', GHOSTWRIGHT_CLEAN_ENABLED: 'true' };
@@ -28,10 +28,10 @@ describe('ledger config: flags > env > ghostwright.config.json > defaults', () =
   });
   it('refuses bad env numbers and bad JSON', () => {
     expect(() => resolveLedgerOptions({}, { GHOSTWRIGHT_CONNECT_RETRIES: 'many' }, {})).toThrow(/non-negative integer/);
-    const dir = mkdtempSync(join(tmpdir(), 'gw-cfg-'));
+    const dir = tempDir('gw-cfg-');
     writeFileSync(join(dir, 'ghostwright.config.json'), '{nope');
     expect(() => readConfigFile(dir)).toThrow(/not valid JSON/);
-    expect(readConfigFile(mkdtempSync(join(tmpdir(), 'gw-cfg-')))).toEqual({});
+    expect(readConfigFile(tempDir('gw-cfg-'))).toEqual({});
   });
   it('connect retries back off exponentially, capped', () => {
     expect([0, 1, 2, 3, 4, 5].map((n) => retryDelayMs(n))).toEqual([1000, 2000, 4000, 8000, 10000, 10000]);
