@@ -8,6 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { redactUrlText } from '../connection.js';
 import { GhostwrightError, isGhostwrightError, RefusedError } from '../errors.js';
 import { failureEnvelope, printEnvelope } from './envelope.js';
+import { applyConfig } from './config.js';
 import { choiceOption, LOG_LEVELS, ReportedExit } from './common.js';
 import { installSignalHandlers, receivedSignal, signalExitCode } from './signals.js';
 import { registerAlter } from './commands/alter.js';
@@ -22,6 +23,9 @@ export function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
 }
+
+/** Commands that read env and file through applyConfig; the ledger commands resolve theirs in src/ledger/config.ts. */
+const CONFIGURED_COMMANDS = new Set(['alter', 'doctor', 'inspect', 'control']);
 
 export function buildProgram(): Command {
   const program = new Command('ghostwright')
@@ -40,6 +44,10 @@ export function buildProgram(): Command {
   registerSandbox(program);
   registerDemo(program);
   for (const cmd of program.commands) cmd.exitOverride();
+  // flags > GHOSTWRIGHT_* > ghostwright.config.json, before the action reads its options.
+  program.hook('preAction', (_program, action) => {
+    if (CONFIGURED_COMMANDS.has(action.name())) applyConfig(action);
+  });
   return program;
 }
 

@@ -142,7 +142,8 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps =
     }
     supervisor?.setState(report.status === 'done' ? 'done' : 'failed');
     await supervisor?.hook(report.status === 'done' ? 'on-success' : 'on-failure', { GHOSTWRIGHT_ERROR: error.message });
-    log.error({ err: error }, 'online alter did not complete');
+    // The report carries the error; the CLI prints it once (logging it too printed it twice).
+    log.debug({ err: error }, 'online alter did not complete');
     return report;
   } finally {
     report.durationMs = Date.now() - started;

@@ -56,7 +56,12 @@ export interface FileConfig {
   table?: string;
 }
 
-export function readConfigFile(cwd: string = process.cwd()): FileConfig {
+/**
+ * The whole `ghostwright.config.json` (every command's settings: top-level
+ * keys for all, a section per command such as "ledger" or "alter"); {} when
+ * there is none. The one reader of the file, for the ledger and the CLI.
+ */
+export function readConfigJson(cwd: string = process.cwd()): Record<string, unknown> {
   const path = join(cwd, CONFIG_FILE);
   if (!existsSync(path)) return {};
   let parsed: unknown;
@@ -65,8 +70,12 @@ export function readConfigFile(cwd: string = process.cwd()): FileConfig {
   } catch (err) {
     throw new RefusedError('E_BAD_CONFIG', `${path} is not valid JSON`, { cause: err });
   }
-  if (!parsed || typeof parsed !== 'object') return {};
-  const top = parsed as Record<string, unknown>;
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new RefusedError('E_BAD_CONFIG', `${path} must hold a JSON object`);
+  return parsed as Record<string, unknown>;
+}
+
+export function readConfigFile(cwd: string = process.cwd()): FileConfig {
+  const top = readConfigJson(cwd);
   const section = top.ledger && typeof top.ledger === 'object' ? (top.ledger as Record<string, unknown>) : {};
   return { ...top, ...section } as FileConfig;
 }

@@ -1,12 +1,16 @@
 /**
  * The command-line contract a scheduler relies on: exit codes (0 done,
  * 1 failed, 2 refused or bad input, 3 server not reached), every flag checked
- * before anything connects. These runs need no server: the URLs point at a
- * closed loopback port, so a flag that was not checked first would show up
- * as exit 3 instead of 2.
+ * before anything connects (the URLs point at a closed loopback port, so a
+ * flag that was not checked first would show up as exit 3 instead of 2), and
+ * one configuration for every command.
  */
-import { describe, expect, it } from 'vitest';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli } from '../helpers/cli.js';
+import { dropDatabase, freshDatabase, sql, type TestSql } from '../helpers/servers.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const CLOSED_MYSQL = 'mysql://u:S3cretPw@127.0.0.1:1/x';
 const CLOSED_PG = 'postgres://u:S3cretPw@127.0.0.1:1/x';
@@ -51,5 +55,50 @@ describe('exit codes', () => {
     expect(r.code).toBe(3);
     expect(JSON.parse(r.stdout)).toMatchObject({ status: 'unreachable', error: { code: 'E_UNREACHABLE' } });
     expect(r.stderr + r.stdout).not.toContain('S3cretPw');
+  });
+});
+
+describe('one configuration for every command: flags > GHOSTWRIGHT_* > ghostwright.config.json', () => {
+  let url: string;
+  let db: TestSql;
+  let cwd: string;
+
+  beforeAll(async () => {
+    url = await freshDatabase('mysql', 'cfg');
+    db = await sql(url);
+    await db.query('CREATE TABLE cfg_t (id INT NOT NULL PRIMARY KEY, v INT NOT NULL)');
+    cwd = tempDir('gw-cfg-cli-');
+  });
+
+  afterAll(async () => {
+    await db?.end();
+    if (url) await dropDatabase(url);
+  });
+
+  const plan = async (args: string[], env: NodeJS.ProcessEnv = {}) => {
+    const r = await cli(['alter', '--table', 'cfg_t', '--alter', 'ADD COLUMN w INT', '--json', ...args], { GHOSTWRIGHT_URL: '', ...env }, cwd);
+    expect(r.code, r.stderr).toBe(0);
+    return (JSON.parse(r.stdout) as { plan: { chunkSize: number; threads: number; cutOver: string } }).plan;
+  };
+
+  it('alter and doctor read the url and settings from the file; env beats the file; flags beat both', async () => {
+    writeFileSync(join(cwd, 'ghostwright.config.json'), JSON.stringify({ url, alter: { chunkSize: 700, threads: 2, cutOverLockTimeout: 1.5 } }));
+    expect(await plan([])).toMatchObject({ chunkSize: 700, threads: 2 });
+    expect((await plan([])).cutOver).toContain('1500 ms');
+    expect(await plan([], { GHOSTWRIGHT_CHUNK_SIZE: '800', GHOSTWRIGHT_THREADS: '3' })).toMatchObject({ chunkSize: 800, threads: 3 });
+    expect(await plan(['--chunk-size', '900'], { GHOSTWRIGHT_CHUNK_SIZE: '800' })).toMatchObject({ chunkSize: 900, threads: 2 });
+    const doctor = await cli(['doctor', '--json'], { GHOSTWRIGHT_URL: '' }, cwd);
+    expect(doctor.code).toBe(0);
+    expect(JSON.parse(doctor.stdout)).toMatchObject({ command: 'doctor', status: 'done', ready: true });
+  });
+
+  it('bad values from env or file are refused like bad flags (exit 2, named), before connecting', async () => {
+    writeFileSync(join(cwd, 'ghostwright.config.json'), JSON.stringify({ url: CLOSED_MYSQL, alter: { threads: 0 } }));
+    const file = await cli(['alter', '--table', 't', '--alter', 'x'], { GHOSTWRIGHT_URL: '' }, cwd);
+    expect(file.code).toBe(2);
+    expect(file.stderr).toContain('alter.threads');
+    const env = await cli(['alter', '--table', 't', '--alter', 'x', '--threads', '1'], { GHOSTWRIGHT_URL: '', GHOSTWRIGHT_STATUS_INTERVAL: '-5' }, cwd);
+    expect(env.code).toBe(2);
+    expect(env.stderr).toContain('GHOSTWRIGHT_STATUS_INTERVAL');
   });
 });
