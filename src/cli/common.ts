@@ -1,5 +1,4 @@
 /** Small pieces every command shares: logger from flags, output to stdout, URL from flag or env. */
-import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { RefusedError, type ExitCode } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
@@ -46,11 +45,6 @@ export function intOption(name: string) {
 }
 
 export const PROGRESS_MODES = ['bar', 'json', 'none'] as const;
-
-/** `--threads auto`: one copy worker per spare core, at most 4 (the server does the work; more rarely helps). */
-export function autoThreads(cores: number = availableParallelism()): number {
-  return Math.max(1, Math.min(4, cores - 1));
-}
 
 /** A whole number >= 1. */
 export function positiveIntOption(name: string) {

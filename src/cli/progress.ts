@@ -14,6 +14,7 @@
 import cliProgress from 'cli-progress';
 import { etaMs, rowsPerSecond, type LiveMigration } from '../core/live.js';
 import { percent } from '../control/commands.js';
+import { shareText } from '../core/share.js';
 
 export type ProgressMode = 'bar' | 'json' | 'none';
 
@@ -49,6 +50,8 @@ export interface ProgressFields {
   throttleReason: string | null;
   replicaLagMs: Record<string, number | null>;
   elapsedMs: number;
+  /** The DBA's `max-share` (100: the copy may take the whole server). */
+  maxSharePercent: number;
 }
 
 export function progressFields(live: LiveMigration, now = Date.now()): ProgressFields {
@@ -66,13 +69,15 @@ export function progressFields(live: LiveMigration, now = Date.now()): ProgressF
     throttleReason: p.throttleReason,
     replicaLagMs: { ...p.replicaLagMs },
     elapsedMs: now - p.startedAt,
+    maxSharePercent: live.settings.maxSharePercent,
   };
 }
 
-/** `copying`, `throttled: lag: replica r1 1800ms > 1500ms`, `postponed`, `cutting over`. */
-export function stateText(f: Pick<ProgressFields, 'state' | 'throttleReason'>): string {
+/** `copying`, `copying (share ≤50%)`, `throttled: lag: replica r1 1800ms > 1500ms`, `postponed`, `cutting over`. */
+export function stateText(f: Pick<ProgressFields, 'state' | 'throttleReason'> & { maxSharePercent?: number }): string {
   if (f.state === 'throttled') return `throttled: ${f.throttleReason ?? 'unknown reason'}`;
-  return f.state.replace(/-/g, ' ');
+  const share = f.state === 'copying' ? shareText(f.maxSharePercent ?? 100) : null;
+  return `${f.state.replace(/-/g, ' ')}${share ? ` (${share})` : ''}`;
 }
 
 /** `1h02m`, `4m05s`, `12s`, `unknown`. */

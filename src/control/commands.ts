@@ -10,6 +10,7 @@
 import { etaMs, rowsPerSecond, type LiveMigration } from '../core/live.js';
 import { formatLoadSpec, parseLoadSpec } from '../core/load-spec.js';
 import { postponeReason } from './flags.js';
+import { SHARE_LIMITS } from '../core/share.js';
 
 export interface CommandContext {
   live: LiveMigration;
@@ -34,6 +35,7 @@ export const HELP = `commands (one per line; JSON {"command":..,"value":..} also
   no-throttle            end a commanded throttle
   chunk-size=N           rows per chunk (chunk-size=? shows it)
   max-lag-millis=N       replica lag limit in ms
+  max-share=P            each copy worker busy at most P% of the time (100: no rest)
   max-load=a=1,b=2       throttle thresholds (max-load= clears them)
   critical-load=a=1      abort thresholds (critical-load= clears them)
   postpone-cut-over      hold the cut-over when the copy is done
@@ -42,7 +44,7 @@ export const HELP = `commands (one per line; JSON {"command":..,"value":..} also
   panic                  abort now; the original table stays untouched
   help                   this text`;
 
-const LIMITS = { chunkSize: [1, 1_000_000], maxLagMs: [1, 86_400_000] } as const;
+const LIMITS = { chunkSize: [1, 1_000_000], maxLagMs: [1, 86_400_000], maxSharePercent: SHARE_LIMITS } as const;
 
 export function runCommand(text: string, ctx: CommandContext): CommandResult {
   const trimmed = text.trim();
@@ -104,6 +106,10 @@ function execute(name: string, value: string | null, arg: string, ctx: CommandCo
       if (value === null || value === '?') return String(s.maxLagMs);
       s.maxLagMs = parseInteger(value, 'max-lag-millis', LIMITS.maxLagMs);
       return `ok: max-lag-millis=${s.maxLagMs}`;
+    case 'max-share':
+      if (value === null || value === '?') return String(s.maxSharePercent);
+      s.maxSharePercent = parseInteger(value.replace(/%$/, ''), 'max-share', LIMITS.maxSharePercent);
+      return `ok: max-share=${s.maxSharePercent}`;
     case 'max-load':
       if (value === null || value === '?') return formatLoadSpec(s.maxLoad);
       s.maxLoad = parseLoadSpec(value);
@@ -172,7 +178,7 @@ export function statusText(ctx: CommandContext): string {
     `stream: ${p.eventsApplied} events applied, backlog ${p.backlog}`,
     `elapsed: ${Math.round((now - p.startedAt) / 1000)}s`,
     `replica lag: ${Object.entries(p.replicaLagMs).map(([k, v]) => `${k}=${v === null ? 'unknown' : `${v}ms`}`).join(', ') || 'none'}`,
-    `settings: chunk-size=${s.chunkSize} max-lag-millis=${s.maxLagMs} max-load=${formatLoadSpec(s.maxLoad) || '-'} critical-load=${formatLoadSpec(s.criticalLoad) || '-'}`,
+    `settings: chunk-size=${s.chunkSize} max-share=${s.maxSharePercent} max-lag-millis=${s.maxLagMs} max-load=${formatLoadSpec(s.maxLoad) || '-'} critical-load=${formatLoadSpec(s.criticalLoad) || '-'}`,
     `flags: throttle=${s.forcedThrottle} postpone-cut-over=${postponed !== null}${postponed ? ` (${postponed})` : ''} cut-over-now=${s.cutOverNow} panic=${s.panic}`,
   ];
   // The migrator's own fields, minus what the lines above already show.

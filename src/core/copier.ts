@@ -59,10 +59,12 @@ async function copyRange(online: OnlineAlter, supervisor: MigrationSupervisor, o
     if (live.settings.chunkSize !== options.chunkSize && live.settings.chunkSize !== size) size = live.settings.chunkSize;
     const t0 = Date.now();
     const chunk = await online.copyChunk(cursor, size);
+    const busyMs = Date.now() - t0;
     copied += chunk.rows;
     live.progress.rowsCopied += chunk.rows;
     if (!chunk.last) return copied;
-    if (live.settings.chunkSize === options.chunkSize) size = nextChunkSize(size, Date.now() - t0, chunk.rows, limits);
+    if (live.settings.chunkSize === options.chunkSize) size = nextChunkSize(size, busyMs, chunk.rows, limits);
+    await supervisor.restAfterChunk(busyMs);
     cursor = { after: chunk.last, upTo: cursor.upTo };
   }
 }

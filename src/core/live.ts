@@ -20,6 +20,8 @@ export interface LiveSettings {
   maxLagMs: number;
   maxLoad: Record<string, number>;
   criticalLoad: Record<string, number>;
+  /** `max-share`: each copy worker busy at most this % of the time (100: no rest). */
+  maxSharePercent: number;
   /** Set by the `throttle` command; cleared by `no-throttle`. */
   forcedThrottle: boolean;
   /** Set by `postpone-cut-over`, cleared by `unpostpone`. */
@@ -72,7 +74,7 @@ export function newLiveMigration(
   progress: Partial<LiveProgress> = {},
 ): LiveMigration {
   return {
-    settings: { maxLoad: {}, criticalLoad: {}, forcedThrottle: false, postponeCutOver: false, cutOverNow: false, panic: false, ...settings },
+    settings: { maxLoad: {}, criticalLoad: {}, maxSharePercent: 100, forcedThrottle: false, postponeCutOver: false, cutOverNow: false, panic: false, ...settings },
     progress: {
       state: 'starting',
       table: '',

@@ -76,7 +76,7 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps =
         streamStartTimeoutMs: options.streamStartTimeoutMs,
         maxRetainedWalBytes: options.throttle.maxRetainedWalBytes,
       },
-      { replicas, log },
+      { replicas, discoverReplicas: options.replicaDiscovery, log },
     );
     const warnings = await preflight(online, original);
     for (const w of warnings) log.warn({ check: w.id, detail: w.detail }, w.title);
@@ -149,6 +149,7 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps =
     report.durationMs = Date.now() - started;
     if (supervisor) {
       report.rowsCopied = Math.max(report.rowsCopied, supervisor.live.progress.rowsCopied);
+      if (options.execute) report.replicas = { discovery: options.replicaDiscovery, watched: Object.keys(supervisor.live.progress.replicaLagMs) };
       await supervisor.stop();
     }
     await engine?.close().catch(() => undefined);

@@ -2,6 +2,10 @@
  * The validated, frozen options of one online ALTER. The CLI, the ledger and
  * library callers all build this one object; parts get the slice they need.
  */
+import { availableParallelism } from 'node:os';
+import { parseConnectionUrl } from '../connection.js';
+import { RefusedError } from '../errors.js';
+import { autoThreads } from './auto-threads.js';
 export interface ThrottleOptions {
   /** e.g. { Threads_running: 25 }: above any, copying pauses. */
   maxLoad: Record<string, number>;
@@ -15,6 +19,8 @@ export interface ThrottleOptions {
   panicFlagFile: string | null;
   throttleQuery: string | null;
   heartbeatIntervalMs: number;
+  /** Each copy worker is busy at most this % of the wall time (100: no rest); see share.ts. */
+  maxSharePercent: number;
 }
 
 export interface AlterOptions {
@@ -27,12 +33,15 @@ export interface AlterOptions {
   chunkSize: number;
   /** Target time per chunk; the chunk size adapts towards it. */
   chunkTimeMs: number;
+  /** Copy workers; alterOptions() fills in autoThreads() when not given (see auto-threads.ts). */
   threads: number;
   dropOldTable: boolean;
   cutOverLockTimeoutMs: number;
   cutOverRetries: number;
   postponeCutOverFlagFile: string | null;
   replicas: string[];
+  /** Ask the primary for its replicas/standbys and throttle on their lag; false with `--replica none`. */
+  replicaDiscovery: boolean;
   throttle: ThrottleOptions;
   socketPath: string | null;
   hooksPath: string | null;
@@ -54,6 +63,7 @@ export const DEFAULT_THROTTLE: ThrottleOptions = Object.freeze({
   panicFlagFile: null,
   throttleQuery: null,
   heartbeatIntervalMs: 100,
+  maxSharePercent: 100,
 });
 
 export function alterOptions(partial: Partial<AlterOptions> & Pick<AlterOptions, 'url' | 'table' | 'alter'>): AlterOptions {
@@ -61,12 +71,12 @@ export function alterOptions(partial: Partial<AlterOptions> & Pick<AlterOptions,
     execute: false,
     chunkSize: 5000,
     chunkTimeMs: 500,
-    threads: 1,
     dropOldTable: false,
     cutOverLockTimeoutMs: 3000,
     cutOverRetries: 5,
     postponeCutOverFlagFile: null,
     replicas: [],
+    replicaDiscovery: true,
     socketPath: null,
     hooksPath: null,
     statusIntervalMs: 10_000,
@@ -74,6 +84,28 @@ export function alterOptions(partial: Partial<AlterOptions> & Pick<AlterOptions,
     maxBacklogEvents: 50_000,
     streamStartTimeoutMs: 60_000,
     ...partial,
+    threads: partial.threads ?? autoThreadsFor(partial.url),
     throttle: Object.freeze({ ...DEFAULT_THROTTLE, ...(partial.throttle ?? {}) }),
   });
+}
+
+/** `--threads auto` for this URL; an unparsable URL counts as remote (it is refused later, where it is used). */
+export function autoThreadsFor(url: string): number {
+  let host: string | null = null;
+  try {
+    host = parseConnectionUrl(url).host;
+  } catch {
+    host = null;
+  }
+  return autoThreads({ host }, availableParallelism());
+}
+
+/** `--replica none` turns discovery off (pt-osc's --recursion-method=none); URLs name the only replicas watched. */
+export function replicaChoice(values: string[]): { replicas: string[]; replicaDiscovery: boolean } {
+  const none = values.filter((v) => v.trim().toLowerCase() === 'none');
+  if (none.length === 0) return { replicas: values, replicaDiscovery: true };
+  if (none.length !== values.length) {
+    throw new RefusedError('E_BAD_FLAG', '--replica none cannot be combined with replica URLs', { hint: 'give either --replica none (watch no replica) or one --replica URL per replica to watch' });
+  }
+  return { replicas: [], replicaDiscovery: false };
 }

@@ -15,6 +15,11 @@ export interface AlterReport {
   cutOverStallMs: number;
   cutOverAttempts: number;
   oldTable: string | null;
+  /**
+   * Which replicas' lag the throttler watched: `discovery` false means
+   * `--replica none`; `watched` names every replica measured at least once.
+   */
+  replicas?: { discovery: boolean; watched: string[] };
   /** Dry run: what would happen. */
   plan?: AlterPlan;
   error?: ErrorJson;

@@ -16,6 +16,7 @@ import { etaMs, newLiveMigration, rowsPerSecond, type LiveMigration, type Migrat
 import { helperNames } from './names.js';
 import type { AlterOptions } from './options.js';
 import { assertLoadNamesKnown } from './load-spec.js';
+import { restAfterChunk } from './share.js';
 import { abortError, Throttler } from './throttle.js';
 import { describeSilence, ServerProbe } from './server-probe.js';
 
@@ -54,7 +55,13 @@ export class MigrationSupervisor {
     const live =
       init.live ??
       newLiveMigration(
-        { chunkSize: options.chunkSize, maxLagMs: options.throttle.maxLagMs, maxLoad: { ...options.throttle.maxLoad }, criticalLoad: { ...options.throttle.criticalLoad } },
+        {
+          chunkSize: options.chunkSize,
+          maxLagMs: options.throttle.maxLagMs,
+          maxLoad: { ...options.throttle.maxLoad },
+          criticalLoad: { ...options.throttle.criticalLoad },
+          maxSharePercent: options.throttle.maxSharePercent,
+        },
         { table: init.table, engine: engine.dialect },
       );
     live.progress.rowsEstimated = init.estimatedRows;
@@ -193,6 +200,21 @@ export class MigrationSupervisor {
     this.checkAborted();
   }
 
+  /**
+   * `max-share`: after a chunk that kept a worker busy `busyMs`, rest so the
+   * worker is busy at most that share of the time. Re-read every 100 ms so a
+   * DBA raising the share on the socket ends a long rest at once.
+   */
+  async restAfterChunk(busyMs: number): Promise<void> {
+    const started = Date.now();
+    for (;;) {
+      this.checkAborted();
+      const left = restAfterChunk(busyMs, this.live.settings.maxSharePercent) - (Date.now() - started);
+      if (left <= 0) return;
+      await new Promise((r) => setTimeout(r, Math.min(100, left)));
+    }
+  }
+
   async hook(name: HookName, extra?: Record<string, string>): Promise<{ ok: boolean }> {
     return this.hooks.run(name, this.live, extra);
   }
@@ -213,6 +235,7 @@ export class MigrationSupervisor {
       server: this.serverState(),
       replicaLagMs: p.replicaLagMs,
       chunkSize: this.live.settings.chunkSize,
+      maxSharePercent: this.live.settings.maxSharePercent,
       // In force, whatever holds it (command or flag file), and why.
       postponeCutOver: postponeReason(this.init.options.postponeCutOverFlagFile, this.live.settings) !== null,
       postponeReason: postponeReason(this.init.options.postponeCutOverFlagFile, this.live.settings),

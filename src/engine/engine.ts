@@ -283,7 +283,12 @@ export interface Engine {
   doctor(replicas: ConnectionSpec[]): Promise<CheckResult[]>;
   /** Throws RefusedError E_NO_TABLE when the table (or schema) doesn't exist. */
   inspect(ref: TableRef): Promise<TableInfo>;
-  onlineAlter(request: AlterRequest, options: { replicas: ConnectionSpec[]; log: Logger }): OnlineAlter;
+  /**
+   * `replicas`: the only replicas watched when non-empty. Otherwise the
+   * engine discovers them from the primary unless `discoverReplicas` is
+   * false (`--replica none`). Default: discover.
+   */
+  onlineAlter(request: AlterRequest, options: { replicas: ConnectionSpec[]; discoverReplicas?: boolean; log: Logger }): OnlineAlter;
   /** Runs SQL text (one or more statements) as is; for the ledger and tests. */
   execute(sql: string, params?: unknown[]): Promise<{ rows: Record<string, unknown>[]; affectedRows: number }>;
   /** A dedicated connection for transactions and session locks (GET_LOCK / pg_advisory_lock). */

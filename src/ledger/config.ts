@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RefusedError } from '../errors.js';
 import { parseLoadSpec } from '../core/load-spec.js';
-import type { AlterOptions, ThrottleOptions } from '../core/options.js';
+import { replicaChoice, type AlterOptions, type ThrottleOptions } from '../core/options.js';
 import type { LedgerOptions } from './context.js';
 import { parsePlaceholderFlags, placeholdersFromEnv } from './placeholders.js';
 
@@ -102,7 +102,11 @@ export function resolveLedgerOptions(flags: LedgerFlags, env: NodeJS.ProcessEnv,
   const onlineOptions: Partial<AlterOptions> = {};
   if (Object.keys(throttle).length) onlineOptions.throttle = throttle as ThrottleOptions;
   if (flags.chunkSize !== undefined) onlineOptions.chunkSize = flags.chunkSize;
-  if (flags.replica?.length) onlineOptions.replicas = flags.replica;
+  if (flags.replica?.length) {
+    const r = replicaChoice(flags.replica); // `--replica none`: no discovery, no lag watched
+    onlineOptions.replicas = r.replicas;
+    if (!r.replicaDiscovery) onlineOptions.replicaDiscovery = false;
+  }
   if (flags.progress) onlineOptions.progress = flags.progress;
   if (flags.postponeCutOverFlagFile) onlineOptions.postponeCutOverFlagFile = flags.postponeCutOverFlagFile;
   const options = {

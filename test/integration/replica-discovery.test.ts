@@ -202,6 +202,9 @@ describe.each(['mysql', 'postgres'] as const)('replica discovery: %s', (dialect)
         const report = await run;
         expect(report.error).toBeUndefined();
         expect(report.status).toBe('done');
+        // The report names the replica that was watched.
+        expect(report.replicas?.discovery).toBe(true);
+        expect(report.replicas?.watched.some((name) => expectedName().test(name)), JSON.stringify(report.replicas)).toBe(true);
       } finally {
         writing = false;
         await writer.catch(() => undefined);
@@ -219,6 +222,27 @@ describe.each(['mysql', 'postgres'] as const)('replica discovery: %s', (dialect)
       // Every untouched row kept its value.
       const concat = dialect === 'mysql' ? `CONCAT('v', id)` : `'v' || id`;
       expect(Number(await db.value(`SELECT COUNT(*) FROM ${table} WHERE v = ${concat}`))).toBe(ROWS - 3);
+    });
+
+    it('--replica none: a stopped replica neither throttles nor is measured, and the report says none was watched', async () => {
+      const table = await seed();
+      await replica.query(dialect === 'mysql' ? 'STOP SLAVE SQL_THREAD' : 'SELECT pg_wal_replay_pause()');
+      const reasons = new Set<string>();
+      const live = newLiveMigration({ chunkSize: 500, maxLagMs: MAX_LAG_MS });
+      const watch = setInterval(() => live.progress.throttleReason && reasons.add(live.progress.throttleReason), 20);
+      let report: AlterReport;
+      try {
+        report = await runOnlineAlter(alterOptions({ ...options(table), replicaDiscovery: false }), { live });
+      } finally {
+        clearInterval(watch);
+        await replica.query(dialect === 'mysql' ? 'START SLAVE SQL_THREAD' : 'SELECT pg_wal_replay_resume()');
+      }
+      expect(report.error).toBeUndefined();
+      expect(report.status).toBe('done');
+      expect(report.replicas).toEqual({ discovery: false, watched: [] });
+      expect(live.progress.replicaLagMs).toEqual({});
+      expect([...reasons].filter((r) => r.startsWith('lag:'))).toEqual([]);
+      expect(await count(table)).toBe(ROWS);
     });
   });
 });

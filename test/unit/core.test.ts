@@ -158,10 +158,22 @@ describe('column mapping', () => {
 
 describe('chunk sizing', () => {
   const limits = { min: 100, max: 100_000, targetMs: 500 };
-  it('grows when chunks are fast and shrinks when slow, at most 2x a step', () => {
-    expect(nextChunkSize(5000, 100, 5000, limits)).toBe(7500);
-    expect(nextChunkSize(5000, 5000, 5000, limits)).toBe(3750);
+  it('far from the target moves multiplicatively (up to 4x up, down to 1/4); near it, halfway', () => {
+    expect(nextChunkSize(5000, 100, 5000, limits)).toBe(20_000); // 5x faster than target: x4
+    expect(nextChunkSize(5000, 200, 5000, limits)).toBe(12_500); // 2.5x: x2.5
+    expect(nextChunkSize(5000, 5000, 5000, limits)).toBe(1250); // 10x slower: /4
+    expect(nextChunkSize(5000, 1500, 5000, limits)).toBe(1667); // 3x slower: /3
+    expect(nextChunkSize(5000, 400, 5000, limits)).toBe(5625); // near: halfway to 6250
     expect(nextChunkSize(5000, 500, 5000, limits)).toBe(5000);
+  });
+  it('reaches the cap from 5000 rows within three chunks on a fast server (~250k rows/s)', () => {
+    let size = 5000;
+    const steps: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      size = nextChunkSize(size, (size / 250_000) * 1000, size, limits);
+      steps.push(size);
+    }
+    expect(steps).toEqual([20_000, 80_000, 100_000]);
   });
   it('ignores short last chunks and respects bounds', () => {
     expect(nextChunkSize(5000, 1, 10, limits)).toBe(5000);

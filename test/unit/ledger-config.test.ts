@@ -25,6 +25,7 @@ describe('ledger config: flags > env > ghostwright.config.json > defaults', () =
   it('online-engine flags become AlterOptions for delegated ALTERs', () => {
     const o = resolveLedgerOptions({ maxLoad: 'Threads_running=25', maxLagMillis: 500, chunkSize: 1000, replica: ['mysql://r/db'] }, {}, {});
     expect(o.onlineOptions).toEqual({ throttle: { maxLoad: { Threads_running: 25 }, maxLagMs: 500 }, chunkSize: 1000, replicas: ['mysql://r/db'] });
+    expect(resolveLedgerOptions({ replica: ['none'] }, {}, {}).onlineOptions).toEqual({ replicas: [], replicaDiscovery: false });
   });
   it('refuses bad env numbers and bad JSON', () => {
     expect(() => resolveLedgerOptions({}, { GHOSTWRIGHT_CONNECT_RETRIES: 'many' }, {})).toThrow(/non-negative integer/);

@@ -4,7 +4,7 @@ import { createProgressReporter, formatDuration, formatProgressLine, progressFie
 
 function makeLive(): LiveMigration {
   return {
-    settings: { chunkSize: 1000, maxLagMs: 1500, maxLoad: {}, criticalLoad: {}, forcedThrottle: false, postponeCutOver: false, cutOverNow: false, panic: false },
+    settings: { chunkSize: 1000, maxLagMs: 1500, maxLoad: {}, criticalLoad: {}, maxSharePercent: 100, forcedThrottle: false, postponeCutOver: false, cutOverNow: false, panic: false },
     progress: {
       state: 'copying', table: 'orders', engine: 'postgres', startedAt: 0, copyStartedAt: 1_000, rowsCopied: 45_200, rowsEstimated: 100_000,
       eventsApplied: 30, backlog: 12, throttleReason: null, replicaLagMs: { standby: 40 },
@@ -74,7 +74,7 @@ describe('json mode', () => {
     expect(events.map((e) => e.event)).toEqual(['progress', 'progress', 'log', 'progress', 'progress']);
     expect(events[0]).toEqual({
       event: 'progress', time: new Date(5_000).toISOString(), state: 'copying', table: 'orders', percent: 45.2, rowsCopied: 45_200, rowsEstimated: 100_000,
-      rowsPerSecond: 11_300, etaMs: 4_850, backlog: 12, eventsApplied: 30, throttleReason: null, replicaLagMs: { standby: 40 }, elapsedMs: 5_000,
+      rowsPerSecond: 11_300, etaMs: 4_850, backlog: 12, eventsApplied: 30, throttleReason: null, replicaLagMs: { standby: 40 }, elapsedMs: 5_000, maxSharePercent: 100,
     });
     expect(events[1]).toMatchObject({ state: 'throttled', throttleReason: 'commanded', rowsCopied: 46_000 });
     expect(events[2]).toMatchObject({ event: 'log', message: 'control socket at /tmp/x.sock' });

@@ -48,7 +48,7 @@ describe('mysql ReplicaLagMonitor discovery', () => {
     const calls: string[] = [];
     const { log, warnings } = recordingLog();
     // Port 1 on loopback: nothing listens, the connection is refused at once.
-    const m = new ReplicaLagMonitor({ primary, pool: fakePool([{ Server_id: 2, Host: '127.0.0.1', Port: 1 }], calls), explicit: [], changelog, log });
+    const m = new ReplicaLagMonitor({ primary, pool: fakePool([{ Server_id: 2, Host: '127.0.0.1', Port: 1 }], calls), explicit: [], discover: true, changelog, log });
     try {
       expect(await m.measure()).toEqual([]);
       expect(await m.measure()).toEqual([]);
@@ -64,12 +64,24 @@ describe('mysql ReplicaLagMonitor discovery', () => {
     const calls: string[] = [];
     const { log, warnings } = recordingLog();
     const explicit = [parseConnectionUrl('mysql://u:secret@127.0.0.1:1/db')];
-    const m = new ReplicaLagMonitor({ primary, pool: fakePool([{ Server_id: 2, Host: '127.0.0.1', Port: 2 }], calls), explicit, changelog, log });
+    const m = new ReplicaLagMonitor({ primary, pool: fakePool([{ Server_id: 2, Host: '127.0.0.1', Port: 2 }], calls), explicit, discover: true, changelog, log });
     try {
       expect(await m.measure()).toEqual([{ name: '127.0.0.1:1', lagMs: null }]);
       expect(await m.measure()).toEqual([{ name: '127.0.0.1:1', lagMs: null }]);
       expect(calls).toEqual([]);
       expect(warnings).toEqual([]);
+    } finally {
+      await m.close();
+    }
+  });
+
+  it('--replica none (discovery off) asks the primary nothing and watches no replica', async () => {
+    const calls: string[] = [];
+    const pool = fakePool([{ Server_id: 2, Host: '127.0.0.1', Port: 2 }], calls);
+    const m = new ReplicaLagMonitor({ primary, pool, explicit: [], discover: false, changelog, log: silentLogger });
+    try {
+      expect(await m.measure()).toEqual([]);
+      expect(calls).toEqual([]);
     } finally {
       await m.close();
     }

@@ -5,7 +5,7 @@ import { ServerProbe, SILENT_AFTER_MS } from '../../src/core/server-probe.js';
 import { decide } from '../../src/core/throttle.js';
 import type { SqlSession } from '../../src/engine/engine.js';
 
-const settings: LiveSettings = { chunkSize: 1000, maxLagMs: 1500, maxLoad: {}, criticalLoad: {}, forcedThrottle: false, postponeCutOver: false, cutOverNow: false, panic: false };
+const settings: LiveSettings = { chunkSize: 1000, maxLagMs: 1500, maxLoad: {}, criticalLoad: {}, maxSharePercent: 100, forcedThrottle: false, postponeCutOver: false, cutOverNow: false, panic: false };
 
 describe('ServerProbe', () => {
   it('reports silence only once the server missed answers for SILENT_AFTER_MS, and recovers', async () => {

@@ -10,6 +10,7 @@ const settings = (over: Partial<LiveSettings> = {}): LiveSettings => ({
   maxLagMs: 1500,
   maxLoad: {},
   criticalLoad: {},
+  maxSharePercent: 100,
   forcedThrottle: false,
   postponeCutOver: false,
   cutOverNow: false,

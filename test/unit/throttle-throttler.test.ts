@@ -10,7 +10,7 @@ import { silentLogger } from '../../src/log.js';
 
 function makeLive(): LiveMigration {
   return {
-    settings: { chunkSize: 1000, maxLagMs: 1500, maxLoad: {}, criticalLoad: {}, forcedThrottle: false, postponeCutOver: false, cutOverNow: false, panic: false },
+    settings: { chunkSize: 1000, maxLagMs: 1500, maxLoad: {}, criticalLoad: {}, maxSharePercent: 100, forcedThrottle: false, postponeCutOver: false, cutOverNow: false, panic: false },
     progress: {
       state: 'copying', table: 't', engine: 'mysql', startedAt: Date.now(), copyStartedAt: Date.now(), rowsCopied: 0, rowsEstimated: 100,
       eventsApplied: 0, backlog: 0, throttleReason: null, replicaLagMs: {},

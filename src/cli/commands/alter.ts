@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
 import { parseLoadSpec } from '../../core/load-spec.js';
 import { runOnlineAlter } from '../../core/migrator.js';
-import { alterOptions, type AlterOptions } from '../../core/options.js';
+import { alterOptions, replicaChoice, type AlterOptions } from '../../core/options.js';
 import type { AlterReport } from '../../core/report.js';
-import { exitForStatus } from '../../errors.js';
+import { exitForStatus, RefusedError } from '../../errors.js';
 import { envelope, printEnvelope } from '../envelope.js';
-import { autoThreads, choiceOption, collect, intOption, loggerFor, positiveIntOption, PROGRESS_MODES, ReportedExit, requireUrl, secondsOption, threadsOption } from '../common.js';
+import { choiceOption, collect, intOption, loggerFor, positiveIntOption, PROGRESS_MODES, ReportedExit, requireUrl, secondsOption, threadsOption } from '../common.js';
 import { gracefulInterrupts } from '../signals.js';
 
 interface AlterFlags {
@@ -35,6 +35,7 @@ interface AlterFlags {
   statusInterval: number;
   progress?: 'bar' | 'json' | 'none';
   maxBacklog: number;
+  maxShare: number;
   streamStartTimeout: number;
   json?: boolean;
 }
@@ -49,12 +50,12 @@ export function registerAlter(program: Command): void {
     .option('--execute', 'migrate for real (default: dry run that proves the ALTER on a ghost table and prints the plan)')
     .option('--chunk-size <n>', 'rows per chunk to start with; adapts to --chunk-time', positiveIntOption('--chunk-size'), 5000)
     .option('--chunk-time <ms>', 'target time per chunk', positiveIntOption('--chunk-time'), 500)
-    .option('--threads <n>', 'parallel copy workers over disjoint key ranges: a number, or auto', threadsOption('--threads'), 1)
+    .option('--threads <n|auto>', 'parallel copy workers over disjoint key ranges; auto (default): one per core, at most 4, for a server on this machine, else 4', threadsOption('--threads'), 'auto')
     .option('--ok-to-drop-table', 'drop the old table after cut-over (default: keep it as _<table>_del)')
     .option('--cut-over-lock-timeout <s>', 'seconds writers may be blocked per cut-over attempt', secondsOption('--cut-over-lock-timeout', { positive: true }), 3)
     .option('--cut-over-retries <n>', 'cut-over attempts before giving up', positiveIntOption('--cut-over-retries'), 5)
     .option('--postpone-cut-over-flag-file <file>', 'while this file exists, keep streaming and postpone the cut-over')
-    .option('--replica <url>', 'replica to watch for lag (repeatable)', collect, [])
+    .option('--replica <url|none>', 'replica to watch for lag (repeatable); default: the replicas the primary reports; none: watch no replica', collect, [])
     .option('--max-load <spec>', 'pause copying above these, e.g. Threads_running=25 (PG: active_sessions=40)')
     .option('--critical-load <spec>', 'abort above these')
     .option('--critical-load-hibernate-seconds <s>', 'abort only when critical load lasts this long (0: at once)', secondsOption('--critical-load-hibernate-seconds', { positive: false }), 0)
@@ -69,6 +70,7 @@ export function registerAlter(program: Command): void {
     .option('--status-interval <s>', 'seconds between status lines and on-status hooks', secondsOption('--status-interval', { positive: true }), 10)
     .option('--progress <mode>', 'bar | json | none (default: bar on a terminal, else none)', choiceOption('--progress', PROGRESS_MODES))
     .option('--max-backlog <n>', 'queued change events above which the stream pauses', positiveIntOption('--max-backlog'), 50_000)
+    .option('--max-share <percent>', 'each copy worker is busy at most this % of the time (gh-ost --nice-ratio as a share; socket: max-share=N)', shareOption, 100)
     .option('--stream-start-timeout <s>', 'PostgreSQL: seconds the slot creation may wait for transactions already running', intOption('--stream-start-timeout'), 60)
     .option('--json', 'print the final report as JSON on stdout')
     .action(async (flags: AlterFlags, cmd: Command) => {
@@ -91,12 +93,12 @@ export function toOptions(flags: AlterFlags): AlterOptions {
     execute: flags.execute === true,
     chunkSize: Math.max(1, flags.chunkSize),
     chunkTimeMs: flags.chunkTime,
-    threads: flags.threads === 'auto' ? autoThreads() : flags.threads,
+    ...(flags.threads === 'auto' ? {} : { threads: Math.max(1, flags.threads) }),
     dropOldTable: flags.okToDropTable === true,
     cutOverLockTimeoutMs: Math.round(flags.cutOverLockTimeout * 1000),
     cutOverRetries: flags.cutOverRetries,
     postponeCutOverFlagFile: flags.postponeCutOverFlagFile ?? null,
-    replicas: flags.replica,
+    ...replicaChoice(flags.replica),
     socketPath: flags.socket ?? null,
     hooksPath: flags.hooksPath ?? null,
     statusIntervalMs: Math.round(flags.statusInterval * 1000),
@@ -113,8 +115,22 @@ export function toOptions(flags: AlterFlags): AlterOptions {
       panicFlagFile: flags.panicFlagFile ?? null,
       throttleQuery: flags.throttleQuery ?? null,
       heartbeatIntervalMs: flags.heartbeatIntervalMillis,
+      maxSharePercent: flags.maxShare,
     },
   });
+}
+
+/** `watched r1, r2` / `none found` / `none watched (--replica none)`. */
+export function replicasText(r: AlterReport['replicas']): string {
+  if (!r) return 'unknown';
+  if (r.watched.length) return `watched ${r.watched.join(', ')}`;
+  return r.discovery ? 'none found (lag not watched)' : 'none watched (--replica none)';
+}
+
+function shareOption(value: string): number {
+  const n = Number(value.replace(/%$/, ''));
+  if (!Number.isInteger(n) || n < 1 || n > 100) throw new RefusedError('E_BAD_FLAG', `--max-share must be a whole percent from 1 to 100, got "${value}"`);
+  return n;
 }
 
 export function formatReport(r: AlterReport): string {
@@ -139,6 +155,7 @@ export function formatReport(r: AlterReport): string {
       `  rows copied:  ${r.rowsCopied} in ${r.copyMs} ms (${rate} rows/s)`,
       `  events:       ${r.eventsApplied} applied from the change stream`,
       `  cut-over:     writers blocked ${r.cutOverStallMs} ms (attempts: ${r.cutOverAttempts})`,
+      `  replicas:     ${replicasText(r.replicas)}`,
       `  old table:    ${r.oldTable ?? 'dropped'}`,
       `  duration:     ${r.durationMs} ms`,
     );

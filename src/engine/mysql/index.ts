@@ -69,8 +69,8 @@ class MysqlEngine implements Engine {
     return inspectTable(this.pool, ref, this.info.flavor);
   }
 
-  onlineAlter(request: AlterRequest, options: { replicas: ConnectionSpec[]; log: Logger }): OnlineAlter {
-    return new MysqlOnlineAlter({ spec: this.spec, info: this.info, request, replicas: options.replicas, log: options.log });
+  onlineAlter(request: AlterRequest, options: { replicas: ConnectionSpec[]; discoverReplicas?: boolean; log: Logger }): OnlineAlter {
+    return new MysqlOnlineAlter({ spec: this.spec, info: this.info, request, replicas: options.replicas, discoverReplicas: options.discoverReplicas ?? true, log: options.log });
   }
 
   /** SQL text as is, possibly several statements (ledger files, tests). */

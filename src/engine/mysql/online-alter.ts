@@ -26,6 +26,8 @@ export interface MysqlAlterContext {
   info: ServerInfo;
   request: AlterRequest;
   replicas: ConnectionSpec[];
+  /** False with `--replica none`: no SHOW SLAVE HOSTS, no lag watched. */
+  discoverReplicas: boolean;
   log: Logger;
 }
 
@@ -59,7 +61,7 @@ export class MysqlOnlineAlter implements OnlineAlter {
     this.oldTable = { schema: t.schema, name: names.old };
     this.changelog = { schema: t.schema, name: names.changelog };
     this.pool = createPool(ctx.spec, 6, ROW_SESSION_SETUP);
-    this.replicas = new ReplicaLagMonitor({ primary: ctx.spec, pool: this.pool, explicit: ctx.replicas, changelog: this.changelog, log: ctx.log });
+    this.replicas = new ReplicaLagMonitor({ primary: ctx.spec, pool: this.pool, explicit: ctx.replicas, discover: ctx.discoverReplicas, changelog: this.changelog, log: ctx.log });
   }
 
   // ---------------------------------------------------------------- preflight

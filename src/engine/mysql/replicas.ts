@@ -84,6 +84,8 @@ export interface ReplicaLagOptions {
   /** The primary's pool (for the discovery query). */
   pool: Pool;
   explicit: readonly ConnectionSpec[];
+  /** Ask the primary for its replicas when none are explicit (false: `--replica none`). */
+  discover: boolean;
   changelog: TableRef;
   log: Logger;
 }
@@ -117,6 +119,10 @@ export class ReplicaLagMonitor {
   private async resolveTargets(): Promise<Target[]> {
     const { explicit, primary, log } = this.opts;
     if (explicit.length) return explicit.map((spec) => ({ name: `${spec.host}:${spec.port}`, spec, discovered: false, pool: null, dropped: false }));
+    if (!this.opts.discover) {
+      log.info('replica discovery is off (--replica none): no replica lag is watched');
+      return [];
+    }
     let rows: Row[];
     try {
       rows = await listReplicaHosts(this.opts.pool);

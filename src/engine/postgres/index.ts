@@ -48,8 +48,8 @@ class PostgresEngine implements Engine {
     return inspectTable(this.pool, ref);
   }
 
-  onlineAlter(request: AlterRequest, options: { replicas: ConnectionSpec[]; log: Logger }): OnlineAlter {
-    return new PgOnlineAlter({ spec: this.spec, request, replicas: options.replicas, log: options.log ?? this.log });
+  onlineAlter(request: AlterRequest, options: { replicas: ConnectionSpec[]; discoverReplicas?: boolean; log: Logger }): OnlineAlter {
+    return new PgOnlineAlter({ spec: this.spec, request, replicas: options.replicas, discoverReplicas: options.discoverReplicas ?? true, log: options.log ?? this.log });
   }
 
   async execute(sql: string, params?: unknown[]): Promise<{ rows: Record<string, unknown>[]; affectedRows: number }> {

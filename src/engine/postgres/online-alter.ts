@@ -33,6 +33,8 @@ export interface PgAlterDeps {
   spec: ConnectionSpec;
   request: AlterRequest;
   replicas: ConnectionSpec[];
+  /** False with `--replica none`: pg_stat_replication is not read, no standby lag watched. */
+  discoverReplicas: boolean;
   log: Logger;
 }
 
@@ -420,7 +422,8 @@ export class PgOnlineAlter implements OnlineAlter {
     const [slot] = await catalog<{ b: number | null }>(this.pool, `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::float8 AS b FROM pg_replication_slots WHERE slot_name = $1`, [this.slot]);
     // Physical standbys from pg_stat_replication (see standbys.ts), plus each
     // --replica URL by heartbeat, as before.
-    const standbys = standbyLags(await catalog<StandbyRow>(this.pool, STANDBY_LAG_SQL));
+    const discover = this.deps.discoverReplicas;
+    const standbys = discover ? standbyLags(await catalog<StandbyRow>(this.pool, STANDBY_LAG_SQL)) : { replicas: [], hidden: 0 };
     if (standbys.hidden && !this.warnedHiddenStandbys) {
       this.warnedHiddenStandbys = true;
       this.log.warn({ hidden: standbys.hidden }, 'cannot see standby replication details: their lag is not checked; GRANT pg_monitor TO the migration user, or name them with --replica');
