@@ -1,0 +1,254 @@
+/**
+ * What the MySQL and PostgreSQL benchmarks share: flags, child processes with
+ * their wall time and peak RSS, a load generator's per-second report, and the
+ * printed table. Every tool (ghostwright, its peers, the load) runs as a child
+ * process, so each RSS figure is that tool's alone and the bench process's own
+ * memory never counts.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { AlterReport } from '../src/core/report.js';
+
+export interface BenchArgs {
+  rows: number;
+  url: string | undefined;
+  /** Seconds of load measured before each loaded run. */
+  warmup: number;
+  /** Extra ghostwright flags, e.g. `--max-share 50` (one string, split on spaces). */
+  gwFlags: string[];
+  skipLoad: boolean;
+  pgVersion: string | undefined;
+  pgBin: string | undefined;
+}
+
+export function parseArgs(argv: string[]): BenchArgs {
+  const get = (name: string) => {
+    const i = argv.indexOf(name);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const rows = Number(get('--rows') ?? 1_000_000);
+  if (!Number.isInteger(rows) || rows < 1000) usage(`--rows must be a whole number >= 1000, got "${get('--rows')}"`);
+  const warmup = Number(get('--warmup') ?? 10);
+  if (!Number.isFinite(warmup) || warmup < 3) usage(`--warmup must be at least 3 seconds, got "${get('--warmup')}"`);
+  const pgVersion = get('--pg-version');
+  if (pgVersion !== undefined && !/^(15|16|17|18)$/.test(pgVersion)) usage(`--pg-version must be 15, 16, 17 or 18, got "${pgVersion}"`);
+  return {
+    rows,
+    url: get('--url'),
+    warmup,
+    gwFlags: (get('--gw-flags') ?? '').split(/\s+/).filter(Boolean),
+    skipLoad: argv.includes('--no-load'),
+    pgVersion,
+    pgBin: get('--pg-bin'),
+  };
+}
+
+export function usage(message: string): never {
+  process.stderr.write(`bench: ${message}\n`);
+  process.exit(2);
+}
+
+export const say = (line = '') => process.stdout.write(`${line}\n`);
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface ChildResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  wallMs: number;
+  peakRssMb: number;
+}
+
+/** Runs a command to its end, polling /proc/<pid>/status for VmHWM (the kernel's own peak RSS). */
+export async function runChild(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<ChildResult> {
+  const t0 = performance.now();
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  let peakKb = 0;
+  const poll = setInterval(() => {
+    try {
+      const m = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+      if (m) peakKb = Math.max(peakKb, Number(m[1]));
+    } catch {
+      // exited
+    }
+  }, 25);
+  const code = await new Promise<number | null>((resolve) => {
+    child.on('error', () => resolve(-1));
+    child.on('exit', (c) => resolve(c));
+  });
+  clearInterval(poll);
+  return { code, stdout, stderr, wallMs: performance.now() - t0, peakRssMb: Math.round(peakKb / 1024) };
+}
+
+/** ghostwright's own CLI from this checkout, with --json: the report comes back parsed. */
+export async function runGhostwright(args: string[]): Promise<ChildResult & { report: AlterReport | null }> {
+  const bin = fileURLToPath(new URL('../../bin/ghostwright', import.meta.url));
+  const res = await runChild(process.execPath, [bin, ...args, '--json', '--progress', 'none', '--log-level', 'warn']);
+  let report: AlterReport | null = null;
+  try {
+    report = JSON.parse(res.stdout) as AlterReport;
+  } catch {
+    report = null;
+  }
+  return { ...res, report };
+}
+
+/** The first of `names` found in `dirs` or on PATH, else null. */
+export function findTool(names: string[], dirs: string[] = []): string | null {
+  const path = (process.env.PATH ?? '').split(':');
+  for (const dir of [...dirs, ...path, '/usr/bin', '/usr/local/bin']) {
+    for (const n of names) if (dir && existsSync(`${dir}/${n}`)) return `${dir}/${n}`;
+  }
+  return null;
+}
+
+// ---------------------------------------------------------------- the load
+
+export interface LoadSample {
+  /** Seconds since the load started (the tool's own counter). */
+  at: number;
+  tps: number;
+  /** ms; NaN when the tool doesn't report it. */
+  p95: number;
+  errorsPerSec: number;
+}
+
+export interface LoadWindow {
+  tps: number;
+  /** Median of the per-second p95 values, and the worst second. */
+  p95: number;
+  p95Worst: number;
+  errors: number;
+  seconds: number;
+}
+
+export interface RunningLoad {
+  startedAt: number;
+  samples: LoadSample[];
+  /** Seconds since the load started, on the load's clock. */
+  now(): number;
+  stop(): Promise<string>;
+}
+
+/**
+ * Starts a load generator that prints one line per second (sysbench
+ * --report-interval=1, pgbench -P 1); `parse` turns a line into a sample.
+ */
+export function startLoadTool(cmd: string, args: string[], parse: (line: string) => LoadSample | null, env: NodeJS.ProcessEnv = process.env): RunningLoad {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+  const startedAt = performance.now();
+  const samples: LoadSample[] = [];
+  let tail = '';
+  let all = '';
+  const onData = (d: Buffer) => {
+    const text = tail + d.toString();
+    all += d.toString();
+    const lines = text.split(/\r?\n|\r/);
+    tail = lines.pop() ?? '';
+    for (const line of lines) {
+      const s = parse(line);
+      if (s) samples.push(s);
+    }
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  return {
+    startedAt,
+    samples,
+    now: () => (performance.now() - startedAt) / 1000,
+    async stop() {
+      child.kill('SIGTERM');
+      await Promise.race([exited, sleep(5000)]);
+      if (child.exitCode === null) child.kill('SIGKILL');
+      return all;
+    },
+  };
+}
+
+/** Mean tps, median and worst per-second p95 of the samples whose second ended inside [from, to]. */
+export function loadWindow(samples: LoadSample[], from: number, to: number): LoadWindow {
+  const inside = samples.filter((s) => s.at > from && s.at <= Math.ceil(to));
+  if (inside.length === 0) return { tps: NaN, p95: NaN, p95Worst: NaN, errors: 0, seconds: 0 };
+  const p95s = inside.map((s) => s.p95).filter(Number.isFinite).sort((a, b) => a - b);
+  return {
+    tps: inside.reduce((a, s) => a + s.tps, 0) / inside.length,
+    p95: p95s.length ? p95s[Math.floor(p95s.length / 2)]! : NaN,
+    p95Worst: p95s.length ? p95s[p95s.length - 1]! : NaN,
+    errors: Math.round(inside.reduce((a, s) => a + s.errorsPerSec, 0)),
+    seconds: inside.length,
+  };
+}
+
+/** `[ 12s ] thds: 4 tps: 812.34 qps: ... lat (ms,95%): 9.73 err/s: 0.00 reconn/s: 0.00` */
+export function parseSysbenchLine(line: string): LoadSample | null {
+  const m = /^\[\s*(\d+)s\s*\].*?tps:\s*([\d.]+).*?lat \(ms,95%\):\s*([\d.]+)\s+err\/s:\s*([\d.]+)/.exec(line);
+  if (!m) return null;
+  return { at: Number(m[1]), tps: Number(m[2]), p95: Number(m[3]), errorsPerSec: Number(m[4]) };
+}
+
+/** `progress: 12.0 s, 812.3 tps, lat 4.912 ms stddev 2.101, 0 failed` (the `failed` part is PG 15+). */
+export function parsePgbenchLine(line: string): LoadSample | null {
+  const m = /^progress:\s*([\d.]+)\s*s,\s*([\d.]+)\s*tps,\s*lat\s*([\d.]+)\s*ms(?:.*?(\d+)\s+failed)?/.exec(line);
+  if (!m) return null;
+  return { at: Math.round(Number(m[1])), tps: Number(m[2]), p95: NaN, errorsPerSec: Number(m[4] ?? 0) };
+}
+
+/** Runs `tool` under a started load: `warmup` seconds before, then the tool; returns both windows. */
+export async function underLoad<T>(load: RunningLoad, warmupS: number, tool: () => Promise<T>): Promise<{ result: T; before: LoadWindow; during: LoadWindow }> {
+  await sleep(warmupS * 1000);
+  const t0 = load.now();
+  const result = await tool();
+  const t1 = load.now();
+  await sleep(1200); // the second in which the tool ended gets reported
+  // The first 2 s of a load warm caches and connections: leave them out of "before".
+  return { result, before: loadWindow(load.samples, Math.min(2, t0 - 1), t0), during: loadWindow(load.samples, t0, t1) };
+}
+
+// ---------------------------------------------------------------- the table
+
+export interface BenchRow {
+  run: string;
+  load: string;
+  wallMs: number | null;
+  rows: number;
+  blockingMs: number | null;
+  before?: LoadWindow;
+  during?: LoadWindow;
+  stallMs: number | string | null;
+  peakRssMb: number | null;
+  extra?: string;
+  check: string;
+}
+
+const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '-');
+const f0 = (n: number) => (Number.isFinite(n) ? String(Math.round(n)) : '-');
+
+/** `peer`: the run every other run of the same load is compared with in the "x peer" column (pt-osc, pg_repack). */
+export function printTable(rows: BenchRow[], extraHeader: string | null, peer: string): void {
+  const peerMs = (load: string) => rows.find((r) => r.load === load && r.run === peer)?.wallMs ?? null;
+  say(`| run | load | wall s | rows/s | x blocking | x ${peer} | load tps before -> during (kept) | load p95 ms before -> during (worst s) | errors | cut-over stall ms | peak RSS MB |${extraHeader ? ` ${extraHeader} |` : ''} check |`);
+  say(`|---|---|---|---|---|---|---|---|---|---|---|${extraHeader ? '---|' : ''}---|`);
+  for (const r of rows) {
+    const wall = r.wallMs === null ? '-' : (r.wallMs / 1000).toFixed(2);
+    const rate = r.wallMs ? f0((r.rows * 1000) / r.wallMs) : '-';
+    const ratio = r.wallMs && r.blockingMs ? `${(r.wallMs / r.blockingMs).toFixed(2)}x` : '-';
+    const p = peerMs(r.load);
+    const peerRatio = r.wallMs && p ? `${(r.wallMs / p).toFixed(2)}x` : '-';
+    const tps = r.before && r.during ? `${f0(r.before.tps)} -> ${f0(r.during.tps)} (${f0((r.during.tps / r.before.tps) * 100)}%)` : '-';
+    const p95 = r.before && r.during && Number.isFinite(r.before.p95) ? `${f1(r.before.p95)} -> ${f1(r.during.p95)} (${f1(r.during.p95Worst)})` : '-';
+    const errors = r.during ? String(r.during.errors) : '-';
+    const stall = r.stallMs === null ? '-' : String(r.stallMs);
+    say(`| ${r.run} | ${r.load} | ${wall} | ${rate} | ${ratio} | ${peerRatio} | ${tps} | ${p95} | ${errors} | ${stall} | ${r.peakRssMb ?? '-'} |${extraHeader ? ` ${r.extra ?? '-'} |` : ''} ${r.check} |`);
+  }
+}
+
+/** The last lines of a failed child's output, for the note under the table. */
+export function lastLines(text: string, n = 4): string {
+  return text.trim().split('\n').slice(-n).join(' / ');
+}
