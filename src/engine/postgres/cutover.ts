@@ -1,7 +1,8 @@
 /**
  * The cut-over: ONE transaction on connection A.
  *
- *   SET LOCAL lock_timeout; LOCK TABLE t IN ACCESS EXCLUSIVE MODE
+ *   SET LOCAL lock_timeout, client_connection_check_interval (see boundLockWait)
+ *   LOCK TABLE t IN ACCESS EXCLUSIVE MODE
  *   -> every writer of t has committed (or waits behind us)
  *   emit a marker from ANOTHER connection; when the stream delivers it, every
  *   change committed before the lock has been received
@@ -22,7 +23,7 @@ import { GhostwrightError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { AlterRequest, CutOverResult, TableRef } from '../engine.js';
 import type { Applier } from './applier.js';
-import { sqlState } from './connect.js';
+import { boundLockWait, sqlState } from './connect.js';
 import { readDependents } from './dependents.js';
 import type { GhostFk } from './ghost.js';
 import { qualified, quoteIdent } from './ident.js';
@@ -63,7 +64,7 @@ export async function cutOver(ctx: CutOverContext): Promise<CutOverResult> {
   let toValidate: [TableRef, string][] = [];
   try {
     await a.query('BEGIN');
-    await a.query(`SELECT set_config('lock_timeout', $1, true)`, [`${Math.max(1, Math.round(request.cutOverLockTimeoutMs))}ms`]);
+    await boundLockWait(a, request.cutOverLockTimeoutMs);
     const [rel] = await catalog<{ oid: number }>(a, `SELECT $1::regclass::oid::int8 AS oid`, [qualified(original)]);
     lockedAt = performance.now();
     await a.query(`LOCK TABLE ${qualified(original)} IN ACCESS EXCLUSIVE MODE`);

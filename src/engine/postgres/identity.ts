@@ -13,14 +13,14 @@ import type pg from 'pg';
 import { GhostwrightError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { TableRef } from '../engine.js';
-import { catalog } from './connect.js';
+import { boundLockWait, catalog } from './connect.js';
 import { qualified, quoteIdent } from './ident.js';
 
 async function inShortLock(pool: pg.Pool, lockTimeoutMs: number, sql: string): Promise<void> {
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
-    await client.query(`SELECT set_config('lock_timeout', $1, true)`, [`${lockTimeoutMs}ms`]);
+    await boundLockWait(client, lockTimeoutMs);
     await client.query(sql);
     await client.query('COMMIT');
   } catch (err) {
