@@ -13,7 +13,7 @@
  * account row is missing or extra. Missing tools are named and skipped.
  *
  * Usage: npm run bench:pg -- [--rows N] [--url postgres://...] [--warmup S] [--gw-flags "..."] [--no-load]
- *        [--pg-bin DIR] (pgbench/pg_repack from DIR) [--pg-version 15|16|17|18]
+ *        [--pg-version 15|16|17|18 | --pg-bin DIR] (the sandbox's server; pgbench/pg_repack also from DIR)
  */
 import { availableParallelism, loadavg } from 'node:os';
 import { mkdtempSync } from 'node:fs';
@@ -36,15 +36,17 @@ const CLIENTS = 4;
 const SLOT_WAL = "SELECT COALESCE(MAX(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)), 0)::float8 AS b FROM pg_replication_slots WHERE slot_name LIKE 'ghostwright\\_%'";
 
 const args = parseArgs(process.argv.slice(2));
-// --pg-version / --pg-bin for the sandbox need startSandbox() to start other
-// versions (the pg-versions change). Until it is in this build they work only
-// with --url (a server of that version started some other way); --pg-bin also
-// picks pgbench and pg_repack.
-if (args.pgVersion && !args.url) usage('--pg-version needs the sandbox to start other PostgreSQL versions, which this build cannot yet: start that version yourself and pass --url (and --pg-bin for its pgbench/pg_repack)');
+// --pg-version / --pg-bin pick the sandbox's server (Debian packages or the
+// npm builds, see src/sandbox/pg-binaries.ts); pgbench and pg_repack come
+// from --pg-bin or that version's Debian directory, else PATH (pgbench is
+// version-agnostic; pg_repack needs its extension built for the server).
+if ((args.pgVersion || args.pgBin) && args.url) usage('--pg-version / --pg-bin start a sandbox server: leave out --url (with --url, the server is whatever it names)');
 let sandbox: Sandbox | undefined;
 let url = args.url;
 if (!url) {
-  sandbox = await startSandbox({ dir: mkdtempSync(join(tmpdir(), 'ghostwright-bench-')), mysql: false, postgres: true, replicas: false });
+  sandbox = await startSandbox({ dir: mkdtempSync(join(tmpdir(), 'ghostwright-bench-')), mysql: false, postgres: true, replicas: false, pgVersion: args.pgVersion, pgBin: args.pgBin }).catch((err: Error & { hint?: string }) =>
+    usage(`cannot start the PostgreSQL sandbox: ${err.message}${err.hint ? ` (${err.hint})` : ''}`),
+  );
   url = sandbox.postgres!.url;
 }
 const spec = parseConnectionUrl(url);
