@@ -84,11 +84,14 @@ export interface HookRunnerOptions {
   timeoutMs?: number;
   /** Output kept per run, bytes. */
   maxOutputBytes?: number;
+  /** The run's database password(s): no variable whose value holds one reaches a hook. */
+  secrets?: readonly string[];
 }
 
 export class HookRunner {
   private readonly timeoutMs: number;
   private readonly maxOutput: number;
+  private readonly secrets: readonly string[];
 
   constructor(
     private readonly dir: string | null,
@@ -98,6 +101,8 @@ export class HookRunner {
   ) {
     this.timeoutMs = options.timeoutMs ?? 60_000;
     this.maxOutput = options.maxOutputBytes ?? 64 * 1024;
+    // Too short to search for without dropping half the environment; such a password is its own problem.
+    this.secrets = (options.secrets ?? []).filter((s) => s.length >= 3);
   }
 
   /** The executables that would run for this hook. */
@@ -130,7 +135,7 @@ export class HookRunner {
     const files = this.files(name);
     const result: HookResult = { ok: true, code: null, output: '', ran: [], timedOut: false };
     if (files.length === 0) return result;
-    const env = { ...inheritedEnv(process.env), ...hookEnv(name, this.base, live, extra) };
+    const env = withoutSecrets({ ...inheritedEnv(process.env), ...hookEnv(name, this.base, live, extra) }, this.secrets);
     for (const file of files) {
       const started = Date.now();
       const one = await this.exec(file, env);
@@ -234,6 +239,12 @@ export function hookEnv(name: HookName, base: HookBase, live: LiveMigration, ext
     env[`GHOSTWRIGHT_${key}`] = value;
   }
   return env;
+}
+
+/** Drops every variable whose value contains one of the secrets (e.g. DATABASE_URL with the password in it). */
+export function withoutSecrets(env: NodeJS.ProcessEnv, secrets: readonly string[]): NodeJS.ProcessEnv {
+  if (secrets.length === 0) return env;
+  return Object.fromEntries(Object.entries(env).filter(([, v]) => v === undefined || !secrets.some((s) => v.includes(s))));
 }
 
 /** The parent's environment minus anything that could carry a database password. */

@@ -97,6 +97,7 @@ export class MigrationSupervisor {
         port: String(init.spec.port),
       },
       log,
+      init.spec.password !== undefined ? { secrets: [init.spec.password] } : {},
     );
     const progress = createProgressReporter(options.progress);
     const sup = new MigrationSupervisor(init, live, throttler, hooks, progress, probe);

@@ -6,9 +6,10 @@ import type { AlterReport } from '../../core/report.js';
 import { exitForStatus, RefusedError } from '../../errors.js';
 import { envelope, printEnvelope } from '../envelope.js';
 import { choiceOption, collect, intOption, loggerFor, positiveIntOption, PROGRESS_MODES, ReportedExit, requireUrl, secondsOption, threadsOption } from '../common.js';
+import { resolvePassword, warnPasswordInArgv, type PasswordFlags } from '../password.js';
 import { gracefulInterrupts } from '../signals.js';
 
-interface AlterFlags {
+interface AlterFlags extends PasswordFlags {
   url?: string;
   table: string;
   alter: string;
@@ -73,8 +74,13 @@ export function registerAlter(program: Command): void {
     .option('--max-share <percent>', 'each copy worker is busy at most this % of the time (gh-ost --nice-ratio as a share; socket: max-share=N)', shareOption, 100)
     .option('--stream-start-timeout <s>', 'PostgreSQL: seconds the slot creation may wait for transactions already running', intOption('--stream-start-timeout'), 60)
     .option('--json', 'print the final report as JSON on stdout')
+    .option('--password-file <path>', 'read the database password from this file (first line), for URLs without one; keeps it out of `ps`')
+    .option('--ask-pass', 'prompt for the database password on the terminal (not echoed)')
     .action(async (flags: AlterFlags, cmd: Command) => {
-      const options = toOptions(flags);
+      warnPasswordInArgv([flags.url]);
+      warnPasswordInArgv(flags.replica, '--replica');
+      const password = await resolvePassword(flags);
+      const options: AlterOptions = Object.freeze({ ...toOptions(flags), ...(password !== undefined ? { password } : {}) });
       // The progress bar owns the terminal line: only warnings and errors may interrupt it.
       const log = loggerFor(cmd, options.progress === 'bar' ? 'warn' : undefined);
       const report: AlterReport = await runOnlineAlter(options, { log, signal: gracefulInterrupts() });

@@ -4,18 +4,24 @@ import { connectEngine } from '../../engine/index.js';
 import type { CheckResult } from '../../engine/engine.js';
 import { collect, loggerFor, ReportedExit, requireUrl } from '../common.js';
 import { envelope, printEnvelope } from '../envelope.js';
+import { passwordOptions, resolvePassword, warnPasswordInArgv, type PasswordFlags } from '../password.js';
 
 export function registerDoctor(program: Command): void {
-  program
+  const command = program
     .command('doctor')
     .description('check whether a server can take online schema changes (exit 0 ready, 2 not)')
     .option('--url <url>', 'database URL (mysql://, mariadb://, postgres://)')
     .option('--replica <url>', 'a replica to check for reachability and lag (repeatable)', collect, [])
-    .option('--json', 'machine-readable output on stdout')
-    .action(async (opts: { url?: string; replica: string[]; json?: boolean }, cmd: Command) => {
+    .option('--json', 'machine-readable output on stdout');
+  passwordOptions(command)
+    .action(async (opts: { url?: string; replica: string[]; json?: boolean } & PasswordFlags, cmd: Command) => {
       const log = loggerFor(cmd);
-      const spec = parseConnectionUrl(requireUrl(opts.url));
-      const replicas = opts.replica.map((r) => parseConnectionUrl(r));
+      warnPasswordInArgv([opts.url]);
+      warnPasswordInArgv(opts.replica, '--replica');
+      const password = await resolvePassword(opts);
+      const withPassword = password !== undefined ? { password } : {};
+      const spec = parseConnectionUrl(requireUrl(opts.url), process.env, withPassword);
+      const replicas = opts.replica.map((r) => parseConnectionUrl(r, process.env, withPassword));
       const engine = await connectEngine(spec, log);
       let checks: CheckResult[];
       let server;

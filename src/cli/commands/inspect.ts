@@ -1,20 +1,24 @@
 import type { Command } from 'commander';
 import { parseConnectionUrl } from '../../connection.js';
+import { passwordOptions, resolvePassword, warnPasswordInArgv, type PasswordFlags } from '../password.js';
 import { connectEngine } from '../../engine/index.js';
 import type { TableInfo } from '../../engine/engine.js';
 import { loggerFor, requireUrl } from '../common.js';
 import { envelope, printEnvelope } from '../envelope.js';
 
 export function registerInspect(program: Command): void {
-  program
+  const command = program
     .command('inspect')
     .description('describe a table as the online ALTER sees it: columns, keys, foreign keys, triggers, dependents, size')
     .option('--url <url>', 'database URL')
     .requiredOption('--table <name>', 'table, optionally schema-qualified')
-    .option('--json', 'machine-readable output on stdout')
-    .action(async (opts: { url?: string; table: string; json?: boolean }, cmd: Command) => {
+    .option('--json', 'machine-readable output on stdout');
+  passwordOptions(command)
+    .action(async (opts: { url?: string; table: string; json?: boolean } & PasswordFlags, cmd: Command) => {
+      warnPasswordInArgv([opts.url]);
+      const password = await resolvePassword(opts);
       const log = loggerFor(cmd);
-      const engine = await connectEngine(parseConnectionUrl(requireUrl(opts.url)), log);
+      const engine = await connectEngine(parseConnectionUrl(requireUrl(opts.url), process.env, password !== undefined ? { password } : {}), log);
       try {
         const info = await engine.inspect(engine.tableRef(opts.table));
         if (opts.json) printEnvelope(envelope('inspect', 'done', info));

@@ -12,13 +12,14 @@ import { readConfigFile, resolveLedgerOptions, type LedgerFlags } from '../../le
 import { loadMigrations } from '../../ledger/files.js';
 import { choiceOption, collect, intOption, loggerFor, positiveIntOption, PROGRESS_MODES, ReportedExit } from '../common.js';
 import { envelope, printEnvelope, type RunStatus } from '../envelope.js';
+import { passwordOptions, resolvePassword, warnPasswordInArgv, type PasswordFlags } from '../password.js';
 import { gracefulInterrupts } from '../signals.js';
 import { formatDryRun, formatFindings, formatInfo, formatMigrate } from './ledger-format.js';
 
-type Flags = LedgerFlags & { json?: boolean; dialect?: string };
+type Flags = LedgerFlags & PasswordFlags & { json?: boolean; dialect?: string };
 
 function common(cmd: Command): Command {
-  return cmd
+  cmd
     .option('--url <url>', 'database URL (mysql://, mariadb://, postgres://); env GHOSTWRIGHT_URL')
     .option('--dir <dir>', 'migrations directory (default ./migrations); env GHOSTWRIGHT_DIR')
     .option('--table <name>', 'history table (default ghostwright_schema_history)')
@@ -26,15 +27,19 @@ function common(cmd: Command): Command {
     .option('--lock-timeout <s>', 'seconds to wait for another runner\'s migration lock (default 600)', intOption('--lock-timeout'))
     .option('--placeholder <name=value>', 'placeholder value for ${name} (repeatable)', collect)
     .option('--json', 'print the result as JSON on stdout');
+  return passwordOptions(cmd);
 }
 
 /** Options for a command; `writes` commands obey SIGINT/SIGTERM gracefully (src/cli/signals.ts). */
-function options(flags: Flags, cmd: Command, writes = false): LedgerOptions {
+async function options(flags: Flags, cmd: Command, writes = false): Promise<LedgerOptions> {
+  warnPasswordInArgv([flags.url]);
+  warnPasswordInArgv(flags.replica ?? [], '--replica');
   // A delegated online ALTER shows its progress bar when a person is watching.
   const progress = flags.progress ?? (process.stderr.isTTY && !flags.json ? 'bar' : undefined);
   const resolved = resolveLedgerOptions({ ...flags, ...(progress ? { progress } : {}) }, process.env, readConfigFile());
   if (!resolved.url) throw new RefusedError('E_NO_URL', 'no database URL given', { hint: 'pass --url, set GHOSTWRIGHT_URL, or put "url" in ghostwright.config.json' });
-  return { ...resolved, url: resolved.url, log: loggerFor(cmd), ...(writes ? { signal: gracefulInterrupts() } : {}) };
+  const password = await resolvePassword(flags);
+  return { ...resolved, url: resolved.url, log: loggerFor(cmd), ...(password !== undefined ? { password } : {}), ...(writes ? { signal: gracefulInterrupts() } : {}) };
 }
 
 function out(command: string, flags: Flags, data: object, human: () => string, status: RunStatus = 'done'): void {
@@ -60,7 +65,7 @@ export function registerLedger(program: Command): void {
     .option('--progress <mode>', 'online engine progress: bar | json | none (default: bar on a terminal)', choiceOption('--progress', PROGRESS_MODES))
     .option('--postpone-cut-over-flag-file <file>', 'online engine: while this file exists, keep streaming and postpone the cut-over')
     .action(async (flags: Flags, cmd: Command) => {
-      const result = await migrate(options(flags, cmd, true));
+      const result = await migrate(await options(flags, cmd, true));
       out('migrate', flags, result, () => (result.dryRun ? formatDryRun(result.dryRun) : formatMigrate(result)), result.dryRun ? 'dry-run' : 'done');
     });
 
@@ -69,7 +74,7 @@ export function registerLedger(program: Command): void {
     .option('--target <version>', 'show versions above this as above-target')
     .option('--out-of-order', 'treat older pending versions as pending, not ignored')
     .action(async (flags: Flags, cmd: Command) => {
-      const result = await info(options(flags, cmd));
+      const result = await info(await options(flags, cmd));
       out('info', flags, result, () => formatInfo(result));
     });
 
@@ -77,7 +82,7 @@ export function registerLedger(program: Command): void {
     .description('check applied migrations against the files (checksums, failures, missing files, older pending versions); exit 1 on problems')
     .option('--out-of-order', 'allow pending versions older than the current one')
     .action(async (flags: Flags, cmd: Command) => {
-      const result = await validate(options(flags, cmd));
+      const result = await validate(await options(flags, cmd));
       const failure = new GhostwrightError('E_VALIDATE', `validate found ${result.problems.length} problem(s)`, { exitCode: 1, hint: 'fix the files, or run `ghostwright repair`' });
       if (flags.json) {
         printEnvelope(envelope('validate', result.valid ? 'done' : 'failed', result, result.valid ? undefined : failure.toJSON()));
@@ -95,14 +100,14 @@ export function registerLedger(program: Command): void {
     .description('start the history of an existing schema at a version')
     .option('--baseline-version <version>', 'version the existing schema is at (default 1)')
     .action(async (flags: Flags, cmd: Command) => {
-      const result = await baseline(options(flags, cmd, true));
+      const result = await baseline(await options(flags, cmd, true));
       out('baseline', flags, result, () => `baseline: ${result.created ? 'created at' : 'already at'} version ${result.version}\n`);
     });
 
   common(program.command('repair'))
     .description('remove failed rows, realign checksums with the files, mark migrations with missing files as deleted')
     .action(async (flags: Flags, cmd: Command) => {
-      const result = await repair(options(flags, cmd, true));
+      const result = await repair(await options(flags, cmd, true));
       out('repair', flags, result, () =>
         [
           `removed failed: ${result.removedFailed.join(', ') || '-'}`,
@@ -117,7 +122,7 @@ export function registerLedger(program: Command): void {
     .description('run U<version> files in reverse order: the latest version, or every version above --target')
     .option('--target <version>', 'undo every applied version above this one')
     .action(async (flags: Flags, cmd: Command) => {
-      const result = await undo(options(flags, cmd, true));
+      const result = await undo(await options(flags, cmd, true));
       out('undo', flags, result, () => `${result.undone.map((u) => `undone ${u.version} (${u.script}) in ${u.executionTime} ms`).join('\n') || 'nothing to undo'}\nschema version: ${result.current ?? '(none)'}\n`);
     });
 
@@ -125,7 +130,7 @@ export function registerLedger(program: Command): void {
     .description('DROP every table, view, sequence, type and routine in the schema (refused unless --clean-enabled)')
     .option('--clean-enabled', 'allow clean (never in production); env GHOSTWRIGHT_CLEAN_ENABLED=true')
     .action(async (flags: Flags, cmd: Command) => {
-      const result = await clean(options(flags, cmd, true));
+      const result = await clean(await options(flags, cmd, true));
       out('clean', flags, result, () => `dropped ${result.dropped.length} object(s)${result.dropped.length ? `: ${result.dropped.join(', ')}` : ''}\n`);
     });
 
@@ -137,6 +142,7 @@ export function registerLedger(program: Command): void {
     .option('--dir <dir>', 'migrations directory (default ./migrations)')
     .option('--json', 'print the findings as JSON on stdout')
     .action(async (files: string[], flags: Flags) => {
+      warnPasswordInArgv([flags.url]);
       // A delegated online ALTER shows its progress bar when a person is watching.
   const progress = flags.progress ?? (process.stderr.isTTY && !flags.json ? 'bar' : undefined);
   const resolved = resolveLedgerOptions({ ...flags, ...(progress ? { progress } : {}) }, process.env, readConfigFile());
