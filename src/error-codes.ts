@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   E_NO_URL: 'no database URL was given (flag, environment or config file)',
   E_BAD_URL: 'the database URL cannot be parsed or names an unsupported scheme',
   E_BAD_URL_PARAM: 'the database URL carries a query parameter ghostwright does not know',
+  E_NO_TTY: '--ask-pass was given but stdin is not a terminal: use --password-file or MYSQL_PWD / PGPASSWORD',
   E_NO_DIALECT: 'lint could not tell the SQL dialect: pass --dialect or --url',
   E_BAD_LOAD_SPEC: 'a --max-load / --critical-load spec is malformed or names a metric the server lacks',
   E_BAD_TABLE: 'the --table value is not a table name',
