@@ -5,6 +5,11 @@
  * every application write still reaches the applier; a table a subscription
  * writes to keeps the unfiltered path (its writes carry an origin too).
  */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import type { AlterRequest, Engine } from '../../src/engine/engine.js';
@@ -169,6 +174,33 @@ describe('origin filter', () => {
       await pub.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1`, [slot]).catch(() => undefined);
       await pub.end();
       await dropDatabase(pubUrl);
+    }
+  });
+});
+
+describe('origin clean-up', () => {
+  it('16+: SIGINT in the middle of the copy drops the run\'s origins with its slot (CLI)', async ({ skip }) => {
+    if (versionNum < 160000) skip('no origins before PostgreSQL 16');
+    await db.query(`CREATE TABLE sig (id int PRIMARY KEY, v text NOT NULL)`);
+    await db.query(`INSERT INTO sig SELECT g, repeat('s', 50) FROM generate_series(1, 100000) g`);
+    const dir = mkdtempSync(join(tmpdir(), 'gw-origin-sig-'));
+    const flag = join(dir, 'throttle');
+    const bin = fileURLToPath(new URL('../../bin/ghostwright', import.meta.url));
+    const child = spawn(process.execPath, [bin, 'alter', '--url', url, '--table', 'sig', '--alter', 'ADD COLUMN w int', '--execute', '--chunk-size', '500', '--throttle-flag-file', flag, '--json', '--progress', 'none'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const origins = async () => Number((await db.query(`SELECT count(*) AS n FROM pg_replication_origin WHERE roname LIKE 'ghostwright%'`)).rows[0].n);
+    try {
+      await until(async () => (await origins()) > 0, 'the copy running under an origin', 30_000);
+      writeFileSync(flag, '');
+      await new Promise((r) => setTimeout(r, 300));
+      child.kill('SIGINT');
+      expect(await exited).toBe(130);
+      expect(await origins()).toBe(0);
+      expect(Number((await db.query(`SELECT count(*) AS n FROM pg_replication_slots WHERE slot_name LIKE 'ghostwright%' AND database = current_database()`)).rows[0].n)).toBe(0);
+      expect(Number((await db.query(`SELECT count(*) AS n FROM sig`)).rows[0].n)).toBe(100000);
+    } finally {
+      child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
