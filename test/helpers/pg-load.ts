@@ -157,6 +157,8 @@ export interface DriveOptions {
   /** Called after the copy, before catching up. */
   afterCopy?: () => Promise<void>;
   threads?: number;
+  /** Preflight check ids whose failure is ignored (to drive a path preflight refuses). */
+  ignoreChecks?: string[];
   replicas?: ConnectionSpec[];
   log?: Logger;
 }
@@ -167,7 +169,7 @@ export async function driveAlter(engine: Engine, request: AlterRequest, opts: Dr
   const alter = engine.onlineAlter(request, { replicas: opts.replicas ?? [], log: opts.log ?? silentLogger });
   try {
     const checks = await alter.preflight(original);
-    const failed = checks.filter((c) => !c.ok && c.severity === 'error');
+    const failed = checks.filter((c) => !c.ok && c.severity === 'error' && !opts.ignoreChecks?.includes(c.id));
     if (failed.length) throw new Error(`preflight failed: ${failed.map((c) => `${c.id}: ${c.detail}`).join('; ')}`);
     const ghost = await alter.createGhost();
     const renames = parseRenames(request.alter);

@@ -14,6 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import type { AlterRequest, Engine } from '../../src/engine/engine.js';
 import { silentLogger } from '../../src/log.js';
+import { runOnlineAlter } from '../../src/core/migrator.js';
+import { alterOptions } from '../../src/core/options.js';
 import { openPgFixture, type PgFixture } from '../helpers/pg-fixture.js';
 import { MirroredLoad, diffDigests, driveAlter, rowDigests } from '../helpers/pg-load.js';
 import { dropDatabase, freshDatabase, databaseOf, sql, uniqueName } from '../helpers/servers.js';
@@ -114,7 +116,7 @@ describe('origin filter', () => {
     expect((await db.query(`SELECT count(*)::int AS n FROM pg_replication_origin WHERE roname LIKE 'ghostwright%'`)).rows[0].n).toBe(0);
   });
 
-  it('a table that a subscription writes to keeps the unfiltered stream, and none of the subscription writes is lost', async () => {
+  it('a table that a subscription writes to is refused (the swap would lose its changes); driven anyway, the stream stays unfiltered and loses none before the swap', async () => {
     // The publisher: another database of the same server. A subscription to the same cluster
     // must not create its slot itself (it would wait for its own transaction): made first.
     const pubUrl = await freshDatabase('postgres', 'pg_origin_pub');
@@ -143,6 +145,12 @@ describe('origin filter', () => {
       })())!;
       expect(check.detail).toMatch(versionNum >= 160000 ? new RegExp(`subscription ${sub}`) : /PostgreSQL 15 or older/);
 
+      const refused = await runOnlineAlter(alterOptions({ url, table: 'feed', alter: 'ALTER COLUMN n TYPE bigint', execute: true }), {});
+      expect(refused.status).toBe('refused');
+      expect(refused.error?.code).toBe('E_PREFLIGHT_SUBSCRIPTION_TARGET');
+      expect(refused.error?.hint).toMatch(new RegExp(`ALTER SUBSCRIPTION ${sub} DISABLE`));
+      expect((await db.query(`SELECT relname FROM pg_class WHERE relname LIKE '%feed%' AND relkind = 'r' ORDER BY 1`)).rows.map((r) => r.relname)).toEqual(['feed']);
+
       // Writes on the publisher while the copy runs arrive through the subscription, under its origin.
       let stop = false;
       let writes = 0;
@@ -154,6 +162,7 @@ describe('origin filter', () => {
         }
       })();
       await driveAlter(engine, request('feed', 'ALTER COLUMN n TYPE bigint'), {
+        ignoreChecks: ['subscription-target'],
         chunkSize: 500,
         betweenChunks: () => new Promise((r) => setTimeout(r, 20)),
         afterCopy: async () => {
@@ -169,6 +178,9 @@ describe('origin filter', () => {
       const b = await rowDigestsOf(pub, 'feed');
       expect(a.size).toBe(b.size);
       expect(diffDigests(a, b)).toEqual([]);
+      // Why preflight refuses: the subscription's state still names the old table, not the new `feed`
+      // (its apply worker skips a relation it has no state for: seen losing a row inserted after a swap).
+      expect((await db.query(`SELECT srrelid::regclass::text AS t FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid WHERE s.subname = $1`, [sub])).rows.map((r) => r.t)).toEqual(['_feed_del']);
     } finally {
       await db.query(`DROP SUBSCRIPTION IF EXISTS ${sub}`).catch(() => undefined);
       await pub.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1`, [slot]).catch(() => undefined);

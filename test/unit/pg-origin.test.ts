@@ -2,7 +2,7 @@ import { mkdtempSync, mkdirSync, writeFileSync, readlinkSync, rmSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { decideOriginFilter, originCheck, originGrantSql, originName, type OriginFacts } from '../../src/engine/postgres/origin.js';
+import { decideOriginFilter, originCheck, originGrantSql, originName, subscriptionCheck, type OriginFacts } from '../../src/engine/postgres/origin.js';
 import { startReplicationSql } from '../../src/engine/postgres/stream.js';
 import { hydrateSymlinks } from '../../src/sandbox/pg-binaries.js';
 
@@ -26,6 +26,12 @@ describe('origin filter decision', () => {
     // Only the missing grant is a finding (a warning with the fix); the others are the expected path.
     expect(originCheck(noGrant)).toMatchObject({ ok: false, severity: 'warn', fix: originGrantSql('app"user') });
     expect(originCheck(decideOriginFilter(facts({ subscriptions: ['s'] })))).toMatchObject({ ok: true });
+  });
+
+  it('refuses a table a subscription writes to, on every version, with the way out', () => {
+    expect(decideOriginFilter(facts({ versionNum: 150020, subscriptions: ['feed_sub'] })).subscriptions).toEqual(['feed_sub']);
+    expect(subscriptionCheck([])).toMatchObject({ ok: true });
+    expect(subscriptionCheck(['feed_sub'])).toMatchObject({ ok: false, severity: 'error', fix: expect.stringMatching(/ALTER SUBSCRIPTION feed_sub DISABLE;.*ALTER SUBSCRIPTION feed_sub ENABLE;/) });
   });
 
   it('names a run origin after its slot, one per copy session', () => {

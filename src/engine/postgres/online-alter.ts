@@ -26,7 +26,7 @@ import { ChangeStream, MARKER_PREFIX } from './stream.js';
 import { STANDBY_LAG_SQL, standbyLags, type StandbyRow } from './standbys.js';
 import { parseUsing } from './using.js';
 import { ensureReplicaIdentity, restoreReplicaIdentity } from './identity.js';
-import { CopySessions, decideOriginFilter, originCheck, originFacts, type OriginDecision } from './origin.js';
+import { CopySessions, decideOriginFilter, originCheck, originFacts, subscriptionCheck, type OriginDecision } from './origin.js';
 import { leftoverOriginCheck, materializedViewCheck } from './checks.js';
 
 export interface PgAlterDeps {
@@ -106,7 +106,8 @@ export class PgOnlineAlter implements OnlineAlter {
     this.originalInfo = original;
     const maxRetainedWalBytes = this.deps.request.maxRetainedWalBytes ?? DEFAULT_THROTTLE.maxRetainedWalBytes;
     const checks = await preflightChecks(this.pool, original, { ghost: this.ghost, old: this.old, changelog: this.changelog, slot: this.slot, publication: this.publication, maxRetainedWalBytes, log: this.log });
-    return [...checks, await materializedViewCheck(this.pool, original.ref), originCheck(await this.originDecision()), await leftoverOriginCheck(this.pool)];
+    const origin = await this.originDecision();
+    return [...checks, await materializedViewCheck(this.pool, original.ref), subscriptionCheck(origin.subscriptions), originCheck(origin), await leftoverOriginCheck(this.pool)];
   }
 
   /** Whether the copy's writes are kept out of decoding (origin.ts); decided once, before the stream starts. */

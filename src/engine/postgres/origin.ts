@@ -52,6 +52,8 @@ export interface OriginFacts {
 
 export interface OriginDecision {
   filter: boolean;
+  /** Subscriptions writing into the table (refused by preflight: subscriptionCheck). */
+  subscriptions: string[];
   /** One line for the preflight report. */
   detail: string;
   /** Set when the filter is off only for want of the grant. */
@@ -64,6 +66,11 @@ export function originGrantSql(user: string): string {
 
 /** Pure: whether this run may read its slot with origin 'none'. */
 export function decideOriginFilter(f: OriginFacts): OriginDecision {
+  const d = decide(f);
+  return { ...d, subscriptions: f.subscriptions };
+}
+
+function decide(f: OriginFacts): Omit<OriginDecision, 'subscriptions'> {
   if (f.versionNum < ORIGIN_FILTER_VERSION_NUM) return { filter: false, detail: 'PostgreSQL 15 or older: pgoutput has no origin option; the copy is decoded and discarded (unfiltered stream)' };
   if (f.subscriptions.length) {
     return { filter: false, detail: `the table is written by logical replication (subscription ${f.subscriptions.join(', ')}): its changes carry an origin, so the stream stays unfiltered` };
@@ -84,13 +91,13 @@ export function decideOriginFilter(f: OriginFacts): OriginDecision {
 export async function originFacts(db: pg.Pool | pg.ClientBase, tableOid: number, ourPrefix: string): Promise<OriginFacts> {
   const [v] = await catalog<{ n: number; user: string; super: boolean }>(db, `SELECT current_setting('server_version_num')::int AS n, current_user AS user, (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS super`);
   const facts: OriginFacts = { versionNum: v!.n, canUseOrigins: v!.super, user: v!.user, subscriptions: [], foreignOrigins: [] };
+  const subs = await catalog<{ name: string }>(db, `SELECT DISTINCT s.subname AS name FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid WHERE r.srrelid = $1 ORDER BY 1`, [tableOid]);
+  facts.subscriptions = subs.map((s) => s.name);
   if (facts.versionNum < ORIGIN_FILTER_VERSION_NUM) return facts;
   if (!facts.canUseOrigins) {
     const [g] = await catalog<{ ok: boolean }>(db, `SELECT bool_and(has_function_privilege(f, 'EXECUTE')) AS ok FROM unnest($1::text[]) AS f`, [[...ORIGIN_FUNCTIONS]]);
     facts.canUseOrigins = g?.ok === true;
   }
-  const subs = await catalog<{ name: string }>(db, `SELECT DISTINCT s.subname AS name FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid WHERE r.srrelid = $1 ORDER BY 1`, [tableOid]);
-  facts.subscriptions = subs.map((s) => s.name);
   // Native subscriptions name theirs pg_<oid> (pg_<oid>_<relid> for table sync).
   const foreign = await catalog<{ name: string }>(db, `SELECT roname AS name FROM pg_replication_origin WHERE NOT starts_with(roname, $1) AND roname !~ '^pg_[0-9]+(_[0-9]+)?$' ORDER BY 1`, [ourPrefix]).catch(() => [{ name: '(pg_replication_origin is not readable)' }]);
   facts.foreignOrigins = foreign.map((o) => o.name);
@@ -110,6 +117,24 @@ export function originCheck(d: OriginDecision): CheckResult {
   const base = { id: 'origin-filter', title: 'Copy kept out of logical decoding (replication origin)', severity: 'warn' as const, detail: d.detail };
   // Not using the filter is only a finding when a grant would enable it.
   return d.grant ? { ...base, ok: false, fix: d.grant } : { ...base, ok: true };
+}
+
+/**
+ * A table a subscription writes to cannot be swapped safely: the subscription
+ * keeps the old table's OID in pg_subscription_rel, and its apply worker then
+ * skips, without a word, every change to the new table of that name until
+ * `ALTER SUBSCRIPTION ... REFRESH PUBLICATION` (measured on 17: a row inserted
+ * on the publisher after the swap reached neither table).
+ */
+export function subscriptionCheck(subscriptions: string[]): CheckResult {
+  const base = { id: 'subscription-target', title: 'Not written by a logical replication subscription', severity: 'error' as const };
+  if (!subscriptions.length) return { ...base, ok: true, detail: 'none' };
+  return {
+    ...base,
+    ok: false,
+    detail: `subscription ${subscriptions.join(', ')} writes to the table: after the swap PostgreSQL would skip its changes to the new table (pg_subscription_rel keeps the old table), and lose them until a REFRESH PUBLICATION`,
+    fix: `pause the subscription (ALTER SUBSCRIPTION ${subscriptions[0]} DISABLE;: the publisher keeps its changes meanwhile), change the table with a plain ALTER TABLE, then ALTER SUBSCRIPTION ${subscriptions[0]} ENABLE;`,
+  };
 }
 
 /** Replication origins of this run: `<slot>`, `<slot>_2`, ... */
