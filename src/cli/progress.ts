@@ -52,6 +52,8 @@ export interface ProgressFields {
   elapsedMs: number;
   /** The DBA's `max-share` (100: the copy may take the whole server). */
   maxSharePercent: number;
+  /** Rows compared by the verification so far (state 'verifying'). */
+  rowsVerified?: number;
 }
 
 export function progressFields(live: LiveMigration, now = Date.now()): ProgressFields {
@@ -70,12 +72,14 @@ export function progressFields(live: LiveMigration, now = Date.now()): ProgressF
     replicaLagMs: { ...p.replicaLagMs },
     elapsedMs: now - p.startedAt,
     maxSharePercent: live.settings.maxSharePercent,
+    ...(p.rowsVerified !== undefined ? { rowsVerified: p.rowsVerified } : {}),
   };
 }
 
-/** `copying`, `copying (share ≤50%)`, `throttled: lag: replica r1 1800ms > 1500ms`, `postponed`, `cutting over`. */
-export function stateText(f: Pick<ProgressFields, 'state' | 'throttleReason'> & { maxSharePercent?: number }): string {
+/** `copying`, `copying (share ≤50%)`, `throttled: lag: replica r1 1800ms > 1500ms`, `verifying: N rows compared`, `postponed`, `cutting over`. */
+export function stateText(f: Pick<ProgressFields, 'state' | 'throttleReason'> & { maxSharePercent?: number; rowsVerified?: number }): string {
   if (f.state === 'throttled') return `throttled: ${f.throttleReason ?? 'unknown reason'}`;
+  if (f.state === 'verifying') return `verifying: ${f.rowsVerified ?? 0} rows compared`;
   const share = f.state === 'copying' ? shareText(f.maxSharePercent ?? 100) : null;
   return `${f.state.replace(/-/g, ' ')}${share ? ` (${share})` : ''}`;
 }

@@ -9,6 +9,7 @@ export type MigrationState =
   | 'copying'
   | 'throttled'
   | 'catching-up'
+  | 'verifying'
   | 'postponed'
   | 'cutting-over'
   | 'cleaning-up'
@@ -45,6 +46,8 @@ export interface LiveProgress {
   throttleReason: string | null;
   /** Last measured lag per replica, ms. */
   replicaLagMs: Record<string, number | null>;
+  /** Rows compared so far by the verification (state 'verifying'). */
+  rowsVerified?: number;
 }
 
 export interface LiveMigration {

@@ -2,7 +2,7 @@
  * The online ALTER, as a DBA's runbook:
  *
  *   inspect -> preflight -> create ghost -> start stream -> copy rows
- *     -> catch up -> [postpone?] -> cut-over -> cleanup -> report
+ *     -> catch up -> verify -> [postpone?] -> cut-over -> cleanup -> report
  *
  * Each step is one call; the dialect lives behind the engine contract, the
  * copy loop and the cut-over retries live in their own modules. Whatever
@@ -24,6 +24,7 @@ import { helperNames } from './names.js';
 import type { AlterOptions } from './options.js';
 import type { AlterPlan, AlterReport } from './report.js';
 import { MigrationSupervisor } from './supervisor.js';
+import { verifyGhost } from './verify.js';
 
 export interface MigratorDeps {
   log?: Logger;
@@ -31,6 +32,8 @@ export interface MigratorDeps {
   signal?: AbortSignal;
   /** Observe or steer the live state (tests, embedding applications). */
   live?: LiveMigration;
+  /** Runs once the copy is done, before catch-up and verification (tests inject faults here). */
+  afterCopy?: () => Promise<void>;
 }
 
 export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps = {}): Promise<AlterReport> {
@@ -106,8 +109,11 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps =
     report.rowsCopied = await copyTable(online, supervisor, options);
     report.copyMs = Date.now() - copyStarted;
 
+    await deps.afterCopy?.();
+
     supervisor.setState('catching-up');
     await online.waitCaughtUp(60_000);
+    report.verify = await verifyGhost(online, supervisor, options, log);
     await waitWhilePostponed(supervisor, options);
     const cut = await cutOverWithRetries(online, supervisor, options, log);
     swapped = true;

@@ -51,6 +51,8 @@ export interface AlterOptions {
   maxBacklogEvents: number;
   /** PG: how long the slot creation may wait for transactions already running. */
   streamStartTimeoutMs: number;
+  /** Compare the ghost with the original at one consistent point before the cut-over (core/verify.ts). */
+  verify: boolean;
 }
 
 export const DEFAULT_THROTTLE: ThrottleOptions = Object.freeze({
@@ -74,6 +76,7 @@ export function alterOptions(partial: Partial<AlterOptions> & Pick<AlterOptions,
     dropOldTable: false,
     cutOverLockTimeoutMs: 3000,
     cutOverRetries: 5,
+    verify: true,
     postponeCutOverFlagFile: null,
     replicas: [],
     replicaDiscovery: true,

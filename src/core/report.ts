@@ -1,4 +1,6 @@
 import type { ErrorJson } from '../errors.js';
+import type { VerifyReport } from './verify.js';
+
 /** The final report of an online ALTER, as printed by --json. */
 /** 'unreachable': the server did not answer, nothing changed, a retry may help (exit 3). */
 export type AlterStatus = 'done' | 'failed' | 'refused' | 'unreachable' | 'dry-run';
@@ -20,6 +22,8 @@ export interface AlterReport {
    * `--replica none`; `watched` names every replica measured at least once.
    */
   replicas?: { discovery: boolean; watched: string[] };
+  /** Verification before cut-over: its time, rows and what it re-copied (absent with --no-verify). */
+  verify?: VerifyReport;
   /** Dry run: what would happen. */
   plan?: AlterPlan;
   error?: ErrorJson;

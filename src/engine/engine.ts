@@ -196,6 +196,35 @@ export interface CutOverResult {
   oldTable: string | null;
 }
 
+/** One checked chunk of the verification: original rows with after < key <= through, and the ghost's rows of those keys. */
+export interface VerifyChunk {
+  after: KeyTuple | null;
+  through: KeyTuple;
+  /** Rows of the original in the chunk. */
+  rows: number;
+  /** The checksums (and row counts) of both tables agree. */
+  same: boolean;
+}
+
+/**
+ * One consistent point of the original and the ghost (see core/verify.ts):
+ * both are read in the same snapshot, taken while writes to the original were
+ * briefly held and the stream had applied everything before them.
+ */
+export interface VerifyPoint {
+  /** How long writers to the original were held to fix the point, ms. */
+  lockMs: number;
+  /** Shared columns left out of the comparison, with the reason (a type change no cast reproduces). */
+  uncompared: string[];
+  /** The next chunk of at most limit original rows after `after` (null: from the first key); null when none is left. */
+  chunk(after: KeyTuple | null, limit: number): Promise<VerifyChunk | null>;
+  /** Checks exactly (after, through]. */
+  range(after: KeyTuple | null, through: KeyTuple): Promise<VerifyChunk>;
+  /** Keys in (after, through] whose rows differ between the two tables (missing on either side included), at most max. */
+  differingKeys(after: KeyTuple | null, through: KeyTuple, max: number): Promise<KeyTuple[]>;
+  close(): Promise<void>;
+}
+
 /**
  * One online migration of one table, with its own connections and state.
  * Core calls the methods in this order (see core/migrator.ts):
@@ -248,6 +277,15 @@ export interface OnlineAlter {
   copyChunk(range: CopyRange, limit: number): Promise<ChunkResult>;
   /** Returns when every change committed before the call is applied to the ghost. */
   waitCaughtUp(timeoutMs: number): Promise<void>;
+  /**
+   * Verification: holds writes to the original briefly (at most the cut-over's
+   * lock timeout; E_VERIFY_LOCK_TIMEOUT, retryable, when it can't), lets the
+   * stream apply everything before, and opens a snapshot of both tables.
+   * Called after the copy, with the stream running.
+   */
+  openVerifyPoint(): Promise<VerifyPoint>;
+  /** Copies the original's rows with after < key <= through into the ghost again (replacing the ghost's rows of those keys). */
+  recopyRange(after: KeyTuple | null, through: KeyTuple): Promise<void>;
   /** Throttle measurements, gathered from the primary and the replicas. */
   measure(loadNames: string[]): Promise<LoadMeasurement>;
   /** Writes a heartbeat row into the changelog (replica lag is read from it). */

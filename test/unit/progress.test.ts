@@ -30,6 +30,13 @@ describe('progress line', () => {
     expect(stateText({ state: 'postponed', throttleReason: null })).toBe('postponed');
     expect(stateText({ state: 'throttled', throttleReason: null })).toBe('throttled: unknown reason');
   });
+  it('shows the verification and the rows it compared', () => {
+    const live = makeLive();
+    live.progress.state = 'verifying';
+    live.progress.rowsVerified = 42_000;
+    expect(formatProgressLine(live, 5_000)).toMatch(/\| verifying: 42000 rows compared$/);
+    expect(progressFields(live, 5_000).rowsVerified).toBe(42_000);
+  });
   it('ETA unknown before the copy starts', () => {
     const live = makeLive();
     live.progress.copyStartedAt = null;

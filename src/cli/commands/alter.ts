@@ -20,6 +20,7 @@ interface AlterFlags extends PasswordFlags {
   okToDropTable?: boolean;
   cutOverLockTimeout: number;
   cutOverRetries: number;
+  verify?: boolean;
   postponeCutOverFlagFile?: string;
   replica: string[];
   maxLoad?: string;
@@ -55,6 +56,8 @@ export function registerAlter(program: Command): void {
     .option('--ok-to-drop-table', 'drop the old table after cut-over (default: keep it as _<table>_del)')
     .option('--cut-over-lock-timeout <s>', 'seconds writers may be blocked per cut-over attempt', secondsOption('--cut-over-lock-timeout', { positive: true }), 3)
     .option('--cut-over-retries <n>', 'cut-over attempts before giving up', positiveIntOption('--cut-over-retries'), 5)
+    .option('--verify', 'compare every row of the ghost with the original at one consistent point before the cut-over (default)')
+    .option('--no-verify', 'skip that comparison')
     .option('--postpone-cut-over-flag-file <file>', 'while this file exists, keep streaming and postpone the cut-over')
     .option('--replica <url|none>', 'replica to watch for lag (repeatable); default: the replicas the primary reports; none: watch no replica', collect, [])
     .option('--max-load <spec>', 'pause copying above these, e.g. Threads_running=25 (PG: active_sessions=40)')
@@ -103,6 +106,7 @@ export function toOptions(flags: AlterFlags): AlterOptions {
     dropOldTable: flags.okToDropTable === true,
     cutOverLockTimeoutMs: Math.round(flags.cutOverLockTimeout * 1000),
     cutOverRetries: flags.cutOverRetries,
+    verify: flags.verify !== false,
     postponeCutOverFlagFile: flags.postponeCutOverFlagFile ?? null,
     ...replicaChoice(flags.replica),
     socketPath: flags.socket ?? null,

@@ -11,7 +11,8 @@ import { GhostwrightError, RefusedError } from '../../errors.js';
 import { CopyGate } from '../../core/copy-gate.js';
 import type { CopyPlan } from '../../core/columns.js';
 import { helperNames, MYSQL_IDENTIFIER_LIMIT } from '../../core/names.js';
-import type { AlterRequest, CheckResult, ChunkResult, CopyRange, CutOverResult, KeyTuple, LoadMeasurement, OnlineAlter, ServerInfo, StreamStats, TableInfo, TableRef } from '../engine.js';
+import type { AlterRequest, CheckResult, ChunkResult, CopyRange, CutOverResult, KeyTuple, LoadMeasurement, OnlineAlter, ServerInfo, StreamStats, TableInfo, TableRef, VerifyPoint } from '../engine.js';
+import { openMysqlVerifyPoint, recopyMysqlRange } from './verify.js';
 import { BENIGN_WARNINGS, comparePositions, createPool, currentBinlogPosition, formatPosition, openConnection, queryExec, queryRows, ROW_SESSION_SETUP } from './connect.js';
 import { alterPreflight, unsupportedKeyColumns } from './preflight.js';
 import { inspectTable } from './inspect.js';
@@ -275,6 +276,23 @@ export class MysqlOnlineAlter implements OnlineAlter {
     const missing = buildMissingKeys({ ...spec, targetKey: this.needPlan().targetKey });
     const [rows] = await conn.query({ sql: missing.sql, rowsAsArray: true }, missing.params);
     for (const k of rows as unknown[][]) this.stream?.queue.addExternal(k);
+  }
+
+  // ---------------------------------------------------------------- verification (see verify.ts)
+
+  async openVerifyPoint(): Promise<VerifyPoint> {
+    this.throwIfFailed();
+    return openMysqlVerifyPoint({ ...this.verifyContext(), spec: this.ctx.spec, waitCaughtUp: (ms) => this.waitCaughtUp(ms) });
+  }
+
+  async recopyRange(after: KeyTuple | null, through: KeyTuple): Promise<void> {
+    this.throwIfFailed();
+    await recopyMysqlRange(this.verifyContext(), after, through);
+  }
+
+  private verifyContext() {
+    if (!this.original || !this.ghostInfo) throw new GhostwrightError('E_INTERNAL', 'verification before createGhost()');
+    return { pool: this.pool, gate: this.gate, original: this.original, ghost: this.ghostInfo, ghostRef: this.ghost, plan: this.needPlan(), lockTimeoutMs: this.ctx.request.cutOverLockTimeoutMs, log: this.ctx.log };
   }
 
   // ---------------------------------------------------------------- throttle inputs

@@ -13,7 +13,8 @@ import { helperNames, publicationName, SLOT_PREFIX, slotName } from '../../core/
 import { DEFAULT_THROTTLE } from '../../core/options.js';
 import { GhostwrightError, RefusedError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import type { AlterRequest, CheckResult, ChunkResult, CopyRange, CutOverResult, KeyTuple, LoadMeasurement, OnlineAlter, StreamStats, TableInfo, TableRef } from '../engine.js';
+import type { AlterRequest, CheckResult, ChunkResult, CopyRange, CutOverResult, KeyTuple, LoadMeasurement, OnlineAlter, StreamStats, TableInfo, TableRef, VerifyPoint } from '../engine.js';
+import { openPgVerifyPoint, recopyPgRange } from './verify.js';
 import { Applier } from './applier.js';
 import { catalog, createPool, sqlState } from './connect.js';
 import { cutOver, type CutOverContext } from './cutover.js';
@@ -396,6 +397,16 @@ export class PgOnlineAlter implements OnlineAlter {
     const ok = stream.markerApplied(id);
     stream.forgetMarker(id);
     if (!ok) throw new GhostwrightError('E_CATCHUP_TIMEOUT', `the stream did not catch up within ${timeoutMs} ms (backlog ${stream.backlog})`, { hint: 'the write load is higher than the apply rate; retry, or lower the load' });
+  }
+
+  async openVerifyPoint(): Promise<VerifyPoint> {
+    if (!this.ghostInfo) throw new GhostwrightError('E_STATE', 'openVerifyPoint before createGhost');
+    return openPgVerifyPoint({ pool: this.pool, gate: this.gate, spec: this.copySpec(), ghost: this.ghostInfo, lockTimeoutMs: this.deps.request.cutOverLockTimeoutMs, waitCaughtUp: (ms) => this.waitCaughtUp(ms) });
+  }
+
+  async recopyRange(after: KeyTuple | null, through: KeyTuple): Promise<void> {
+    this.throwIfStreamFailed();
+    await recopyPgRange({ pool: this.pool, gate: this.gate, spec: this.copySpec() }, after, through);
   }
 
   async measure(loadNames: string[]): Promise<LoadMeasurement> {

@@ -1,0 +1,214 @@
+/**
+ * Verification before cut-over on MySQL/MariaDB (see core/verify.ts).
+ *
+ * One consistent point: session L takes `LOCK TABLES t READ`, which waits
+ * for the transactions that wrote `t` and holds new writers (bounded by
+ * lock_wait_timeout, as the cut-over's lock). Nothing can change `t` then, so
+ * once the stream has applied everything up to the binlog's end, the ghost
+ * equals `t`. Session S opens `START TRANSACTION WITH CONSISTENT SNAPSHOT`
+ * (REPEATABLE READ: one InnoDB read view over both tables) and L unlocks.
+ * S then checksums both tables chunk by chunk, by the copy key, while the
+ * application writes on: its read view doesn't move.
+ *
+ * A chunk's checksum is `COUNT(*)` and `BIT_XOR(CRC32(...))` of each row's
+ * shared columns (as pt-table-checksum and Spirit do), the original's values
+ * cast to the ghost's column types where the ALTER changed a type. A type
+ * change no MySQL CAST reproduces exactly (FLOAT, JSON, BINARY(n), ...) leaves
+ * that column out, and the report names it.
+ */
+import type { Pool } from 'mysql2/promise';
+import type { ConnectionSpec } from '../../connection.js';
+import type { CopyPlan } from '../../core/columns.js';
+import type { CopyGate } from '../../core/copy-gate.js';
+import { GhostwrightError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { ColumnInfo, KeyTuple, TableInfo, TableRef, VerifyChunk, VerifyPoint } from '../engine.js';
+import { BENIGN_WARNINGS, openConnection, queryExec, queryRows } from './connect.js';
+import { buildKeyAtOffset, buildLastKeyInRange, keyCompare, qualified, quoteIdent, type Sql } from './sql.js';
+
+export interface MysqlVerifyContext {
+  spec: ConnectionSpec;
+  pool: Pool;
+  gate: CopyGate;
+  original: TableInfo;
+  ghost: TableInfo;
+  ghostRef: TableRef;
+  plan: CopyPlan;
+  lockTimeoutMs: number;
+  /** Returns when every change committed so far is applied to the ghost. */
+  waitCaughtUp: (timeoutMs: number) => Promise<void>;
+  log: Logger;
+}
+
+const CHARSET_TYPES = /^(var)?char\b|^(tiny|medium|long)?text\b|^enum\b|^set\b/i;
+
+/** The original column's value as the ghost's type would hold it, or null when no CAST reproduces it exactly. */
+export function castToGhost(source: ColumnInfo, target: ColumnInfo): string | null {
+  const col = quoteIdent(source.name);
+  if (source.type.toLowerCase() === target.type.toLowerCase() && source.collation === target.collation) return col;
+  const t = target.type.toLowerCase();
+  if (/^(tinyint|smallint|mediumint|int|integer|bigint)\b/.test(t)) return `CAST(${col} AS ${/\bunsigned\b/.test(t) ? 'UNSIGNED' : 'SIGNED'})`;
+  let m = /^decimal\((\d+),(\d+)\)/.exec(t);
+  if (m) return `CAST(${col} AS DECIMAL(${m[1]},${m[2]}))`;
+  m = /^(datetime|timestamp)(?:\((\d)\))?$/.exec(t);
+  if (m) return `CAST(${col} AS DATETIME(${m[2] ?? 0}))`;
+  if (t === 'date') return `CAST(${col} AS DATE)`;
+  m = /^time(?:\((\d)\))?$/.exec(t);
+  if (m) return `CAST(${col} AS TIME(${m[1] ?? 0}))`;
+  if (CHARSET_TYPES.test(t) && target.collation) return `CONVERT(${col} USING ${target.collation.split('_')[0]})`;
+  if (/^(varbinary|tinyblob|blob|mediumblob|longblob)\b/.test(t)) return `CAST(${col} AS BINARY)`;
+  return null;
+}
+
+interface Compared {
+  source: string[];
+  target: string[];
+  uncompared: string[];
+}
+
+function comparedColumns(ctx: MysqlVerifyContext): Compared {
+  const byName = (info: TableInfo, name: string) => info.columns.find((c) => c.name.toLowerCase() === name.toLowerCase());
+  const out: Compared = { source: [], target: [], uncompared: [] };
+  for (const p of ctx.plan.mapping.pairs) {
+    const s = byName(ctx.original, p.source);
+    const t = byName(ctx.ghost, p.target);
+    const expr = s && t ? castToGhost(s, t) : null;
+    if (!expr) {
+      out.uncompared.push(`${p.target} (${s?.type ?? '?'} -> ${t?.type ?? '?'}: no exact cast)`);
+      continue;
+    }
+    out.source.push(expr);
+    out.target.push(quoteIdent(p.target));
+  }
+  return out;
+}
+
+/** `CONCAT_WS('|', ...)` with a NULL marker per column (CONCAT_WS skips NULLs). */
+const rowText = (exprs: string[]): string => `CONCAT_WS('|', ${exprs.map((e) => `IFNULL(CONCAT('v', ${e}), 'n')`).join(', ')})`;
+
+function rangeWhere(key: readonly string[], after: KeyTuple | null, through: KeyTuple): Sql {
+  const parts = [after ? keyCompare(key, '>', after) : null, keyCompare(key, '<=', through)].filter((p): p is Sql => p !== null);
+  return { sql: parts.map((p) => p.sql).join(' AND '), params: parts.flatMap((p) => p.params) };
+}
+
+/** Chunk checksum of one side: `n` rows and `c` the XOR of their CRC32s. */
+export function buildChecksum(table: TableRef, key: readonly string[], exprs: string[], after: KeyTuple | null, through: KeyTuple, index?: string): Sql {
+  const w = rangeWhere(key, after, through);
+  const force = index ? ` FORCE INDEX (${quoteIdent(index)})` : '';
+  return { sql: `SELECT COUNT(*) AS n, COALESCE(BIT_XOR(CRC32(${rowText(exprs)})), 0) AS c FROM ${qualified(table)}${force} WHERE ${w.sql}`, params: w.params };
+}
+
+function buildRowHashes(table: TableRef, key: readonly string[], exprs: string[], after: KeyTuple | null, through: KeyTuple): Sql {
+  const w = rangeWhere(key, after, through);
+  return { sql: `SELECT ${key.map(quoteIdent).join(', ')}, CRC32(${rowText(exprs)}) AS gw_crc FROM ${qualified(table)} WHERE ${w.sql}`, params: w.params };
+}
+
+export async function openMysqlVerifyPoint(ctx: MysqlVerifyContext): Promise<VerifyPoint> {
+  const cols = comparedColumns(ctx);
+  const t = ctx.original.ref;
+  const lock = await openConnection(ctx.spec);
+  const snap = await openConnection(ctx.spec, { supportBigNumbers: true, bigNumberStrings: true });
+  let lockMs = 0;
+  try {
+    await lock.query('SET SESSION lock_wait_timeout = ?', [Math.max(1, Math.ceil(ctx.lockTimeoutMs / 1000))]);
+    await snap.query('SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+    const t0 = Date.now();
+    try {
+      await lock.query(`LOCK TABLES ${qualified(t)} READ`);
+    } catch (err) {
+      throw lockTimeout(ctx, err);
+    }
+    try {
+      await ctx.waitCaughtUp(ctx.lockTimeoutMs).catch((err: unknown) => {
+        throw (err as GhostwrightError).code === 'E_CATCHUP_TIMEOUT' ? lockTimeout(ctx, err) : err;
+      });
+      await snap.query('START TRANSACTION WITH CONSISTENT SNAPSHOT');
+    } finally {
+      await lock.query('UNLOCK TABLES').catch(() => undefined);
+      lockMs = Date.now() - t0;
+    }
+  } catch (err) {
+    await snap.end().catch(() => undefined);
+    throw err;
+  } finally {
+    await lock.end().catch(() => undefined);
+  }
+  const sourceKey = ctx.plan.sourceKey;
+  const targetKey = ctx.plan.targetKey;
+  const scan = { table: t, index: ctx.plan.keyName, key: sourceKey };
+  const keyOf = async (q: Sql): Promise<KeyTuple | null> => {
+    const [rows] = await snap.query({ sql: q.sql, rowsAsArray: true }, q.params);
+    return ((rows as unknown[][])[0] as KeyTuple | undefined) ?? null;
+  };
+  const check = async (after: KeyTuple | null, through: KeyTuple): Promise<VerifyChunk> => {
+    const o = buildChecksum(t, sourceKey, cols.source, after, through, ctx.plan.keyName);
+    const g = buildChecksum(ctx.ghostRef, targetKey, cols.target, after, through);
+    const [a] = await queryRows(snap, o.sql, o.params);
+    const [b] = await queryRows(snap, g.sql, g.params);
+    return { after, through, rows: Number(a!.n), same: String(a!.n) === String(b!.n) && String(a!.c) === String(b!.c) };
+  };
+  return {
+    lockMs,
+    uncompared: cols.uncompared,
+    async chunk(after, limit) {
+      const through = (await keyOf(buildKeyAtOffset({ ...scan, after, upTo: null, offset: Math.max(0, limit - 1) }))) ?? (await keyOf(buildLastKeyInRange({ ...scan, after, upTo: null })));
+      return through ? check(after, through) : null;
+    },
+    range: check,
+    async differingKeys(after, through, max) {
+      const hashes = async (q: Sql, key: readonly string[]) => {
+        const rows = await queryRows(snap, q.sql, q.params);
+        return new Map(rows.map((r) => [JSON.stringify(key.map((k) => String(r[k]))), { key: key.map((k) => r[k]) as KeyTuple, crc: String(r.gw_crc) }]));
+      };
+      const o = await hashes(buildRowHashes(t, sourceKey, cols.source, after, through), sourceKey);
+      const g = await hashes(buildRowHashes(ctx.ghostRef, targetKey, cols.target, after, through), targetKey);
+      const out: KeyTuple[] = [];
+      for (const [k, row] of [...o, ...g]) if (out.length < max && o.get(k)?.crc !== g.get(k)?.crc && !out.some((x) => JSON.stringify(x.map(String)) === k)) out.push(row.key);
+      return out;
+    },
+    async close() {
+      await snap.query('ROLLBACK').catch(() => undefined);
+      await snap.end().catch(() => undefined);
+    },
+  };
+}
+
+function lockTimeout(ctx: MysqlVerifyContext, err: unknown): GhostwrightError {
+  return new GhostwrightError('E_VERIFY_LOCK_TIMEOUT', `verification could not hold writes to ${ctx.original.ref.name} for ${ctx.lockTimeoutMs} ms to fix its consistent point: ${(err as Error).message}`, {
+    cause: err,
+    hint: 'a long transaction or a heavy write load; it is retried, and --cut-over-lock-timeout bounds each attempt',
+  });
+}
+
+/**
+ * Copies the original's rows of (after, through] into the ghost again: the
+ * apply's delete + locking re-read (see apply.ts), over a key range, inside
+ * the copy gate so no chunk or batch overlaps it.
+ */
+export async function recopyMysqlRange(ctx: Omit<MysqlVerifyContext, 'waitCaughtUp' | 'spec'>, after: KeyTuple | null, through: KeyTuple): Promise<void> {
+  const pairs = ctx.plan.mapping.pairs;
+  const del = rangeWhere(ctx.plan.targetKey, after, through);
+  const src = rangeWhere(ctx.plan.sourceKey, after, through);
+  await ctx.gate.apply(async () => {
+    const conn = await ctx.pool.getConnection();
+    try {
+      await conn.query('START TRANSACTION');
+      await queryExec(conn, `DELETE FROM ${qualified(ctx.ghostRef)} WHERE ${del.sql}`, del.params);
+      const res = await queryExec(
+        conn,
+        `INSERT INTO ${qualified(ctx.ghostRef)} (${pairs.map((p) => quoteIdent(p.target)).join(', ')}) SELECT ${pairs.map((p) => quoteIdent(p.source)).join(', ')} FROM ${qualified(ctx.original.ref)} FORCE INDEX (${quoteIdent(ctx.plan.keyName)}) WHERE ${src.sql} LOCK IN SHARE MODE`,
+        src.params,
+      );
+      if (res.warningStatus > 0) {
+        const warnings = (await queryRows(conn, 'SHOW WARNINGS')).filter((w) => !BENIGN_WARNINGS.has(Number(w.Code)));
+        if (warnings.length) throw new GhostwrightError('E_APPLY_DATA_LOSS', `copying the chunk again would change values: ${String(warnings[0]!.Message)}`, { hint: 'the ALTER truncates or converts data lossily; fix the data or the ALTER' });
+      }
+      await conn.query('COMMIT');
+    } catch (err) {
+      await conn.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      conn.release();
+    }
+  });
+}
