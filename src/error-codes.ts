@@ -51,6 +51,8 @@ export const ERROR_CODES = {
   E_UNIQUE_CONFLICT: "the new table's unique key rejects rows of the original",
   E_REPLICA_IDENTITY: 'PostgreSQL: the replica identity of the table could not be set',
   E_CATCHUP_TIMEOUT: 'the stream did not catch up with the copy in time',
+  E_VERIFY: 'verification before cut-over found rows of the new table that differ from the original, even after copying them again; the cut-over was refused',
+  E_VERIFY_LOCK_TIMEOUT: 'verification could not hold writes briefly enough to fix its consistent point, on every attempt',
   E_CUTOVER: 'the cut-over failed; the original table is unchanged',
   E_CUTOVER_FAILED: 'MySQL: the cut-over rename failed; the original table is unchanged',
   E_CUTOVER_LOCK_TIMEOUT: 'the cut-over could not take its locks within the timeout on every attempt',
