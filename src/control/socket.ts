@@ -9,7 +9,7 @@
  * connect) and chmod'ed 0600 after listen as well.
  */
 import { createHash } from 'node:crypto';
-import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
+import { chmodSync, lstatSync, readdirSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,13 +38,15 @@ const MAX_COMMAND_BYTES = 64 * 1024;
 const MAX_SOCKET_PATH = 100;
 
 /**
- * `ghostwright.<schema>.<table>.sock` in the temp dir: the schema is part of
- * the name, so migrations of same-named tables in two schemas don't collide.
- * Where sanitizing changed a name (or a part holds a dot, which would make
- * `a.b` + `c` and `a` + `b.c` alike), a hash of the exact names keeps it apart.
+ * `ghostwright.<schema>.<table>.sock` in the temp dir (PostgreSQL:
+ * `ghostwright.<database>.<schema>.<table>.sock`, since every database has a
+ * `public`): the schema is part of the name, so migrations of same-named
+ * tables in two schemas don't collide. Where sanitizing changed a name (or a
+ * part holds a dot, which would make `a.b` + `c` and `a` + `b.c` alike), a
+ * hash of the exact names keeps it apart.
  */
-export function defaultSocketPath(table: string | { schema: string; name: string }): string {
-  const parts = typeof table === 'string' ? [table] : [table.schema, table.name];
+export function defaultSocketPath(table: string | { schema: string; name: string; database?: string }): string {
+  const parts = typeof table === 'string' ? [table] : [...(table.database !== undefined ? [table.database] : []), table.schema, table.name];
   const safe = parts.map((p) => p.replace(/[^A-Za-z0-9_.-]/g, '_'));
   const exact = typeof table === 'string' || parts.every((p, i) => p === safe[i] && !p.includes('.'));
   const hash = createHash('sha1').update(JSON.stringify(parts)).digest('hex').slice(0, 8);
@@ -52,6 +54,20 @@ export function defaultSocketPath(table: string | { schema: string; name: string
   const full = join(dir, `ghostwright.${safe.join('.')}${exact ? '' : `.${hash}`}.sock`);
   if (Buffer.byteLength(full) <= MAX_SOCKET_PATH) return full;
   return join(dir, `ghostwright.${safe.join('.').slice(0, 20)}.${hash}.sock`);
+}
+
+/**
+ * The default sockets in the temp dir of migrations of `table` (`t`,
+ * `schema.t` or `db.schema.t`): `ghostwright control --table` finds the
+ * migration's socket without knowing its schema and database.
+ */
+export function findDefaultSockets(table: string): string[] {
+  const dir = tmpdir();
+  const tail = `.${table.replace(/[^A-Za-z0-9_.-]/g, '_')}.sock`;
+  return readdirSync(dir)
+    .filter((n) => n.startsWith('ghostwright.') && n.endsWith(tail))
+    .map((n) => join(dir, n))
+    .sort();
 }
 
 export async function startControlServer(o: ControlServerOptions): Promise<ControlServer> {

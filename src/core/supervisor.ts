@@ -112,7 +112,9 @@ export class MigrationSupervisor {
       assertLoadNamesKnown(Object.fromEntries(names.map((n) => [n, 0])), first.load);
     }
     if (options.execute) {
-      const socketPath = options.socketPath ?? defaultSocketPath(engine.tableRef(options.table));
+      const ref = engine.tableRef(options.table);
+      // Schemas live inside a database on PostgreSQL: its name keeps two databases' public.t apart.
+      const socketPath = options.socketPath ?? defaultSocketPath(engine.capabilities.schemas ? { ...ref, database: init.spec.database } : ref);
       const server = await startControlServer({ path: socketPath, live, status: () => sup.status(), log, postponeFlagFile: options.postponeCutOverFlagFile });
       sup.closers.push(() => server.close());
     }

@@ -6,7 +6,7 @@ import { newLiveMigration } from '../../src/core/live.js';
 import type { LiveMigration } from '../../src/core/live.js';
 import { percent, runCommand, statusObject } from '../../src/control/commands.js';
 import { flagExists, isCutOverPostponed, postponeReason } from '../../src/control/flags.js';
-import { defaultSocketPath } from '../../src/control/socket.js';
+import { defaultSocketPath, findDefaultSockets } from '../../src/control/socket.js';
 
 function makeLive(): LiveMigration {
   return newLiveMigration(
@@ -131,6 +131,18 @@ describe('defaultSocketPath', () => {
     expect(defaultSocketPath({ schema: 'shop', name: 'orders' })).not.toBe(defaultSocketPath({ schema: 'archive', name: 'orders' }));
     expect(defaultSocketPath({ schema: 'a.b', name: 'c' })).not.toBe(defaultSocketPath({ schema: 'a', name: 'b.c' }));
     expect(defaultSocketPath({ schema: 's', name: 'we/ird' })).not.toBe(defaultSocketPath({ schema: 's', name: 'we_ird' }));
+    // `control --table` finds them by the table's name, with or without the schema.
+    const made = defaultSocketPath({ schema: 'gwfind', name: `t${process.pid}` });
+    writeFileSync(made, '');
+    try {
+      expect(findDefaultSockets(`t${process.pid}`)).toEqual([made]);
+      expect(findDefaultSockets(`gwfind.t${process.pid}`)).toEqual([made]);
+      expect(findDefaultSockets(`other.t${process.pid}`)).toEqual([]);
+    } finally {
+      rmSync(made);
+    }
+    // PostgreSQL: every database has a public schema.
+    expect(defaultSocketPath({ database: 'shop', schema: 'public', name: 'orders' })).toBe(join(tmpdir(), 'ghostwright.shop.public.orders.sock'));
     expect(Buffer.byteLength(long)).toBeLessThanOrEqual(100);
     expect(long).not.toBe(defaultSocketPath(`${'x'.repeat(199)}y`));
   });

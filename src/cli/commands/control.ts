@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import { sendControlCommand } from '../../control/client.js';
 import { HELP } from '../../control/commands.js';
-import { defaultSocketPath } from '../../control/socket.js';
+import { defaultSocketPath, findDefaultSockets } from '../../control/socket.js';
 import { RefusedError } from '../../errors.js';
 import { intOption, ReportedExit } from '../common.js';
 
@@ -16,12 +16,12 @@ export function registerControl(program: Command): void {
     .command('control')
     .description('send a command to a running migration (status, throttle, chunk-size=N, cut-over, panic, help, ...)')
     .option('--socket <path>', 'the control socket of the migration')
-    .option('--table <table>', 'find the socket by table name (default socket path of that table)')
+    .option('--table <table>', 'find the default socket of a migration of this table (t, schema.t, or db.schema.t on PostgreSQL)')
     .option('--timeout <ms>', 'how long to wait for the answer', intOption('--timeout'), 5000)
     .argument('<command...>', 'the command and its arguments, e.g. status json, max-load=Threads_running=30')
     .addHelpText('after', `\n${HELP}\n`)
     .action(async (words: string[], opts: { socket?: string; table?: string; timeout: number }) => {
-      const path = opts.socket ?? (opts.table ? defaultSocketPath(opts.table) : undefined);
+      const path = opts.socket ?? (opts.table ? socketOfTable(opts.table) : undefined);
       if (!path) {
         throw new RefusedError('E_NO_SOCKET', 'no control socket given', {
           hint: 'pass --socket PATH (printed by the migration at start) or --table TABLE for the default path',
@@ -31,6 +31,16 @@ export function registerControl(program: Command): void {
       process.stdout.write(`${answer}\n`);
       if (isErrorAnswer(answer)) throw new ReportedExit(2);
     });
+}
+
+/** The one default socket of a migration of `table` (the name holds the schema, and on PostgreSQL the database). */
+function socketOfTable(table: string): string {
+  const found = findDefaultSockets(table);
+  if (found.length === 1) return found[0]!;
+  if (found.length > 1) {
+    throw new RefusedError('E_NO_SOCKET', `several migrations of a table named ${table} are running: ${found.join(', ')}`, { hint: 'pass --socket with one of them, or --table schema.table' });
+  }
+  return defaultSocketPath(table);
 }
 
 function isErrorAnswer(answer: string): boolean {
