@@ -6,7 +6,7 @@
  * Everything after the lock is read fresh, so a second runner that waited
  * for the lock finds nothing left to do: each migration applies exactly once.
  */
-import { RefusedError } from '../errors.js';
+import { RefusedError, withPartial } from '../errors.js';
 import { runOnlineAlter } from '../core/migrator.js';
 import { applyFile, statementsChecksum, type ApplyContext } from './apply.js';
 import { ChangeLog, checkInterrupted } from './guard.js';
@@ -196,7 +196,8 @@ export async function migrate(opts: LedgerOptions): Promise<MigrateResult> {
         }
       });
     } catch (err) {
-      throw changes.outcome(err);
+      // The error carries what this run applied before it (--json prints it as "applied").
+      throw withPartial(changes.outcome(err), { applied, baselined: found.baseline?.version ?? null });
     }
     const after = computeInfo(files, await run.store.list(), { target: opts.target });
     return { applied, current: after.current?.text ?? null, baselined: found.baseline?.version ?? null };

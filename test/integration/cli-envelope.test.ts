@@ -3,7 +3,7 @@
  * JSON Schema shipped in the package (schema/ghostwright-output.schema.json):
  * successes, refusals, failures, usage errors and unreachable servers.
  */
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
@@ -125,5 +125,20 @@ describe.each(dialects)('every command on %s prints a valid envelope', (dialect)
     expect(envelopeOf(noClean.stdout, 'clean')).toMatchObject({ status: 'refused', error: { code: 'E_CLEAN_DISABLED' } });
     expect(envelopeOf((await run('clean', '--clean-enabled')).stdout, 'clean').status).toBe('done');
     await dropDatabase(ledgerUrl);
+  });
+
+  it('a failed migrate keeps the list of files it applied before the failure', async () => {
+    const failUrl = await freshDatabase(dialect, `env_fail_${dialect}`);
+    const m = join(dir, 'failing');
+    mkdirSync(m);
+    writeFileSync(join(m, 'V1__ok.sql'), 'CREATE TABLE ok_t (id INT PRIMARY KEY);');
+    writeFileSync(join(m, 'V2__ok_too.sql'), 'INSERT INTO ok_t (id) VALUES (1);');
+    writeFileSync(join(m, 'V3__broken.sql'), 'INSERT INTO no_such_table (id) VALUES (1);');
+    const r = await cli(['migrate', '--url', failUrl, '--dir', m, '--json']);
+    expect(r.code).toBe(1);
+    const e = envelopeOf(r.stdout, 'migrate');
+    expect(e).toMatchObject({ status: 'failed', error: { code: 'E_MIGRATION_FAILED' } });
+    expect((e.applied as { script: string }[]).map((a) => a.script)).toEqual(['V1__ok.sql', 'V2__ok_too.sql']);
+    await dropDatabase(failUrl);
   });
 });
