@@ -34,9 +34,19 @@ export function createLogger(options: LogOptions = {}): Logger {
     },
   };
   if (options.pretty) {
-    return pino(base, pino.transport({ target: 'pino-pretty', options: { destination: 2, colorize: true, ignore: 'pid,hostname' } }));
+    return pino(base, pino.transport({ target: 'pino-pretty', options: { destination: 2, colorize: colorEnabled(), ignore: 'pid,hostname' } }));
   }
   return pino(base, pino.destination(2));
+}
+
+/**
+ * Colours on stderr: off with NO_COLOR (any non-empty value, no-color.org) or
+ * FORCE_COLOR=0 / false; on with any other FORCE_COLOR; else when stderr is a terminal.
+ */
+export function colorEnabled(env: NodeJS.ProcessEnv = process.env, isTTY: boolean = process.stderr.isTTY === true): boolean {
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
+  if (env.FORCE_COLOR !== undefined) return !/^(0|false)$/i.test(env.FORCE_COLOR);
+  return isTTY;
 }
 
 /** A logger that drops everything: for library callers and unit tests. */

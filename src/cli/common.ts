@@ -79,6 +79,20 @@ export function threadsOption(name: string) {
   };
 }
 
+/** An http:// or https:// URL. */
+export function httpUrlOption(name: string) {
+  return (value: string): string => {
+    let u: URL;
+    try {
+      u = new URL(value);
+    } catch {
+      throw new RefusedError('E_BAD_FLAG', `${name} must be an http:// or https:// URL, got "${value}"`);
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new RefusedError('E_BAD_FLAG', `${name} must be an http:// or https:// URL, got "${value}"`);
+    return value;
+  };
+}
+
 /** One of a fixed set of words. */
 export function choiceOption<T extends string>(name: string, choices: readonly T[]) {
   return (value: string): T => {

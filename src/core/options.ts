@@ -12,6 +12,10 @@ export interface ThrottleOptions {
   /** Above any (for criticalLoadHibernateMs, or at once when 0), abort. */
   criticalLoad: Record<string, number>;
   criticalLoadIntervalMs: number;
+  /** gh-ost's --critical-load-hibernate-seconds: > 0 hibernates this long instead of aborting (0: abort). */
+  criticalLoadHibernateMs?: number;
+  /** gh-ost's --throttle-http: throttle while a HEAD request to this URL does not answer 200. */
+  throttleHttp?: string | null;
   maxLagMs: number;
   /** PG: pause copying while our slot retains more WAL than this. */
   maxRetainedWalBytes: number;

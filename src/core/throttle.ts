@@ -13,14 +13,21 @@
  *            that long stayed at or above it (one sample below resets the clock);
  *            while that clock runs, copying is throttled. This differs from
  *            gh-ost's --critical-load-interval-millis (two samples N ms apart)
- *            by being stricter about a single dip, and from
- *            --critical-load-hibernate-seconds (sleep instead of abort), which
- *            ghostwright does not offer.
+ *            by being stricter about a single dip.
+ *   hibernate with criticalLoadHibernateMs > 0 (gh-ost's
+ *            --critical-load-hibernate-seconds) the critical load hibernates
+ *            instead of aborting: for that long copying stops and the
+ *            throttler reads nothing from any server (no load, lag, query or
+ *            HTTP check), then it measures again; it never aborts on load.
+ *            Unlike gh-ost, the change stream keeps applying meanwhile: its
+ *            writes are the application's own changes, and pausing them would
+ *            only grow the binlog/WAL backlog that the cut-over must drain.
  *   throttle `throttle` command; throttle flag file; replica lag above
  *            max-lag-millis (a replica whose lag can't be read counts as
  *            lagging: the safe side); a max-load threshold reached (a name the
  *            engine didn't report counts as reached); throttle query > 0 (or no
- *            result yet); PostgreSQL retained WAL above the limit; no load
+ *            result yet); the throttle HTTP check not answering 200 (or not
+ *            yet, or timing out); PostgreSQL retained WAL above the limit; no load
  *            measurement at all (not yet measured, or measuring failed).
  *            Before all of these: the server not answering a probe at all.
  */
@@ -46,6 +53,10 @@ export interface ThrottleInput {
   measurementError?: string | null;
   /** How long the server has not answered a probe (see server-probe.ts); null while it answers. */
   serverSilentMs?: number | null;
+  /** Last HTTP status of the --throttle-http check; null when it did not answer (yet). */
+  throttleHttpStatus?: number | null;
+  /** Hibernating (after critical load, criticalLoadHibernateMs > 0) until this time. */
+  hibernateUntil?: number | null;
 }
 
 export interface ThrottleDecision {
@@ -54,6 +65,8 @@ export interface ThrottleDecision {
   abort: { code: 'E_PANIC' | 'E_CRITICAL_LOAD' | string; reason: string } | null;
   /** Feed back into the next decide() call. */
   criticalSince: number | null;
+  /** Feed back too: hibernating until then (no measuring, no copying). */
+  hibernateUntil?: number | null;
 }
 
 export function decide(input: ThrottleInput): ThrottleDecision {
@@ -61,12 +74,17 @@ export function decide(input: ThrottleInput): ThrottleDecision {
 
   if (flags.panicFile) return aborted('E_PANIC', `panic flag file ${options.panicFlagFile ?? ''}`.trim(), null);
   if (settings.panic) return aborted('E_PANIC', 'panic command', null);
+  if (input.hibernateUntil && now < input.hibernateUntil) {
+    return { throttled: true, reason: `hibernating after critical-load for ${Math.ceil((input.hibernateUntil - now) / 1000)} s more`, abort: null, criticalSince: null, hibernateUntil: input.hibernateUntil };
+  }
 
   const critical = m ? firstReached(m.load, settings.criticalLoad, false) : null;
   const criticalSince = critical ? (input.criticalSince ?? now) : null;
   if (critical) {
     const heldMs = now - (criticalSince ?? now);
     if (heldMs >= options.criticalLoadIntervalMs) {
+      const hibernateMs = options.criticalLoadHibernateMs ?? 0;
+      if (hibernateMs > 0) return { throttled: true, reason: `critical-load: ${critical}: hibernating ${Math.round(hibernateMs / 1000)} s`, abort: null, criticalSince: null, hibernateUntil: now + hibernateMs };
       return aborted('E_CRITICAL_LOAD', `critical-load: ${critical}`, criticalSince);
     }
   }
@@ -74,7 +92,7 @@ export function decide(input: ThrottleInput): ThrottleDecision {
   const reason = throttleReason(input);
   if (critical) {
     const left = options.criticalLoadIntervalMs - (now - (criticalSince ?? now));
-    const text = `critical-load: ${critical} (aborting in ${left}ms unless it drops)`;
+    const text = `critical-load: ${critical} (${(options.criticalLoadHibernateMs ?? 0) > 0 ? 'hibernating' : 'aborting'} in ${left}ms unless it drops)`;
     return { throttled: true, reason: reason ? `${text}; ${reason}` : text, abort: null, criticalSince };
   }
   return { throttled: reason !== null, reason, abort: null, criticalSince };
@@ -96,6 +114,11 @@ function throttleReason(input: ThrottleInput): string | null {
   if (options.throttleQuery !== null) {
     if (input.throttleQueryValue === null) return 'throttle-query: no result yet';
     if (input.throttleQueryValue > 0) return `throttle-query returned ${input.throttleQueryValue}`;
+  }
+  if (options.throttleHttp) {
+    const status = input.throttleHttpStatus ?? null;
+    if (status === null) return `throttle-http: ${options.throttleHttp} did not answer`;
+    if (status !== 200) return `throttle-http: ${options.throttleHttp} answered ${status}`;
   }
   if (m.retainedWalBytes !== undefined && m.retainedWalBytes > options.maxRetainedWalBytes) {
     return `retained-wal ${formatBytes(m.retainedWalBytes)} > ${formatBytes(options.maxRetainedWalBytes)}`;
@@ -173,6 +196,8 @@ const STARTING: ThrottleDecision = { throttled: true, reason: 'load unknown: not
 export class Throttler implements ThrottleControl {
   private readonly intervalMs: number;
   private readonly measureTimeoutMs: number;
+  /** The HTTP check's own short timeout: gh-ost's --throttle-http-timeout-millis default. */
+  private readonly httpTimeoutMs = 1000;
   private readonly now: () => number;
   private decision: ThrottleDecision = STARTING;
   private measured = false;
@@ -256,6 +281,12 @@ export class Throttler implements ThrottleControl {
 
   private async measureAndDecide(): Promise<void> {
     const { options, live } = this.deps;
+    // Hibernating: read nothing from any server until it ends (gh-ost's rule).
+    const until = this.decision.hibernateUntil;
+    if (until && this.now() < until) {
+      this.apply(decide({ measurement: null, settings: live.settings, options, flags: { throttleFile: false, panicFile: flagExists(options.panicFlagFile) }, throttleQueryValue: null, criticalSince: null, now: this.now(), hibernateUntil: until }));
+      return;
+    }
     const names = [...new Set([...Object.keys(live.settings.maxLoad), ...Object.keys(live.settings.criticalLoad)])];
     let measurement: LoadMeasurement | null = null;
     let measurementError: string | null = null;
@@ -275,7 +306,9 @@ export class Throttler implements ThrottleControl {
         this.warnOnChange('query', err, 'throttler: throttle query failed; throttling until it works again');
       }
     }
+    const throttleHttpStatus = options.throttleHttp ? await httpStatus(options.throttleHttp, this.httpTimeoutMs) : null;
     const next = decide({
+      throttleHttpStatus,
       measurement,
       settings: live.settings,
       options,
@@ -347,6 +380,16 @@ export class Throttler implements ThrottleControl {
 
   private wakeWaiters(): void {
     for (const w of [...this.waiters]) w();
+  }
+}
+
+/** The status of a HEAD request, or null when nothing answered within timeoutMs. */
+export async function httpStatus(url: string, timeoutMs: number): Promise<number | null> {
+  try {
+    const res = await fetch(url, { method: 'HEAD', signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
+    return res.status;
+  } catch {
+    return null;
   }
 }
 

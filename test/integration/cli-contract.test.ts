@@ -29,6 +29,9 @@ describe('exit codes', () => {
     ['--progress fancy', alter(CLOSED_PG, '--progress', 'fancy'), '--progress'],
     ['migrate --progress fancy', ['migrate', '--url', CLOSED_MYSQL, '--progress', 'fancy'], '--progress'],
     ['--verbose --quiet', ['--verbose', '--quiet', ...alter(CLOSED_MYSQL)], '--verbose'],
+    ['--critical-load-interval-millis soon', alter(CLOSED_MYSQL, '--critical-load-interval-millis', 'soon'), '--critical-load-interval-millis'],
+    ['--critical-load-hibernate-seconds -1', alter(CLOSED_MYSQL, '--critical-load-hibernate-seconds', '-1'), '--critical-load-hibernate-seconds'],
+    ['--throttle-http ftp://x', alter(CLOSED_MYSQL, '--throttle-http', 'ftp://x'), '--throttle-http'],
   ])('%s: exit 2 before connecting, with a message naming the flag', async (_name, args, flag) => {
     const r = await cli(args);
     expect(r.code).toBe(2);

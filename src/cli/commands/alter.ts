@@ -5,7 +5,7 @@ import { alterOptions, replicaChoice, type AlterOptions } from '../../core/optio
 import type { AlterReport } from '../../core/report.js';
 import { exitForStatus, RefusedError } from '../../errors.js';
 import { envelope, printEnvelope } from '../envelope.js';
-import { choiceOption, collect, intOption, loggerFor, positiveIntOption, PROGRESS_MODES, ReportedExit, requireUrl, secondsOption, threadsOption } from '../common.js';
+import { choiceOption, collect, httpUrlOption, intOption, loggerFor, positiveIntOption, PROGRESS_MODES, ReportedExit, requireUrl, secondsOption, threadsOption } from '../common.js';
 import { resolvePassword, warnPasswordInArgv, type PasswordFlags } from '../password.js';
 import { gracefulInterrupts } from '../signals.js';
 
@@ -25,7 +25,9 @@ interface AlterFlags extends PasswordFlags {
   replica: string[];
   maxLoad?: string;
   criticalLoad?: string;
+  criticalLoadIntervalMillis: number;
   criticalLoadHibernateSeconds: number;
+  throttleHttp?: string;
   maxLagMillis: number;
   maxRetainedWalMb: number;
   throttleFlagFile?: string;
@@ -62,7 +64,9 @@ export function registerAlter(program: Command): void {
     .option('--replica <url|none>', 'replica to watch for lag (repeatable); default: the replicas the primary reports; none: watch no replica', collect, [])
     .option('--max-load <spec>', 'pause copying above these, e.g. Threads_running=25 (PG: active_sessions=40)')
     .option('--critical-load <spec>', 'abort above these')
-    .option('--critical-load-hibernate-seconds <s>', 'abort only when critical load lasts this long (0: at once)', secondsOption('--critical-load-hibernate-seconds', { positive: false }), 0)
+    .option('--critical-load-interval-millis <ms>', 'abort only when critical load lasts this long (0: at once)', intOption('--critical-load-interval-millis'), 0)
+    .option('--critical-load-hibernate-seconds <s>', 'instead of aborting on critical load, pause copying and all throttle checks this long, then go on (0: abort)', secondsOption('--critical-load-hibernate-seconds', { positive: false }), 0)
+    .option('--throttle-http <url>', 'pause copying while a HEAD request to this URL does not answer 200 within 1 s', httpUrlOption('--throttle-http'))
     .option('--max-lag-millis <ms>', 'pause copying while a replica lags more than this', intOption('--max-lag-millis'), 1500)
     .option('--max-retained-wal-mb <mb>', 'PostgreSQL: pause copying while our slot retains more WAL', intOption('--max-retained-wal-mb'), 1024)
     .option('--throttle-flag-file <file>', 'pause copying while this file exists')
@@ -118,7 +122,9 @@ export function toOptions(flags: AlterFlags): AlterOptions {
     throttle: {
       maxLoad: flags.maxLoad ? parseLoadSpec(flags.maxLoad) : {},
       criticalLoad: flags.criticalLoad ? parseLoadSpec(flags.criticalLoad) : {},
-      criticalLoadIntervalMs: Math.round(flags.criticalLoadHibernateSeconds * 1000),
+      criticalLoadIntervalMs: flags.criticalLoadIntervalMillis,
+      criticalLoadHibernateMs: Math.round(flags.criticalLoadHibernateSeconds * 1000),
+      throttleHttp: flags.throttleHttp ?? null,
       maxLagMs: flags.maxLagMillis,
       maxRetainedWalBytes: flags.maxRetainedWalMb * 1024 * 1024,
       throttleFlagFile: flags.throttleFlagFile ?? null,
