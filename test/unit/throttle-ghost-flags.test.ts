@@ -12,7 +12,7 @@ import { DEFAULT_THROTTLE, type ThrottleOptions } from '../../src/core/options.j
 import { decide, httpStatus, Throttler, type ThrottleInput } from '../../src/core/throttle.js';
 import { silentLogger } from '../../src/log.js';
 
-const settings = { chunkSize: 1000, maxLagMs: 1500, maxLoad: {}, criticalLoad: { Threads_running: 100 }, forcedThrottle: false, postponeCutOver: false, cutOverNow: false, panic: false };
+const settings = { chunkSize: 1000, maxLagMs: 1500, maxLoad: {}, criticalLoad: { Threads_running: 100 }, maxSharePercent: 100, forcedThrottle: false, postponeCutOver: false, cutOverNow: false, panic: false };
 const options = (over: Partial<ThrottleOptions> = {}): ThrottleOptions => ({ ...DEFAULT_THROTTLE, ...over });
 const input = (over: Partial<ThrottleInput> = {}): ThrottleInput => ({
   measurement: { load: { Threads_running: 150 }, replicas: [] },

@@ -25,7 +25,7 @@ interface AlterFlags extends PasswordFlags {
   replica: string[];
   maxLoad?: string;
   criticalLoad?: string;
-  criticalLoadIntervalMillis: number;
+  criticalLoadIntervalMillis?: number;
   criticalLoadHibernateSeconds: number;
   throttleHttp?: string;
   maxLagMillis: number;
@@ -122,7 +122,7 @@ export function toOptions(flags: AlterFlags): AlterOptions {
     throttle: {
       maxLoad: flags.maxLoad ? parseLoadSpec(flags.maxLoad) : {},
       criticalLoad: flags.criticalLoad ? parseLoadSpec(flags.criticalLoad) : {},
-      criticalLoadIntervalMs: flags.criticalLoadIntervalMillis,
+      criticalLoadIntervalMs: flags.criticalLoadIntervalMillis ?? 0,
       criticalLoadHibernateMs: Math.round(flags.criticalLoadHibernateSeconds * 1000),
       throttleHttp: flags.throttleHttp ?? null,
       maxLagMs: flags.maxLagMillis,
