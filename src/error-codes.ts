@@ -34,6 +34,7 @@ export const ERROR_CODES = {
   E_BAD_ALTER: 'the server rejected the ALTER on the ghost table (the original is untouched)',
   E_TABLE_NAME: 'no helper table name fits the identifier limit',
   E_LEFTOVER: 'a ghost or old table of an earlier run exists',
+  E_RUN_ACTIVE: 'cleanup: a run on the table is still going (slot in use, control socket answers); nothing removed',
   E_PREFLIGHT: 'family E_PREFLIGHT_<CHECK>: a preflight check refused; details.checks lists the failed check ids',
   E_SOCKET: 'the control socket cannot be created',
   E_SOCKET_IN_USE: 'another ghostwright listens on the control socket path',

@@ -12,6 +12,7 @@ import { applyConfig } from './config.js';
 import { choiceOption, LOG_LEVELS, ReportedExit } from './common.js';
 import { installSignalHandlers, receivedSignal, signalExitCode } from './signals.js';
 import { registerAlter } from './commands/alter.js';
+import { registerCleanup } from './commands/cleanup.js';
 import { registerControl } from './commands/control.js';
 import { registerDemo } from './commands/demo.js';
 import { registerDoctor } from './commands/doctor.js';
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerDoctor(program);
   registerInspect(program);
   registerAlter(program);
+  registerCleanup(program);
   registerLedger(program);
   registerControl(program);
   registerSandbox(program);

@@ -309,6 +309,17 @@ export interface OnlineAlter {
   abort(): Promise<void>;
 }
 
+/**
+ * Something a run left behind (see `ghostwright cleanup`): its ghost,
+ * changelog, kept old table, and on PostgreSQL its slot, publication and
+ * replication origins. A slot in use (`active`) means a run is still going.
+ */
+export interface Leftover {
+  kind: 'ghost' | 'changelog' | 'old-table' | 'slot' | 'publication' | 'origin';
+  name: string;
+  active?: boolean;
+}
+
 export interface Engine {
   readonly dialect: Dialect;
   readonly capabilities: EngineCapabilities;
@@ -326,6 +337,10 @@ export interface Engine {
    * engine discovers them from the primary unless `discoverReplicas` is
    * false (`--replica none`). Default: discover.
    */
+  /** What runs on this table left behind (read-only; the original is never listed). */
+  leftovers(ref: TableRef): Promise<Leftover[]>;
+  /** Drops these leftovers, in a safe order; returns those dropped. Never touches the original table. */
+  dropLeftovers(ref: TableRef, items: readonly Leftover[]): Promise<Leftover[]>;
   onlineAlter(request: AlterRequest, options: { replicas: ConnectionSpec[]; discoverReplicas?: boolean; log: Logger }): OnlineAlter;
   /** Runs SQL text (one or more statements) as is; for the ledger and tests. */
   execute(sql: string, params?: unknown[]): Promise<{ rows: Record<string, unknown>[]; affectedRows: number }>;

@@ -311,9 +311,9 @@ describe('refusals and failures leave the original intact', () => {
     const oa = engine.onlineAlter(request('pf', 'ADD COLUMN w INT, RENAME TO pf2'), { replicas: [], log: silentLogger });
     const checks = await oa.preflight(await engine.inspect(engine.tableRef('pf')));
     const failed = checks.filter((c) => !c.ok && c.severity === 'error').map((c) => c.id);
-    expect(failed).toEqual(['leftover:pf_gho', 'alter-rename-table', 'triggers', 'referenced-by-foreign-keys']);
+    expect(failed).toEqual(['leftovers', 'alter-rename-table', 'triggers', 'referenced-by-foreign-keys']);
     for (const c of checks.filter((x) => !x.ok)) expect(c.fix).toBeTruthy();
-    expect(checks.find((c) => c.id === 'leftover:pf_gho')?.fix).toContain('DROP TABLE `');
+    expect(checks.find((c) => c.id === 'leftovers')).toMatchObject({ detail: 'ghost pf_gho', fix: expect.stringContaining('ghostwright cleanup --url <URL> --table ') });
     await oa.abort();
     // Foreign keys FROM the table refuse: RESTRICT ones would be missing on the new table (issue #14), cascading ones are not binlogged either.
     await engine.execute(`

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { parseConnectionUrl } from '../../src/connection.js';
 import { chooseSharedKey, mapColumns, parseRenames } from '../../src/core/columns.js';
-import { slotName } from '../../src/core/names.js';
+import { publicationName, slotName } from '../../src/core/names.js';
 import type { AlterRequest, Engine, OnlineAlter } from '../../src/engine/engine.js';
 import { silentLogger } from '../../src/log.js';
 import type { GhostwrightError } from '../../src/errors.js';
@@ -199,7 +199,7 @@ describe('preflight', () => {
   it('refuses leftover helper tables, partitioned tables and tables without a usable key', async () => {
     await db.query(`CREATE TABLE crashed (id int PRIMARY KEY); CREATE TABLE _crashed_gho (id int)`);
     const c = await engine.onlineAlter(req('crashed', 'ADD COLUMN x int'), { replicas: [], log: silentLogger }).preflight(await engine.inspect({ schema: 'public', name: 'crashed' }));
-    expect(c.find((x) => x.id === 'leftover-tables')).toMatchObject({ ok: false, severity: 'error', fix: 'DROP TABLE "public"."_crashed_gho";' });
+    expect(c.find((x) => x.id === 'leftovers')).toMatchObject({ ok: false, severity: 'error', detail: 'ghost _crashed_gho', fix: expect.stringContaining('ghostwright cleanup --url <URL> --table public.crashed --execute') });
     await db.query(`DROP TABLE _crashed_gho`);
 
     await db.query(`CREATE TABLE parted (id int, at date, PRIMARY KEY (id, at)) PARTITION BY RANGE (at)`);
@@ -211,18 +211,24 @@ describe('preflight', () => {
     expect(k.find((x) => x.id === 'copy-key')).toMatchObject({ ok: false, detail: 'nokey_v: nullable column' });
   });
 
-  it("sweeps an inactive slot left by a crashed run on the same table, and reports others'", async () => {
+  it("reports an inactive slot and the publication left by a crashed run on the same table without dropping them (read-only), and reports others'", async () => {
     await db.query(`CREATE TABLE swept (id int PRIMARY KEY)`);
     const stale = slotName('public', 'swept').replace(/_\d+$/, '_999999');
+    const pub = publicationName('public', 'swept');
     await db.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [stale]);
+    await db.query(`CREATE PUBLICATION ${pub} FOR TABLE swept`);
     await db.query(`SELECT pg_create_logical_replication_slot('ghostwright_other_1', 'pgoutput')`);
     try {
       const c = await engine.onlineAlter(req('swept', 'ADD COLUMN x int'), { replicas: [], log: silentLogger }).preflight(await engine.inspect({ schema: 'public', name: 'swept' }));
-      expect(c.find((x) => x.id === 'stale-slots')).toMatchObject({ ok: true, detail: `dropped ${stale}` });
+      expect(c.find((x) => x.id === 'leftovers')).toMatchObject({ ok: false, severity: 'error', detail: `slot ${stale}, publication ${pub}`, fix: expect.stringContaining('ghostwright cleanup') });
       expect(c.find((x) => x.id === 'leftover-slots')).toMatchObject({ ok: false, severity: 'warn', fix: `SELECT pg_drop_replication_slot('ghostwright_other_1');` });
-      expect(await one(`SELECT count(*)::int AS n FROM pg_replication_slots WHERE slot_name = $1`, [stale])).toEqual({ n: 0 });
+      // Preflight (and so every dry run) changed nothing.
+      expect(await one(`SELECT count(*)::int AS n FROM pg_replication_slots WHERE slot_name = $1`, [stale])).toEqual({ n: 1 });
+      expect(await one(`SELECT count(*)::int AS n FROM pg_publication WHERE pubname = $1`, [pub])).toEqual({ n: 1 });
     } finally {
       await db.query(`SELECT pg_drop_replication_slot('ghostwright_other_1')`);
+      await db.query(`SELECT pg_drop_replication_slot($1)`, [stale]);
+      await db.query(`DROP PUBLICATION ${pub}`);
     }
   });
 });

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { parseConnectionUrl, redactedUrl } from '../../connection.js';
 import { connectEngine } from '../../engine/index.js';
+import { leftoverCheck } from '../../core/leftovers.js';
 import type { CheckResult } from '../../engine/engine.js';
 import { collect, loggerFor, ReportedExit, requireUrl } from '../common.js';
 import { envelope, printEnvelope } from '../envelope.js';
@@ -12,9 +13,10 @@ export function registerDoctor(program: Command): void {
     .description('check whether a server can take online schema changes (exit 0 ready, 2 not)')
     .option('--url <url>', 'database URL (mysql://, mariadb://, postgres://)')
     .option('--replica <url>', 'a replica to check for reachability and lag (repeatable)', collect, [])
+    .option('--table <name>', 'also check for leftovers of earlier runs on this table (each a failure, with the cleanup command)')
     .option('--json', 'machine-readable output on stdout');
   passwordOptions(command)
-    .action(async (opts: { url?: string; replica: string[]; json?: boolean } & PasswordFlags, cmd: Command) => {
+    .action(async (opts: { url?: string; replica: string[]; table?: string; json?: boolean } & PasswordFlags, cmd: Command) => {
       const log = loggerFor(cmd);
       warnPasswordInArgv([opts.url]);
       warnPasswordInArgv(opts.replica, '--replica');
@@ -28,6 +30,11 @@ export function registerDoctor(program: Command): void {
       try {
         server = await engine.serverInfo();
         checks = await engine.doctor(replicas);
+        if (opts.table !== undefined) {
+          const ref = engine.tableRef(opts.table);
+          const check = leftoverCheck(ref, await engine.leftovers(ref));
+          checks.push(check.fix ? { ...check, fix: check.fix.replace('<URL>', redactedUrl(spec)) } : check);
+        }
       } finally {
         await engine.close();
       }

@@ -6,9 +6,10 @@ import mysql from 'mysql2/promise';
 import type { Pool, ResultSetHeader } from 'mysql2/promise';
 import type { ConnectionSpec } from '../../connection.js';
 import type { Logger } from '../../log.js';
-import type { AlterRequest, CheckResult, Engine, EngineCapabilities, OnlineAlter, ServerInfo, SqlSession, TableInfo, TableRef } from '../engine.js';
+import type { AlterRequest, CheckResult, Engine, Leftover, EngineCapabilities, OnlineAlter, ServerInfo, SqlSession, TableInfo, TableRef } from '../engine.js';
 import { connectError, connectionOptions, createPool, setupSession } from './connect.js';
 import { doctorChecks, readServerInfo } from './doctor.js';
+import { dropMysqlLeftovers, mysqlLeftovers } from './leftovers.js';
 import { inspectTable } from './inspect.js';
 import { parseTableRef, quoteIdent, MAX_IDENTIFIER_CHARS } from './sql.js';
 import { MYSQL_IDENTIFIER_LIMIT } from '../../core/names.js';
@@ -67,6 +68,14 @@ class MysqlEngine implements Engine {
 
   inspect(ref: TableRef): Promise<TableInfo> {
     return inspectTable(this.pool, ref, this.info.flavor);
+  }
+
+  leftovers(ref: TableRef): Promise<Leftover[]> {
+    return mysqlLeftovers(this.pool, ref);
+  }
+
+  dropLeftovers(ref: TableRef, items: readonly Leftover[]): Promise<Leftover[]> {
+    return dropMysqlLeftovers(this.pool, ref, items);
   }
 
   onlineAlter(request: AlterRequest, options: { replicas: ConnectionSpec[]; discoverReplicas?: boolean; log: Logger }): OnlineAlter {

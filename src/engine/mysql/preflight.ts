@@ -3,6 +3,8 @@
  * before anything is written, each with its fix. Failures of severity
  * 'error' make core refuse (exit 2).
  */
+import { leftoverCheck } from '../../core/leftovers.js';
+import { mysqlLeftovers } from './leftovers.js';
 import type { Pool } from 'mysql2/promise';
 import { RefusedError } from '../../errors.js';
 import { splitClauses } from '../../core/columns.js';
@@ -25,18 +27,8 @@ export async function alterPreflight(input: PreflightInput): Promise<CheckResult
   const t = original.ref;
   const checks = binlogChecks(info, await readBinlogSettings(pool));
   checks.push(await privilegeCheck(pool, t.schema, info.flavor as 'mariadb' | 'mysql'));
-  for (const helper of input.helpers) {
-    const rows = await queryRows(pool, 'SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [helper.schema, helper.name]);
-    const exists = rows.some((r) => r.TABLE_NAME === helper.name);
-    checks.push({
-      id: `leftover:${helper.name}`,
-      title: `no leftover ${helper.name}`,
-      ok: !exists,
-      severity: 'error',
-      detail: exists ? `${helper.schema}.${helper.name} exists (a crashed or running migration?)` : 'absent',
-      fix: `if it is a helper of an earlier ghostwright run and none runs now: DROP TABLE ${qualified(helper)}; (otherwise rename your table of that name: ghostwright needs it)`,
-    });
-  }
+  // Read-only: leftovers of an earlier run refuse, with the cleanup command.
+  checks.push(leftoverCheck(t, await mysqlLeftovers(pool, t)));
   const renamesTable = splitClauses(input.alter).some((c) => /^RENAME\s+(?!(?:COLUMN|INDEX|KEY)\s)/i.test(c));
   checks.push({ id: 'alter-rename-table', title: 'ALTER does not rename the table', ok: !renamesTable, severity: 'error', detail: renamesTable ? 'the ALTER contains RENAME TO' : 'no table rename', fix: 'rename the table with RENAME TABLE separately; it needs no online migration' });
   checks.push({

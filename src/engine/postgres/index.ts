@@ -4,8 +4,9 @@
 import type pg from 'pg';
 import type { ConnectionSpec } from '../../connection.js';
 import type { Logger } from '../../log.js';
-import type { AlterRequest, CheckResult, Engine, OnlineAlter, ServerInfo, SqlSession, TableInfo, TableRef } from '../engine.js';
+import type { AlterRequest, CheckResult, Engine, Leftover, OnlineAlter, ServerInfo, SqlSession, TableInfo, TableRef } from '../engine.js';
 import { originPrivilegeCheck } from './origin.js';
+import { dropPgLeftovers, pgLeftovers } from './leftovers.js';
 import { leftoverOriginCheck, leftoverSlotCheck, replicaChecks, serverChecks, standbyChecks } from './checks.js';
 import { connectError, createPool } from './connect.js';
 import { PG_MAX_IDENTIFIER_BYTES, parseTableRef, quoteIdent } from './ident.js';
@@ -46,6 +47,14 @@ class PostgresEngine implements Engine {
 
   inspect(ref: TableRef): Promise<TableInfo> {
     return inspectTable(this.pool, ref);
+  }
+
+  leftovers(ref: TableRef): Promise<Leftover[]> {
+    return pgLeftovers(this.pool, ref);
+  }
+
+  dropLeftovers(ref: TableRef, items: readonly Leftover[]): Promise<Leftover[]> {
+    return dropPgLeftovers(this.pool, ref, items);
   }
 
   onlineAlter(request: AlterRequest, options: { replicas: ConnectionSpec[]; discoverReplicas?: boolean; log: Logger }): OnlineAlter {

@@ -1,15 +1,16 @@
 /**
  * Preflight of one online ALTER: server checks, what the table allows, and
- * leftovers of earlier runs. Inactive slots of a crashed run on THIS table
- * are dropped here (they retain WAL forever); others are reported with the
- * command to drop them, since they may belong to a run in progress elsewhere.
+ * leftovers of earlier runs. Read-only, dry runs included: leftovers of a
+ * crashed run on THIS table refuse with the `ghostwright cleanup` command;
+ * inactive slots of other tables are reported with the command to drop them.
  */
 import type pg from 'pg';
 import { SLOT_PREFIX } from '../../core/names.js';
 import type { Logger } from '../../log.js';
 import type { CheckResult, TableInfo, TableRef } from '../engine.js';
 import { dropSlotFix, ourSlots, serverChecks } from './checks.js';
-import { catalog } from './connect.js';
+import { leftoverCheck } from '../../core/leftovers.js';
+import { pgLeftovers, slotPrefix } from './leftovers.js';
 import { ownershipChecks } from './privileges.js';
 import { qualified, quoteIdent } from './ident.js';
 
@@ -51,40 +52,17 @@ export async function preflightChecks(pool: pg.Pool, t: TableInfo, n: PreflightN
   const rules = (t.extra.rules as string[] | undefined) ?? [];
   out.push({ id: 'rules', title: 'No rewrite rules', ok: rules.length === 0, severity: 'error', detail: rules.length ? `rules: ${rules.join(', ')}` : 'none', ...(rules.length ? { fix: `DROP RULE ${quoteIdent(rules[0]!)} ON ${qualified(t.ref)}; (rules can't be carried to the new table)` } : {}) });
 
-  const leftovers = await catalog<{ n: string }>(
-    pool,
-    `SELECT c.relname AS n FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace WHERE ns.nspname = $1 AND c.relname = ANY($2::text[]) ORDER BY 1`,
-    [t.ref.schema, [n.ghost.name, n.old.name, n.changelog.name]],
-  );
-  out.push({
-    id: 'leftover-tables',
-    title: 'No helper tables from an earlier run',
-    ok: leftovers.length === 0,
-    severity: 'error',
-    detail: leftovers.length ? `exist: ${leftovers.map((l) => l.n).join(', ')}` : 'none',
-    ...(leftovers.length ? { fix: leftovers.map((l) => `DROP TABLE ${quoteIdent(t.ref.schema)}.${quoteIdent(l.n)};`).join(' ') } : {}),
-  });
-
-  // Slots: this table's slot names share the prefix up to the pid.
-  const mine = n.slot.slice(0, n.slot.lastIndexOf('_') + 1);
-  const swept: string[] = [];
-  const foreign: string[] = [];
+  // Read-only: leftovers of an earlier run on this table refuse, with the cleanup command.
+  const mine = await pgLeftovers(pool, t.ref);
+  out.push(leftoverCheck(t.ref, mine));
   const heavy: string[] = [];
+  const foreign: string[] = [];
+  const prefix = slotPrefix(t.ref);
   for (const s of await ourSlots(pool)) {
-    if (!s.active && s.name.startsWith(mine) && leftovers.length === 0) {
-      try {
-        await pool.query(`SELECT pg_drop_replication_slot($1)`, [s.name]);
-        swept.push(s.name);
-        continue;
-      } catch (err) {
-        n.log.warn({ err, slot: s.name }, 'could not drop a leftover slot');
-      }
-    }
+    if (s.name.startsWith(prefix)) continue;
     if (!s.active) foreign.push(s.name);
     else if ((s.retained ?? 0) > n.maxRetainedWalBytes) heavy.push(`${s.name} (${s.retained} bytes)`);
   }
-  if (leftovers.length === 0) await pool.query(`DROP PUBLICATION IF EXISTS ${quoteIdent(n.publication)}`);
-  out.push({ id: 'stale-slots', title: 'Leftover slots swept', ok: true, severity: 'warn', detail: swept.length ? `dropped ${swept.join(', ')}` : 'none' });
   out.push({
     id: 'leftover-slots',
     title: `Inactive ${SLOT_PREFIX}* slots of other tables`,

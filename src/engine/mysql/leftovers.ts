@@ -1,0 +1,32 @@
+/**
+ * Leftovers of runs on one MySQL/MariaDB table: its ghost (`t_gho`),
+ * changelog (`_t_ghc`) and kept old table (`_t_del`), found by name in the
+ * table's schema (core/names.ts). MySQL runs leave nothing on the server
+ * besides tables. Listing is read-only; only `cleanup --execute` drops.
+ */
+import type { Pool } from 'mysql2/promise';
+import { helperNames } from '../../core/names.js';
+import type { Leftover, TableRef } from '../engine.js';
+import { queryExec, queryRows } from './connect.js';
+import { qualified } from './sql.js';
+
+export async function mysqlLeftovers(pool: Pool, ref: TableRef): Promise<Leftover[]> {
+  const h = helperNames('mysql', ref.name);
+  const kinds = new Map<string, Leftover['kind']>([
+    [h.ghost, 'ghost'],
+    [h.changelog, 'changelog'],
+    [h.old, 'old-table'],
+  ]);
+  const rows = await queryRows(pool, 'SELECT TABLE_NAME AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME IN (?, ?, ?) ORDER BY 1', [ref.schema, ...kinds.keys()]);
+  // information_schema compares names case-insensitively on some systems: keep exact matches only.
+  return rows.filter((r) => kinds.has(String(r.n))).map((r) => ({ kind: kinds.get(String(r.n))!, name: String(r.n) }));
+}
+
+export async function dropMysqlLeftovers(pool: Pool, ref: TableRef, items: readonly Leftover[]): Promise<Leftover[]> {
+  const dropped: Leftover[] = [];
+  for (const item of items) {
+    await queryExec(pool, `DROP TABLE IF EXISTS ${qualified({ schema: ref.schema, name: item.name })}`);
+    dropped.push(item);
+  }
+  return dropped;
+}

@@ -1,0 +1,72 @@
+/**
+ * Leftovers of runs on one PostgreSQL table, found by the names a run gives
+ * them (core/names.ts): helper tables in the table's schema, slots whose name
+ * starts with this table's slot prefix (`ghostwright_<hash>_`, then the run's
+ * pid), the table's publication, and the replication origins of its copy
+ * sessions (PostgreSQL 16+: named like the slot, `<slot>` and `<slot>_<n>`;
+ * on 15 there are none). Listing is read-only; preflight, doctor and
+ * `cleanup` share it, and only `cleanup --execute` drops.
+ */
+import type pg from 'pg';
+import { helperNames, publicationName, slotName } from '../../core/names.js';
+import type { Leftover, TableRef } from '../engine.js';
+import { catalog, sqlState } from './connect.js';
+import { quoteIdent } from './ident.js';
+import { ourOrigins } from './origin.js';
+
+/** `ghostwright_<hash>_`: every slot (and origin) of a run on this table starts so. */
+export function slotPrefix(ref: TableRef): string {
+  const slot = slotName(ref.schema, ref.name);
+  return slot.slice(0, slot.lastIndexOf('_') + 1);
+}
+
+export async function pgLeftovers(db: pg.Pool, ref: TableRef): Promise<Leftover[]> {
+  const h = helperNames('postgres', ref.name);
+  const kinds = new Map<string, Leftover['kind']>([
+    [h.ghost, 'ghost'],
+    [h.changelog, 'changelog'],
+    [h.old, 'old-table'],
+  ]);
+  const tables = await catalog<{ name: string }>(
+    db,
+    `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = ANY($2::text[]) AND c.relkind IN ('r', 'p') ORDER BY 1`,
+    [ref.schema, [...kinds.keys()]],
+  );
+  const out: Leftover[] = tables.map((t) => ({ kind: kinds.get(t.name)!, name: t.name }));
+  const prefix = slotPrefix(ref);
+  const slots = await catalog<{ name: string; active: boolean }>(db, `SELECT slot_name AS name, active FROM pg_replication_slots WHERE starts_with(slot_name::text, $1) ORDER BY 1`, [prefix]);
+  for (const s of slots) out.push({ kind: 'slot', name: s.name, active: s.active });
+  const pub = publicationName(ref.schema, ref.name);
+  if ((await catalog(db, `SELECT 1 FROM pg_publication WHERE pubname = $1`, [pub])).length) out.push({ kind: 'publication', name: pub });
+  for (const o of await ourOrigins(db, prefix)) out.push({ kind: 'origin', name: o });
+  return out;
+}
+
+/** Slots first (they retain WAL), then publication, origins and tables; the original is never among them. */
+export async function dropPgLeftovers(db: pg.Pool, ref: TableRef, items: readonly Leftover[]): Promise<Leftover[]> {
+  const order: Leftover['kind'][] = ['slot', 'publication', 'origin', 'ghost', 'changelog', 'old-table'];
+  const dropped: Leftover[] = [];
+  for (const kind of order) {
+    for (const item of items.filter((i) => i.kind === kind)) {
+      switch (kind) {
+        case 'slot':
+          await db.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1`, [item.name]);
+          break;
+        case 'publication':
+          await db.query(`DROP PUBLICATION IF EXISTS ${quoteIdent(item.name)}`);
+          break;
+        case 'origin':
+          await db.query(`SELECT pg_replication_origin_drop(roname) FROM pg_replication_origin WHERE roname = $1`, [item.name]).catch((err: unknown) => {
+            // 42501: not superuser and no GRANT EXECUTE on pg_replication_origin_drop.
+            if (sqlState(err) === '42501') throw Object.assign(err as Error, { message: `${(err as Error).message} (GRANT EXECUTE ON FUNCTION pg_replication_origin_drop(text) TO the user, or run as a superuser)` });
+            throw err;
+          });
+          break;
+        default:
+          await db.query(`DROP TABLE IF EXISTS ${quoteIdent(ref.schema)}.${quoteIdent(item.name)}`);
+      }
+      dropped.push(item);
+    }
+  }
+  return dropped;
+}
