@@ -10,6 +10,7 @@ import { GhostwrightError, isGhostwrightError, RefusedError } from '../errors.js
 import { failureEnvelope, printEnvelope } from './envelope.js';
 import { applyConfig } from './config.js';
 import { choiceOption, LOG_LEVELS, ReportedExit } from './common.js';
+import { fromFlywayArgs } from './flyway-args.js';
 import { installSignalHandlers, receivedSignal, signalExitCode } from './signals.js';
 import { registerAlter } from './commands/alter.js';
 import { registerCleanup } from './commands/cleanup.js';
@@ -53,7 +54,8 @@ export function buildProgram(): Command {
   return program;
 }
 
-export async function main(argv: string[]): Promise<void> {
+export async function main(rawArgv: string[]): Promise<void> {
+  const argv = fromFlywayArgs(rawArgv);
   const json = argv.includes('--json');
   const program = buildProgram();
   const uninstall = installSignalHandlers();

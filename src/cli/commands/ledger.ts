@@ -4,11 +4,11 @@
  * stdout, or JSON with --json; "validate found problems" and "lint found
  * refuse-level issues" exit 1.
  */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { parseConnectionUrl, type Dialect } from '../../connection.js';
 import { GhostwrightError, RefusedError } from '../../errors.js';
 import { baseline, clean, info, lint, migrate, repair, undo, validate, type LedgerOptions } from '../../ledger/index.js';
-import { readConfigFile, resolveLedgerOptions, type LedgerFlags } from '../../ledger/config.js';
+import { loadLedgerConfig, type LedgerFlags } from '../../ledger/config.js';
 import { loadMigrations } from '../../ledger/files.js';
 import { choiceOption, collect, intOption, loggerFor, positiveIntOption, PROGRESS_MODES, ReportedExit } from '../common.js';
 import { envelope, printEnvelope, type RunStatus } from '../envelope.js';
@@ -26,7 +26,11 @@ function common(cmd: Command): Command {
     .option('--connect-retries <n>', 'retry connecting this many times, with backoff (database still starting)', intOption('--connect-retries'))
     .option('--lock-timeout <s>', 'seconds to wait for another runner\'s migration lock (default 600)', intOption('--lock-timeout'))
     .option('--placeholder <name=value>', 'placeholder value for ${name} (repeatable)', collect)
-    .option('--json', 'print the result as JSON on stdout');
+    .option('--json', 'print the result as JSON on stdout')
+    .option('--config-file <path>', 'a Flyway config file (flyway.toml or flyway.conf; default: the one in the working directory)')
+    .option('--locations <location>', 'Flyway-style migrations folder, filesystem:<dir> (same as --dir)')
+    .option('--user <name>', 'database user for a URL without one (Flyway: -user=)')
+    .addOption(new Option('--password <password>', 'Flyway: -password= (visible in ps: prefer --password-file)').hideHelp());
   return passwordOptions(cmd);
 }
 
@@ -36,9 +40,10 @@ async function options(flags: Flags, cmd: Command, writes = false): Promise<Ledg
   warnPasswordInArgv(flags.replica ?? [], '--replica');
   // A delegated online ALTER shows its progress bar when a person is watching.
   const progress = flags.progress ?? (process.stderr.isTTY && !flags.json ? 'bar' : undefined);
-  const resolved = resolveLedgerOptions({ ...flags, ...(progress ? { progress } : {}) }, process.env, readConfigFile());
+  const resolved = loadLedgerConfig({ ...flags, ...(progress ? { progress } : {}) });
   if (!resolved.url) throw new RefusedError('E_NO_URL', 'no database URL given', { hint: 'pass --url, set GHOSTWRIGHT_URL, or put "url" in ghostwright.config.json' });
-  const password = await resolvePassword(flags);
+  if (flags.password !== undefined) warnPasswordInArgv([`mysql://u:${encodeURIComponent(flags.password)}@h/d`], '-password');
+  const password = (await resolvePassword(flags)) ?? resolved.password;
   return { ...resolved, url: resolved.url, log: loggerFor(cmd), ...(password !== undefined ? { password } : {}), ...(writes ? { signal: gracefulInterrupts() } : {}) };
 }
 
@@ -145,7 +150,7 @@ export function registerLedger(program: Command): void {
       warnPasswordInArgv([flags.url]);
       // A delegated online ALTER shows its progress bar when a person is watching.
   const progress = flags.progress ?? (process.stderr.isTTY && !flags.json ? 'bar' : undefined);
-  const resolved = resolveLedgerOptions({ ...flags, ...(progress ? { progress } : {}) }, process.env, readConfigFile());
+  const resolved = loadLedgerConfig({ ...flags, ...(progress ? { progress } : {}) });
       const dialect = lintDialect(flags.dialect, resolved.url);
       const paths = files.length ? files : listFiles(resolved.dir ?? 'migrations');
       const findings = await lint(paths, { dialect });
