@@ -139,7 +139,7 @@ export async function applyFile(ctx: ApplyContext, target: ApplyTarget, planned:
       if (done > 0) {
         await ctx.store.saveProgress(progress(done, `interrupted by ${String(ctx.signal.reason)}`)).catch((e: unknown) => ctx.log.error({ err: e }, 'could not record progress'));
       }
-      throw new GhostwrightError('E_INTERRUPTED', `${target.script}: interrupted by ${String(ctx.signal.reason)} at ${where}`, { hint: interruptedHint(target.script, done, failed, err), cause: err });
+      throw new GhostwrightError('E_INTERRUPTED', `${target.script}: interrupted by ${String(ctx.signal.reason)} at ${where}`, { hint: interruptedHint(ctx.url, target.script, done, failed, err), cause: err });
     }
     // A refused delegated ALTER changed nothing; when nothing else of the file ran in this run, the refusal stands (exit 2).
     if (isGhostwrightError(err) && nothingChangedCode(err.exitCode) && done === doneAtStart) throw err;
@@ -158,7 +158,7 @@ export async function applyFile(ctx: ApplyContext, target: ApplyTarget, planned:
 }
 
 /** What an interrupted file left and what to run next. */
-function interruptedHint(script: string, done: number, failed: PlannedStatement | undefined, err: unknown): string {
+function interruptedHint(url: string, script: string, done: number, failed: PlannedStatement | undefined, err: unknown): string {
   const applied = done > 0 ? `statements 1..${done} of ${script} are applied and recorded` : `nothing of ${script} was applied`;
   const rerun = `run \`ghostwright migrate\` again: it resumes at statement ${done + 1}`;
   const online = failed?.alter && (failed.path === 'online' || (failed.path === 'instant' && failed.fallback === 'online'));
@@ -168,7 +168,7 @@ function interruptedHint(script: string, done: number, failed: PlannedStatement 
   if (isGhostwrightError(err) && err.code === 'E_INTERRUPTED') {
     return `${applied}; the online ALTER of ${table} (statement ${failed.index}) was stopped and rolled back (its ghost, changelog, replication slot, publication and socket are gone; ${table} is as it was); ${rerun}`;
   }
-  return `${applied}; the online ALTER of ${table} (statement ${failed.index}) may not have cleaned up: ${leftoversHint(table)}`;
+  return `${applied}; the online ALTER of ${table} (statement ${failed.index}) may have left its helpers behind: ${leftoversHint(url, table)}`;
 }
 
 // ---------------------------------------------------------------- one statement

@@ -10,6 +10,7 @@
  *   slot and publication itself. What was applied stays recorded as progress
  *   (no failed row), so the next `migrate` simply resumes.
  */
+import { parseConnectionUrl } from '../connection.js';
 import { EXIT_UNREACHABLE, GhostwrightError, isGhostwrightError } from '../errors.js';
 
 export class ChangeLog {
@@ -47,11 +48,16 @@ export function checkInterrupted(signal: AbortSignal | undefined, where: string,
 
 /**
  * What to do about an online ALTER that may have left helpers behind (its
- * own clean-up failed, or the process was killed before it could run).
+ * own clean-up failed, or the process was killed before it could run): the
+ * one command that removes them on purpose. The URL is shown only when it
+ * holds no password.
  */
-export function leftoversHint(table: string): string {
-  return (
-    `if ${table}'s helper tables remain (the ghost and changelog of an earlier run), drop them as the refusal's fix says, ` +
-    'and on PostgreSQL any inactive replication slot and publication named ghostwright_*; then run migrate again'
-  );
+export function leftoversHint(url: string, table: string): string {
+  let shown = '<URL>';
+  try {
+    if (parseConnectionUrl(url, {}).password === undefined) shown = url;
+  } catch {
+    /* keep <URL> */
+  }
+  return `run \`ghostwright cleanup --url ${shown} --table ${table} --execute\` (without --execute it lists what it removes), then migrate again`;
 }

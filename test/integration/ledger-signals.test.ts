@@ -146,3 +146,81 @@ describe.each(cases)('%s: migrate gets %s during a delegated ALTER', (dialect, s
     expect(readdirSync(sockets)).toEqual([]);
   });
 });
+
+/**
+ * SIGKILL (kubelet after the grace period) leaves the helpers: the rerun
+ * refuses with exit 2, changes nothing, and names the cleanup command; after
+ * it, migrate resumes at the delegated statement.
+ */
+describe.each<TestDialect>(['mysql', 'postgres'])('%s: migrate killed with SIGKILL during a delegated ALTER', (dialect) => {
+  let url: string;
+  let db: TestSql;
+  const q = (n: string) => (dialect === 'mysql' ? `\`${n}\`` : `"${n}"`);
+  const work = mkdtempSync(join(tmpdir(), 'gw-lkill-'));
+
+  beforeAll(async () => {
+    url = await freshDatabase(dialect, `gw_lkill_${dialect}`);
+    db = await sql(url);
+    await db.query(`CREATE TABLE ${q('orders')} (id INT NOT NULL PRIMARY KEY, v INT NOT NULL)`);
+    const series = dialect === 'mysql' ? `SELECT seq AS n FROM seq_1_to_${ROWS}` : `SELECT generate_series(1, ${ROWS}) AS n`;
+    await db.query(`INSERT INTO ${q('orders')} (id, v) SELECT n, n FROM (${series}) x`);
+    await db.query(dialect === 'mysql' ? 'ANALYZE TABLE orders' : 'ANALYZE orders');
+  });
+
+  afterAll(async () => {
+    await db?.end();
+    if (url) await dropDatabase(url);
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('the rerun refuses (exit 2, nothing changed) and names `ghostwright cleanup`; after it, migrate resumes', async () => {
+    const flag = join(work, 'postpone');
+    writeFileSync(flag, '');
+    const m = migrationsDir({
+      'V1__widen.sql': `CREATE TABLE side (id INT);\n${dialect === 'mysql' ? 'ALTER TABLE orders MODIFY COLUMN v BIGINT NOT NULL' : 'ALTER TABLE orders ALTER COLUMN v TYPE bigint'};`,
+    });
+    const args = ['migrate', '--url', url, '--dir', m.dir, '--online-threshold', '0', '--baseline-on-migrate', '--baseline-version', '0', '--json', '--progress', 'none'];
+    const env = { ...process.env, TMPDIR: work };
+    const child = spawn(process.execPath, [BIN, ...args, '--postpone-cut-over-flag-file', flag], { stdio: 'ignore', env });
+    const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+    const ghost = helpersOf(dialect, 'orders').ghost;
+    const deadline = Date.now() + 60_000;
+    const names = async () =>
+      (dialect === 'mysql'
+        ? await db.query<{ n: string }>('SELECT TABLE_NAME AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()')
+        : await db.query<{ n: string }>("SELECT tablename AS n FROM pg_tables WHERE schemaname = 'public'")
+      ).map((r) => r.n);
+    while (!(await names()).includes(ghost)) {
+      if (Date.now() > deadline) {
+        child.kill('SIGKILL');
+        throw new Error('the delegated ALTER never started');
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+    child.kill('SIGKILL');
+    await exited;
+    rmSync(flag, { force: true });
+
+    const before = await history(db);
+    const refused = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env, timeout: 60_000 });
+    expect(refused.status, refused.stderr).toBe(2);
+    const out = JSON.parse(refused.stdout) as { status: string; error: { code: string; hint: string } };
+    expect(out.status).toBe('refused');
+    expect(out.error.hint).toContain('ghostwright cleanup --url <URL> --table');
+    expect(await history(db)).toEqual(before);
+
+    // The slot of a killed walsender may look active for a moment: cleanup says so, and a retry works.
+    let cleaned: ReturnType<typeof spawnSync> | undefined;
+    for (let i = 0; i < 10; i++) {
+      cleaned = spawnSync(process.execPath, [BIN, 'cleanup', '--url', url, '--table', 'orders', '--execute'], { encoding: 'utf8', env, timeout: 60_000 });
+      if (cleaned.status === 0) break;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    expect(cleaned!.status, String(cleaned!.stderr)).toBe(0);
+    const rerun = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env, timeout: 120_000 });
+    expect(rerun.status, rerun.stderr).toBe(0);
+    expect(JSON.parse(rerun.stdout)).toMatchObject({ applied: [{ version: '1', resumedAt: 2 }], current: '1' });
+    expect(Number(await db.value(`SELECT COUNT(*) FROM ${q('orders')}`))).toBe(ROWS);
+  });
+});
