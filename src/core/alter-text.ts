@@ -1,50 +1,58 @@
 /**
- * The --alter text: either the clauses after `ALTER TABLE t`, or a whole
- * `ALTER TABLE t ...` statement for the same table. Normalised to clauses,
- * with what the online path can't do refused before anything is written.
+ * The --alter text, after the dialect's parser read it (engine/alter.ts):
+ * either the clauses after `ALTER TABLE t`, or a whole `ALTER TABLE t ...`
+ * for the same table. What the online path can't do is refused here, before
+ * anything connects or is written.
  */
 import { RefusedError } from '../errors.js';
-import type { TableRef } from '../engine/engine.js';
-import { splitClauses } from './columns.js';
+import type { ParsedAlter } from '../engine/alter.js';
 
-const IDENT_PART = String.raw`(?:\x60(?:[^\x60]|\x60\x60)+\x60|"(?:[^"]|"")+"|[^\s.\x60"]+)`;
-const PREFIX = new RegExp(String.raw`^\s*ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?(${IDENT_PART}(?:\s*\.\s*${IDENT_PART})?)\s+`, 'i');
-
-function unquotePart(part: string): string {
-  const p = part.trim();
-  if (p.startsWith('`')) return p.slice(1, -1).replace(/``/g, '`');
-  if (p.startsWith('"')) return p.slice(1, -1).replace(/""/g, '"');
-  return p;
+/** The table --table names; schema null when --table gave none and the default is not known yet (before connecting). */
+export interface NamedTable {
+  schema: string | null;
+  name: string;
 }
 
-function splitQualified(name: string): string[] {
-  const re = new RegExp(IDENT_PART, 'g');
-  return (name.match(re) ?? []).map(unquotePart);
+/**
+ * Refuses a whole ALTER TABLE that names another table, and clauses that
+ * rename or move the table. Called before connecting (schema may be unknown)
+ * and again with the resolved schema. Returns the clauses to run.
+ */
+export function checkAlter(parsed: ParsedAlter, table: NamedTable, sameName: (a: string, b: string) => boolean): string {
+  const t = parsed.target;
+  if (t && (!sameName(t.name, table.name) || (t.schema !== null && table.schema !== null && !sameName(t.schema, table.schema)))) {
+    const named = t.schema === null ? t.name : `${t.schema}.${t.name}`;
+    const given = table.schema === null ? table.name : `${table.schema}.${table.name}`;
+    throw new RefusedError('E_BAD_ALTER', `--alter names table "${named}" but --table is "${given}"`, {
+      hint: 'give only the clauses after ALTER TABLE, or name the same table in both',
+    });
+  }
+  if (parsed.parts.some((p) => p.kind === 'rename-table')) {
+    throw new RefusedError('E_BAD_ALTER', 'an online ALTER cannot rename the table or move it to another schema', {
+      hint: 'rename separately with RENAME TABLE / ALTER TABLE ... RENAME TO (it is instant)',
+    });
+  }
+  return parsed.clauses;
 }
 
-export function normalizeAlter(text: string, table: TableRef, sameName: (a: string, b: string) => boolean): string {
-  let clauses = text.trim().replace(/;\s*$/, '');
-  const m = PREFIX.exec(clauses);
-  if (m) {
-    const parts = splitQualified(m[1]!);
-    const name = parts[parts.length - 1]!;
-    const schema = parts.length > 1 ? parts[0]! : null;
-    if (!sameName(name, table.name) || (schema !== null && !sameName(schema, table.schema))) {
-      throw new RefusedError('E_BAD_ALTER', `--alter names table "${parts.join('.')}" but --table is "${table.schema}.${table.name}"`, {
-        hint: 'give only the clauses after ALTER TABLE, or name the same table in both',
-      });
-    }
-    clauses = clauses.slice(m[0].length).trim();
+/** Renames stated in the ALTER (CHANGE a b ..., RENAME COLUMN a TO b): old name -> new name, folded. */
+export function renamesOf(parsed: ParsedAlter, caseFold: (name: string) => string = (n) => n): Map<string, string> {
+  const renames = new Map<string, string>();
+  for (const p of parsed.parts) {
+    if (p.kind !== 'rename-column' || p.column === undefined || p.to === undefined) continue;
+    const from = caseFold(p.column);
+    const to = caseFold(p.to);
+    if (from !== to) renames.set(from, to);
   }
-  if (!clauses) {
-    throw new RefusedError('E_BAD_ALTER', '--alter is empty', { hint: 'e.g. --alter "ADD COLUMN c INT NOT NULL DEFAULT 0"' });
-  }
-  for (const clause of splitClauses(clauses)) {
-    if (/^RENAME\s+(TO|AS)\b/i.test(clause) || /^RENAME\s+(?!COLUMN\b|INDEX\b|KEY\b|CONSTRAINT\b)\S+\s*$/i.test(clause)) {
-      throw new RefusedError('E_BAD_ALTER', 'an online ALTER cannot rename the table', {
-        hint: 'rename separately with RENAME TABLE / ALTER TABLE ... RENAME TO (it is instant)',
-      });
-    }
-  }
-  return clauses;
+  return renames;
+}
+
+/**
+ * Columns the ALTER both drops and adds (in either order): the added one is
+ * a new column, not the old one's continuation (it takes its default).
+ */
+export function reAddedOf(parsed: ParsedAlter, caseFold: (name: string) => string = (n) => n): Set<string> {
+  const names = (kind: 'add-column' | 'drop-column'): Set<string> => new Set(parsed.parts.filter((p) => p.kind === kind && p.column !== undefined).map((p) => caseFold(p.column!)));
+  const added = names('add-column');
+  return new Set([...names('drop-column')].filter((c) => added.has(c)));
 }

@@ -2,10 +2,11 @@
  * Column mapping between the original shape and the ghost's: which source
  * column feeds which ghost column. Dropped columns are skipped, added ones
  * take their defaults, generated columns are never written, and renames
- * (`CHANGE [COLUMN] a b ...` on MySQL, `RENAME [COLUMN] a TO b` on both) are
- * followed so data is not lost to a "drop + add". A column the ALTER drops
- * and adds again under the same name (`DROP COLUMN c, ADD COLUMN c ...`) is
- * a NEW column: it takes its default, as on a blocking ALTER (gh-ost too).
+ * (`CHANGE [COLUMN] a b ...` on MySQL, `RENAME [COLUMN] a TO b` on both, as
+ * the dialect's parser read them: core/alter-text.ts renamesOf) are followed
+ * so data is not lost to a "drop + add". A column the ALTER drops and adds
+ * again under the same name (`DROP COLUMN c, ADD COLUMN c ...`) is a NEW
+ * column: it takes its default, as on a blocking ALTER (gh-ost too).
  */
 import type { KeyInfo, TableInfo } from '../engine/engine.js';
 
@@ -49,51 +50,6 @@ export function splitClauses(alter: string): string[] {
   const last = alter.slice(start).trim();
   if (last) out.push(last);
   return out;
-}
-
-const IDENT = String.raw`(?:\x60(?:[^\x60]|\x60\x60)+\x60|"(?:[^"]|"")+"|[^\s,()\x60"]+)`;
-
-function unquote(id: string): string {
-  if (id.startsWith('`')) return id.slice(1, -1).replace(/``/g, '`');
-  if (id.startsWith('"')) return id.slice(1, -1).replace(/""/g, '"');
-  return id;
-}
-
-/** Renames stated in the ALTER: old name -> new name. */
-export function parseRenames(alter: string, caseFold: (name: string) => string = (n) => n): Map<string, string> {
-  const renames = new Map<string, string>();
-  const change = new RegExp(String.raw`^CHANGE\s+(?:COLUMN\s+)?(?:IF\s+EXISTS\s+)?(${IDENT})\s+(${IDENT})\s`, 'i');
-  const rename = new RegExp(String.raw`^RENAME\s+(?:COLUMN\s+)?(?:IF\s+EXISTS\s+)?(${IDENT})\s+TO\s+(${IDENT})\s*$`, 'i');
-  for (const clause of splitClauses(alter)) {
-    const m = change.exec(`${clause} `) ?? rename.exec(clause);
-    if (!m || /^RENAME\s+(TO|AS)\s/i.test(clause)) continue;
-    const from = caseFold(unquote(m[1]!));
-    const to = caseFold(unquote(m[2]!));
-    if (from !== to) renames.set(from, to);
-  }
-  return renames;
-}
-
-const NOT_A_COLUMN = String.raw`(?:INDEX|KEY|PRIMARY|UNIQUE|FOREIGN|CONSTRAINT|CHECK|FULLTEXT|SPATIAL|PARTITION|PERIOD|SYSTEM|EXCLUDE)\b`;
-
-/**
- * Columns the ALTER both drops and adds (in either order): the added one is a
- * new column, not the old one's continuation. Derived from the clause text
- * (`DROP [COLUMN] [IF EXISTS] c` and `ADD [COLUMN] [IF NOT EXISTS] c ...`);
- * index, key and constraint clauses are not columns.
- */
-export function parseReAdded(alter: string, caseFold: (name: string) => string = (n) => n): Set<string> {
-  const drop = new RegExp(String.raw`^DROP\s+(?!${NOT_A_COLUMN})(?:COLUMN\s+)?(?:IF\s+EXISTS\s+)?(${IDENT})\s*(?:CASCADE|RESTRICT)?\s*$`, 'i');
-  const add = new RegExp(String.raw`^ADD\s+(?!${NOT_A_COLUMN}|\()(?:COLUMN\s+)?(?:IF\s+NOT\s+EXISTS\s+)?(${IDENT})\s`, 'i');
-  const dropped = new Set<string>();
-  const added = new Set<string>();
-  for (const clause of splitClauses(alter)) {
-    const d = drop.exec(clause);
-    if (d) dropped.add(caseFold(unquote(d[1]!)));
-    const a = add.exec(`${clause} `);
-    if (a) added.add(caseFold(unquote(a[1]!)));
-  }
-  return new Set([...dropped].filter((c) => added.has(c)));
 }
 
 export function mapColumns(original: TableInfo, ghost: TableInfo, renames: Map<string, string>, caseFold: (n: string) => string = (n) => n, reAdded: ReadonlySet<string> = new Set()): ColumnMapping {

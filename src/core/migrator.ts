@@ -10,13 +10,14 @@
  * the cut-over committed, and abort() removes what we created.
  */
 import { parseConnectionUrl, redactedUrl, type ConnectionSpec } from '../connection.js';
-import { connectEngine } from '../engine/index.js';
+import { connectEngine, loadAlterParser } from '../engine/index.js';
+import type { ParsedAlter } from '../engine/alter.js';
 import type { CheckResult, Engine, OnlineAlter, TableInfo } from '../engine/engine.js';
 import { preflightCode } from '../error-codes.js';
 import { GhostwrightError, RefusedError, statusForExit, toGhostwrightError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
-import { normalizeAlter } from './alter-text.js';
-import { chooseSharedKey, mapColumns, parseReAdded, parseRenames, type CopyPlan } from './columns.js';
+import { checkAlter, reAddedOf, renamesOf } from './alter-text.js';
+import { chooseSharedKey, mapColumns, type CopyPlan } from './columns.js';
 import { copyTable } from './copier.js';
 import { cutOverWithRetries, waitWhilePostponed } from './cutover.js';
 import type { LiveMigration } from './live.js';
@@ -59,12 +60,18 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps =
     const withPassword = options.password !== undefined ? { password: options.password } : {};
     const spec = parseConnectionUrl(options.url, process.env, withPassword);
     const replicas = options.replicas.map((r) => parseConnectionUrl(r, process.env, withPassword));
+    // The dialect's real parser reads --alter before anything connects:
+    // anything but one ALTER TABLE of this table is refused here.
+    const parser = await loadAlterParser(spec.dialect);
+    const parsed = parser.parseAlter(options.alter);
+    const fold = spec.dialect === 'mysql' ? (n: string) => n.toLowerCase() : (n: string) => n;
+    const same = (a: string, b: string): boolean => fold(a) === fold(b);
+    checkAlter(parsed, parser.parseTable(options.table), same);
     engine = await connectEngine(spec, log);
     report.engine = engine.dialect;
     const ref = engine.tableRef(options.table);
     report.table = `${ref.schema}.${ref.name}`;
-    const fold = engine.dialect === 'mysql' ? (n: string) => n.toLowerCase() : (n: string) => n;
-    const clauses = normalizeAlter(options.alter, ref, (a, b) => fold(a) === fold(b));
+    const clauses = checkAlter(parsed, ref, same);
 
     // inspect + preflight: refuse before anything is written.
     const original = await engine.inspect(ref);
@@ -87,9 +94,10 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps =
     supervisor = await MigrationSupervisor.start({ options, engine, online, table: report.table, spec, live: deps.live, signal: deps.signal, log, estimatedRows: original.estimatedRows });
     await supervisor.hook('on-startup');
 
-    // ghost: created like the original, then altered; this also proves the ALTER valid.
-    const ghost = await online.createGhost();
-    const plan = planCopy(original, ghost, clauses, fold);
+    // ghost: created like the original, then altered; this also proves the
+    // ALTER valid. A dry run only probes it and leaves nothing behind.
+    const ghost = options.execute ? await online.createGhost() : await online.probeGhost();
+    const plan = planCopy(original, ghost, parsed, fold);
     online.usePlan(plan);
     await supervisor.hook('on-validated');
 
@@ -182,8 +190,8 @@ async function preflight(online: OnlineAlter, original: TableInfo): Promise<Chec
   return checks.filter((c) => !c.ok && c.severity === 'warn');
 }
 
-function planCopy(original: TableInfo, ghost: TableInfo, clauses: string, fold: (n: string) => string): CopyPlan {
-  const mapping = mapColumns(original, ghost, parseRenames(clauses, fold), fold, parseReAdded(clauses, fold));
+function planCopy(original: TableInfo, ghost: TableInfo, parsed: ParsedAlter, fold: (n: string) => string): CopyPlan {
+  const mapping = mapColumns(original, ghost, renamesOf(parsed, fold), fold, reAddedOf(parsed, fold));
   const plan = chooseSharedKey(original, ghost, mapping, fold);
   if (!plan) {
     throw new RefusedError('E_NO_SHARED_KEY', 'no PRIMARY KEY or NOT NULL UNIQUE key is shared by the old and the new shape of the table', {

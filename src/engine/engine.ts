@@ -247,7 +247,13 @@ export interface OnlineAlter {
    * (see core/columns.ts chooseSharedKey). Called after createGhost, before startStream.
    */
   usePlan(plan: CopyPlan): void;
-  /** Dry run: drops the ghost and changelog created by createGhost. */
+  /**
+   * Dry run: proves the ALTER on a ghost and returns the ghost's shape,
+   * leaving nothing behind (PostgreSQL: inside a transaction that is rolled
+   * back, invisible to other sessions). Use instead of createGhost.
+   */
+  probeGhost(): Promise<TableInfo>;
+  /** Dry run: drops what createGhost/probeGhost left and closes the connections. */
   dropGhost(): Promise<void>;
   /**
    * Starts capturing and applying changes of the original table to the ghost.

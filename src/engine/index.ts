@@ -4,7 +4,8 @@
  */
 import type { ConnectionSpec } from '../connection.js';
 import type { Logger } from '../log.js';
-import type { Engine } from './engine.js';
+import type { AlterParser } from './alter.js';
+import type { Dialect, Engine } from './engine.js';
 
 export async function connectEngine(spec: ConnectionSpec, log: Logger): Promise<Engine> {
   switch (spec.dialect) {
@@ -18,6 +19,23 @@ export async function connectEngine(spec: ConnectionSpec, log: Logger): Promise<
     }
     default: {
       const never: never = spec.dialect;
+      throw new Error(`unknown dialect ${String(never)}`);
+    }
+  }
+}
+
+/**
+ * The dialect's --alter parser, available before anything connects: core
+ * refuses text that is not one ALTER TABLE before it opens a connection.
+ */
+export async function loadAlterParser(dialect: Dialect): Promise<AlterParser> {
+  switch (dialect) {
+    case 'mysql':
+      return (await import('./mysql/alter-parse.js')).mysqlAlterParser;
+    case 'postgres':
+      return (await import('./postgres/alter-parse.js')).loadPgParser();
+    default: {
+      const never: never = dialect;
       throw new Error(`unknown dialect ${String(never)}`);
     }
   }

@@ -5,7 +5,9 @@
  * OnlineAlter phase by phase as core's migrator does.
  */
 import pg from 'pg';
-import { chooseSharedKey, mapColumns, parseRenames } from '../../src/core/columns.js';
+import { chooseSharedKey, mapColumns } from '../../src/core/columns.js';
+import { renamesOf } from '../../src/core/alter-text.js';
+import { loadAlterParser } from '../../src/engine/index.js';
 import type { Engine, OnlineAlter, AlterRequest, CutOverResult } from '../../src/engine/engine.js';
 import { silentLogger, type Logger } from '../../src/log.js';
 import type { ConnectionSpec } from '../../src/connection.js';
@@ -172,7 +174,7 @@ export async function driveAlter(engine: Engine, request: AlterRequest, opts: Dr
     const failed = checks.filter((c) => !c.ok && c.severity === 'error' && !opts.ignoreChecks?.includes(c.id));
     if (failed.length) throw new Error(`preflight failed: ${failed.map((c) => `${c.id}: ${c.detail}`).join('; ')}`);
     const ghost = await alter.createGhost();
-    const renames = parseRenames(request.alter);
+    const renames = renamesOf((await loadAlterParser('postgres')).parseAlter(request.alter));
     const mapping = mapColumns(original, ghost, renames);
     const plan = chooseSharedKey(original, ghost, mapping);
     if (!plan) throw new Error('no shared key');

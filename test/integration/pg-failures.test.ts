@@ -8,7 +8,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { parseConnectionUrl } from '../../src/connection.js';
-import { chooseSharedKey, mapColumns, parseRenames } from '../../src/core/columns.js';
+import { chooseSharedKey, mapColumns } from '../../src/core/columns.js';
+import { renamesOf } from '../../src/core/alter-text.js';
+import { loadAlterParser } from '../../src/engine/index.js';
 import { publicationName, slotName } from '../../src/core/names.js';
 import type { AlterRequest, Engine, OnlineAlter } from '../../src/engine/engine.js';
 import { silentLogger } from '../../src/log.js';
@@ -45,7 +47,7 @@ async function prepare(request: AlterRequest): Promise<OnlineAlter> {
   const checks = await alter.preflight(original);
   expect(checks.filter((c) => !c.ok && c.severity === 'error')).toEqual([]);
   const ghost = await alter.createGhost();
-  const mapping = mapColumns(original, ghost, parseRenames(request.alter));
+  const mapping = mapColumns(original, ghost, renamesOf((await loadAlterParser('postgres')).parseAlter(request.alter)));
   alter.usePlan(chooseSharedKey(original, ghost, mapping)!);
   await alter.startStream();
   alter.beginCopy([{ after: null, upTo: null }]);

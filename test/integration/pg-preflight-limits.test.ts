@@ -12,7 +12,9 @@ import { alterOptions } from '../../src/core/options.js';
 import type { AlterRequest } from '../../src/engine/engine.js';
 import { silentLogger } from '../../src/log.js';
 import { openPgFixture, type PgFixture } from '../helpers/pg-fixture.js';
-import { chooseSharedKey, mapColumns, parseRenames } from '../../src/core/columns.js';
+import { chooseSharedKey, mapColumns } from '../../src/core/columns.js';
+import { renamesOf } from '../../src/core/alter-text.js';
+import { loadAlterParser } from '../../src/engine/index.js';
 
 let fixture: PgFixture;
 let db: pg.Client;
@@ -44,7 +46,7 @@ describe('preflight limits', () => {
       const original = await fixture.engine.inspect(request.table);
       await running.preflight(original);
       const ghost = await running.createGhost();
-      running.usePlan(chooseSharedKey(original, ghost, mapColumns(original, ghost, parseRenames(request.alter)))!);
+      running.usePlan(chooseSharedKey(original, ghost, mapColumns(original, ghost, renamesOf((await loadAlterParser('postgres')).parseAlter(request.alter))))!);
       await running.startStream();
       await holder.query(`BEGIN`);
       await holder.query(`INSERT INTO other VALUES (1, 'held open')`);

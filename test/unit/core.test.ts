@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { normalizeAlter } from '../../src/core/alter-text.js';
 import { nextChunkSize } from '../../src/core/chunker.js';
-import { chooseSharedKey, mapColumns, parseReAdded, parseRenames, splitClauses } from '../../src/core/columns.js';
+import { chooseSharedKey, mapColumns, splitClauses } from '../../src/core/columns.js';
 import { toRanges } from '../../src/core/copier.js';
 import { CopyGate } from '../../src/core/copy-gate.js';
 import { ghostNameAfter, helperNames, helperTableName, MYSQL_IDENTIFIER_LIMIT, slotName } from '../../src/core/names.js';
@@ -13,8 +12,6 @@ const table = (columns: ColumnInfo[], primaryKey: KeyInfo | null, uniqueKeys: Ke
   ref: { schema: 's', name: 't' }, columns, primaryKey, uniqueKeys, indexes: [], copyKey: primaryKey ?? uniqueKeys[0] ?? null,
   foreignKeys: [], referencedBy: [], triggers: [], partitioned: false, partitions: [], dependentViews: [], ownedSequences: [], estimatedRows: 0, estimatedBytes: 0, extra: {},
 });
-const ref = { schema: 'shop', name: 'orders' };
-const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
 
 describe('helper table names', () => {
   it('names ghost, old and changelog tables', () => {
@@ -69,34 +66,9 @@ describe('helper table names', () => {
   });
 });
 
-describe('alter text', () => {
-  it('accepts clauses or a whole ALTER TABLE for the same table', () => {
-    expect(normalizeAlter('ADD COLUMN c INT', ref, same)).toBe('ADD COLUMN c INT');
-    expect(normalizeAlter('ALTER TABLE `orders` ADD COLUMN c INT;', ref, same)).toBe('ADD COLUMN c INT');
-    expect(normalizeAlter('alter table shop.ORDERS drop column x', ref, same)).toBe('drop column x');
-    expect(normalizeAlter('ALTER TABLE IF EXISTS ONLY "shop"."orders" ADD c int', ref, same)).toBe('ADD c int');
-  });
-
-  it('refuses another table, an empty ALTER and a table rename', () => {
-    expect(() => normalizeAlter('ALTER TABLE other ADD c INT', ref, same)).toThrow(/names table "other"/);
-    expect(() => normalizeAlter('  ', ref, same)).toThrow(/empty/);
-    expect(() => normalizeAlter('ADD c INT, RENAME TO orders2', ref, same)).toThrow(/rename the table/);
-    expect(() => normalizeAlter('RENAME AS x', ref, same)).toThrow(/rename the table/);
-    expect(normalizeAlter('RENAME COLUMN a TO b', ref, same)).toBe('RENAME COLUMN a TO b');
-  });
-});
-
 describe('column mapping', () => {
   it('splits clauses on top-level commas only', () => {
     expect(splitClauses("ADD c DECIMAL(10,2) DEFAULT '1,2', ADD INDEX i (a, b), DROP x")).toEqual(["ADD c DECIMAL(10,2) DEFAULT '1,2'", 'ADD INDEX i (a, b)', 'DROP x']);
-  });
-
-  it('finds renames from CHANGE and RENAME COLUMN', () => {
-    const r = parseRenames('CHANGE COLUMN `old` `new` INT NOT NULL, RENAME COLUMN "a b" TO "c", CHANGE same same INT, RENAME TO x');
-    expect([...r]).toEqual([
-      ['old', 'new'],
-      ['a b', 'c'],
-    ]);
   });
 
   it('maps kept, renamed, dropped, added and generated columns', () => {
@@ -120,11 +92,6 @@ describe('column mapping', () => {
   });
 
   it('a column dropped and added again is a new column: it takes its default', () => {
-    expect([...parseReAdded('DROP COLUMN c1, ADD COLUMN c1 INT NOT NULL DEFAULT 47')]).toEqual(['c1']);
-    expect([...parseReAdded('ADD `C1` INT, DROP c1', (n) => n.toLowerCase())]).toEqual(['c1']);
-    expect([...parseReAdded('DROP COLUMN IF EXISTS "x", ADD COLUMN IF NOT EXISTS "x" int')]).toEqual(['x']);
-    expect([...parseReAdded('DROP INDEX c1, ADD INDEX c1 (c1), DROP PRIMARY KEY, ADD PRIMARY KEY (id)')]).toEqual([]);
-    expect([...parseReAdded('DROP CONSTRAINT c1, ADD CONSTRAINT c1 CHECK (c1 > 0), DROP c2')]).toEqual([]);
     const orig = table([col('id'), col('c1', { nullable: true })], key('PRIMARY', ['id'], true));
     const ghost = table([col('id'), col('c1')], key('PRIMARY', ['id'], true));
     expect(mapColumns(orig, ghost, new Map())).toMatchObject({ pairs: [{ source: 'id' }, { source: 'c1' }], added: [] });

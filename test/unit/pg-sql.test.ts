@@ -180,6 +180,7 @@ describe('xidsVisible', () => {
 describe('ALTER ... USING', () => {
   it('finds USING expressions per source column', async () => {
     const { parseUsing } = await import('../../src/engine/postgres/using.js');
+    await (await import('../../src/engine/postgres/alter-parse.js')).loadPgParser();
     expect([...parseUsing(`ALTER COLUMN doc TYPE jsonb USING doc::jsonb, ADD COLUMN x int, ALTER "Amount" SET DATA TYPE numeric(10,2) USING ("Amount" / 100.0)`)]).toEqual([
       ['doc', 'doc::jsonb'],
       ['Amount', '("Amount" / 100.0)'],
@@ -197,6 +198,7 @@ describe('ALTER ... USING', () => {
 describe('rewriteObjectNames', () => {
   it("points the ALTER at the ghost's copies of named constraints and indexes", async () => {
     const { rewriteObjectNames } = await import('../../src/engine/postgres/using.js');
+    await (await import('../../src/engine/postgres/alter-parse.js')).loadPgParser();
     const names = { constraints: new Map([['t_pkey', '_t_gho_pkey'], ['T Key', '_t_gho_T Key']]), indexes: new Map([['t_pkey', '_t_gho_pkey'], ['t_v_idx', '_t_gho_v_idx']]) };
     expect(rewriteObjectNames('DROP CONSTRAINT t_pkey, ADD PRIMARY KEY (a), DROP CONSTRAINT IF EXISTS "T Key" CASCADE, DROP CONSTRAINT t_check, CLUSTER ON t_v_idx, ADD COLUMN x int', names, quoteIdent)).toBe(
       'DROP CONSTRAINT "_t_gho_pkey", ADD PRIMARY KEY (a), DROP CONSTRAINT IF EXISTS "_t_gho_T Key" CASCADE, DROP CONSTRAINT t_check, CLUSTER ON "_t_gho_v_idx", ADD COLUMN x int',

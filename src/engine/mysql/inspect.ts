@@ -15,10 +15,14 @@ const strOrNull = (v: unknown): string | null => (v === null || v === undefined 
 async function tableRow(conn: Queryable, ref: TableRef): Promise<Row> {
   const rows = await queryRows(
     conn,
-    'SELECT TABLE_NAME, TABLE_TYPE, ENGINE, TABLE_ROWS, DATA_LENGTH, INDEX_LENGTH, TABLE_COLLATION, ROW_FORMAT, CREATE_OPTIONS FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
+    'SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_TYPE, ENGINE, TABLE_ROWS, DATA_LENGTH, INDEX_LENGTH, TABLE_COLLATION, ROW_FORMAT, CREATE_OPTIONS, @@lower_case_table_names AS LCTN FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
     [ref.schema, ref.name],
   );
-  const row = rows.find((r) => r.TABLE_NAME === ref.name) ?? rows[0];
+  // information_schema compares case-insensitively and ignores trailing
+  // spaces ('lead ' = 'lead'): match the name exactly, folding case only
+  // where the server itself does (lower_case_table_names 1 or 2).
+  const same = (a: unknown, b: string, fold: boolean): boolean => (fold ? str(a).toLowerCase() === b.toLowerCase() : str(a) === b);
+  const row = rows.find((r) => same(r.TABLE_SCHEMA, ref.schema, false) && same(r.TABLE_NAME, ref.name, false)) ?? rows.find((r) => Number(r.LCTN) !== 0 && same(r.TABLE_SCHEMA, ref.schema, true) && same(r.TABLE_NAME, ref.name, true));
   if (!row) {
     const schema = await queryRows(conn, 'SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [ref.schema]);
     throw new RefusedError('E_NO_TABLE', schema.length ? `table ${ref.schema}.${ref.name} does not exist` : `database ${ref.schema} does not exist`, {

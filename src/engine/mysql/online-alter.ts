@@ -77,7 +77,8 @@ export class MysqlOnlineAlter implements OnlineAlter {
   async createGhost(): Promise<TableInfo> {
     const t = this.ctx.request.table;
     // A session with the server's own sql_mode: the ALTER behaves as the user's would.
-    const ddl = await openConnection(this.ctx.spec);
+    // Never multi-statements: the server itself refuses a second statement in user text.
+    const ddl = await openConnection(this.ctx.spec, { multipleStatements: false });
     try {
       await queryExec(ddl, `CREATE TABLE ${qualified(this.ghost)} LIKE ${qualified(t)}`);
       this.ghostCreated = true;
@@ -96,6 +97,19 @@ export class MysqlOnlineAlter implements OnlineAlter {
     this.changelogCreated = true;
     this.ghostInfo = await inspectTable(this.pool, this.ghost, this.ctx.info.flavor);
     return this.ghostInfo;
+  }
+
+  /**
+   * MySQL DDL is not transactional, so the dry run creates the ghost, reads
+   * it and drops it again: for that moment `t_gho` exists for other
+   * sessions too (and the two DDL statements go to the binlog). A TEMPORARY
+   * table would stay private but is invisible to information_schema on
+   * MariaDB 10.11, which inspect reads.
+   */
+  async probeGhost(): Promise<TableInfo> {
+    const info = await this.createGhost();
+    await this.dropHelpers();
+    return info;
   }
 
   usePlan(plan: CopyPlan): void {

@@ -7,8 +7,8 @@ import { leftoverCheck } from '../../core/leftovers.js';
 import { mysqlLeftovers } from './leftovers.js';
 import type { Pool } from 'mysql2/promise';
 import { RefusedError } from '../../errors.js';
-import { splitClauses } from '../../core/columns.js';
 import type { CheckResult, ServerInfo, TableInfo, TableRef } from '../engine.js';
+import { parseMysqlAlter } from './alter-parse.js';
 import { queryRows } from './connect.js';
 import { binlogChecks, privilegeCheck, readBinlogSettings } from './doctor.js';
 import { qualified, quoteIdent } from './sql.js';
@@ -29,7 +29,7 @@ export async function alterPreflight(input: PreflightInput): Promise<CheckResult
   checks.push(await privilegeCheck(pool, t.schema, info.flavor as 'mariadb' | 'mysql'));
   // Read-only: leftovers of an earlier run refuse, with the cleanup command.
   checks.push(leftoverCheck(t, await mysqlLeftovers(pool, t)));
-  const renamesTable = splitClauses(input.alter).some((c) => /^RENAME\s+(?!(?:COLUMN|INDEX|KEY)\s)/i.test(c));
+  const renamesTable = parseMysqlAlter(input.alter).parts.some((p) => p.kind === 'rename-table');
   checks.push({ id: 'alter-rename-table', title: 'ALTER does not rename the table', ok: !renamesTable, severity: 'error', detail: renamesTable ? 'the ALTER contains RENAME TO' : 'no table rename', fix: 'rename the table with RENAME TABLE separately; it needs no online migration' });
   checks.push({
     id: 'triggers',

@@ -44,7 +44,8 @@ export function qualified(ref: TableRef): string {
 export function parseTableRef(text: string, defaultSchema: string): TableRef {
   const parts: string[] = [];
   let i = 0;
-  const s = text.trim();
+  // Taken exactly: ' lead' is not `lead` (names may begin with spaces).
+  const s = text;
   while (i < s.length) {
     if (s[i] === '`') {
       let j = i + 1;

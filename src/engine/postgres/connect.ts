@@ -76,3 +76,15 @@ export async function catalog<T>(db: pg.Pool | pg.ClientBase, sql: string, param
 export async function boundLockWait(client: pg.ClientBase, lockTimeoutMs: number): Promise<void> {
   await client.query(`SELECT set_config('lock_timeout', $1, true), set_config('client_connection_check_interval', '1000', true)`, [`${Math.max(1, Math.round(lockTimeoutMs))}ms`]);
 }
+
+/**
+ * A query that runs one statement only, for SQL built from user text. A
+ * simple-protocol query runs every statement in its text; the extended
+ * protocol (Parse/Bind/Execute) refuses a second one with 42601 "cannot
+ * insert multiple commands into a prepared statement". node-pg uses it for
+ * a query without parameters only when asked (queryMode, pg >= 8.12; not in
+ * @types/pg).
+ */
+export function oneStatement(text: string): pg.QueryConfig {
+  return { text, queryMode: 'extended' } as pg.QueryConfig;
+}

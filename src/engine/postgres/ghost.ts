@@ -11,9 +11,10 @@
 import type pg from 'pg';
 import { RefusedError } from '../../errors.js';
 import type { TableRef } from '../engine.js';
-import { catalog } from './connect.js';
+import { catalog, oneStatement } from './connect.js';
 import { qualified, quoteIdent } from './ident.js';
 import { INDEX_SHAPE } from './dependents.js';
+import { loadPgParser } from './alter-parse.js';
 import { rewriteObjectNames } from './using.js';
 
 export interface GhostFk {
@@ -45,6 +46,41 @@ async function fkDefinitions(client: pg.ClientBase, ref: TableRef): Promise<Ghos
 }
 
 /**
+ * The ghost, built inside the caller's open transaction: created LIKE the
+ * original, FKs added, the ALTER applied, FKs read back and removed.
+ * Returns the FKs the ghost should have after the ALTER.
+ */
+async function buildGhost(client: pg.ClientBase, n: GhostNames, alter: string, lockTimeoutMs: number): Promise<GhostFk[]> {
+  // Adding an FK briefly locks the referenced table: never wait long for it.
+  await client.query(`SELECT set_config('lock_timeout', $1, true)`, [`${lockTimeoutMs}ms`]);
+  for (const sql of createGhostSql(n)) {
+    await client.query(sql).catch((err: unknown) => {
+      // 42P07: another run created the ghost after our preflight looked.
+      if ((err as { code?: string }).code !== '42P07') throw err;
+      throw new RefusedError('E_LEFTOVER', `the ghost table ${n.ghost.schema}.${n.ghost.name} already exists: another run is working on this table`, { hint: `wait for it to finish, or if it crashed: DROP TABLE ${qualified(n.ghost)};`, cause: err });
+    });
+  }
+  for (const fk of await fkDefinitions(client, n.original)) {
+    await client.query(`ALTER TABLE ${qualified(n.ghost)} ADD CONSTRAINT ${quoteIdent(fk.name)} ${withNotValid(fk.definition)}`);
+  }
+  await loadPgParser();
+  const renamed = rewriteObjectNames(alter, await ghostNames(client, n), quoteIdent);
+  try {
+    // User text: the extended protocol runs exactly one statement, whatever it holds.
+    await client.query(oneStatement(`ALTER TABLE ${qualified(n.ghost)} ${renamed}`));
+  } catch (err) {
+    const e = err as { message?: string; code?: string };
+    throw new RefusedError('E_BAD_ALTER', `the ALTER failed on the ghost table: ${e.message ?? String(err)}`, {
+      hint: 'fix the ALTER clauses (they run as ALTER TABLE <table> <clauses>)',
+      cause: err,
+    });
+  }
+  const fks = await fkDefinitions(client, n.ghost);
+  for (const fk of fks) await client.query(`ALTER TABLE ${qualified(n.ghost)} DROP CONSTRAINT ${quoteIdent(fk.name)}`);
+  return fks;
+}
+
+/**
  * Creates ghost + changelog in one transaction (DDL is transactional in
  * PostgreSQL): an invalid ALTER leaves nothing behind. Returns the FKs the
  * ghost should have after the ALTER.
@@ -52,36 +88,28 @@ async function fkDefinitions(client: pg.ClientBase, ref: TableRef): Promise<Ghos
 export async function createGhost(client: pg.ClientBase, n: GhostNames, alter: string, lockTimeoutMs: number): Promise<GhostFk[]> {
   await client.query('BEGIN');
   try {
-    // Adding an FK briefly locks the referenced table: never wait long for it.
-    await client.query(`SELECT set_config('lock_timeout', $1, true)`, [`${lockTimeoutMs}ms`]);
-    for (const sql of createGhostSql(n)) {
-      await client.query(sql).catch((err: unknown) => {
-        // 42P07: another run created the ghost after our preflight looked.
-        if ((err as { code?: string }).code !== '42P07') throw err;
-        throw new RefusedError('E_LEFTOVER', `the ghost table ${n.ghost.schema}.${n.ghost.name} already exists: another run is working on this table`, { hint: `wait for it to finish, or if it crashed: DROP TABLE ${qualified(n.ghost)};`, cause: err });
-      });
-    }
-    for (const fk of await fkDefinitions(client, n.original)) {
-      await client.query(`ALTER TABLE ${qualified(n.ghost)} ADD CONSTRAINT ${quoteIdent(fk.name)} ${withNotValid(fk.definition)}`);
-    }
-    const renamed = rewriteObjectNames(alter, await ghostNames(client, n), quoteIdent);
-    try {
-      await client.query(`ALTER TABLE ${qualified(n.ghost)} ${renamed}`);
-    } catch (err) {
-      const e = err as { message?: string; code?: string };
-      throw new RefusedError('E_BAD_ALTER', `the ALTER failed on the ghost table: ${e.message ?? String(err)}`, {
-        hint: 'fix the ALTER clauses (they run as ALTER TABLE <table> <clauses>)',
-        cause: err,
-      });
-    }
-    const fks = await fkDefinitions(client, n.ghost);
-    for (const fk of fks) await client.query(`ALTER TABLE ${qualified(n.ghost)} DROP CONSTRAINT ${quoteIdent(fk.name)}`);
+    const fks = await buildGhost(client, n, alter, lockTimeoutMs);
     await client.query(createChangelogSql(n));
     await client.query('COMMIT');
     return fks;
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw err;
+  }
+}
+
+/**
+ * Dry run: the ghost is built and read inside a transaction that is always
+ * rolled back. No other session ever sees it (an uncommitted catalog row is
+ * invisible), and nothing is left behind, whatever fails.
+ */
+export async function probeGhost<T>(client: pg.ClientBase, n: GhostNames, alter: string, lockTimeoutMs: number, read: (client: pg.ClientBase) => Promise<T>): Promise<T> {
+  await client.query('BEGIN');
+  try {
+    await buildGhost(client, n, alter, lockTimeoutMs);
+    return await read(client);
+  } finally {
+    await client.query('ROLLBACK').catch(() => undefined);
   }
 }
 

@@ -33,7 +33,8 @@ export function qualified(ref: TableRef): string {
 export function parseTableRef(text: string, defaultSchema: string): TableRef {
   const parts: string[] = [];
   let i = 0;
-  const s = text.trim();
+  // Taken exactly: ' lead' is not lead (a quoted name may hold spaces).
+  const s = text;
   while (i <= s.length) {
     if (s[i] === '"') {
       let out = '';
@@ -56,7 +57,7 @@ export function parseTableRef(text: string, defaultSchema: string): TableRef {
     } else {
       const end = s.indexOf('.', i);
       const raw = end === -1 ? s.slice(i) : s.slice(i, end);
-      parts.push(raw.trim().toLowerCase());
+      parts.push(raw.toLowerCase());
       i = end === -1 ? s.length : end;
     }
     if (i >= s.length) break;

@@ -18,7 +18,7 @@ import { openPgVerifyPoint, recopyPgRange } from './verify.js';
 import { Applier } from './applier.js';
 import { catalog, createPool, sqlState } from './connect.js';
 import { cutOver, type CutOverContext } from './cutover.js';
-import { createGhost, type GhostFk } from './ghost.js';
+import { createGhost, probeGhost, type GhostFk } from './ghost.js';
 import { PG_MAX_IDENTIFIER_BYTES, qualified, quoteIdent } from './ident.js';
 import { inspectTable } from './inspect.js';
 import { preflightChecks } from './preflight.js';
@@ -136,6 +136,19 @@ export class PgOnlineAlter implements OnlineAlter {
     }
     this.originalInfo ??= await inspectTable(this.pool, this.original);
     this.ghostInfo = await inspectTable(this.pool, this.ghost);
+    return this.ghostInfo;
+  }
+
+  async probeGhost(): Promise<TableInfo> {
+    const client = await this.pool.connect();
+    try {
+      this.ghostInfo = await probeGhost(client, { original: this.original, ghost: this.ghost, changelog: this.changelog }, this.deps.request.alter, this.deps.request.cutOverLockTimeoutMs, async (c) => {
+        this.originalInfo ??= await inspectTable(c, this.original);
+        return inspectTable(c, this.ghost);
+      });
+    } finally {
+      client.release();
+    }
     return this.ghostInfo;
   }
 

@@ -5,34 +5,29 @@
  * expression's column names mean the original's columns, as in the ALTER).
  * Without this, the copy would assign the raw old value (or fail on a type
  * with no assignment cast, e.g. text -> jsonb).
+ *
+ * Both functions work on clauses libpg_query already accepted (see
+ * alter-parse.ts): the parser says which clause converts or names what.
  */
-import { splitClauses } from '../../core/columns.js';
-
-const IDENT = String.raw`(?:"(?:[^"]|"")+"|[^\s"]+)`;
-const USING = new RegExp(String.raw`^ALTER\s+(?:COLUMN\s+)?(${IDENT})\s+(?:SET\s+DATA\s+)?TYPE\s+[\s\S]+?\s+USING\s+([\s\S]+)$`, 'i');
-
-function unquote(id: string): string {
-  return id.startsWith('"') ? id.slice(1, -1).replace(/""/g, '"') : id.toLowerCase();
-}
+import { tokenize, topLevelWord } from '../sql-lexer.js';
+import { PG_LEX, pgClauses } from './alter-parse.js';
 
 /** Source column -> USING expression text, for every `ALTER COLUMN ... TYPE ... USING ...` clause. */
 export function parseUsing(alter: string): Map<string, string> {
   const out = new Map<string, string>();
-  for (const clause of splitClauses(alter)) {
-    const m = USING.exec(clause.trim());
-    if (m) out.set(unquote(m[1]!), m[2]!.trim());
-  }
+  for (const c of pgClauses(alter)) if (c.using !== undefined && c.column !== undefined) out.set(c.column, c.using);
   return out;
 }
 
-const NAMED = [
-  { re: new RegExp(String.raw`^(DROP\s+CONSTRAINT\s+(?:IF\s+EXISTS\s+)?)(${IDENT})([\s\S]*)$`, 'i'), kind: 'constraint' },
-  { re: new RegExp(String.raw`^(ALTER\s+CONSTRAINT\s+)(${IDENT})([\s\S]*)$`, 'i'), kind: 'constraint' },
-  { re: new RegExp(String.raw`^(VALIDATE\s+CONSTRAINT\s+)(${IDENT})([\s\S]*)$`, 'i'), kind: 'constraint' },
-  { re: new RegExp(String.raw`^(RENAME\s+CONSTRAINT\s+)(${IDENT})(\s+TO\s[\s\S]*)$`, 'i'), kind: 'constraint' },
-  { re: new RegExp(String.raw`^(REPLICA\s+IDENTITY\s+USING\s+INDEX\s+)(${IDENT})([\s\S]*)$`, 'i'), kind: 'index' },
-  { re: new RegExp(String.raw`^(CLUSTER\s+ON\s+)(${IDENT})([\s\S]*)$`, 'i'), kind: 'index' },
-] as const;
+/** Clauses that name an index-backed constraint or an index of the table, and the keyword just before the name. */
+const NAMED: Record<string, { kind: 'constraint' | 'index'; after: string }> = {
+  AT_DropConstraint: { kind: 'constraint', after: 'CONSTRAINT' },
+  AT_AlterConstraint: { kind: 'constraint', after: 'CONSTRAINT' },
+  AT_ValidateConstraint: { kind: 'constraint', after: 'CONSTRAINT' },
+  RenameConstraint: { kind: 'constraint', after: 'CONSTRAINT' },
+  AT_ReplicaIdentity: { kind: 'index', after: 'INDEX' },
+  AT_ClusterOn: { kind: 'index', after: 'ON' },
+};
 
 /**
  * LIKE ... INCLUDING ALL gives the ghost's indexes and index-backed
@@ -42,15 +37,20 @@ const NAMED = [
  * cut-over gives the surviving ones their original names back.
  */
 export function rewriteObjectNames(alter: string, names: { constraints: Map<string, string>; indexes: Map<string, string> }, quote: (name: string) => string): string {
-  return splitClauses(alter)
+  return pgClauses(alter)
     .map((clause) => {
-      for (const { re, kind } of NAMED) {
-        const m = re.exec(clause);
-        if (!m) continue;
-        const ghost = (kind === 'constraint' ? names.constraints : names.indexes).get(unquote(m[2]!));
-        return ghost === undefined ? clause : `${m[1]}${quote(ghost)}${m[3]}`;
-      }
-      return clause;
+      const named = NAMED[clause.subtype];
+      const ghost = named && clause.column !== undefined ? (named.kind === 'constraint' ? names.constraints : names.indexes).get(clause.column) : undefined;
+      if (!named || ghost === undefined) return clause.text;
+      // The name is the first name token after the keyword (IF EXISTS skipped).
+      const tokens = tokenize(clause.text, PG_LEX);
+      const keyword = topLevelWord(tokens, [named.after]);
+      if (keyword < 0) return clause.text;
+      let at = keyword + 1;
+      while (at < tokens.length && (tokens[at]!.kind === 'space' || (tokens[at]!.kind === 'word' && ['IF', 'EXISTS'].includes(tokens[at]!.text.toUpperCase())))) at++;
+      const name = tokens[at];
+      if (!name || (name.kind !== 'word' && name.kind !== 'ident')) return clause.text;
+      return clause.text.slice(0, name.start) + quote(ghost) + clause.text.slice(name.end);
     })
     .join(', ');
 }
