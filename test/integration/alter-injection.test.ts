@@ -115,6 +115,25 @@ describe.each(['postgres', 'mysql'] as TestDialect[])('--alter injection on %s',
     expect(await state()).toBe(before);
   });
 
+  it.runIf(dialect === 'postgres')('a PostgreSQL dry run commits no DDL: the ghost lives in a rolled-back transaction', async () => {
+    // An event trigger logs every DDL command that ends; the log row commits
+    // only if the DDL does. The old dry run created and dropped a real ghost.
+    await db.query('CREATE TABLE ddl_log (tag text, obj text)');
+    await db.query(`CREATE FUNCTION log_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$
+      DECLARE r record; BEGIN FOR r IN SELECT * FROM pg_event_trigger_ddl_commands() LOOP INSERT INTO ddl_log VALUES (r.command_tag, r.object_identity); END LOOP; END $$`);
+    await db.query('CREATE EVENT TRIGGER log_ddl ON ddl_command_end EXECUTE FUNCTION log_ddl()');
+    try {
+      const r = await cli(['alter', '--url', url, '--table', 't', '--alter', 'ADD COLUMN w int', '--json']);
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ status: 'dry-run', plan: { columnsAdded: ['w'] } });
+      expect(await db.query('SELECT tag, obj FROM ddl_log')).toEqual([]);
+    } finally {
+      await db.query('DROP EVENT TRIGGER log_ddl');
+      await db.query('DROP FUNCTION log_ddl()');
+      await db.query('DROP TABLE ddl_log');
+    }
+  });
+
   it("--table ' lead' is not lead: exit 2 E_NO_TABLE, lead untouched", async () => {
     const before = await state();
     for (const name of [' lead', 'lead ', ' lead ']) {
