@@ -162,6 +162,9 @@ function expectDone(report: AlterReport): void {
   expect(report.status).toBe('done');
 }
 
+/** Engines whose applier places keys against the copy (core/copy-window.ts). */
+const WINDOWED = new Set<TestDialect>(['mysql']);
+
 for (const d of ['mysql', 'postgres'] as const) {
   describe(`adversarial online ALTER on ${d}`, () => {
     let url: string;
@@ -255,6 +258,105 @@ for (const d of ['mysql', 'postgres'] as const) {
       expectDone(report);
       expect(stats.commits).toBeGreaterThan(20);
       expect(await rows(db, t, ['id', 'v', 's'])).toEqual(await rows(db, `${t}_mirror`, ['id', 'v', 's']));
+      await expectNoHelpers(db, t);
+    });
+
+    /**
+     * Copy and apply run side by side (core/copy-window.ts): writers aim at
+     * the copy's frontier (the ghost's highest copied key, one range): just
+     * below it (copied: applied at once), inside the chunk in flight (must
+     * wait for that chunk), and just above it (left to the copy). Run with
+     * the WRONG rule too (keys inside an in-flight chunk left to it): that
+     * run must lose writes, or this test could not see the bug it guards.
+     */
+    for (const rule of ['wrong', 'real'] as const) {
+      it.skipIf(!WINDOWED.has(d))(`changes inside, just below and just above the chunk in flight (${rule} rule${rule === 'wrong' ? ': must lose writes' : ''})`, async () => {
+        const t = `frontier_${rule}`;
+        await create(basic, t);
+        const n = 60_000;
+        const chunk = 2000;
+        await seed(db, t, n, basicRow, ['id', 'v', 's']);
+        const ghost = helpersOf(d, t).ghost;
+        let frontier = 0;
+        let polling = true;
+        const poller = (async () => {
+          const p = await sql(url);
+          try {
+            while (polling) {
+              frontier = Number((await q(p, `SELECT MAX(id) AS m FROM ${ghost} WHERE id <= ?`, [n]).catch(() => [{ m: 0 }]))[0]?.m ?? 0);
+              await sleep(2);
+            }
+          } finally {
+            await p.end();
+          }
+        })();
+        const zones = { below: 0, inside: 0, above: 0 };
+        const load = loop(url, 4, async (w, _worker, i) => {
+          if (frontier === 0 || frontier >= n) return;
+          const zone = (['below', 'inside', 'above'] as const)[i % 3]!;
+          const r = Math.random();
+          const id = zone === 'below' ? frontier - Math.floor(r * 8) : zone === 'inside' ? frontier + 1 + Math.floor(r * chunk) : frontier + chunk + 1 + Math.floor(r * 50);
+          if (id < 1 || id > n) return;
+          zones[zone]++;
+          if (i % 5 === 0) await both(w, t, `DELETE FROM {t} WHERE id = ?`, [id]);
+          else if (i % 5 === 1) {
+            await both(w, t, `DELETE FROM {t} WHERE id = ?`, [id]);
+            await both(w, t, `INSERT INTO {t} (id, v, s) VALUES (?, ?, ?)`, [id, i, `re ${i}`]);
+          } else await both(w, t, `UPDATE {t} SET v = v + 1, s = ? WHERE id = ?`, [`${zone} ${i}`, id]);
+        }, { pauseMs: 1 });
+        if (rule === 'wrong') process.env.GHOSTWRIGHT_TEST_UNSAFE_WINDOW = 'trust-in-flight';
+        let report: AlterReport;
+        try {
+          // Chunks held near `chunk` rows and ~40 ms each: long enough in flight for writers to land inside.
+          report = await run(url, t, my ? 'MODIFY v BIGINT NOT NULL' : 'ALTER COLUMN v TYPE bigint', { chunkSize: chunk, chunkTimeMs: 40, threads: 1 });
+        } finally {
+          delete process.env.GHOSTWRIGHT_TEST_UNSAFE_WINDOW;
+          await load.stop();
+          polling = false;
+          await poller;
+        }
+        expectDone(report);
+        expect(zones.inside).toBeGreaterThan(30);
+        expect(zones.below).toBeGreaterThan(30);
+        expect(zones.above).toBeGreaterThan(30);
+        console.log(`[frontier ${d} ${rule}] zones ${JSON.stringify(zones)}, ${report.rowsCopied} rows copied in ${report.copyMs} ms`);
+        const got = await rows(db, t, ['id', 'v', 's']);
+        const want = await rows(db, `${t}_mirror`, ['id', 'v', 's']);
+        if (rule === 'real') expect(got).toEqual(want);
+        else expect(got).not.toEqual(want);
+        await expectNoHelpers(db, t);
+      });
+    }
+
+    /**
+     * gh-ost's PRIMARY KEY (id, ts) with TIMESTAMP(6): key values travel as
+     * UTC text with every fractional digit and are bound in UTC sessions, so
+     * writers in another zone, microsecond neighbours and key updates (ts
+     * moved by one microsecond) all land exactly. (Refused before.)
+     */
+    it.skipIf(!my)('TIMESTAMP(6) in a composite key under concurrent updates from a session in another time zone', async () => {
+      const t = 'tskey';
+      await create((x) => `CREATE TABLE ${x} (id INT NOT NULL, ts TIMESTAMP(6) NOT NULL, v INT NOT NULL, PRIMARY KEY (id, ts))`, t);
+      // Microsecond neighbours, around the 2024-10-27 fold of Europe/Berlin (01:00 UTC), and at the top of the range.
+      const base = Date.UTC(2024, 9, 27, 0, 59, 59);
+      const stamp = (i: number) => `${new Date(base + Math.floor(i / 3) * 1000).toISOString().slice(0, 19).replace('T', ' ')}.${String(i % 3 === 2 ? 999999 : i % 3).padStart(6, '0')}`;
+      await q(db, "SET time_zone = '+00:00'");
+      await seed(db, t, 3000, (i) => [i % 1000, stamp(i), i], ['id', 'ts', 'v']);
+      const load = loop(url, 3, async (w, worker, i) => {
+        if (i === 0) await w.query("SET time_zone = '+05:30'");
+        const id = (worker * 333 + Math.floor(Math.random() * 333)) % 1000;
+        if (i % 4 === 0) await both(w, t, `UPDATE {t} SET v = v + 1 WHERE id = ?`, [id]);
+        else if (i % 4 === 1) await both(w, t, `UPDATE {t} SET ts = ts + INTERVAL 1 MICROSECOND WHERE id = ? ORDER BY ts DESC LIMIT 1`, [id]);
+        else if (i % 4 === 2) await both(w, t, `DELETE FROM {t} WHERE id = ? ORDER BY ts LIMIT 1`, [id]);
+        else await both(w, t, `INSERT INTO {t} (id, ts, v) VALUES (?, '2024-10-27 02:30:00.000001', ?) ON DUPLICATE KEY UPDATE v = v + 1`, [id, i]);
+      });
+      const report = await run(url, t, 'ADD COLUMN c INT NULL', { chunkSize: 200 });
+      const stats = await load.stop();
+      expectDone(report);
+      expect(stats.commits).toBeGreaterThan(20);
+      await q(db, "SET time_zone = '+00:00'");
+      const cols = ['id', 'CAST(ts AS CHAR) AS ts', 'v'];
+      expect(await rows(db, t, cols, 'id, ts')).toEqual(await rows(db, `${t}_mirror`, cols, 'id, ts'));
       await expectNoHelpers(db, t);
     });
 
@@ -538,6 +640,7 @@ for (const d of ['mysql', 'postgres'] as const) {
         }
         const report = await migration;
         expectDone(report);
+        console.log(`[frontier ${d} ${rule}] zones ${JSON.stringify(zones)}, ${report.rowsCopied} rows copied in ${report.copyMs} ms`);
         const got = await rows(db, t, ['id', 'v', 's']);
         expect(got).toEqual(await rows(db, `${t}_mirror`, ['id', 'v', 's']));
         expect(got.length).toBe(4);

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { checkGrants, parseGrant } from '../../src/engine/mysql/grants.js';
-import { KeyQueue, keyId } from '../../src/engine/mysql/key-queue.js';
 import { binlogChecks, parseVersion } from '../../src/engine/mysql/doctor.js';
 import { isDdlOnTable, keyNormalizer } from '../../src/engine/mysql/stream.js';
 import { comparePositions, withoutSqlModes } from '../../src/engine/mysql/connect.js';
@@ -46,63 +45,6 @@ describe('binlog checks', () => {
   it('warns (not errors) when the server has no binlog_row_metadata', () => {
     const checks = binlogChecks(info, { log_bin: 'ON', binlog_format: 'ROW', binlog_row_image: 'MINIMAL', binlog_row_metadata: null, server_id: '0' });
     expect(checks.filter((c) => !c.ok).map((c) => `${c.id}:${c.severity}`)).toEqual(['binlog-row-image:error', 'binlog-row-metadata:warn', 'server-id:error']);
-  });
-});
-
-describe('KeyQueue', () => {
-  const pos = (p: number) => ({ file: 'binlog.000001', position: p });
-  it('dedupes keys and advances the applied position only past applied commits', () => {
-    const q = new KeyQueue(pos(4));
-    q.add([1]);
-    q.add([2]);
-    q.add([1]);
-    q.commit(pos(100));
-    q.add([3]);
-    q.commit(pos(200));
-    expect(q.size).toBe(3);
-    expect(q.backlog).toBe(4);
-    const b1 = q.take(2);
-    expect(b1.keys).toEqual([[1], [2]]);
-    q.done(b1);
-    expect(q.applied).toEqual(pos(100));
-    expect(q.eventsApplied).toBe(3);
-    const b2 = q.take(10);
-    q.done(b2);
-    expect(q.applied).toEqual(pos(200));
-    q.commit(pos(300));
-    expect(q.applied).toEqual(pos(300));
-  });
-  it('requeues a failed batch at the front', () => {
-    const q = new KeyQueue(pos(4));
-    q.add([1]);
-    q.add([2]);
-    q.commit(pos(50));
-    const b = q.take(1);
-    q.add([3]);
-    q.requeue(b);
-    expect(q.take(10).keys).toEqual([[1], [2], [3]]);
-    expect(q.applied).toEqual(pos(4));
-  });
-  it('keeps copy-queued keys from claiming a caught-up position until applied', () => {
-    const q = new KeyQueue(pos(4));
-    q.commit(pos(10));
-    q.addExternal([7]);
-    q.addExternal([7]);
-    expect(q.externalPending).toBe(1);
-    expect(q.applied).toEqual(pos(10));
-    const b = q.take(10);
-    q.requeue(b);
-    expect(q.externalPending).toBe(1);
-    const b2 = q.take(10);
-    expect(b2.external).toEqual([[7]]);
-    q.done(b2);
-    expect(q.externalPending).toBe(0);
-    expect(q.size).toBe(0);
-  });
-
-  it('distinguishes binary keys by bytes and strings by text', () => {
-    expect(keyId([Buffer.from('a')])).not.toBe(keyId(['a']));
-    expect(keyId([1, 'x'])).toBe(keyId(['1', 'x']));
   });
 });
 

@@ -1,26 +1,32 @@
 /**
- * Applies the stream's backlog to the ghost, key-based (DESIGN §1.6): for a
- * batch of distinct keys, delete them from the ghost and re-insert those
- * still in the original with their current values, read by SQL. Replaying a
- * batch twice is harmless.
+ * The MySQL/MariaDB SQL of the engine-neutral applier (core/change-applier.ts):
+ * for a batch of distinct keys, delete them from the ghost and re-insert
+ * those still in the original with their current values, read by SQL in the
+ * same statement (rows never leave the server). Replaying a batch twice is
+ * harmless.
+ *
+ * Visibility (DESIGN §2): a transaction is in the binlog before its commit is
+ * visible, so every read of the original here LOCKS IN SHARE MODE: it waits
+ * for the writer's row locks, i.e. for the commit. Keys the copy had not
+ * reached are read that way first (key columns only), and only then placed
+ * against the copy (settle): a chunk that starts after this read sees the
+ * commit.
  *
  * Not REPLACE (as gh-ost applies): REPLACE deletes whatever ghost row
  * collides on ANY unique key, so a unique key the ALTER adds over duplicate
  * data would silently lose rows. A plain INSERT after deleting the batch's
  * keys fails instead; a collision that is transient (the other row's fix is
- * still queued) is retried with the whole backlog before it counts as real. Each batch runs inside CopyGate.apply so it never
- * overlaps a chunk copy (see core/copy-gate.ts).
+ * still queued) is retried with the whole backlog before it counts as real.
  */
 import type { Pool, PoolConnection, Connection } from 'mysql2/promise';
 import type { Logger } from '../../log.js';
 import { GhostwrightError } from '../../errors.js';
-import type { CopyGate } from '../../core/copy-gate.js';
 import type { CopyPlan } from '../../core/columns.js';
-import type { TableRef } from '../engine.js';
-import { buildApplyDelete, buildApplyInsert } from './sql.js';
+import type { ApplySql, ApplyWork } from '../../core/change-applier.js';
+import type { KeyTuple, TableRef } from '../engine.js';
+import { buildApplyDelete, buildApplyInsert, buildLockKeys } from './sql.js';
 import { BENIGN_WARNINGS, comparePositions, currentBinlogPosition, queryExec, queryRows, type BinlogPosition } from './connect.js';
 import type { BinlogStream } from './stream.js';
-import type { Batch } from './key-queue.js';
 
 export const APPLY_BATCH = 1000;
 /** A duplicate on another unique key may be transient (its fix is still queued); retry this often before failing. */
@@ -31,90 +37,57 @@ const DUP_LAG_MS = 120_000;
 
 export interface ApplierOptions {
   pool: Pool;
+  /** Prepares a pooled session for key values (the UTC zone of a TIMESTAMP key). */
+  session: (conn: PoolConnection) => Promise<PoolConnection>;
   stream: BinlogStream;
-  gate: CopyGate;
   source: TableRef;
   ghost: TableRef;
   plan: CopyPlan;
   log: Logger;
 }
 
-export class Applier {
-  private running = false;
-  private loop: Promise<void> | null = null;
-  /** Held during cut-over: the cut-over drains the backlog itself, while it holds the table. */
-  private held = false;
+export class MysqlApplySql implements ApplySql {
   private dupFailures = 0;
   /** Binlog end when the current streak of duplicates began (see streamBehindDuplicate). */
   private dupTarget: { pos: BinlogPosition; since: number } | null = null;
   private lockFailures = 0;
-  error: Error | null = null;
 
   constructor(private readonly o: ApplierOptions) {}
 
-  start(): void {
-    this.running = true;
-    this.loop = this.run();
+  /** After a duplicate, take everything: the row that conflicts is likely queued too. */
+  batchSize(): number {
+    return this.dupFailures > 0 || this.dupTarget ? APPLY_BATCH * 20 : APPLY_BATCH;
   }
 
-  async stop(): Promise<void> {
-    this.running = false;
-    await this.loop;
-  }
-
-  hold(on: boolean): void {
-    this.held = on;
-  }
-
-  private async run(): Promise<void> {
-    const q = this.o.stream.queue;
-    while (this.running && !this.error) {
-      if (this.held || q.size === 0) {
-        await this.o.stream.waitForActivity(50);
-        continue;
-      }
-      await this.o.gate.apply(async () => {
-        if (!this.running || this.held) return;
-        const conn = await this.o.pool.getConnection();
-        try {
-          await this.applyNext(conn);
-        } catch (err) {
-          this.error = err as Error;
-          this.o.log.error({ err }, 'applying the backlog failed');
-        } finally {
-          conn.release();
-        }
-      });
+  async apply(work: ApplyWork): Promise<boolean> {
+    const conn = await this.o.session(await this.o.pool.getConnection());
+    try {
+      return await this.applyOn(conn, work, false);
+    } finally {
+      conn.release();
     }
   }
 
   /**
-   * Takes one batch and applies it on `conn`, in one transaction. Returns
-   * false when the queue was empty. `locked`: conn holds LOCK TABLES with
+   * Applies one batch on `conn`, in one transaction; false: rolled back on a
+   * transient conflict, retry. `locked`: conn holds LOCK TABLES with
    * autocommit off (the cut-over), where START TRANSACTION would release the
    * locks; its statements already form a transaction.
    */
-  async applyNext(conn: PoolConnection | Connection, locked = false): Promise<boolean> {
-    const q = this.o.stream.queue;
-    // After a duplicate, take everything: the row that conflicts is likely queued too.
-    const batch = q.take(this.dupFailures > 0 || this.dupTarget ? APPLY_BATCH * 20 : APPLY_BATCH);
-    if (!batch.keys.length) return false;
+  async applyOn(conn: PoolConnection | Connection, work: ApplyWork, locked: boolean): Promise<boolean> {
     try {
-      await this.applyBatch(conn, batch, locked);
+      await this.write(conn, work, locked);
       this.dupFailures = 0;
       this.dupTarget = null;
       this.lockFailures = 0;
-      q.done(batch);
-      this.o.stream.maybeResume();
       return true;
     } catch (err) {
-      q.requeue(batch);
       const e = err as { code?: string; message?: string };
       // The locking read can deadlock with the application's transactions; InnoDB
       // rolled our batch back, so it is simply retried.
       if ((e.code === 'ER_LOCK_DEADLOCK' || e.code === 'ER_LOCK_WAIT_TIMEOUT') && ++this.lockFailures <= LOCK_RETRIES) {
         this.o.log.debug({ attempt: this.lockFailures, code: e.code }, 'apply: lock conflict, retrying the batch');
-        return true;
+        return false;
       }
       // While the stream lags behind the binlog position seen at the first
       // duplicate, the change that frees the value is probably not received
@@ -124,12 +97,12 @@ export class Applier {
       if (e.code === 'ER_DUP_ENTRY' && (await this.streamBehindDuplicate(conn))) {
         this.o.log.debug({ msg: e.message }, 'apply: duplicate on another unique key while the stream lags; waiting for it');
         await this.o.stream.waitForActivity(50);
-        return true;
+        return false;
       }
       if (e.code === 'ER_DUP_ENTRY' && ++this.dupFailures <= DUP_RETRIES) {
         this.o.log.debug({ attempt: this.dupFailures, msg: e.message }, 'apply: duplicate on another unique key, retrying with the whole backlog');
         await new Promise((r) => setTimeout(r, 20 * this.dupFailures));
-        return true;
+        return false;
       }
       if (e.code === 'ER_DUP_ENTRY') {
         throw new GhostwrightError('E_UNIQUE_CONFLICT', `the new table's unique key rejects rows of the original: ${e.message}`, {
@@ -152,32 +125,38 @@ export class Applier {
     return comparePositions(this.o.stream.queue.received, this.dupTarget.pos) < 0;
   }
 
-  private async applyBatch(conn: PoolConnection | Connection, batch: Batch, locked: boolean): Promise<void> {
+  private spec(keys: readonly KeyTuple[]) {
     const plan = this.o.plan;
-    const spec = { source: this.o.source, ghost: this.o.ghost, pairs: plan.mapping.pairs, sourceKey: plan.sourceKey, targetKey: plan.targetKey, keys: batch.keys, index: plan.keyName };
-    const del = buildApplyDelete(spec);
-    const ins = buildApplyInsert(spec);
+    return { source: this.o.source, ghost: this.o.ghost, pairs: plan.mapping.pairs, sourceKey: plan.sourceKey, targetKey: plan.targetKey, keys, index: plan.keyName };
+  }
+
+  private async write(conn: PoolConnection | Connection, work: ApplyWork, locked: boolean): Promise<void> {
     if (!locked) await conn.query('START TRANSACTION');
     try {
-      await queryExec(conn, del.sql, del.params);
-      const res = await queryExec(conn, ins.sql, ins.params);
-      if (res.warningStatus > 0) {
-        const warnings = (await queryRows(conn, 'SHOW WARNINGS')).filter((w) => !BENIGN_WARNINGS.has(Number(w.Code)));
-        if (warnings.length) throw new GhostwrightError('E_APPLY_DATA_LOSS', `the new column types would change values: ${warnings.map((w) => String(w.Message)).slice(0, 3).join('; ')}`, {
-          hint: 'the ALTER truncates or converts data lossily; fix the data or the ALTER',
-        });
+      let keys = work.write;
+      if (work.ahead.length) {
+        // Wait for the commits of the keys the copy may still read, then place them.
+        const lock = buildLockKeys(this.spec(work.ahead));
+        await queryRows(conn, lock.sql, lock.params);
+        keys = [...keys, ...work.settle()];
+      }
+      if (keys.length) {
+        const spec = this.spec(keys);
+        const del = buildApplyDelete(spec);
+        const ins = buildApplyInsert(spec);
+        await queryExec(conn, del.sql, del.params);
+        const res = await queryExec(conn, ins.sql, ins.params);
+        if (res.warningStatus > 0) {
+          const warnings = (await queryRows(conn, 'SHOW WARNINGS')).filter((w) => !BENIGN_WARNINGS.has(Number(w.Code)));
+          if (warnings.length) throw new GhostwrightError('E_APPLY_DATA_LOSS', `the new column types would change values: ${warnings.map((w) => String(w.Message)).slice(0, 3).join('; ')}`, {
+            hint: 'the ALTER truncates or converts data lossily; fix the data or the ALTER',
+          });
+        }
       }
       await conn.query('COMMIT');
     } catch (err) {
       await conn.query('ROLLBACK').catch(() => undefined);
       throw err;
-    }
-  }
-
-  /** Cut-over: applies everything queued now, on the cut-over's locking session (the background loop is held). */
-  async drainLocked(conn: Connection): Promise<void> {
-    while (await this.applyNext(conn, true)) {
-      /* keep going */
     }
   }
 }

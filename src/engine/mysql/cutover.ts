@@ -27,12 +27,13 @@ import type { Pool, Connection } from 'mysql2/promise';
 import type { ConnectionSpec } from '../../connection.js';
 import type { Logger } from '../../log.js';
 import { GhostwrightError } from '../../errors.js';
-import type { CopyGate } from '../../core/copy-gate.js';
+import type { CopyWindow } from '../../core/copy-window.js';
+import type { ChangeApplier } from '../../core/change-applier.js';
 import type { TableRef } from '../engine.js';
 import { buildLockTables, buildRename, qualified } from './sql.js';
-import { comparePositions, currentBinlogPosition, openConnection, queryRows, ROW_SESSION_SETUP } from './connect.js';
+import { comparePositions, currentBinlogPosition, openConnection, queryRows, ROW_SESSION_SETUP, type BinlogPosition } from './connect.js';
 import type { BinlogStream } from './stream.js';
-import type { Applier } from './apply.js';
+import type { MysqlApplySql } from './apply.js';
 
 export interface CutOverContext {
   spec: ConnectionSpec;
@@ -42,8 +43,11 @@ export interface CutOverContext {
   /** The name the original gets: `_t_del`. */
   oldName: TableRef;
   stream: BinlogStream;
-  applier: Applier;
-  gate: CopyGate;
+  applier: ChangeApplier<BinlogPosition>;
+  applySql: MysqlApplySql;
+  /** The copy key has a TIMESTAMP column: A binds key values in UTC, as the pool's sessions do. */
+  utc: boolean;
+  window: CopyWindow;
   lockTimeoutMs: number;
   log: Logger;
 }
@@ -73,14 +77,14 @@ export async function cutOverTables(ctx: CutOverContext): Promise<{ stallMs: num
   // on A's lock for at most the rest of A's hold, which is capped below.
   await a.query('SET SESSION lock_wait_timeout = ?', [seconds]);
   // A applies the last changes as the pool's sessions do, in one transaction per batch.
-  for (const q of [...ROW_SESSION_SETUP, 'SET SESSION autocommit = 0']) await a.query(q);
+  for (const q of [...ROW_SESSION_SETUP, ...(ctx.utc ? ["SET SESSION time_zone = '+00:00'"] : []), 'SET SESSION autocommit = 0']) await a.query(q);
   await b.query('SET SESSION lock_wait_timeout = ?', [seconds * 2 + 1]);
   ctx.stream.allowDdl = true;
-  ctx.applier.hold(true);
+  await ctx.applier.hold(true);
   let swapped = false;
   try {
-    // Inside the gate: no chunk copy and no background apply runs from here on.
-    const result = await ctx.gate.apply(() => attempt(ctx, a, b));
+    // Exclusive: no chunk copy and no background apply runs from here on.
+    const result = await ctx.window.exclusive(() => attempt(ctx, a, b));
     swapped = true;
     return result;
   } finally {
@@ -88,7 +92,7 @@ export async function cutOverTables(ctx: CutOverContext): Promise<{ stallMs: num
     if (!swapped) {
       ctx.stream.allowDdl = false;
       // The attempt failed and the original stays: the background apply resumes during the backoff.
-      ctx.applier.hold(false);
+      await ctx.applier.hold(false);
     }
     await a.end().catch(() => undefined);
     await b.end().catch(() => undefined);
@@ -115,11 +119,11 @@ async function attempt(ctx: CutOverContext, a: Connection, b: Connection): Promi
     const target = await currentBinlogPosition(pool);
     while (comparePositions(ctx.stream.queue.received, target) < 0) {
       if (ctx.stream.error) throw ctx.stream.error;
-      await ctx.applier.drainLocked(a);
+      await ctx.applier.drain((w) => ctx.applySql.applyOn(a, w, true));
       if (Date.now() > deadline) throw lockTimeout('the stream did not catch up in time');
       await ctx.stream.waitForActivity(10);
     }
-    await ctx.applier.drainLocked(a);
+    await ctx.applier.drain((w) => ctx.applySql.applyOn(a, w, true));
     if (ctx.stream.error) throw ctx.stream.error;
     await carryAutoIncrement(a, original, ghost);
     renamed = b.query(buildRename([[original, oldName], [ghost, original]]).sql).then(

@@ -4,22 +4,24 @@
  * a binlog stream started before the first chunk, keyset chunk copies on
  * READ COMMITTED sessions, key-based apply, and the sentry cut-over.
  */
-import type { Pool } from 'mysql2/promise';
+import type { Pool, PoolConnection } from 'mysql2/promise';
 import type { ConnectionSpec } from '../../connection.js';
 import type { Logger } from '../../log.js';
 import { GhostwrightError, RefusedError } from '../../errors.js';
-import { CopyGate } from '../../core/copy-gate.js';
+import { CopyWindow, keyOrder } from '../../core/copy-window.js';
+import { mysqlKeyKind, refuseZoneDependentConversions } from './key-types.js';
+import { ChangeApplier } from '../../core/change-applier.js';
 import type { CopyPlan } from '../../core/columns.js';
 import { helperNames, MYSQL_IDENTIFIER_LIMIT } from '../../core/names.js';
 import type { AlterRequest, CheckResult, ChunkResult, CopyRange, CutOverResult, KeyTuple, LoadMeasurement, OnlineAlter, ServerInfo, StreamStats, TableInfo, TableRef, VerifyPoint } from '../engine.js';
 import { openMysqlVerifyPoint, recopyMysqlRange } from './verify.js';
-import { BENIGN_WARNINGS, comparePositions, createPool, currentBinlogPosition, formatPosition, openConnection, queryExec, queryRows, ROW_SESSION_SETUP } from './connect.js';
+import { BENIGN_WARNINGS, comparePositions, createPool, currentBinlogPosition, formatPosition, openConnection, queryExec, queryRows, ROW_SESSION_SETUP, type BinlogPosition } from './connect.js';
 import { alterPreflight, unsupportedKeyColumns } from './preflight.js';
 import { inspectTable } from './inspect.js';
 import { buildChangelogWrite, buildCopyChunk, buildCreateChangelog, buildKeyAtOffset, buildKeyBound, buildLastKeyInRange, buildMissingKeys, qualified } from './sql.js';
 import { BinlogStream } from './stream.js';
 import { ReplicaLagMonitor } from './replicas.js';
-import { Applier } from './apply.js';
+import { MysqlApplySql } from './apply.js';
 import { cutOverTables } from './cutover.js';
 
 export interface MysqlAlterContext {
@@ -34,7 +36,8 @@ export interface MysqlAlterContext {
 
 export class MysqlOnlineAlter implements OnlineAlter {
   private readonly pool: Pool;
-  private readonly gate = new CopyGate();
+  /** Where the copy is; set by usePlan (it needs the key's types to order keys). */
+  private window = new CopyWindow(null);
   readonly ghost: TableRef;
   readonly oldTable: TableRef;
   readonly changelog: TableRef;
@@ -43,7 +46,11 @@ export class MysqlOnlineAlter implements OnlineAlter {
   private plan: CopyPlan | null = null;
   private ghostKeyName: string | null = null;
   private stream: BinlogStream | null = null;
-  private applier: Applier | null = null;
+  private applier: ChangeApplier<BinlogPosition> | null = null;
+  private applySql: MysqlApplySql | null = null;
+  /** The copy key has a TIMESTAMP column: row sessions compare in UTC (see rowSession). */
+  private utcKey = false;
+  private readonly utcSessions = new WeakSet<object>();
   private swapped = false;
   /**
    * Helper tables this run created. Only these are ever dropped: a refusal
@@ -116,6 +123,10 @@ export class MysqlOnlineAlter implements OnlineAlter {
     const bad = unsupportedKeyColumns(this.original, plan.sourceKey);
     if (bad) throw bad;
     this.plan = plan;
+    const types = plan.sourceKey.map((k) => this.original?.columns.find((c) => c.name.toLowerCase() === k.toLowerCase())?.type ?? '');
+    this.window = new CopyWindow(keyOrder(types.map(mysqlKeyKind)));
+    this.utcKey = types.some((t) => /^timestamp\b/i.test(t));
+    if (this.utcKey) refuseZoneDependentConversions(plan, this.original, this.ghostInfo);
     // A duplicate on this key while copying is a row the stream wrote first (see checkCopyWarnings).
     // The apply deletes a key's ghost rows and inserts its current row, so a widened key
     // (plan.targetKeyUnique false) needs nothing else here.
@@ -173,7 +184,9 @@ export class MysqlOnlineAlter implements OnlineAlter {
         hint: 'the user needs REPLICATION SLAVE (and REPLICATION CLIENT / BINLOG MONITOR) on *.*, and the binlog file must still exist',
       });
     }
-    this.applier = new Applier({ pool: this.pool, stream: this.stream, gate: this.gate, source: this.ctx.request.table, ghost: this.ghost, plan, log: this.ctx.log });
+    const stream = this.stream;
+    this.applySql = new MysqlApplySql({ pool: this.pool, session: (c) => this.rowSession(c), stream, source: this.ctx.request.table, ghost: this.ghost, plan, log: this.ctx.log });
+    this.applier = new ChangeApplier({ backlog: stream.queue, window: this.window, sql: this.applySql, log: this.ctx.log, idle: (ms) => stream.waitForActivity(ms) });
     this.applier.start();
   }
 
@@ -206,10 +219,31 @@ export class MysqlOnlineAlter implements OnlineAlter {
     return { table: this.ctx.request.table, index: plan.keyName, key: plan.sourceKey };
   }
 
+  /**
+   * A TIMESTAMP key travels as UTC text (the binlog's, read with timezone
+   * 'Z'): every session that reads or binds key values then runs in UTC, so
+   * no DST fold or session zone can make two instants compare equal. Other
+   * tables keep the server's zone (a TIMESTAMP -> DATETIME conversion in the
+   * ALTER depends on it, as in a blocking ALTER).
+   */
+  private async rowSession(conn: PoolConnection): Promise<PoolConnection> {
+    const id = conn.connection as object;
+    if (this.utcKey && !this.utcSessions.has(id)) {
+      await conn.query("SET SESSION time_zone = '+00:00'");
+      this.utcSessions.add(id);
+    }
+    return conn;
+  }
+
   private async keyRow(sql: { sql: string; params: unknown[] }): Promise<KeyTuple | null> {
-    const [rows] = await this.pool.query({ sql: sql.sql, rowsAsArray: true }, sql.params);
-    const r = (rows as unknown[][])[0];
-    return r ? (r as KeyTuple) : null;
+    const conn = await this.rowSession(await this.pool.getConnection());
+    try {
+      const [rows] = await conn.query({ sql: sql.sql, rowsAsArray: true }, sql.params);
+      const r = (rows as unknown[][])[0];
+      return r ? (r as KeyTuple) : null;
+    } finally {
+      conn.release();
+    }
   }
 
   async keyBounds(): Promise<{ min: KeyTuple; max: KeyTuple } | null> {
@@ -236,9 +270,9 @@ export class MysqlOnlineAlter implements OnlineAlter {
     return out;
   }
 
-  /** MySQL applies every change (the copy's INSERT IGNORE skips rows the stream wrote first). */
-  beginCopy(): void {
-    /* nothing to track */
+  /** From here on the applier places changed keys against the copy's ranges (core/copy-window.ts). */
+  beginCopy(ranges: readonly CopyRange[]): void {
+    this.window.begin(ranges);
   }
 
   async copyChunk(range: CopyRange, limit: number): Promise<ChunkResult> {
@@ -249,10 +283,13 @@ export class MysqlOnlineAlter implements OnlineAlter {
     const through =
       (await this.keyRow(buildKeyAtOffset({ ...scan, after: range.after, upTo: range.upTo, offset: Math.max(0, limit - 1) }))) ??
       (await this.keyRow(buildLastKeyInRange({ ...scan, after: range.after, upTo: range.upTo })));
-    if (!through) return { rows: 0, last: null };
+    if (!through) {
+      this.window.rangeDone(range);
+      return { rows: 0, last: null };
+    }
     const spec = { source: this.ctx.request.table, ghost: this.ghost, pairs: plan.mapping.pairs, index: scan.index, key: scan.key, after: range.after, through };
-    const rows = await this.gate.copy(async () => {
-      const conn = await this.pool.getConnection();
+    const rows = await this.window.chunk(range, through, async () => {
+      const conn = await this.rowSession(await this.pool.getConnection());
       try {
         const q = buildCopyChunk(spec);
         const res = await queryExec(conn, q.sql, q.params);
@@ -306,7 +343,7 @@ export class MysqlOnlineAlter implements OnlineAlter {
 
   private verifyContext() {
     if (!this.original || !this.ghostInfo) throw new GhostwrightError('E_INTERNAL', 'verification before createGhost()');
-    return { pool: this.pool, gate: this.gate, original: this.original, ghost: this.ghostInfo, ghostRef: this.ghost, plan: this.needPlan(), lockTimeoutMs: this.ctx.request.cutOverLockTimeoutMs, log: this.ctx.log };
+    return { pool: this.pool, gate: this.window, original: this.original, ghost: this.ghostInfo, ghostRef: this.ghost, plan: this.needPlan(), lockTimeoutMs: this.ctx.request.cutOverLockTimeoutMs, log: this.ctx.log };
   }
 
   // ---------------------------------------------------------------- throttle inputs
@@ -334,13 +371,13 @@ export class MysqlOnlineAlter implements OnlineAlter {
 
   async cutOver(): Promise<CutOverResult> {
     this.throwIfFailed();
-    if (!this.stream || !this.applier) throw new GhostwrightError('E_INTERNAL', 'cutOver() before startStream()');
-    const ctx = { spec: this.ctx.spec, pool: this.pool, original: this.ctx.request.table, ghost: this.ghost, oldName: this.oldTable, stream: this.stream, applier: this.applier, gate: this.gate, lockTimeoutMs: this.ctx.request.cutOverLockTimeoutMs, log: this.ctx.log };
+    if (!this.stream || !this.applier || !this.applySql) throw new GhostwrightError('E_INTERNAL', 'cutOver() before startStream()');
+    const ctx = { spec: this.ctx.spec, pool: this.pool, original: this.ctx.request.table, ghost: this.ghost, oldName: this.oldTable, stream: this.stream, applier: this.applier, applySql: this.applySql, utc: this.utcKey, window: this.window, lockTimeoutMs: this.ctx.request.cutOverLockTimeoutMs, log: this.ctx.log };
     let stallMs: number;
     try {
       ({ stallMs } = await cutOverTables(ctx));
     } catch (err) {
-      this.applier.hold(false);
+      await this.applier.hold(false);
       throw err;
     }
     // Events from now on belong to the new table: stop applying at once.
@@ -390,5 +427,3 @@ export class MysqlOnlineAlter implements OnlineAlter {
     await this.pool.end();
   }
 }
-
-

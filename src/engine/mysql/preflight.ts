@@ -97,17 +97,17 @@ export async function alterPreflight(input: PreflightInput): Promise<CheckResult
 }
 
 /**
- * Key values travel from the binlog back into SQL. TIMESTAMP keys arrive in
- * UTC while the session compares them in its own time zone (and a DST fold
- * makes two instants print alike); FLOAT/DOUBLE keys arrive widened and
- * compare inexactly. Such keys could make the apply miss rows: refuse.
+ * Key values travel from the binlog back into SQL. FLOAT/DOUBLE keys arrive
+ * widened and compare inexactly: such keys could make the apply miss rows,
+ * refuse. (TIMESTAMP keys arrive as UTC text with every fractional digit;
+ * the sessions that bind them run in UTC, see online-alter.ts rowSession.)
  */
 export function unsupportedKeyColumns(table: TableInfo | null, key: readonly string[]): RefusedError | null {
   if (!table) return null;
-  const bad = key.filter((k) => /^(timestamp|float|double|real)\b/i.test(table.columns.find((c) => c.name.toLowerCase() === k.toLowerCase())?.type ?? ''));
+  const bad = key.filter((k) => /^(float|double|real)\b/i.test(table.columns.find((c) => c.name.toLowerCase() === k.toLowerCase())?.type ?? ''));
   if (!bad.length) return null;
   return new RefusedError('E_KEY_TYPE', `the copy key has columns of a type whose values the binlog can't give back exactly: ${bad.join(', ')}`, {
-    hint: 'add a PRIMARY KEY or UNIQUE NOT NULL key over integer, string, binary, DATETIME or DECIMAL columns first',
+    hint: 'add a PRIMARY KEY or UNIQUE NOT NULL key over integer, string, binary, DATETIME, TIMESTAMP or DECIMAL columns first',
   });
 }
 

@@ -273,6 +273,17 @@ export function buildApplyInsert(spec: ApplySpec): Sql {
   };
 }
 
+/**
+ * A locking read of the batch's keys the copy has not reached (key columns
+ * only): returns once every transaction that wrote them has committed (see
+ * buildApplyInsert), so a chunk that starts afterwards sees those commits.
+ */
+export function buildLockKeys(spec: ApplySpec): Sql {
+  const k = keyIn(spec.sourceKey, spec.keys);
+  const force = spec.index ? ` FORCE INDEX (${quoteIdent(spec.index)})` : '';
+  return { sql: `SELECT ${cols(spec.sourceKey)} FROM ${qualified(spec.source)}${force} WHERE ${k.sql} LOCK IN SHARE MODE`, params: k.params };
+}
+
 // ---------------------------------------------------------------- helpers' DDL
 
 export function buildCreateChangelog(ghc: TableRef): Sql {

@@ -1,14 +1,14 @@
 /**
  * The binlog stream of one table (@vlasky/zongji): row events become changed
- * KEYS in a KeyQueue; commits advance the received position. Row values are
+ * KEYS in the engine-neutral ChangeBacklog (core/change-backlog.ts); commits advance the received position. Row values are
  * never decoded into the ghost: the applier re-reads them from the original
  * by SQL, so type fidelity does not depend on binlog decoding. Only key
  * values travel, bound back exactly (BIGINT beyond 2^53 as strings, binary
  * keys as Buffers, BINARY(n) re-padded with the 0x00 bytes the binlog strips).
  *
- * zongji has no backpressure of its own: above maxBacklog queued keys the
- * binlog socket is paused (TCP then holds the server back) and resumed below
- * half of it.
+ * zongji has no backpressure of its own: above maxBacklog queued keys (the
+ * backlog's high-water mark) the binlog socket is paused (TCP then holds the
+ * server back) and resumed below half of it (the low-water mark).
  */
 import ZongJi from '@vlasky/zongji';
 import type { AnyBinlogEvent } from '@vlasky/zongji';
@@ -16,10 +16,10 @@ import type { ConnectionSpec } from '../../connection.js';
 import type { Logger } from '../../log.js';
 import { GhostwrightError } from '../../errors.js';
 import type { KeyTuple, TableRef } from '../engine.js';
-import { connectionOptions, type BinlogPosition } from './connect.js';
+import { ChangeBacklog } from '../../core/change-backlog.js';
+import { comparePositions, connectionOptions, type BinlogPosition } from './connect.js';
 
 const MAX_RESTARTS = 5;
-import { KeyQueue } from './key-queue.js';
 
 export interface StreamOptions {
   spec: ConnectionSpec;
@@ -55,7 +55,7 @@ export function isDdlOnTable(query: string, table: string): boolean {
 }
 
 export class BinlogStream {
-  readonly queue: KeyQueue;
+  readonly queue: ChangeBacklog<BinlogPosition>;
   private zongji: ZongJi | null = null;
   private file: string;
   private paused = false;
@@ -73,7 +73,12 @@ export class BinlogStream {
   private stopping = false;
 
   constructor(private readonly opts: StreamOptions) {
-    this.queue = new KeyQueue(opts.start);
+    this.queue = new ChangeBacklog<BinlogPosition>({
+      start: opts.start,
+      compare: comparePositions,
+      marks: { high: opts.maxBacklog, low: Math.floor(opts.maxBacklog / 2) },
+      onPressure: (pause) => this.pressure(pause),
+    });
     this.file = opts.start.file;
     this.norm = keyNormalizer(opts.key.map((k) => k.type));
   }
@@ -220,20 +225,20 @@ export class BinlogStream {
   }
 
   private afterAdd(): void {
-    if (!this.paused && this.queue.size > this.opts.maxBacklog && this.zongji?.connection) {
-      this.paused = true;
-      this.pauses++;
-      this.zongji.connection.pause();
-      this.opts.log.debug({ backlog: this.queue.size }, 'binlog stream paused: backlog above high-water mark');
-    }
     this.wake();
   }
 
-  /** Called after each applied batch: resume the socket below half the high-water mark. */
-  maybeResume(): void {
-    if (this.paused && this.queue.size <= this.opts.maxBacklog / 2 && this.zongji?.connection) {
+  /** The backlog crossed a water mark: stop or resume reading the binlog socket. */
+  private pressure(pause: boolean): void {
+    const conn = this.zongji?.connection;
+    if (pause && !this.paused && conn) {
+      this.paused = true;
+      this.pauses++;
+      conn.pause();
+      this.opts.log.debug({ backlog: this.queue.size }, 'binlog stream paused: backlog above high-water mark');
+    } else if (!pause && this.paused) {
       this.paused = false;
-      this.zongji.connection.resume();
+      conn?.resume();
     }
   }
 

@@ -19,7 +19,7 @@
 import type { Pool } from 'mysql2/promise';
 import type { ConnectionSpec } from '../../connection.js';
 import type { CopyPlan } from '../../core/columns.js';
-import type { CopyGate } from '../../core/copy-gate.js';
+import type { CopyWindow } from '../../core/copy-window.js';
 import { GhostwrightError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { ColumnInfo, KeyTuple, TableInfo, TableRef, VerifyChunk, VerifyPoint } from '../engine.js';
@@ -29,7 +29,8 @@ import { buildKeyAtOffset, buildLastKeyInRange, keyCompare, qualified, quoteIden
 export interface MysqlVerifyContext {
   spec: ConnectionSpec;
   pool: Pool;
-  gate: CopyGate;
+  /** The copy window: a re-copy runs exclusively (no chunk, no apply batch beside it). */
+  gate: CopyWindow;
   original: TableInfo;
   ghost: TableInfo;
   ghostRef: TableRef;
@@ -183,13 +184,13 @@ function lockTimeout(ctx: MysqlVerifyContext, err: unknown): GhostwrightError {
 /**
  * Copies the original's rows of (after, through] into the ghost again: the
  * apply's delete + locking re-read (see apply.ts), over a key range, inside
- * the copy gate so no chunk or batch overlaps it.
+ * the copy window, exclusively, so no chunk or batch overlaps it.
  */
 export async function recopyMysqlRange(ctx: Omit<MysqlVerifyContext, 'waitCaughtUp' | 'spec'>, after: KeyTuple | null, through: KeyTuple): Promise<void> {
   const pairs = ctx.plan.mapping.pairs;
   const del = rangeWhere(ctx.plan.targetKey, after, through);
   const src = rangeWhere(ctx.plan.sourceKey, after, through);
-  await ctx.gate.apply(async () => {
+  await ctx.gate.exclusive(async () => {
     const conn = await ctx.pool.getConnection();
     try {
       await conn.query('START TRANSACTION');

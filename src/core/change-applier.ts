@@ -1,0 +1,182 @@
+/**
+ * The applier, engine-neutral: takes batches of changed keys from the
+ * backlog, places them against the copy (copy-window.ts), and hands each
+ * batch to the engine's ApplySql, which writes it in ONE transaction:
+ *
+ *   open the transaction; make every commit of the batch's keys visible to
+ *   it (MySQL: a locking read, PostgreSQL: a snapshot that includes their
+ *   xids); call settle(), which places the keys the copy had not reached;
+ *   delete the keys from the ghost and insert their current rows from the
+ *   original (rows never leave the server: exact types by construction).
+ *
+ * Positions are acknowledged by the backlog only once a batch is committed;
+ * a failed batch goes back whole; keys a running chunk covers go back alone.
+ */
+import type { Logger } from '../log.js';
+import type { KeyTuple } from '../engine/engine.js';
+import type { BacklogBatch, BacklogEntry, ChangeBacklog } from './change-backlog.js';
+import type { CopiedSpans, CopyWindow } from './copy-window.js';
+
+/** One batch as the engine writes it. */
+export interface ApplyWork {
+  /** Keys to write now. */
+  write: KeyTuple[];
+  /** Keys the copy had not reached when taken: make their commits visible, then settle(). */
+  ahead: KeyTuple[];
+  /** Engine tokens (PostgreSQL xids) that must be visible to the transaction. */
+  tokens: number[];
+  /** Empty the ghost first (the original was truncated). */
+  truncate: boolean;
+  /**
+   * Called once the transaction sees every commit of the batch: returns the
+   * ahead keys to write now as well (the copy passed them meanwhile). The
+   * others are left to the copy or, when a chunk in flight covers them,
+   * requeued.
+   */
+  settle(): KeyTuple[];
+  /** SQL-side filter when the window can't place keys (inexact mode): write only copied keys. */
+  copied: CopiedSpans | null;
+}
+
+/** The per-engine SQL of the applier. */
+export interface ApplySql {
+  /**
+   * Writes one batch in one transaction. Returns false when it rolled back
+   * on a transient conflict and should be retried (the batch is requeued);
+   * throws when the run must fail.
+   */
+  apply(work: ApplyWork): Promise<boolean>;
+  /** Keys per batch now (an engine may widen it after a conflict). */
+  batchSize(): number;
+}
+
+export interface ApplierParts<P> {
+  backlog: ChangeBacklog<P>;
+  window: CopyWindow;
+  sql: ApplySql;
+  log: Logger;
+  /** Resolves on stream activity or after ms. */
+  idle(ms: number): Promise<void>;
+}
+
+export class ChangeApplier<P> {
+  private running = false;
+  private loop: Promise<void> | null = null;
+  private held = false;
+  private busy: Promise<unknown> | null = null;
+  error: Error | null = null;
+
+  constructor(private readonly p: ApplierParts<P>) {}
+
+  start(): void {
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+  }
+
+  /** Held: no background batch starts (the cut-over drains the backlog itself); resolves once the running one ended. */
+  async hold(on: boolean): Promise<void> {
+    this.held = on;
+    if (on && this.busy) await this.busy.catch(() => undefined);
+  }
+
+  private takeable(): boolean {
+    const { backlog, window } = this.p;
+    if (backlog.hasTruncate) return window.begun;
+    if (backlog.size === 0 || !window.begun) return false;
+    return true;
+  }
+
+  private async run(): Promise<void> {
+    while (this.running && !this.error) {
+      if (this.held || !this.takeable()) {
+        await this.p.idle(50);
+        continue;
+      }
+      const work = this.applyOnce().catch((err: unknown) => {
+        this.error = err as Error;
+        this.p.log.error({ err }, 'applying the backlog failed');
+        return false;
+      });
+      this.busy = work;
+      const did = await work;
+      this.busy = null;
+      // Everything queued waits for chunks in flight: let them finish.
+      if (!did) await this.p.idle(20);
+    }
+  }
+
+  /** Takes one batch and applies it; false when nothing could be taken. */
+  async applyOnce(): Promise<boolean> {
+    const { backlog, window } = this.p;
+    const exclusive = backlog.hasTruncate;
+    return window.batch(exclusive, async () => {
+      if (this.held && !exclusive) return false;
+      const batch = backlog.take(this.p.sql.batchSize(), (k) => window.place(k) !== 'wait');
+      if (!batch.entries.length && !batch.truncate) return false;
+      return this.applyBatch(batch, (w) => this.p.sql.apply(w));
+    });
+  }
+
+  /**
+   * Applies one taken batch through `write` (the background SQL, or the
+   * cut-over's locked session); settles the backlog whatever happens.
+   */
+  async applyBatch(batch: BacklogBatch, write: (w: ApplyWork) => Promise<boolean>): Promise<boolean> {
+    const { backlog, window } = this.p;
+    const now: KeyTuple[] = [];
+    const ahead: BacklogEntry[] = [];
+    const tokens = new Set<number>();
+    for (const e of batch.entries) {
+      if (window.place(e.key) === 'apply') now.push(e.key);
+      else ahead.push(e);
+      for (const t of e.tokens) tokens.add(t);
+    }
+    const requeue: BacklogEntry[] = [];
+    let settled = false;
+    const work: ApplyWork = {
+      write: now,
+      ahead: ahead.map((e) => e.key),
+      tokens: [...tokens],
+      truncate: batch.truncate,
+      copied: window.exact ? null : window.spans(),
+      settle: () => {
+        if (settled) throw new Error('settle() called twice');
+        settled = true;
+        const late: KeyTuple[] = [];
+        for (const e of ahead) {
+          const where = window.place(e.key);
+          if (where === 'apply') late.push(e.key);
+          else if (where === 'wait') requeue.push(e);
+        }
+        return late;
+      },
+    };
+    let ok = false;
+    try {
+      ok = await write(work);
+      if (ok && ahead.length && !settled) throw new Error('the engine applied a batch without settling the keys ahead of the copy');
+    } finally {
+      if (ok) backlog.done(batch, requeue);
+      else backlog.requeue(batch);
+    }
+    return true;
+  }
+
+  /**
+   * Applies everything queued now through `write` (the cut-over's session,
+   * which holds the table: the copy is done, so every key is applied).
+   */
+  async drain(write: (w: ApplyWork) => Promise<boolean>): Promise<void> {
+    const { backlog } = this.p;
+    for (;;) {
+      const batch = backlog.take(this.p.sql.batchSize());
+      if (!batch.entries.length && !batch.truncate) return;
+      await this.applyBatch(batch, write);
+    }
+  }
+}
