@@ -640,7 +640,6 @@ for (const d of ['mysql', 'postgres'] as const) {
         }
         const report = await migration;
         expectDone(report);
-        console.log(`[frontier ${d} ${rule}] zones ${JSON.stringify(zones)}, ${report.rowsCopied} rows copied in ${report.copyMs} ms`);
         const got = await rows(db, t, ['id', 'v', 's']);
         expect(got).toEqual(await rows(db, `${t}_mirror`, ['id', 'v', 's']));
         expect(got.length).toBe(4);
