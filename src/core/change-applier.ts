@@ -57,6 +57,8 @@ export interface ApplierParts<P> {
   log: Logger;
   /** Resolves on stream activity or after ms. */
   idle(ms: number): Promise<void>;
+  /** The applier failed (the run must end): e.g. end the stream's waits. */
+  onError?: (err: Error) => void;
 }
 
 export class ChangeApplier<P> {
@@ -100,13 +102,14 @@ export class ChangeApplier<P> {
       const work = this.applyOnce().catch((err: unknown) => {
         this.error = err as Error;
         this.p.log.error({ err }, 'applying the backlog failed');
+        this.p.onError?.(this.error);
         return false;
       });
       this.busy = work;
       const did = await work;
       this.busy = null;
       // Everything queued waits for chunks in flight: let them finish.
-      if (!did) await this.p.idle(20);
+      if (!did) await this.p.window.changed(50);
     }
   }
 
@@ -130,7 +133,7 @@ export class ChangeApplier<P> {
     const { backlog, window } = this.p;
     const now: KeyTuple[] = [];
     const ahead: BacklogEntry[] = [];
-    const tokens = new Set<number>();
+    const tokens = new Set<number>(batch.truncateTokens);
     for (const e of batch.entries) {
       if (window.place(e.key) === 'apply') now.push(e.key);
       else ahead.push(e);

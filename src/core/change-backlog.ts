@@ -31,6 +31,8 @@ export interface BacklogBatch {
   /** A whole-table event (TRUNCATE) is part of this batch: apply it first, alone with the copy. */
   truncate: boolean;
   truncateSeq: number;
+  /** Tokens of the TRUNCATE's transaction. */
+  truncateTokens: number[];
 }
 
 export interface WaterMarks {
@@ -54,6 +56,7 @@ export class ChangeBacklog<P> {
   private pendingChanges = 0;
   /** Sequence of a TRUNCATE not yet applied (0: none). */
   private truncateSeq = 0;
+  private truncateTokens: number[] = [];
   private commitCount = 0;
   /** Oldest sequence queued or in flight; null when it must be recomputed. */
   private oldestSeq: number | null = Infinity;
@@ -125,8 +128,9 @@ export class ChangeBacklog<P> {
   }
 
   /** The table was emptied: the ghost must be emptied before any later key is applied. */
-  truncate(): void {
+  truncate(token?: number): void {
     this.seq++;
+    if (token !== undefined) this.truncateTokens.push(token);
     if (!this.truncateSeq) this.truncateSeq = this.seq;
     this.oldestSeq = null;
   }
@@ -171,8 +175,9 @@ export class ChangeBacklog<P> {
       entries.push(e);
       this.entries.delete(id);
     }
-    const batch = { entries, truncate: this.truncateSeq > 0, truncateSeq: this.truncateSeq };
+    const batch = { entries, truncate: this.truncateSeq > 0, truncateSeq: this.truncateSeq, truncateTokens: this.truncateTokens };
     this.truncateSeq = 0;
+    this.truncateTokens = [];
     if (entries.length || batch.truncate) this.inFlight.add(batch);
     this.oldestSeq = null;
     return batch;
@@ -196,7 +201,10 @@ export class ChangeBacklog<P> {
   /** The batch failed: every entry goes back (its truncate too). */
   requeue(batch: BacklogBatch): void {
     if (!this.inFlight.delete(batch)) return;
-    if (batch.truncate) this.truncateSeq = this.truncateSeq ? Math.min(this.truncateSeq, batch.truncateSeq) : batch.truncateSeq;
+    if (batch.truncate) {
+      this.truncateSeq = this.truncateSeq ? Math.min(this.truncateSeq, batch.truncateSeq) : batch.truncateSeq;
+      this.truncateTokens.push(...batch.truncateTokens);
+    }
     for (const e of batch.entries) this.putBack(e);
     this.oldestSeq = null;
     this.advance();
@@ -244,6 +252,21 @@ export class ChangeBacklog<P> {
     return oldest;
   }
 
+  /**
+   * Entries applied in a transaction that then rolled back (a failed
+   * cut-over): they are pending again. Positions already acknowledged stay
+   * so; the run is failing over to a retry of the cut-over in this process.
+   */
+  redo(entries: readonly BacklogEntry[]): void {
+    for (const e of entries) {
+      this.pendingChanges += e.changes;
+      this.eventsApplied -= e.changes;
+      if (e.external) this.externalPending++;
+      this.putBack(e);
+    }
+    this.oldestSeq = null;
+  }
+
   /** Drops everything (after the swap the events belong to the new table). */
   clear(): void {
     this.entries.clear();
@@ -252,6 +275,7 @@ export class ChangeBacklog<P> {
     this.pendingChanges = 0;
     this.externalPending = 0;
     this.truncateSeq = 0;
+    this.truncateTokens = [];
     this.oldestSeq = Infinity;
     if (this.paused) {
       this.paused = false;

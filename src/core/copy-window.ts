@@ -190,6 +190,17 @@ export class CopyWindow {
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
+  /** Resolves when a chunk or batch ends (or the ranges become known), or after ms. */
+  changed(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.waiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
   private wake(): void {
     const waiting = this.waiters;
     this.waiters = [];

@@ -274,7 +274,7 @@ for (const d of ['mysql', 'postgres'] as const) {
         const t = `frontier_${rule}`;
         await create(basic, t);
         const n = 60_000;
-        const chunk = 2000;
+        const chunk = 1000;
         await seed(db, t, n, basicRow, ['id', 'v', 's']);
         const ghost = helpersOf(d, t).ghost;
         let frontier = 0;
@@ -295,7 +295,8 @@ for (const d of ['mysql', 'postgres'] as const) {
           if (frontier === 0 || frontier >= n) return;
           const zone = (['below', 'inside', 'above'] as const)[i % 3]!;
           const r = Math.random();
-          const id = zone === 'below' ? frontier - Math.floor(r * 8) : zone === 'inside' ? frontier + 1 + Math.floor(r * chunk) : frontier + chunk + 1 + Math.floor(r * 50);
+          // The first 100 keys past the frontier are inside the next chunk (>= 100 rows) while it runs.
+          const id = zone === 'below' ? frontier - Math.floor(r * 8) : zone === 'inside' ? frontier + 1 + Math.floor(r * 100) : frontier + 3 * chunk + 1 + Math.floor(r * 50);
           if (id < 1 || id > n) return;
           zones[zone]++;
           if (i % 5 === 0) await both(w, t, `DELETE FROM {t} WHERE id = ?`, [id]);
@@ -307,8 +308,8 @@ for (const d of ['mysql', 'postgres'] as const) {
         if (rule === 'wrong') process.env.GHOSTWRIGHT_TEST_UNSAFE_WINDOW = 'trust-in-flight';
         let report: AlterReport;
         try {
-          // Chunks held near `chunk` rows and ~40 ms each: long enough in flight for writers to land inside.
-          report = await run(url, t, my ? 'MODIFY v BIGINT NOT NULL' : 'ALTER COLUMN v TYPE bigint', { chunkSize: chunk, chunkTimeMs: 40, threads: 1 });
+          // Chunks grow from `chunk` rows (a long chunk time): each is in flight long enough for writers to land inside.
+          report = await run(url, t, my ? 'MODIFY v BIGINT NOT NULL' : 'ALTER COLUMN v TYPE bigint', { chunkSize: chunk, chunkTimeMs: 2000, threads: 1 });
         } finally {
           delete process.env.GHOSTWRIGHT_TEST_UNSAFE_WINDOW;
           await load.stop();

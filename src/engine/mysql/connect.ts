@@ -65,7 +65,7 @@ export function withoutSqlModes(modes: readonly string[]): string {
  * cut-over's locking session, which applies the last changes).
  *
  * READ COMMITTED: each chunk's INSERT ... SELECT reads a fresh snapshot
- * without shared locks on the original's rows (the CopyGate covers the race).
+ * without shared locks on the original's rows (core/copy-window.ts covers the race).
  *
  * Not strict: a row the server would reject must not abort a whole chunk
  * statement; it becomes a warning, and every warning is inspected (any that
