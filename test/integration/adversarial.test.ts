@@ -273,7 +273,8 @@ for (const d of ['mysql', 'postgres'] as const) {
       it.skipIf(!WINDOWED.has(d))(`changes inside, just below and just above the chunk in flight (${rule} rule${rule === 'wrong' ? ': must lose writes' : ''})`, async () => {
         const t = `frontier_${rule}`;
         await create(basic, t);
-        const n = 60_000;
+        // MariaDB copies ~60k rows a second here: a longer table keeps writers busy around the frontier.
+        const n = my ? 150_000 : 60_000;
         const chunk = 1000;
         await seed(db, t, n, basicRow, ['id', 'v', 's']);
         const ghost = helpersOf(d, t).ghost;
@@ -291,12 +292,16 @@ for (const d of ['mysql', 'postgres'] as const) {
           }
         })();
         const zones = { below: 0, inside: 0, above: 0 };
-        const load = loop(url, 4, async (w, _worker, i) => {
+        // Each worker owns the ids = worker (mod 4): on PostgreSQL a concurrent UPDATE skips a row that
+        // another transaction deleted and re-inserted, while the same UPDATE of the mirror, a statement
+        // later, finds the new row: writers sharing keys would make t and the mirror differ by themselves.
+        const load = loop(url, 4, async (w, worker, i) => {
           if (frontier === 0 || frontier >= n) return;
           const zone = (['below', 'inside', 'above'] as const)[i % 3]!;
           const r = Math.random();
           // The first 100 keys past the frontier are inside the next chunk (>= 100 rows) while it runs.
-          const id = zone === 'below' ? frontier - Math.floor(r * 8) : zone === 'inside' ? frontier + 1 + Math.floor(r * 100) : frontier + 3 * chunk + 1 + Math.floor(r * 50);
+          const near = zone === 'below' ? frontier - Math.floor(r * 8) : zone === 'inside' ? frontier + 1 + Math.floor(r * 100) : frontier + 3 * chunk + 1 + Math.floor(r * 50);
+          const id = near + ((worker - (near % 4) + 4) % 4) - (zone === 'below' ? 4 : 0);
           if (id < 1 || id > n) return;
           zones[zone]++;
           if (i % 5 === 0) await both(w, t, `DELETE FROM {t} WHERE id = ?`, [id]);
@@ -317,9 +322,9 @@ for (const d of ['mysql', 'postgres'] as const) {
           await poller;
         }
         expectDone(report);
-        expect(zones.inside).toBeGreaterThan(30);
-        expect(zones.below).toBeGreaterThan(30);
-        expect(zones.above).toBeGreaterThan(30);
+        expect(zones.inside).toBeGreaterThan(10);
+        expect(zones.below).toBeGreaterThan(10);
+        expect(zones.above).toBeGreaterThan(10);
         console.log(`[frontier ${d} ${rule}] zones ${JSON.stringify(zones)}, ${report.rowsCopied} rows copied in ${report.copyMs} ms`);
         const got = await rows(db, t, ['id', 'v', 's']);
         const want = await rows(db, `${t}_mirror`, ['id', 'v', 's']);
