@@ -38,11 +38,16 @@ export interface ApplierRate {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const step = (what: string) => process.stderr.write(`  ${new Date().toISOString().slice(11, 19)} ${what}\n`);
 
-/** The running applier of an OnlineAlter (a private field: this bench holds it to time it alone). */
+/**
+ * The running applier of an OnlineAlter (a private field: this bench holds it
+ * to time it alone). The engine-neutral ChangeApplier has hold(); the
+ * PostgreSQL engine's own applier (until it moves onto it) pause()/resume().
+ */
 function applierOf(oa: OnlineAlter): { hold(on: boolean): Promise<void> } {
-  const a = (oa as unknown as { applier?: { hold(on: boolean): Promise<void> } }).applier;
+  const a = (oa as unknown as { applier?: { hold?(on: boolean): Promise<void>; pause?(): Promise<void>; resume?(): void } }).applier;
   if (!a) throw new Error('no applier: startStream() first');
-  return a;
+  if (a.hold) return { hold: (on) => a.hold!(on) };
+  return { hold: async (on) => (on ? a.pause!() : a.resume!()) };
 }
 
 async function seed(engine: Engine, kind: 'mysql' | 'postgres', table: string, rows: number): Promise<void> {
