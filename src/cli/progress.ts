@@ -117,22 +117,32 @@ export function createProgressReporter(mode: ProgressMode, stream: ProgressStrea
   }
 }
 
+/** Migration states after which nothing changes any more: reported once. */
+const FINAL_STATES = new Set(['done', 'failed']);
+
 function jsonReporter(stream: ProgressStream, o: ProgressReporterOptions): ProgressReporter {
   const now = o.now ?? Date.now;
   const minInterval = o.minIntervalMs ?? 1000;
   let lastAt = -Infinity;
   let lastKey = '';
+  let lastSeen = '';
+  let finished = false;
   let pending: LiveMigration | null = null;
+  // What an event says, without its clock: an unchanged state is not written again at stop.
+  const seen = (f: ProgressFields): string => JSON.stringify([f.state, f.throttleReason, f.percent, f.rowsCopied, f.rowsEstimated, f.backlog, f.eventsApplied, f.rowsVerified ?? null]);
   const emit = (live: LiveMigration): void => {
     const t = now();
     const f = progressFields(live, t);
     stream.write(`${JSON.stringify({ event: 'progress', time: new Date(t).toISOString(), ...f })}\n`);
     lastAt = t;
     lastKey = `${f.state}|${f.throttleReason ?? ''}`;
+    lastSeen = seen(f);
+    finished = FINAL_STATES.has(f.state);
     pending = null;
   };
   return {
     update(live) {
+      if (finished) return;
       const key = `${live.progress.state}|${live.progress.throttleReason ?? ''}`;
       if (key !== lastKey || now() - lastAt >= minInterval) emit(live);
       else pending = live;
@@ -141,7 +151,8 @@ function jsonReporter(stream: ProgressStream, o: ProgressReporterOptions): Progr
       stream.write(`${JSON.stringify({ event: 'log', time: new Date(now()).toISOString(), message: line })}\n`);
     },
     stop() {
-      if (pending) emit(pending);
+      if (pending && !finished && seen(progressFields(pending, now())) !== lastSeen) emit(pending);
+      pending = null;
     },
   };
 }
@@ -171,7 +182,8 @@ function barReporter(stream: NodeJS.WritableStream): ProgressReporter {
       stream,
       format: '{table} [{bar}] {percentage}% | {value}/{total} rows | {rate} rows/s | ETA {etaText} | backlog {backlog} | {stateText}',
       hideCursor: true,
-      clearOnComplete: false,
+      // stop() clears the bar, which the terminal cuts to its width, and leaves the whole line.
+      clearOnComplete: true,
       stopOnComplete: false,
       etaBuffer: 50,
       fps: 5,
@@ -179,8 +191,10 @@ function barReporter(stream: NodeJS.WritableStream): ProgressReporter {
     cliProgress.Presets.shades_classic,
   );
   let bar: cliProgress.SingleBar | null = null;
+  let last: LiveMigration | null = null;
   return {
     update(live) {
+      last = live;
       const f = progressFields(live);
       const payload = { table: f.table, rate: f.rowsPerSecond, etaText: formatDuration(f.etaMs), backlog: f.backlog, stateText: stateText(f) };
       const total = Math.max(f.rowsEstimated, f.rowsCopied, 1);
@@ -195,6 +209,8 @@ function barReporter(stream: NodeJS.WritableStream): ProgressReporter {
     },
     stop() {
       multi.stop();
+      if (last) stream.write(`${formatProgressLine(last)}\n`);
+      last = null;
     },
   };
 }

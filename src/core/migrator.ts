@@ -116,6 +116,7 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps =
     const copyStarted = Date.now();
     report.rowsCopied = await copyTable(online, supervisor, options);
     report.copyMs = Date.now() - copyStarted;
+    supervisor.copyFinished();
 
     await deps.afterCopy?.();
 

@@ -57,6 +57,8 @@ export interface AlterOptions {
   streamStartTimeoutMs: number;
   /** Compare the ghost with the original at one consistent point before the cut-over (core/verify.ts). */
   verify: boolean;
+  /** gh-ost --exact-rowcount: count the rows in the background at the start of the copy; the progress total becomes exact. */
+  exactRowcount: boolean;
 }
 
 export const DEFAULT_THROTTLE: ThrottleOptions = Object.freeze({
@@ -81,6 +83,7 @@ export function alterOptions(partial: Partial<AlterOptions> & Pick<AlterOptions,
     cutOverLockTimeoutMs: 3000,
     cutOverRetries: 5,
     verify: true,
+    exactRowcount: false,
     postponeCutOverFlagFile: null,
     replicas: [],
     replicaDiscovery: true,

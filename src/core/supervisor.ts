@@ -5,7 +5,7 @@
  * it "may I go on?"; they never look at load or flags themselves.
  */
 import type { ConnectionSpec } from '../connection.js';
-import type { Engine, OnlineAlter } from '../engine/engine.js';
+import type { Engine, OnlineAlter, SqlSession } from '../engine/engine.js';
 import { GhostwrightError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { createProgressReporter, type ProgressReporter } from '../cli/progress.js';
@@ -38,6 +38,7 @@ export class MigrationSupervisor {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly closers: Array<() => Promise<void> | void> = [];
   private heartbeatBusy = false;
+  private copyDone = false;
 
   private constructor(
     private readonly init: SupervisorInit,
@@ -130,6 +131,7 @@ export class MigrationSupervisor {
     const { options, online, log } = this.init;
     this.live.progress.copyStartedAt = Date.now();
     this.setState('copying');
+    if (options.exactRowcount) this.countRowsInBackground();
     this.throttler.start();
     this.closers.push(() => this.throttler.stop());
     this.closers.push(() => this.probe.close());
@@ -168,6 +170,44 @@ export class MigrationSupervisor {
       if (decision.throttled && !wasThrottled) void this.hook('on-throttled', { GHOSTWRIGHT_THROTTLE_REASON: decision.reason ?? '' });
       wasThrottled = decision.throttled;
     });
+  }
+
+  /**
+   * gh-ost's --exact-rowcount: SELECT COUNT(*) on a connection of its own,
+   * never awaited by the copy. The count becomes the progress total (the
+   * copy may already have passed it: rows inserted meanwhile are copied too).
+   */
+  private countRowsInBackground(): void {
+    const { engine, log } = this.init;
+    const ref = engine.tableRef(this.init.options.table);
+    const table = `${engine.quoteIdent(ref.schema)}.${engine.quoteIdent(ref.name)}`;
+    let session: SqlSession | null = null;
+    let open = true;
+    this.closers.push(() => {
+      open = false;
+      // A count still running must not hold up the end of the migration.
+      void session?.close().catch(() => undefined);
+    });
+    void (async () => {
+      try {
+        session = await engine.openSession();
+        if (!open) return void (await session.close());
+        const { rows } = await session.query(`SELECT COUNT(*) AS n FROM ${table}`);
+        const n = Number(rows[0] ? Object.values(rows[0])[0] : NaN);
+        if (!open || !Number.isFinite(n)) return;
+        const p = this.live.progress;
+        if (!this.copyDone) p.rowsEstimated = Math.max(n, p.rowsCopied);
+        log.info({ rows: n }, 'exact row count');
+      } catch (err) {
+        if (open) log.warn({ err }, 'exact row count failed; progress goes on with the estimate');
+      }
+    })();
+  }
+
+  /** The copy is over: the total is what was copied, so progress ends at exactly 100%. */
+  copyFinished(): void {
+    this.copyDone = true;
+    this.live.progress.rowsEstimated = this.live.progress.rowsCopied;
   }
 
   setState(state: MigrationState): void {

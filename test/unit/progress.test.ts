@@ -88,6 +88,34 @@ describe('json mode', () => {
     expect(events[3]).toMatchObject({ state: 'copying', rowsCopied: 47_000 });
     expect(events[4]).toMatchObject({ state: 'copying', rowsCopied: 48_000 });
   });
+  it('reports a final state once: done is not written again at stop', () => {
+    let now = 5_000;
+    const { lines, stream } = sink();
+    const r = createProgressReporter('json', stream, { minIntervalMs: 1000, now: () => now });
+    const live = makeLive();
+    r.update(live);
+    live.progress.state = 'done';
+    live.progress.rowsCopied = 100_000;
+    r.update(live); // setState('done')
+    now += 10;
+    r.update(live); // supervisor.stop() updates once more...
+    r.stop(); // ...and flushes
+    const events = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(events.filter((e) => e.state === 'done')).toHaveLength(1);
+    expect(events.at(-1)).toMatchObject({ state: 'done', percent: 100 });
+  });
+  it('does not repeat an unchanged event at stop', () => {
+    let now = 5_000;
+    const { lines, stream } = sink();
+    const r = createProgressReporter('json', stream, { minIntervalMs: 1000, now: () => now });
+    const live = makeLive();
+    live.progress.state = 'failed';
+    r.update(live);
+    now += 10;
+    r.update(live);
+    r.stop();
+    expect(lines).toHaveLength(1);
+  });
   it('progressFields matches the live object', () => {
     expect(progressFields(makeLive(), 5_000)).toMatchObject({ percent: 45.2, rowsPerSecond: 11_300 });
   });
@@ -126,6 +154,18 @@ describe('bar mode', () => {
     expect(out).toContain('45200/100000 rows');
     expect(out).toContain('throttled: max-load: Threads_running=31 >= 25');
     expect(out).toContain('backlog 12');
+  });
+  it('on a narrow terminal: the last line is written whole at stop, not cut to the width', () => {
+    const chunks: string[] = [];
+    const stream = { isTTY: true, columns: 40, write: (t: string) => chunks.push(t), cursorTo: () => true, clearLine: () => true, moveCursor: () => true, on: () => stream, removeListener: () => stream };
+    const r = createProgressReporter('bar', stream as unknown as NodeJS.WriteStream);
+    const live = makeLive();
+    live.progress.copyStartedAt = Date.now() - 4_000;
+    live.progress.state = 'done';
+    live.progress.rowsCopied = 100_000;
+    r.update(live);
+    r.stop();
+    expect(chunks.join('')).toMatch(/orders 100% 100000\/100000 rows, \d+ rows\/s, ETA \S+, backlog 12 \| done\n$/);
   });
   it('none: only log lines', () => {
     const { lines, stream } = sink();

@@ -42,6 +42,7 @@ interface AlterFlags extends PasswordFlags {
   maxShare: number;
   streamStartTimeout: number;
   json?: boolean;
+  exactRowcount?: boolean;
 }
 
 export function registerAlter(program: Command): void {
@@ -80,6 +81,7 @@ export function registerAlter(program: Command): void {
     .option('--max-backlog <n>', 'queued change events above which the stream pauses', positiveIntOption('--max-backlog'), 50_000)
     .option('--max-share <percent>', 'each copy worker is busy at most this % of the time (gh-ost --nice-ratio as a share; socket: max-share=N)', shareOption, 100)
     .option('--stream-start-timeout <s>', 'PostgreSQL: seconds the slot creation may wait for transactions already running', intOption('--stream-start-timeout'), 60)
+    .option('--exact-rowcount', 'count the rows (SELECT COUNT(*), in the background on its own connection) for an exact progress total instead of the estimate')
     .option('--json', 'print the final report as JSON on stdout')
     .option('--password-file <path>', 'read the database password from this file (first line), for URLs without one; keeps it out of `ps`')
     .option('--ask-pass', 'prompt for the database password on the terminal (not echoed)')
@@ -111,6 +113,7 @@ export function toOptions(flags: AlterFlags): AlterOptions {
     cutOverLockTimeoutMs: Math.round(flags.cutOverLockTimeout * 1000),
     cutOverRetries: flags.cutOverRetries,
     verify: flags.verify !== false,
+    exactRowcount: flags.exactRowcount === true,
     postponeCutOverFlagFile: flags.postponeCutOverFlagFile ?? null,
     ...replicaChoice(flags.replica),
     socketPath: flags.socket ?? null,
