@@ -21,7 +21,7 @@ import { chooseSharedKey, mapColumns, type CopyPlan } from './columns.js';
 import { copyTable } from './copier.js';
 import { cutOverWithRetries, waitWhilePostponed } from './cutover.js';
 import type { LiveMigration } from './live.js';
-import { helperNames } from './names.js';
+import { helperNames, oldTableStamp } from './names.js';
 import type { AlterOptions } from './options.js';
 import type { AlterPlan, AlterReport } from './report.js';
 import { MigrationSupervisor } from './supervisor.js';
@@ -72,6 +72,7 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps =
     const ref = engine.tableRef(options.table);
     report.table = `${ref.schema}.${ref.name}`;
     const clauses = checkAlter(parsed, ref, same);
+    const stamp = options.timestampOldTable ? oldTableStamp(new Date(started)) : undefined;
 
     // inspect + preflight: refuse before anything is written.
     const original = await engine.inspect(ref);
@@ -82,6 +83,7 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps =
         alter: clauses,
         cutOverLockTimeoutMs: options.cutOverLockTimeoutMs,
         dropOldTable: options.dropOldTable,
+        ...(stamp ? { oldTableStamp: stamp } : {}),
         maxBacklogEvents: options.maxBacklogEvents,
         streamStartTimeoutMs: options.streamStartTimeoutMs,
         maxRetainedWalBytes: options.throttle.maxRetainedWalBytes,
@@ -91,7 +93,7 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps =
     const warnings = await preflight(online, original);
     for (const w of warnings) log.warn({ check: w.id, detail: w.detail }, w.title);
 
-    supervisor = await MigrationSupervisor.start({ options, engine, online, table: report.table, spec, live: deps.live, signal: deps.signal, log, estimatedRows: original.estimatedRows });
+    supervisor = await MigrationSupervisor.start({ options, engine, online, table: report.table, spec, live: deps.live, signal: deps.signal, log, estimatedRows: original.estimatedRows, oldTableStamp: stamp });
     await supervisor.hook('on-startup');
 
     // ghost: created like the original, then altered; this also proves the
@@ -104,7 +106,7 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps =
     if (!options.execute) {
       await online.dropGhost();
       report.status = 'dry-run';
-      report.plan = describePlan(original, plan, options, engine, ref.name, warnings);
+      report.plan = describePlan(original, plan, options, engine, ref.name, warnings, stamp);
       return report;
     }
 
@@ -202,9 +204,9 @@ function planCopy(original: TableInfo, ghost: TableInfo, parsed: ParsedAlter, fo
   return plan;
 }
 
-function describePlan(original: TableInfo, plan: CopyPlan, options: AlterOptions, engine: Engine, table: string, checks: CheckResult[]): AlterPlan {
+function describePlan(original: TableInfo, plan: CopyPlan, options: AlterOptions, engine: Engine, table: string, checks: CheckResult[], stamp?: string): AlterPlan {
   const max = engine.capabilities.identifierLimit;
-  const { old: del, ghost: gho } = helperNames(engine.dialect, table, max);
+  const { old: del, ghost: gho } = helperNames(engine.dialect, table, max, stamp);
   const warnings: string[] = [];
   const reAdded = plan.mapping.added.filter((c) => plan.mapping.dropped.some((d) => d.toLowerCase() === c.toLowerCase()));
   if (reAdded.length) warnings.push(`columns dropped and added again, they take their defaults: ${reAdded.join(', ')}`);

@@ -49,7 +49,7 @@ function truncate(text: string, limit: IdentifierLimit): string {
   return out;
 }
 
-export function helperTableName(table: string, kind: HelperKind, limit: IdentifierLimit | number): string {
+export function helperTableName(table: string, kind: HelperKind | `${string}_del`, limit: IdentifierLimit | number): string {
   const l = asLimit(limit);
   const full = `_${table}_${kind}`;
   if (measure(full, l.unit) <= l.max) return full;
@@ -87,8 +87,25 @@ export interface HelperNames {
   changelog: string;
 }
 
-/** The helper tables of one migration of `table` on `dialect` (limit: the engine's identifierLimit capability). */
-export function helperNames(dialect: Dialect, table: string, limit: IdentifierLimit | number = dialect === 'mysql' ? MYSQL_IDENTIFIER_LIMIT : PG_IDENTIFIER_LIMIT): HelperNames {
+/** gh-ost's --timestamp-old-table stamp: `20261206031500` (UTC, to the second). */
+export function oldTableStamp(at: Date): string {
+  return at.toISOString().replace(/\D/g, '').slice(0, 14);
+}
+
+const STAMPED = /_(\d{14})_del$/;
+
+/** Whether `name` is an old table of `table` kept by a --timestamp-old-table run (`_t_20261206031500_del`). */
+export function isStampedOldTable(dialect: Dialect, table: string, name: string, limit?: IdentifierLimit | number): boolean {
+  const stamp = STAMPED.exec(name)?.[1];
+  return stamp !== undefined && helperNames(dialect, table, limit, stamp).old === name;
+}
+
+/**
+ * The helper tables of one migration of `table` on `dialect` (limit: the
+ * engine's identifierLimit capability). `stamp` (oldTableStamp): the old
+ * table is `_t_<stamp>_del`, so a kept `_t_del` does not stand in the way.
+ */
+export function helperNames(dialect: Dialect, table: string, limit: IdentifierLimit | number = dialect === 'mysql' ? MYSQL_IDENTIFIER_LIMIT : PG_IDENTIFIER_LIMIT, stamp?: string): HelperNames {
   let ghost = helperTableName(table, 'gho', limit);
   if (dialect === 'mysql') {
     const after = ghostNameAfter(table, limit);
@@ -100,7 +117,7 @@ export function helperNames(dialect: Dialect, table: string, limit: IdentifierLi
     }
     ghost = after;
   }
-  return { ghost, old: helperTableName(table, 'del', limit), changelog: helperTableName(table, 'ghc', limit) };
+  return { ghost, old: helperTableName(table, stamp ? `${stamp}_del` : 'del', limit), changelog: helperTableName(table, 'ghc', limit) };
 }
 
 export const SLOT_PREFIX = 'ghostwright_';

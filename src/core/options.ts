@@ -59,6 +59,8 @@ export interface AlterOptions {
   verify: boolean;
   /** gh-ost --exact-rowcount: count the rows in the background at the start of the copy; the progress total becomes exact. */
   exactRowcount: boolean;
+  /** gh-ost --timestamp-old-table: keep the old table as `_t_<UTC stamp>_del`. */
+  timestampOldTable: boolean;
 }
 
 export const DEFAULT_THROTTLE: ThrottleOptions = Object.freeze({
@@ -84,6 +86,7 @@ export function alterOptions(partial: Partial<AlterOptions> & Pick<AlterOptions,
     cutOverRetries: 5,
     verify: true,
     exactRowcount: false,
+    timestampOldTable: false,
     postponeCutOverFlagFile: null,
     replicas: [],
     replicaDiscovery: true,

@@ -30,6 +30,8 @@ export interface SupervisorInit {
   signal: AbortSignal | undefined;
   log: Logger;
   estimatedRows: number;
+  /** --timestamp-old-table: the stamp of the old table name (core/names.ts). */
+  oldTableStamp?: string | undefined;
 }
 
 export class MigrationSupervisor {
@@ -84,7 +86,7 @@ export class MigrationSupervisor {
     });
     const name = engine.tableRef(options.table).name;
     const max = engine.capabilities.identifierLimit;
-    const helpers = helperNames(engine.dialect, name, max);
+    const helpers = helperNames(engine.dialect, name, max, init.oldTableStamp);
     const hooks = new HookRunner(
       options.hooksPath,
       {

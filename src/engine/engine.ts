@@ -149,6 +149,8 @@ export interface AlterRequest {
   cutOverLockTimeoutMs: number;
   /** Keep `_t_del` after the swap unless true. */
   dropOldTable: boolean;
+  /** --timestamp-old-table: the old table is `_t_<stamp>_del` (core/names.ts oldTableStamp), and a kept `_t_del` is not in the way. */
+  oldTableStamp?: string;
   /** High-water mark for queued, unapplied change events (memory bound). */
   maxBacklogEvents: number;
   /** PG: how long creating the slot may wait for transactions already running (it must). Default 60 s. */
@@ -324,6 +326,8 @@ export interface Leftover {
   kind: 'ghost' | 'changelog' | 'old-table' | 'slot' | 'publication' | 'origin';
   name: string;
   active?: boolean;
+  /** An old table kept by a --timestamp-old-table run (`_t_<stamp>_del`): listed for cleanup, never in a new run's way. */
+  timestamped?: boolean;
 }
 
 export interface Engine {

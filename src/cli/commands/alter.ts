@@ -43,6 +43,7 @@ interface AlterFlags extends PasswordFlags {
   streamStartTimeout: number;
   json?: boolean;
   exactRowcount?: boolean;
+  timestampOldTable?: boolean;
 }
 
 export function registerAlter(program: Command): void {
@@ -81,6 +82,7 @@ export function registerAlter(program: Command): void {
     .option('--max-backlog <n>', 'queued change events above which the stream pauses', positiveIntOption('--max-backlog'), 50_000)
     .option('--max-share <percent>', 'each copy worker is busy at most this % of the time (gh-ost --nice-ratio as a share; socket: max-share=N)', shareOption, 100)
     .option('--stream-start-timeout <s>', 'PostgreSQL: seconds the slot creation may wait for transactions already running', intOption('--stream-start-timeout'), 60)
+    .option('--timestamp-old-table', 'keep the old table as _<table>_<UTC yyyymmddhhmmss>_del, so a kept _<table>_del does not stand in the way')
     .option('--exact-rowcount', 'count the rows (SELECT COUNT(*), in the background on its own connection) for an exact progress total instead of the estimate')
     .option('--json', 'print the final report as JSON on stdout')
     .option('--password-file <path>', 'read the database password from this file (first line), for URLs without one; keeps it out of `ps`')
@@ -114,6 +116,7 @@ export function toOptions(flags: AlterFlags): AlterOptions {
     cutOverRetries: flags.cutOverRetries,
     verify: flags.verify !== false,
     exactRowcount: flags.exactRowcount === true,
+    timestampOldTable: flags.timestampOldTable === true,
     postponeCutOverFlagFile: flags.postponeCutOverFlagFile ?? null,
     ...replicaChoice(flags.replica),
     socketPath: flags.socket ?? null,

@@ -5,7 +5,7 @@
  * besides tables. Listing is read-only; only `cleanup --execute` drops.
  */
 import type { Pool } from 'mysql2/promise';
-import { helperNames } from '../../core/names.js';
+import { helperNames, isStampedOldTable } from '../../core/names.js';
 import type { Leftover, TableRef } from '../engine.js';
 import { queryExec, queryRows } from './connect.js';
 import { qualified } from './sql.js';
@@ -19,7 +19,11 @@ export async function mysqlLeftovers(pool: Pool, ref: TableRef): Promise<Leftove
   ]);
   const rows = await queryRows(pool, 'SELECT TABLE_NAME AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME IN (?, ?, ?) ORDER BY 1', [ref.schema, ...kinds.keys()]);
   // information_schema compares names case-insensitively on some systems: keep exact matches only.
-  return rows.filter((r) => kinds.has(String(r.n))).map((r) => ({ kind: kinds.get(String(r.n))!, name: String(r.n) }));
+  const found: Leftover[] = rows.filter((r) => kinds.has(String(r.n))).map((r) => ({ kind: kinds.get(String(r.n))!, name: String(r.n) }));
+  // Old tables of --timestamp-old-table runs: `_t_<14 digits>_del`, recognised by the same naming.
+  const stamped = await queryRows(pool, "SELECT TABLE_NAME AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME LIKE '%\\_del' ORDER BY 1", [ref.schema]);
+  for (const r of stamped) if (isStampedOldTable('mysql', ref.name, String(r.n))) found.push({ kind: 'old-table', name: String(r.n), timestamped: true });
+  return found;
 }
 
 export async function dropMysqlLeftovers(pool: Pool, ref: TableRef, items: readonly Leftover[]): Promise<Leftover[]> {

@@ -64,7 +64,7 @@ export class MysqlOnlineAlter implements OnlineAlter {
 
   constructor(private readonly ctx: MysqlAlterContext) {
     const t = ctx.request.table;
-    const names = helperNames('mysql', t.name, MYSQL_IDENTIFIER_LIMIT);
+    const names = helperNames('mysql', t.name, MYSQL_IDENTIFIER_LIMIT, ctx.request.oldTableStamp);
     this.ghost = { schema: t.schema, name: names.ghost };
     this.oldTable = { schema: t.schema, name: names.old };
     this.changelog = { schema: t.schema, name: names.changelog };
@@ -76,7 +76,7 @@ export class MysqlOnlineAlter implements OnlineAlter {
 
   async preflight(original: TableInfo): Promise<CheckResult[]> {
     this.original = original;
-    return alterPreflight({ pool: this.pool, info: this.ctx.info, alter: this.ctx.request.alter, original, helpers: [this.ghost, this.oldTable, this.changelog] });
+    return alterPreflight({ pool: this.pool, info: this.ctx.info, alter: this.ctx.request.alter, original, helpers: [this.ghost, this.oldTable, this.changelog], oldTableStamped: this.ctx.request.oldTableStamp !== undefined });
   }
 
   // ---------------------------------------------------------------- ghost

@@ -20,6 +20,8 @@ export interface PreflightInput {
   original: TableInfo;
   /** Ghost, old-table and changelog names: none may exist yet. */
   helpers: TableRef[];
+  /** --timestamp-old-table: a kept `_t_del` is not in the way. */
+  oldTableStamped?: boolean;
 }
 
 export async function alterPreflight(input: PreflightInput): Promise<CheckResult[]> {
@@ -28,7 +30,7 @@ export async function alterPreflight(input: PreflightInput): Promise<CheckResult
   const checks = binlogChecks(info, await readBinlogSettings(pool));
   checks.push(await privilegeCheck(pool, t.schema, info.flavor as 'mariadb' | 'mysql'));
   // Read-only: leftovers of an earlier run refuse, with the cleanup command.
-  checks.push(leftoverCheck(t, await mysqlLeftovers(pool, t)));
+  checks.push(leftoverCheck(t, await mysqlLeftovers(pool, t), { oldTableStamped: input.oldTableStamped === true }));
   const renamesTable = parseMysqlAlter(input.alter).parts.some((p) => p.kind === 'rename-table');
   checks.push({ id: 'alter-rename-table', title: 'ALTER does not rename the table', ok: !renamesTable, severity: 'error', detail: renamesTable ? 'the ALTER contains RENAME TO' : 'no table rename', fix: 'rename the table with RENAME TABLE separately; it needs no online migration' });
   checks.push({

@@ -83,7 +83,7 @@ export async function cutOver(ctx: CutOverContext): Promise<CutOverResult> {
     stream.forgetMarker(id);
     phases.catchUpMs = performance.now() - lockedAt - phases.lockMs!;
     const deps = await readDependents(a, rel!.oid, ctx.publication, ctx.identityOverride);
-    const res = await swap(a, { original, ghost: ctx.ghost, old: ctx.old, deps, ghostFks: ctx.ghostFks, columnMap: ctx.columnMap });
+    const res = await swap(a, { original, ghost: ctx.ghost, old: ctx.old, oldTableStamp: ctx.request.oldTableStamp, deps, ghostFks: ctx.ghostFks, columnMap: ctx.columnMap });
     toValidate = res.toValidate;
     for (const w of res.warnings) ctx.log.warn(w);
     phases.swapMs = performance.now() - lockedAt - phases.lockMs! - phases.catchUpMs!;

@@ -8,7 +8,7 @@
  * `cleanup` share it, and only `cleanup --execute` drops.
  */
 import type pg from 'pg';
-import { helperNames, publicationName, slotName } from '../../core/names.js';
+import { helperNames, isStampedOldTable, publicationName, slotName } from '../../core/names.js';
 import type { Leftover, TableRef } from '../engine.js';
 import { catalog, sqlState } from './connect.js';
 import { quoteIdent } from './ident.js';
@@ -33,6 +33,9 @@ export async function pgLeftovers(db: pg.Pool, ref: TableRef): Promise<Leftover[
     [ref.schema, [...kinds.keys()]],
   );
   const out: Leftover[] = tables.map((t) => ({ kind: kinds.get(t.name)!, name: t.name }));
+  // Old tables of --timestamp-old-table runs: `_t_<14 digits>_del`, recognised by the same naming.
+  const stamped = await catalog<{ name: string }>(db, `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname LIKE '%\\_del' AND c.relkind IN ('r', 'p') ORDER BY 1`, [ref.schema]);
+  for (const t of stamped) if (isStampedOldTable('postgres', ref.name, t.name)) out.push({ kind: 'old-table', name: t.name, timestamped: true });
   const prefix = slotPrefix(ref);
   const slots = await catalog<{ name: string; active: boolean }>(db, `SELECT slot_name AS name, active FROM pg_replication_slots WHERE starts_with(slot_name::text, $1) ORDER BY 1`, [prefix]);
   for (const s of slots) out.push({ kind: 'slot', name: s.name, active: s.active });

@@ -95,7 +95,7 @@ export class PgOnlineAlter implements OnlineAlter {
     this.pool = createPool(deps.spec, 6, { application_name: 'ghostwright' });
     const t = deps.request.table;
     this.original = t;
-    const names = helperNames('postgres', t.name, PG_MAX_IDENTIFIER_BYTES);
+    const names = helperNames('postgres', t.name, PG_MAX_IDENTIFIER_BYTES, deps.request.oldTableStamp);
     this.ghost = { schema: t.schema, name: names.ghost };
     this.old = { schema: t.schema, name: names.old };
     this.changelog = { schema: t.schema, name: names.changelog };
@@ -106,7 +106,7 @@ export class PgOnlineAlter implements OnlineAlter {
   async preflight(original: TableInfo): Promise<CheckResult[]> {
     this.originalInfo = original;
     const maxRetainedWalBytes = this.deps.request.maxRetainedWalBytes ?? DEFAULT_THROTTLE.maxRetainedWalBytes;
-    const checks = await preflightChecks(this.pool, original, { ghost: this.ghost, old: this.old, changelog: this.changelog, slot: this.slot, publication: this.publication, maxRetainedWalBytes, log: this.log });
+    const checks = await preflightChecks(this.pool, original, { ghost: this.ghost, old: this.old, changelog: this.changelog, slot: this.slot, publication: this.publication, maxRetainedWalBytes, log: this.log, oldTableStamped: this.deps.request.oldTableStamp !== undefined });
     const origin = await this.originDecision();
     return [...checks, await materializedViewCheck(this.pool, original.ref), subscriptionCheck(origin.subscriptions), originCheck(origin), await leftoverOriginCheck(this.pool)];
   }

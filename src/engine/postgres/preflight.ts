@@ -15,6 +15,8 @@ import { ownershipChecks } from './privileges.js';
 import { qualified, quoteIdent } from './ident.js';
 
 export interface PreflightNames {
+  /** --timestamp-old-table: a kept `_t_del` is not in the way. */
+  oldTableStamped?: boolean;
   ghost: TableRef;
   old: TableRef;
   changelog: TableRef;
@@ -54,7 +56,7 @@ export async function preflightChecks(pool: pg.Pool, t: TableInfo, n: PreflightN
 
   // Read-only: leftovers of an earlier run on this table refuse, with the cleanup command.
   const mine = await pgLeftovers(pool, t.ref);
-  out.push(leftoverCheck(t.ref, mine));
+  out.push(leftoverCheck(t.ref, mine, { oldTableStamped: n.oldTableStamped === true }));
   const heavy: string[] = [];
   const foreign: string[] = [];
   const prefix = slotPrefix(t.ref);

@@ -19,6 +19,8 @@ export interface SwapInput {
   original: TableRef;
   ghost: TableRef;
   old: TableRef;
+  /** --timestamp-old-table: the old indexes and sequences are stamped like the old table. */
+  oldTableStamp?: string | undefined;
   deps: Dependents;
   ghostFks: GhostFk[];
   /** source column -> new column (renames followed); dropped columns absent. */
@@ -59,6 +61,7 @@ async function reloptions(db: pg.ClientBase, kind: 'TABLE' | 'VIEW', target: str
 
 export async function swap(db: pg.ClientBase, input: SwapInput): Promise<SwapResult> {
   const { deps, original, ghost, old } = input;
+  const oldSuffix = input.oldTableStamp ? (`${input.oldTableStamp}_del` as const) : ('del' as const);
   const t = qualified(original);
   const warnings: string[] = [];
   const toValidate: [TableRef, string][] = [];
@@ -68,7 +71,7 @@ export async function swap(db: pg.ClientBase, input: SwapInput): Promise<SwapRes
   //    the same shape (renaming a constraint's index renames the constraint).
   await db.query(`ALTER TABLE ${t} RENAME TO ${quoteIdent(old.name)}`);
   for (const idx of deps.indexes) {
-    await db.query(`ALTER INDEX ${quoteIdent(original.schema)}.${quoteIdent(idx.name)} RENAME TO ${quoteIdent(helperTableName(idx.name, 'del', PG_MAX_IDENTIFIER_BYTES))}`);
+    await db.query(`ALTER INDEX ${quoteIdent(original.schema)}.${quoteIdent(idx.name)} RENAME TO ${quoteIdent(helperTableName(idx.name, oldSuffix, PG_MAX_IDENTIFIER_BYTES))}`);
   }
   await db.query(`ALTER TABLE ${qualified(ghost)} RENAME TO ${quoteIdent(original.name)}`);
   const ghostIdx = await catalog<{ name: string; shape: string }>(
@@ -120,7 +123,7 @@ export async function swap(db: pg.ClientBase, input: SwapInput): Promise<SwapRes
       if (!mine) continue;
       const mineRef = `${quoteIdent(mine.schema)}.${quoteIdent(mine.name)}`;
       if (seq.lastValue !== null) await db.query(`SELECT setval($1::regclass, $2::bigint, true)`, [mineRef, seq.lastValue]);
-      await db.query(`ALTER SEQUENCE ${seqRef} RENAME TO ${quoteIdent(helperTableName(seq.name, 'del', PG_MAX_IDENTIFIER_BYTES))}`);
+      await db.query(`ALTER SEQUENCE ${seqRef} RENAME TO ${quoteIdent(helperTableName(seq.name, oldSuffix, PG_MAX_IDENTIFIER_BYTES))}`);
       await db.query(`ALTER SEQUENCE ${mineRef} RENAME TO ${quoteIdent(seq.name)}`);
     }
   }
