@@ -22,6 +22,8 @@ import { copyTable } from './copier.js';
 import { cutOverWithRetries, waitWhilePostponed } from './cutover.js';
 import type { LiveMigration } from './live.js';
 import { helperNames, oldTableStamp } from './names.js';
+import { initialDrops } from './initial-drop.js';
+import { leftoverCheck } from './leftovers.js';
 import type { AlterOptions } from './options.js';
 import type { AlterPlan, AlterReport } from './report.js';
 import { MigrationSupervisor } from './supervisor.js';
@@ -90,7 +92,15 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps =
       },
       { replicas, discoverReplicas: options.replicaDiscovery, log },
     );
-    const warnings = await preflight(online, original);
+    const drops = await initialDrops(engine, ref, options, stamp !== undefined);
+    if (drops.length > 0) {
+      report.initiallyDropped = drops.map((d) => d.name);
+      log.warn({ leftovers: report.initiallyDropped }, options.execute ? 'dropped leftovers of an earlier run' : 'with --execute, would drop leftovers of an earlier run first');
+    }
+    // A dry run drops nothing, but an old table it would drop is not in its way;
+    // a ghost is (the dry run proves the ALTER on a ghost of that name).
+    const ignore = options.execute ? [] : drops.filter((d) => d.kind === 'old-table').map((d) => d.name);
+    const warnings = await preflight(online, original, ignore.length ? async () => leftoverCheck(ref, (await engine!.leftovers(ref)).filter((l) => !ignore.includes(l.name)), { oldTableStamped: stamp !== undefined }) : undefined);
     for (const w of warnings) log.warn({ check: w.id, detail: w.detail }, w.title);
 
     supervisor = await MigrationSupervisor.start({ options, engine, online, table: report.table, spec, live: deps.live, signal: deps.signal, log, estimatedRows: original.estimatedRows, oldTableStamp: stamp });
@@ -174,13 +184,15 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps =
 }
 
 /** Refuses on any failed error-level check; returns the warnings for the plan. */
-async function preflight(online: OnlineAlter, original: TableInfo): Promise<CheckResult[]> {
+async function preflight(online: OnlineAlter, original: TableInfo, recheckLeftovers?: () => Promise<CheckResult>): Promise<CheckResult[]> {
   if (!original.copyKey) {
     throw new RefusedError('E_NO_KEY', `table ${original.ref.schema}.${original.ref.name} has no PRIMARY KEY or NOT NULL UNIQUE key`, {
       hint: 'add a primary key (or a unique key over NOT NULL columns) first; the copy and the apply need one',
     });
   }
   const checks = await online.preflight(original);
+  const at = checks.findIndex((c) => c.id === 'leftovers' && !c.ok);
+  if (at >= 0 && recheckLeftovers) checks[at] = await recheckLeftovers();
   const failed = checks.filter((c) => !c.ok && c.severity === 'error');
   if (failed.length > 0) {
     const first = failed[0]!;

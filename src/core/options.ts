@@ -61,6 +61,10 @@ export interface AlterOptions {
   exactRowcount: boolean;
   /** gh-ost --timestamp-old-table: keep the old table as `_t_<UTC stamp>_del`. */
   timestampOldTable: boolean;
+  /** gh-ost --initially-drop-ghost-table: drop a leftover ghost (and changelog) of this table first (core/initial-drop.ts). */
+  initiallyDropGhostTable: boolean;
+  /** gh-ost --initially-drop-old-table: drop a kept `_t_del` of this table first. */
+  initiallyDropOldTable: boolean;
 }
 
 export const DEFAULT_THROTTLE: ThrottleOptions = Object.freeze({
@@ -87,6 +91,8 @@ export function alterOptions(partial: Partial<AlterOptions> & Pick<AlterOptions,
     verify: true,
     exactRowcount: false,
     timestampOldTable: false,
+    initiallyDropGhostTable: false,
+    initiallyDropOldTable: false,
     postponeCutOverFlagFile: null,
     replicas: [],
     replicaDiscovery: true,

@@ -26,6 +26,8 @@ export interface AlterReport {
   verify?: VerifyReport;
   /** Dry run: what would happen. */
   plan?: AlterPlan;
+  /** --initially-drop-*: leftovers dropped before starting (a dry run: those it would drop). */
+  initiallyDropped?: string[];
   error?: ErrorJson;
 }
 

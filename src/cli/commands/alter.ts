@@ -44,6 +44,8 @@ interface AlterFlags extends PasswordFlags {
   json?: boolean;
   exactRowcount?: boolean;
   timestampOldTable?: boolean;
+  initiallyDropGhostTable?: boolean;
+  initiallyDropOldTable?: boolean;
 }
 
 export function registerAlter(program: Command): void {
@@ -82,6 +84,8 @@ export function registerAlter(program: Command): void {
     .option('--max-backlog <n>', 'queued change events above which the stream pauses', positiveIntOption('--max-backlog'), 50_000)
     .option('--max-share <percent>', 'each copy worker is busy at most this % of the time (gh-ost --nice-ratio as a share; socket: max-share=N)', shareOption, 100)
     .option('--stream-start-timeout <s>', 'PostgreSQL: seconds the slot creation may wait for transactions already running', intOption('--stream-start-timeout'), 60)
+    .option('--initially-drop-ghost-table', 'drop a ghost (and changelog) left by an earlier run on this table before starting, instead of refusing')
+    .option('--initially-drop-old-table', 'drop a kept _<table>_del before starting, instead of refusing')
     .option('--timestamp-old-table', 'keep the old table as _<table>_<UTC yyyymmddhhmmss>_del, so a kept _<table>_del does not stand in the way')
     .option('--exact-rowcount', 'count the rows (SELECT COUNT(*), in the background on its own connection) for an exact progress total instead of the estimate')
     .option('--json', 'print the final report as JSON on stdout')
@@ -117,6 +121,8 @@ export function toOptions(flags: AlterFlags): AlterOptions {
     verify: flags.verify !== false,
     exactRowcount: flags.exactRowcount === true,
     timestampOldTable: flags.timestampOldTable === true,
+    initiallyDropGhostTable: flags.initiallyDropGhostTable === true,
+    initiallyDropOldTable: flags.initiallyDropOldTable === true,
     postponeCutOverFlagFile: flags.postponeCutOverFlagFile ?? null,
     ...replicaChoice(flags.replica),
     socketPath: flags.socket ?? null,
