@@ -89,6 +89,22 @@ describe.each(['mysql', 'postgres'] as const)('control end to end: %s', (dialect
       return (await db.value('SELECT to_regclass($1)::text', [table])) !== null;
     }
     const count = async (table: string) => Number(await db.value(`SELECT COUNT(*) FROM ${table}`));
+
+    /** PostgreSQL: kill the walsender and drop its slot before the stream can reopen it (it waits 100 ms first). */
+    async function killStreamAndSlot(): Promise<void> {
+      const [slot] = await db.query<{ slot_name: string; active_pid: number }>(`SELECT slot_name, active_pid FROM pg_replication_slots WHERE slot_name LIKE 'ghostwright%' AND database = current_database()`);
+      await db.query(`SELECT pg_terminate_backend($1)`, [slot!.active_pid]);
+      for (let i = 0; ; i++) {
+        try {
+          await db.query(`SELECT pg_drop_replication_slot($1)`, [slot!.slot_name]);
+          return;
+        } catch (err) {
+          // 55006: the walsender is still exiting.
+          if ((err as { code?: string }).code !== '55006' || i > 50) throw err;
+          await sleep(5);
+        }
+      }
+    }
     const ghost = (table: string) => helpersOf(dialect, table).ghost;
 
     /** The copy is held: the ghost's row count does not move for a while, and it is incomplete. */
@@ -242,9 +258,11 @@ describe.each(['mysql', 'postgres'] as const)('control end to end: %s', (dialect
       const live = makeLive();
       const run = runOnlineAlter(options(table, { postponeCutOverFlagFile: postpone }), { live });
       await until('postponed', () => live.progress.state === 'postponed');
-      // MySQL: DDL on the table is fatal to the binlog stream; PostgreSQL: the walsender is killed.
+      // MySQL: DDL on the table is fatal to the binlog stream. PostgreSQL: the
+      // walsender is killed AND its slot dropped before the stream reconnects
+      // (a killed walsender alone is survived: the stream reopens the slot).
       if (dialect === 'mysql') await db.query(`ALTER TABLE ${table} ADD COLUMN other INT NULL`);
-      else await db.query(`SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name LIKE 'ghostwright%' AND database = current_database()`);
+      else await killStreamAndSlot();
       const report = await Promise.race([run, sleep(10_000).then(() => null)]);
       if (!report) {
         live.settings.panic = true;

@@ -47,7 +47,7 @@ describe('connect', () => {
     const u = new URL(url);
     u.port = '1';
     const closed = await createMysqlEngine(parseConnectionUrl(u.toString()), silentLogger).catch((e: unknown) => e);
-    expect((closed as RefusedError).code).toBe('E_CONNECT');
+    expect((closed as RefusedError).code).toBe('E_UNREACHABLE');
     expect((closed as RefusedError).hint).toMatch(/nothing listens/);
   });
 
