@@ -3,15 +3,14 @@
  * and the application's startup check requireSchemaVersion.
  */
 import { GhostwrightError, RefusedError } from '../errors.js';
-import { runOnlineAlter } from '../core/migrator.js';
-import { applyFile, type ApplyContext } from './apply.js';
+import { applyFile } from './apply.js';
 import { ChangeLog, checkInterrupted } from './guard.js';
 import { resolved, withEngine, withLock, withSession, type LedgerOptions, type LedgerRun } from './context.js';
 import { dropObjects, listCleanObjects } from './dialect-sql.js';
 import { loadMigrations, type MigrationSet } from './files.js';
 import { computeInfo, validateInfo, type InfoEntry, type LedgerInfo } from './info.js';
 import { loadParsers } from './parsers.js';
-import { prepare } from './migrate.js';
+import { applyContext, prepare } from './migrate.js';
 import { compareVersions, parseVersion } from './version.js';
 
 const EMPTY: MigrationSet = { versioned: [], undo: [], repeatable: [], callbacks: [], unrecognised: [] };
@@ -145,17 +144,7 @@ export async function undo(opts: LedgerOptions): Promise<UndoResult> {
     const undone: UndoResult['undone'] = [];
     const changes = new ChangeLog();
     await withSession(run.engine, async (session) => {
-      const ctx: ApplyContext = {
-        engine: run.engine,
-        session,
-        store: run.store,
-        log: run.log,
-        url: opts.url,
-        online: opts.online ?? runOnlineAlter,
-        onlineOptions: { ...(opts.onlineOptions ?? {}), ...(opts.password !== undefined ? { password: opts.password } : {}) },
-        installedBy: opts.installedBy ?? run.spec.user,
-        ...(opts.signal ? { signal: opts.signal } : {}),
-      };
+      const ctx = applyContext(opts, run, session);
       for (const v of toUndo) {
         const file = undoFiles.get(v.text)!;
         checkInterrupted(opts.signal, `before ${file.script}`, `${undone.length ? `undone: ${undone.map((u) => u.version).join(', ')}; ` : ''}run \`ghostwright undo\` again for the rest`);

@@ -171,17 +171,7 @@ export async function migrate(opts: LedgerOptions): Promise<MigrateResult> {
         run.log.info({ version: found.baseline.version }, 'baselined the existing schema');
       }
       await withSession(run.engine, async (session) => {
-        const ctx: ApplyContext = {
-          engine: run.engine,
-          session,
-          store: run.store,
-          log: run.log,
-          url: opts.url,
-          online: opts.online ?? runOnlineAlter,
-          onlineOptions: { ...(opts.onlineOptions ?? {}), ...(opts.password !== undefined ? { password: opts.password } : {}) },
-          installedBy: opts.installedBy ?? run.spec.user,
-          ...(opts.signal ? { signal: opts.signal } : {}),
-        };
+        const ctx = applyContext(opts, run, session);
         try {
           if (await runCallbacks(opts, run, session, files, 'beforeMigrate')) changes.note('ran beforeMigrate');
           for (const file of pending) {
@@ -202,6 +192,21 @@ export async function migrate(opts: LedgerOptions): Promise<MigrateResult> {
     const after = computeInfo(files, await run.store.list(), { target: opts.target });
     return { applied, current: after.current?.text ?? null, baselined: found.baseline?.version ?? null };
   });
+}
+
+/** What applying a file needs, for migrate and undo alike. */
+export function applyContext(opts: LedgerOptions, run: LedgerRun, session: SqlSession): ApplyContext {
+  return {
+    engine: run.engine,
+    session,
+    store: run.store,
+    log: run.log,
+    url: opts.url,
+    online: opts.online ?? runOnlineAlter,
+    onlineOptions: { ...(opts.onlineOptions ?? {}), ...(opts.password !== undefined ? { password: opts.password } : {}) },
+    installedBy: opts.installedBy ?? run.spec.user,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  };
 }
 
 async function applyOne(opts: LedgerOptions, run: LedgerRun, ctx: ApplyContext, files: MigrationSet, file: MigrationFile): Promise<AppliedFile> {

@@ -13,22 +13,14 @@ import type pg from 'pg';
 import { GhostwrightError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { TableRef } from '../engine.js';
-import { boundLockWait, catalog } from './connect.js';
+import { boundLockWait, catalog, inTransaction } from './connect.js';
 import { qualified, quoteIdent } from './ident.js';
 
 async function inShortLock(pool: pg.Pool, lockTimeoutMs: number, sql: string): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  await inTransaction(pool, async (client) => {
     await boundLockWait(client, lockTimeoutMs);
     await client.query(sql);
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /** Returns the identity to restore ('d' | 'n') when it had to change it, else null. */

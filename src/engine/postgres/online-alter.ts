@@ -16,7 +16,7 @@ import type { Logger } from '../../log.js';
 import type { AlterRequest, CheckResult, ChunkResult, CopyRange, CutOverResult, KeyTuple, LoadMeasurement, OnlineAlter, StreamStats, TableInfo, TableRef, VerifyPoint } from '../engine.js';
 import { openPgVerifyPoint, recopyPgRange } from './verify.js';
 import { Applier } from './applier.js';
-import { catalog, createPool, sqlState } from './connect.js';
+import { catalog, createPool, inTransaction, sqlState } from './connect.js';
 import { cutOver, type CutOverContext } from './cutover.js';
 import { createGhost, probeGhost, type GhostFk } from './ghost.js';
 import { PG_MAX_IDENTIFIER_BYTES, qualified, quoteIdent } from './ident.js';
@@ -374,18 +374,10 @@ export class PgOnlineAlter implements OnlineAlter {
     // A walsender only sends FLUSHED WAL: with synchronous_commit=off the
     // marker could wait up to wal_writer_delay (or longer) in memory. A
     // synchronous commit flushes it and everything before it.
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
+    await inTransaction(this.pool, async (client) => {
       await client.query(`SELECT set_config('synchronous_commit', 'on', true)`);
       await client.query(`SELECT pg_logical_emit_message(true, $1, $2)`, [MARKER_PREFIX, id]);
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
     return id;
   }
 

@@ -18,6 +18,7 @@ import type pg from 'pg';
 import type { CopyGate } from '../../core/copy-gate.js';
 import { GhostwrightError } from '../../errors.js';
 import type { KeyTuple, TableInfo, TableRef, VerifyChunk, VerifyPoint } from '../engine.js';
+import { inTransaction } from './connect.js';
 import { qualified, quoteIdent } from './ident.js';
 import { chunkEndSql, copyRangeSql, type CopySpec, type Sql } from './sql.js';
 
@@ -157,18 +158,10 @@ export async function recopyPgRange(ctx: Pick<PgVerifyContext, 'pool' | 'gate' |
   const { spec } = ctx;
   const del = keyRange(spec.targetKey, spec.keyTypes, after, through);
   const ins = copyRangeSql(spec, after, through);
-  await ctx.gate.apply(async () => {
-    const client = await ctx.pool.connect();
-    try {
-      await client.query('BEGIN');
+  await ctx.gate.apply(() =>
+    inTransaction(ctx.pool, async (client) => {
       await client.query(`DELETE FROM ${qualified(spec.ghost)} WHERE ${del.sql}`, del.params);
       await client.query(ins.sql, ins.params);
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
-  });
+    }),
+  );
 }
