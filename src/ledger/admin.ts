@@ -8,7 +8,7 @@ import { ChangeLog, checkInterrupted } from './guard.js';
 import { resolved, withEngine, withLock, withSession, type LedgerOptions, type LedgerRun } from './context.js';
 import { dropObjects, listCleanObjects } from './dialect-sql.js';
 import { loadMigrations, type MigrationSet } from './files.js';
-import { computeInfo, validateInfo, type InfoEntry, type LedgerInfo } from './info.js';
+import { computeInfo, validateInfo, type InfoEntry, type LedgerInfo, type ValidateProblem } from './info.js';
 import { loadParsers } from './parsers.js';
 import { applyContext, prepare } from './migrate.js';
 import { compareVersions, parseVersion } from './version.js';
@@ -41,7 +41,7 @@ export async function info(opts: LedgerOptions): Promise<InfoResult> {
 
 export interface ValidateResult {
   valid: boolean;
-  problems: string[];
+  problems: ValidateProblem[];
 }
 
 export async function validate(opts: LedgerOptions): Promise<ValidateResult> {

@@ -218,22 +218,32 @@ export function computeInfo(files: MigrationSet, rows: readonly AppliedMigration
   return { entries, current, pendingVersioned, pendingRepeatable, baseline };
 }
 
-/** One line per problem; empty when valid. */
-export function validateInfo(info: LedgerInfo, options: InfoOptions = {}): string[] {
-  const problems: string[] = [];
+/** What validate found wrong with one migration; `kind` is stable for scripts, `message` is for people. */
+export interface ValidateProblem {
+  kind: 'failed' | 'missing' | 'checksum-mismatch' | 'out-of-order';
+  version: string | null;
+  script: string;
+  message: string;
+}
+
+/** One problem per migration that fails validation; empty when valid. */
+export function validateInfo(info: LedgerInfo, options: InfoOptions = {}): ValidateProblem[] {
+  const problems: ValidateProblem[] = [];
   for (const e of info.entries) {
     if (e.category === 'undo' || e.category === 'baseline') continue;
     const name = e.version ? `version ${e.version}` : `repeatable "${e.description}"`;
+    const problem = (kind: ValidateProblem['kind'], text: string): void => {
+      problems.push({ kind, version: e.version ?? null, script: e.script, message: `${name} (${e.script}) ${text}` });
+    };
     if (e.state === 'failed') {
       const p = e.progress;
       const where = p ? `: statement ${p.statementsDone + 1} of ${p.statementsTotal} failed${p.error ? ` (${p.error})` : ''}, statements 1..${p.statementsDone} are applied` : '';
-      problems.push(`${name} (${e.script}) failed${where}: run \`ghostwright repair\` after fixing it`);
-    }
-    else if (e.state === 'missing' && e.category === 'versioned') problems.push(`${name} (${e.script}) is applied but its file is missing`);
+      problem('failed', `failed${where}: run \`ghostwright repair\` after fixing it`);
+    } else if (e.state === 'missing' && e.category === 'versioned') problem('missing', 'is applied but its file is missing');
     else if (e.checksumMismatch) {
-      problems.push(`${name} (${e.script}) checksum mismatch: applied ${e.appliedChecksum}, file ${e.fileChecksum}`);
+      problem('checksum-mismatch', `checksum mismatch: applied ${e.appliedChecksum}, file ${e.fileChecksum}`);
     } else if (e.state === 'ignored' && !options.outOfOrder) {
-      problems.push(`${name} (${e.script}) is not applied and older than the current version ${info.current?.text ?? ''}: use --out-of-order to apply it`);
+      problem('out-of-order', `is not applied and older than the current version ${info.current?.text ?? ''}: use --out-of-order to apply it`);
     }
   }
   return problems;

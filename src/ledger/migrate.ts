@@ -129,7 +129,7 @@ async function precheck(opts: LedgerOptions, run: LedgerRun, files: MigrationSet
 function refuseInvalid(info: LedgerInfo, opts: LedgerOptions): void {
   const problems = validateInfo(info, { outOfOrder: opts.outOfOrder ?? false });
   if (problems.length > 0) {
-    throw new RefusedError('E_VALIDATE', `validation failed before migrating:\n  ${problems.join('\n  ')}`, {
+    throw new RefusedError('E_VALIDATE', `validation failed before migrating:\n  ${problems.map((p) => p.message).join('\n  ')}`, {
       hint: 'fix the files, or run `ghostwright repair` for failed migrations and realigned checksums',
     });
   }

@@ -56,6 +56,8 @@ describe('the envelope without a server', () => {
     expect(validate({ schemaVersion: 1, command: 'alter', status: 'failed' })).toBe(false);
     expect(validate({ schemaVersion: 1, command: 'info', status: 'done', current: null, entries: [], error: { code: 'E_X', message: 'm' } })).toBe(false);
     expect(validate({ schemaVersion: 1, command: 'lint', status: 'failed', findings: [], error: { code: 'E_leftover_t', message: 'm' } })).toBe(false);
+    // validate's problems are objects with a stable kind, not bare strings
+    expect(validate({ schemaVersion: 1, command: 'validate', status: 'failed', valid: false, problems: ['version 1 failed'], error: { code: 'E_VALIDATE', message: 'm' } })).toBe(false);
     expect(validate({ schemaVersion: 1, command: 'doctor', status: 'done', ready: true, url: 'mysql://u:secret@h/db', server: {}, checks: [] })).toBe(false);
   });
 });
@@ -115,7 +117,12 @@ describe.each(dialects)('every command on %s prints a valid envelope', (dialect)
     writeFileSync(join(m, 'V1__create_orders.sql'), `${readFileSync(join(m, 'V1__create_orders.sql'), 'utf8')}\n-- edited\n`);
     const inval = await run('validate');
     expect(inval.code).toBe(1);
-    expect(envelopeOf(inval.stdout, 'validate')).toMatchObject({ status: 'failed', valid: false, error: { code: 'E_VALIDATE' } });
+    expect(envelopeOf(inval.stdout, 'validate')).toMatchObject({
+      status: 'failed',
+      valid: false,
+      problems: [{ kind: 'checksum-mismatch', version: '1', script: 'V1__create_orders.sql', message: expect.stringMatching(/^version 1 \(V1__create_orders.sql\) checksum mismatch/) }],
+      error: { code: 'E_VALIDATE' },
+    });
     expect(envelopeOf((await run('repair')).stdout, 'repair').status).toBe('done');
     const base = await run('baseline');
     expect(base.code).toBe(2);

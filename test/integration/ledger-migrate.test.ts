@@ -65,7 +65,7 @@ describe.each(DIALECTS)('ledger on %s', (dialect) => {
     const states = async (extra: object = {}) => (await info({ url, dir: m.dir, ...extra })).entries.map((e) => `${e.version}:${e.state}`);
     expect(await states({ target: '4' })).toEqual(['1:success', '3:success', '2:ignored', '4:pending', '5:above-target']);
     // validate: V2 is older than the current version.
-    expect((await validate({ url, dir: m.dir })).problems).toEqual([expect.stringMatching(/^version 2 \(V2__b.sql\) is not applied and older than the current version 3/)]);
+    expect((await validate({ url, dir: m.dir })).problems.map((p) => p.message)).toEqual([expect.stringMatching(/^version 2 \(V2__b.sql\) is not applied and older than the current version 3/)]);
     await expect(migrate({ url, dir: m.dir })).rejects.toThrow(/validation failed before migrating/);
     const r = await migrate({ url, dir: m.dir, outOfOrder: true, target: '4' });
     expect(r.applied.map((a) => a.version)).toEqual(['2', '4']);
@@ -77,7 +77,7 @@ describe.each(DIALECTS)('ledger on %s', (dialect) => {
     expect(await states()).toEqual(['1:success', '3:future', '2:out-of-order', '4:future']);
     m.write('V4__d.sql', 'CREATE TABLE d (id INT);');
     expect(await states()).toEqual(['1:success', '3:missing', '2:out-of-order', '4:success']);
-    expect((await validate({ url, dir: m.dir })).problems).toEqual([expect.stringMatching(/^version 3 \(V3__c.sql\) is applied but its file is missing/)]);
+    expect((await validate({ url, dir: m.dir })).problems.map((p) => p.message)).toEqual([expect.stringMatching(/^version 3 \(V3__c.sql\) is applied but its file is missing/)]);
     // repair marks it deleted.
     expect(await repair({ url, dir: m.dir })).toEqual({ removedFailed: [], realigned: [], markedDeleted: ['3 (V3__c.sql)'] });
     expect(await states()).toEqual(['1:success', '3:deleted', '2:out-of-order', '4:success']);
@@ -92,7 +92,7 @@ describe.each(DIALECTS)('ledger on %s', (dialect) => {
     m.write('V2__b.sql', 'CREATE TABLE b (id INT);');
     const v = await validate({ url, dir: m.dir });
     expect(v.valid).toBe(false);
-    expect(v.problems).toEqual([`version 1 (V1__a.sql) checksum mismatch: applied ${flywayChecksum('CREATE TABLE a (id INT);')}, file ${flywayChecksum('CREATE TABLE a (id INT); -- edited')}`]);
+    expect(v.problems.map((p) => p.message)).toEqual([`version 1 (V1__a.sql) checksum mismatch: applied ${flywayChecksum('CREATE TABLE a (id INT);')}, file ${flywayChecksum('CREATE TABLE a (id INT); -- edited')}`]);
     await expect(migrate({ url, dir: m.dir })).rejects.toThrow(/checksum mismatch/);
     expect((await history(db)).map((r) => r.version)).toEqual(['1']);
     expect(await repair({ url, dir: m.dir })).toMatchObject({ realigned: ['1 (V1__a.sql)'] });

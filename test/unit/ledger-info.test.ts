@@ -82,10 +82,16 @@ describe('validate', () => {
     const rows = [row('1'), row('2'), row('3'), row('4', { success: false })];
     const problems = validateInfo(computeInfo(files, rows));
     expect(problems).toHaveLength(4);
-    expect(problems[0]).toBe('version 1 (V1__d1.sql) checksum mismatch: applied 100, file 111');
-    expect(problems[1]).toMatch(/^version 2 \(V2__d2.sql\) is applied but its file is missing/);
-    expect(problems[2]).toMatch(/^version 4 \(V4__d4.sql\) failed/);
-    expect(problems[3]).toMatch(/^version 1.5 \(V1.5__d1.5.sql\) is not applied and older than the current version 3/);
+    expect(problems.map((p) => [p.kind, p.version, p.script])).toEqual([
+      ['checksum-mismatch', '1', 'V1__d1.sql'],
+      ['missing', '2', 'V2__d2.sql'],
+      ['failed', '4', 'V4__d4.sql'],
+      ['out-of-order', '1.5', 'V1.5__d1.5.sql'],
+    ]);
+    expect(problems[0]!.message).toBe('version 1 (V1__d1.sql) checksum mismatch: applied 100, file 111');
+    expect(problems[1]!.message).toMatch(/^version 2 \(V2__d2.sql\) is applied but its file is missing/);
+    expect(problems[2]!.message).toMatch(/^version 4 \(V4__d4.sql\) failed/);
+    expect(problems[3]!.message).toMatch(/^version 1.5 \(V1.5__d1.5.sql\) is not applied and older than the current version 3/);
     expect(validateInfo(computeInfo(files, rows, { outOfOrder: true }), { outOfOrder: true })).toHaveLength(3);
   });
   it('is empty for a consistent ledger; future versions are fine', () => {

@@ -96,7 +96,7 @@ export function registerLedger(program: Command): void {
       }
       if (result.valid) process.stdout.write('validate: ok\n');
       else {
-        process.stdout.write(`${result.problems.join('\n')}\n`);
+        process.stdout.write(`${result.problems.map((p) => p.message).join('\n')}\n`);
         throw failure;
       }
     });
