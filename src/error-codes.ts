@@ -87,6 +87,7 @@ export const ERROR_CODES = {
   E_NO_SOCKET: 'control: no migration answers on the socket',
   E_CONTROL: 'control: the socket connection failed',
   E_CONTROL_TIMEOUT: 'control: no answer in time',
+  E_CONTROL_REFUSED: 'control: the migration refused the command or its value (exit 2)',
   E_DEMO_FAILED: 'the demo migration did not verify',
   // sandbox (local test servers)
   E_SANDBOX_BINARY: 'sandbox: no server binary installed',

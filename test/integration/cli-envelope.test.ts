@@ -10,6 +10,9 @@ import { Ajv } from 'ajv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dropDatabase, freshDatabase, sql, type TestDialect, type TestSql } from '../helpers/servers.js';
 import { cli } from '../helpers/cli.js';
+import { newLiveMigration } from '../../src/core/live.js';
+import { startControlServer } from '../../src/control/socket.js';
+import { silentLogger } from '../../src/log.js';
 
 const schema = JSON.parse(readFileSync(new URL('../../schema/ghostwright-output.schema.json', import.meta.url), 'utf8')) as object;
 const validate = new Ajv({ allErrors: true, strict: false }).compile(schema);
@@ -48,6 +51,26 @@ describe('the envelope without a server', () => {
       expect(st.code).toBe(1);
       expect(envelopeOf(st.stdout, 'sandbox status').status).toBe('failed');
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('control: the answer in the envelope (a JSON status as an object), a refused command as E_CONTROL_REFUSED', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gw-envelope-ctl-'));
+    const path = join(dir, 'c.sock');
+    const live = newLiveMigration({ chunkSize: 1000, maxLagMs: 1500 }, { state: 'copying', table: 'orders', engine: 'mysql', startedAt: Date.now(), rowsCopied: 5, rowsEstimated: 10, eventsApplied: 0, backlog: 0 });
+    const server = await startControlServer({ path, live, status: () => ({ phase: 'copy' }), log: silentLogger });
+    try {
+      const ok = await cli(['control', '--socket', path, '--json', 'status', 'json']);
+      expect(ok.code).toBe(0);
+      const e = envelopeOf(ok.stdout, 'control');
+      expect(e).toMatchObject({ status: 'done', socket: path, request: 'status json', answer: expect.objectContaining({ state: 'copying' }) });
+      const bad = await cli(['control', '--socket', path, '--json', 'chunk-size=abc']);
+      expect(bad.code).toBe(2);
+      expect(envelopeOf(bad.stdout, 'control')).toMatchObject({ status: 'refused', error: { code: 'E_CONTROL_REFUSED' } });
+      expect(live.settings.chunkSize).toBe(1000);
+    } finally {
+      await server.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });

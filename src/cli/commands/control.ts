@@ -10,6 +10,7 @@ import { HELP } from '../../control/commands.js';
 import { defaultSocketPath, findDefaultSockets } from '../../control/socket.js';
 import { RefusedError } from '../../errors.js';
 import { intOption, ReportedExit } from '../common.js';
+import { envelope, printEnvelope } from '../envelope.js';
 
 export function registerControl(program: Command): void {
   program
@@ -18,16 +19,24 @@ export function registerControl(program: Command): void {
     .option('--socket <path>', 'the control socket of the migration')
     .option('--table <table>', 'find the default socket of a migration of this table (t, schema.t, or db.schema.t on PostgreSQL)')
     .option('--timeout <ms>', 'how long to wait for the answer', intOption('--timeout'), 5000)
+    .option('--json', 'print the answer in the JSON envelope on stdout (a JSON answer, e.g. of `status json`, as an object)')
     .argument('<command...>', 'the command and its arguments, e.g. status json, max-load=Threads_running=30')
     .addHelpText('after', `\n${HELP}\n`)
-    .action(async (words: string[], opts: { socket?: string; table?: string; timeout: number }) => {
+    .action(async (words: string[], opts: { socket?: string; table?: string; timeout: number; json?: boolean }) => {
       const path = opts.socket ?? (opts.table ? socketOfTable(opts.table) : undefined);
       if (!path) {
         throw new RefusedError('E_NO_SOCKET', 'no control socket given', {
           hint: 'pass --socket PATH (printed by the migration at start) or --table TABLE for the default path',
         });
       }
-      const answer = await sendControlCommand(path, words.join(' '), opts.timeout);
+      const request = words.join(' ');
+      const answer = await sendControlCommand(path, request, opts.timeout);
+      if (opts.json) {
+        // The failure envelope is printed by main from the thrown error, like every command's.
+        if (isErrorAnswer(answer)) throw new RefusedError('E_CONTROL_REFUSED', `the migration refused \`${request}\`: ${answer}`, { hint: 'see `ghostwright control --socket PATH help`' });
+        printEnvelope(envelope('control', 'done', { socket: path, request, answer: parsedAnswer(answer) }));
+        return;
+      }
       process.stdout.write(`${answer}\n`);
       if (isErrorAnswer(answer)) throw new ReportedExit(2);
     });
@@ -41,6 +50,16 @@ function socketOfTable(table: string): string {
     throw new RefusedError('E_NO_SOCKET', `several migrations of a table named ${table} are running: ${found.join(', ')}`, { hint: 'pass --socket with one of them, or --table schema.table' });
   }
   return defaultSocketPath(table);
+}
+
+/** A JSON answer (`status json`) as an object, any other answer as its text. */
+function parsedAnswer(answer: string): unknown {
+  if (!answer.startsWith('{')) return answer;
+  try {
+    return JSON.parse(answer) as unknown;
+  } catch {
+    return answer;
+  }
 }
 
 function isErrorAnswer(answer: string): boolean {
