@@ -3,30 +3,17 @@
  * info state, validate failures, repair, baseline, undo, out-of-order,
  * placeholders, callbacks, clean and the startup version check.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { baseline, clean, info, migrate, repair, requireSchemaVersion, undo, validate } from '../../src/ledger/index.js';
 import { flywayChecksum } from '../../src/ledger/checksum.js';
-import { dropDatabase, freshDatabase, sql, type TestSql } from '../helpers/servers.js';
-import { DIALECTS, history, migrationsDir } from '../fixtures/ledger/helpers.js';
+import { DIALECTS, history, migrationsDir, freshDatabases } from '../fixtures/ledger/helpers.js';
 
 const V1 = 'CREATE TABLE users (id INT PRIMARY KEY, email VARCHAR(100) NOT NULL);\nINSERT INTO users VALUES (1, \'a@x\');\n';
 const V2 = "ALTER TABLE users ADD COLUMN status VARCHAR(20) DEFAULT 'active';\nINSERT INTO users (id, email) VALUES (2, 'b@x');\n";
 const R_VIEW = 'CREATE OR REPLACE VIEW active_users AS SELECT id, email FROM users WHERE status = \'active\';\n';
 
 describe.each(DIALECTS)('ledger on %s', (dialect) => {
-  const urls: string[] = [];
-  const dbs: TestSql[] = [];
-  async function fresh(): Promise<{ url: string; db: TestSql }> {
-    const url = await freshDatabase(dialect, 'gw_ledger');
-    const db = await sql(url);
-    urls.push(url);
-    dbs.push(db);
-    return { url, db };
-  }
-  afterAll(async () => {
-    for (const db of dbs) await db.end().catch(() => undefined);
-    for (const url of urls) await dropDatabase(url).catch(() => undefined);
-  });
+  const fresh = freshDatabases(dialect, 'gw_ledger');
 
   it('migrates from empty: versioned in order, then repeatables; history and data', async () => {
     const { url, db } = await fresh();

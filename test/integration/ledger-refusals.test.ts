@@ -5,11 +5,11 @@
  * baseline; a refused delegated ALTER left a failed history row on MySQL; an
  * unknown placeholder in V2 was found after V1 had been applied.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { migrate } from '../../src/ledger/index.js';
 import { GhostwrightError } from '../../src/errors.js';
-import { dropDatabase, freshDatabase, sql, type TestDialect, type TestSql } from '../helpers/servers.js';
-import { DIALECTS, history, migrationsDir } from '../fixtures/ledger/helpers.js';
+import type { TestDialect, TestSql } from '../helpers/servers.js';
+import { DIALECTS, history, migrationsDir, freshDatabases } from '../fixtures/ledger/helpers.js';
 
 async function refusal(p: Promise<unknown>): Promise<GhostwrightError> {
   const err = await p.then(
@@ -29,19 +29,7 @@ async function tables(db: TestSql, dialect: TestDialect): Promise<string[]> {
 }
 
 describe.each(DIALECTS)('refused ledger runs change nothing on %s', (dialect) => {
-  const urls: string[] = [];
-  const dbs: TestSql[] = [];
-  async function fresh(): Promise<{ url: string; db: TestSql }> {
-    const url = await freshDatabase(dialect, 'gw_ledger_ref');
-    const db = await sql(url);
-    urls.push(url);
-    dbs.push(db);
-    return { url, db };
-  }
-  afterAll(async () => {
-    for (const db of dbs) await db.end().catch(() => undefined);
-    for (const url of urls) await dropDatabase(url).catch(() => undefined);
-  });
+  const fresh = freshDatabases(dialect, 'gw_ledger_ref');
 
   it('a non-empty schema without history: refused twice, no history table, V1 never applied', async () => {
     const { url, db } = await fresh();

@@ -4,27 +4,15 @@
  * around CREATE INDEX CONCURRENTLY, two runners at once, connect retries,
  * and dry-run paths.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { parseConnectionUrl } from '../../src/connection.js';
 import { connectEngine } from '../../src/engine/index.js';
 import { info, migrate, repair, validate } from '../../src/ledger/index.js';
-import { dropDatabase, freshDatabase, sql, type TestSql } from '../helpers/servers.js';
-import { DIALECTS, history, migrationsDir, sleepSql } from '../fixtures/ledger/helpers.js';
+import { sql } from '../helpers/servers.js';
+import { DIALECTS, history, migrationsDir, sleepSql, freshDatabases } from '../fixtures/ledger/helpers.js';
 
 describe.each(DIALECTS)('ledger failures and concurrency on %s', (dialect) => {
-  const urls: string[] = [];
-  const dbs: TestSql[] = [];
-  async function fresh(): Promise<{ url: string; db: TestSql }> {
-    const url = await freshDatabase(dialect, 'gw_ledger_r');
-    const db = await sql(url);
-    urls.push(url);
-    dbs.push(db);
-    return { url, db };
-  }
-  afterAll(async () => {
-    for (const db of dbs) await db.end().catch(() => undefined);
-    for (const url of urls) await dropDatabase(url).catch(() => undefined);
-  });
+  const fresh = freshDatabases(dialect, 'gw_ledger_r');
 
   const FIVE = [
     'CREATE TABLE t (id INT PRIMARY KEY, v INT);',
@@ -90,7 +78,7 @@ describe.each(DIALECTS)('ledger failures and concurrency on %s', (dialect) => {
   it('waits for the migration lock held by another session, and gives up after --lock-timeout', async () => {
     const { url, db } = await fresh();
     const holder = await sql(url);
-    dbs.push(holder);
+    onTestFinished(() => holder.end().catch(() => undefined));
     const name = new URL(url).pathname.slice(1);
     if (dialect === 'mysql') expect(Number(await holder.value('SELECT GET_LOCK(?, 0)', [`ghostwright_migrate:${name}`]))).toBe(1);
     else await holder.query('SELECT pg_advisory_lock(7451328125150392937)');
