@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConnectionUrl } from '../../src/connection.js';
 import { openConnection } from '../../src/engine/mysql/connect.js';
 import { dropDatabase, freshDatabase, sql, type TestDialect, type TestSql } from '../helpers/servers.js';
+import { ISSUE_INJECTIONS } from '../fixtures/injections.js';
 
 const BIN = fileURLToPath(new URL('../../bin/ghostwright', import.meta.url));
 
@@ -26,14 +27,7 @@ function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: st
   });
 }
 
-const HOSTILE = [
-  'ADD COLUMN w int; DROP TABLE victim',
-  'ADD COLUMN w int; DROP TABLE victim; --',
-  'ADD COLUMN w int -- x\n; DROP TABLE victim',
-  'ADD COLUMN w int /* c */; DROP TABLE victim',
-  'ADD COLUMN w int; COMMIT; DROP TABLE victim',
-  'ALTER TABLE t ADD COLUMN w int; TRUNCATE victim',
-];
+const HOSTILE = ISSUE_INJECTIONS;
 
 describe.each(['postgres', 'mysql'] as TestDialect[])('--alter injection on %s', (dialect) => {
   let url: string;

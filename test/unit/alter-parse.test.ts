@@ -4,15 +4,11 @@ import type { AlterParser } from '../../src/engine/alter.js';
 import { loadAlterParser } from '../../src/engine/index.js';
 import { parseUsing, rewriteObjectNames } from '../../src/engine/postgres/using.js';
 import { quoteIdent as pgQuote } from '../../src/engine/postgres/ident.js';
+import { ISSUE_INJECTIONS } from '../fixtures/injections.js';
 
 /** Every way a second statement was smuggled into --alter (issue 14 item 1). */
 const INJECTIONS = [
-  'ADD COLUMN w int; DROP TABLE victim',
-  'ADD COLUMN w int; DROP TABLE victim; --',
-  'ADD COLUMN w int -- x\n; DROP TABLE victim',
-  'ADD COLUMN w int /* c */; DROP TABLE victim',
-  'ADD COLUMN w int; COMMIT; DROP TABLE victim',
-  'ALTER TABLE t ADD COLUMN w int; TRUNCATE victim',
+  ...ISSUE_INJECTIONS,
   'ADD COLUMN w int;DROP TABLE victim;',
   'DROP TABLE victim',
   'TRUNCATE victim',
