@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   buildApplyDelete,
   buildApplyInsert,
+  buildCollidingKeys,
   buildChangelogWrite,
   buildCopyChunk,
   buildKeyAtOffset,
@@ -114,6 +115,17 @@ describe('mysql copy and apply builders', () => {
     expect(buildApplyInsert(spec)).toEqual({ sql: 'INSERT INTO `shop`.`_orders_gho` (`id`, `new``name`) SELECT `id`, `old name` FROM `shop`.`orders` WHERE `id` IN (?, ?) LOCK IN SHARE MODE', params: [1, 2] });
     // the locking read is pinned to the key index: a full scan would wait on rows outside the batch
     expect(buildApplyInsert({ ...spec, index: 'PRIMARY' }).sql).toBe('INSERT INTO `shop`.`_orders_gho` (`id`, `new``name`) SELECT `id`, `old name` FROM `shop`.`orders` FORCE INDEX (`PRIMARY`) WHERE `id` IN (?, ?) LOCK IN SHARE MODE');
+  });
+  it('finds the stale ghost rows a batch collides with on another unique key', () => {
+    const spec = { source: t, ghost: g, pairs, sourceKey: ['id'], targetKey: ['id'], keys: [[1], [2]], index: 'PRIMARY' };
+    expect(buildCollidingKeys({ ...spec, uniqueKey: ['NEW`NAME'] })).toEqual({
+      sql:
+        'SELECT `shop`.`_orders_gho`.`id` FROM `shop`.`_orders_gho` JOIN (SELECT `old name` AS `_gw0` FROM `shop`.`orders` FORCE INDEX (`PRIMARY`) WHERE `id` IN (?, ?)) s' +
+        ' ON `shop`.`_orders_gho`.`NEW``NAME` = s.`_gw0` WHERE NOT (`shop`.`_orders_gho`.`id` IN (?, ?))',
+      params: [1, 2, 1, 2],
+    });
+    // a key over a column the original doesn't feed (added with a default): no lookup
+    expect(buildCollidingKeys({ ...spec, uniqueKey: ['id', 'added'] })).toBeNull();
   });
   it('cut-over statements', () => {
     const del = { schema: 'shop', name: '_orders_del' };

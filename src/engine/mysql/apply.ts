@@ -15,8 +15,13 @@
  * Not REPLACE (as gh-ost applies): REPLACE deletes whatever ghost row
  * collides on ANY unique key, so a unique key the ALTER adds over duplicate
  * data would silently lose rows. A plain INSERT after deleting the batch's
- * keys fails instead; a collision that is transient (the other row's fix is
- * still queued) is retried with the whole backlog before it counts as real.
+ * keys fails instead. A collision is usually transient: the batch's rows are
+ * read as they are NOW, newer than the stream, and the ghost row they collide
+ * with is stale because the change that freed the value is not applied yet.
+ * The colliding ghost rows are found and refreshed from the original with the
+ * batch (a row in the ghost is always one the copy passed, and reading its
+ * current state early is what applying its pending change will do anyway);
+ * only a collision that survives that, with the stream caught up, is real.
  */
 import type { Pool, PoolConnection, Connection } from 'mysql2/promise';
 import type { Logger } from '../../log.js';
@@ -24,7 +29,7 @@ import { GhostwrightError } from '../../errors.js';
 import type { CopyPlan } from '../../core/columns.js';
 import type { ApplySql, ApplyWork } from '../../core/change-applier.js';
 import type { KeyTuple, TableRef } from '../engine.js';
-import { buildApplyDelete, buildApplyInsert, buildLockKeys } from './sql.js';
+import { buildApplyDelete, buildApplyInsert, buildCollidingKeys, buildLockKeys, qualified } from './sql.js';
 import { BENIGN_WARNINGS, comparePositions, currentBinlogPosition, queryExec, queryRows, type BinlogPosition } from './connect.js';
 import type { BinlogStream } from './stream.js';
 
@@ -34,6 +39,10 @@ const DUP_RETRIES = 10;
 const LOCK_RETRIES = 50;
 /** How long a lagging stream may keep a duplicate from counting as real. */
 const DUP_LAG_MS = 120_000;
+/** Rounds of refreshing colliding ghost rows before a duplicate is judged by the retry rules alone. */
+const REFRESH_ROUNDS = 50;
+
+const tupleId = (k: KeyTuple) => JSON.stringify(k, (_n, v: unknown) => (typeof v === 'bigint' ? v.toString() : Buffer.isBuffer(v) ? v.toString('hex') : v));
 
 export interface ApplierOptions {
   pool: Pool;
@@ -51,6 +60,12 @@ export class MysqlApplySql implements ApplySql {
   /** Binlog end when the current streak of duplicates began (see streamBehindDuplicate). */
   private dupTarget: { pos: BinlogPosition; since: number } | null = null;
   private lockFailures = 0;
+  /** Ghost keys that collided with the failed batch: refreshed with the next attempt. */
+  private refresh: KeyTuple[] = [];
+  private refreshRounds = 0;
+  /** The keys of the last attempt's write, for finding what they collided with. */
+  private lastKeys: readonly KeyTuple[] = [];
+  private readonly uniqueKeys = new Map<string, string[] | null>();
 
   constructor(private readonly o: ApplierOptions) {}
 
@@ -80,6 +95,8 @@ export class MysqlApplySql implements ApplySql {
       this.dupFailures = 0;
       this.dupTarget = null;
       this.lockFailures = 0;
+      this.refresh = [];
+      this.refreshRounds = 0;
       return true;
     } catch (err) {
       const e = err as { code?: string; message?: string };
@@ -87,6 +104,11 @@ export class MysqlApplySql implements ApplySql {
       // rolled our batch back, so it is simply retried.
       if ((e.code === 'ER_LOCK_DEADLOCK' || e.code === 'ER_LOCK_WAIT_TIMEOUT') && ++this.lockFailures <= LOCK_RETRIES) {
         this.o.log.debug({ attempt: this.lockFailures, code: e.code }, 'apply: lock conflict, retrying the batch');
+        return false;
+      }
+      if (e.code === 'ER_DUP_ENTRY' && this.refreshRounds < REFRESH_ROUNDS && (await this.collectColliding(conn, e.message ?? ''))) {
+        this.refreshRounds++;
+        this.o.log.debug({ msg: e.message, refresh: this.refresh.length }, 'apply: duplicate with stale ghost rows; refreshing them with the batch');
         return false;
       }
       // While the stream lags behind the binlog position seen at the first
@@ -125,6 +147,43 @@ export class MysqlApplySql implements ApplySql {
     return comparePositions(this.o.stream.queue.received, this.dupTarget.pos) < 0;
   }
 
+  /**
+   * Adds to `refresh` the ghost rows outside the failed batch that hold its
+   * rows' values of the unique key named in the error; true when it found new
+   * ones. A failure of this diagnostic read only means no help from it.
+   */
+  private async collectColliding(conn: PoolConnection | Connection, message: string): Promise<boolean> {
+    const name = /for key '(?:[^']*\.)?([^'.]*)'$/.exec(message)?.[1];
+    if (!name || this.lastKeys.length === 0) return false;
+    try {
+      const uniqueKey = await this.uniqueKeyColumns(conn, name);
+      const q = uniqueKey && buildCollidingKeys({ ...this.spec(this.lastKeys), uniqueKey });
+      if (!q) return false;
+      const [rows] = await conn.query({ sql: q.sql, rowsAsArray: true }, q.params);
+      const known = new Set(this.refresh.map(tupleId));
+      let added = false;
+      for (const k of rows as unknown[][]) {
+        if (known.has(tupleId(k))) continue;
+        known.add(tupleId(k));
+        this.refresh.push(k);
+        added = true;
+      }
+      return added;
+    } catch (err) {
+      this.o.log.debug({ err: (err as Error).message }, 'apply: could not look up the colliding ghost rows');
+      return false;
+    }
+  }
+
+  private async uniqueKeyColumns(conn: PoolConnection | Connection, name: string): Promise<string[] | null> {
+    if (!this.uniqueKeys.has(name)) {
+      const rows = await queryRows(conn, `SHOW INDEX FROM ${qualified(this.o.ghost)} WHERE Key_name = ?`, [name]);
+      const columns = rows.sort((a, b) => Number(a.Seq_in_index) - Number(b.Seq_in_index)).map((r) => String(r.Column_name));
+      this.uniqueKeys.set(name, columns.length && rows.every((r) => Number(r.Non_unique) === 0 && r.Sub_part == null && r.Column_name != null) ? columns : null);
+    }
+    return this.uniqueKeys.get(name) ?? null;
+  }
+
   private spec(keys: readonly KeyTuple[]) {
     const plan = this.o.plan;
     return { source: this.o.source, ghost: this.o.ghost, pairs: plan.mapping.pairs, sourceKey: plan.sourceKey, targetKey: plan.targetKey, keys, index: plan.keyName };
@@ -140,6 +199,11 @@ export class MysqlApplySql implements ApplySql {
         await queryRows(conn, lock.sql, lock.params);
         keys = [...keys, ...work.settle()];
       }
+      if (this.refresh.length) {
+        const seen = new Set(keys.map(tupleId));
+        keys = [...keys, ...this.refresh.filter((k) => !seen.has(tupleId(k)))];
+      }
+      this.lastKeys = keys;
       if (keys.length) {
         const spec = this.spec(keys);
         const del = buildApplyDelete(spec);

@@ -123,14 +123,15 @@ export function keyCompare(key: readonly string[], op: '>' | '<=', values: KeyTu
 }
 
 /** Membership of a batch of key tuples: k IN (?, ?) or (a = ? AND b = ?) OR (...). */
-export function keyIn(key: readonly string[], tuples: readonly KeyTuple[]): Sql {
+export function keyIn(key: readonly string[], tuples: readonly KeyTuple[], alias = ''): Sql {
   if (tuples.length === 0) throw new Error('keyIn needs at least one key');
   const params: unknown[] = [];
+  const col = (c: string) => (alias ? `${alias}.${quoteIdent(c)}` : quoteIdent(c));
   if (key.length === 1) {
     for (const t of tuples) params.push(t[0]);
-    return { sql: `${quoteIdent(key[0]!)} IN (${tuples.map(() => '?').join(', ')})`, params };
+    return { sql: `${col(key[0]!)} IN (${tuples.map(() => '?').join(', ')})`, params };
   }
-  const one = `(${key.map((c) => `${quoteIdent(c)} = ?`).join(' AND ')})`;
+  const one = `(${key.map((c) => `${col(c)} = ?`).join(' AND ')})`;
   for (const t of tuples) params.push(...t);
   return { sql: `(${tuples.map(() => one).join(' OR ')})`, params };
 }
@@ -270,6 +271,36 @@ export function buildApplyInsert(spec: ApplySpec): Sql {
   return {
     sql: `INSERT INTO ${qualified(spec.ghost)} (${cols(spec.pairs.map((p) => p.target))}) SELECT ${cols(spec.pairs.map((p) => p.source))} FROM ${qualified(spec.source)}${force} WHERE ${k.sql} LOCK IN SHARE MODE`,
     params: k.params,
+  };
+}
+
+/**
+ * After a batch's INSERT hit a duplicate on another unique key of the ghost
+ * (`uniqueKey`, ghost columns): the keys of the ghost rows outside the batch
+ * that hold the values the batch's rows now have in the original. Such a row
+ * is stale when its own change (the one that gave the value up) is not
+ * applied yet: refreshing it from the original together with the batch ends
+ * the collision at once, whatever the stream's lag. When the original itself
+ * holds the duplicate, the refreshed batch fails again: a real conflict.
+ * Null when a column of the key is not fed by a column of the original.
+ */
+export function buildCollidingKeys(spec: ApplySpec & { uniqueKey: readonly string[] }): Sql | null {
+  const sources: string[] = [];
+  for (const c of spec.uniqueKey) {
+    const pair = spec.pairs.find((p) => p.target.toLowerCase() === c.toLowerCase());
+    if (!pair) return null;
+    sources.push(pair.source);
+  }
+  // No alias for the ghost: under the cut-over's LOCK TABLES an alias is a table that isn't locked.
+  const g = qualified(spec.ghost);
+  const batch = keyIn(spec.sourceKey, spec.keys);
+  const outside = keyIn(spec.targetKey, spec.keys, g);
+  const force = spec.index ? ` FORCE INDEX (${quoteIdent(spec.index)})` : '';
+  const derived = sources.map((c, i) => `${quoteIdent(c)} AS ${quoteIdent(`_gw${i}`)}`).join(', ');
+  const on = spec.uniqueKey.map((c, i) => `${g}.${quoteIdent(c)} = s.${quoteIdent(`_gw${i}`)}`).join(' AND ');
+  return {
+    sql: `SELECT ${spec.targetKey.map((c) => `${g}.${quoteIdent(c)}`).join(', ')} FROM ${g} JOIN (SELECT ${derived} FROM ${qualified(spec.source)}${force} WHERE ${batch.sql}) s ON ${on} WHERE NOT (${outside.sql})`,
+    params: [...batch.params, ...outside.params],
   };
 }
 
