@@ -8,21 +8,9 @@
  * again under the same name (`DROP COLUMN c, ADD COLUMN c ...`) is a NEW
  * column: it takes its default, as on a blocking ALTER (gh-ost too).
  */
-import type { KeyInfo, TableInfo } from '../engine/engine.js';
+import type { ColumnMapping, ColumnPair, CopyPlan, KeyInfo, TableInfo } from '../engine/engine.js';
 
-export interface ColumnPair {
-  source: string;
-  target: string;
-}
-
-export interface ColumnMapping {
-  /** Written by copy and apply, in ghost column order. */
-  pairs: ColumnPair[];
-  /** Source columns with no ghost counterpart. */
-  dropped: string[];
-  /** Ghost columns with no source: they take their default. */
-  added: string[];
-}
+export type { ColumnMapping, ColumnPair, CopyPlan };
 
 /** Splits ALTER clauses on top-level commas, respecting quotes and parentheses. */
 export function splitClauses(alter: string): string[] {
@@ -77,30 +65,6 @@ export function mapColumns(original: TableInfo, ghost: TableInfo, renames: Map<s
   const isNew = (name: string) => reAdded.has(caseFold(name)) || !original.columns.some((o) => caseFold(o.name) === caseFold(name));
   const added = ghost.columns.filter((c) => !c.generated && !fed.has(caseFold(c.name)) && isNew(c.name)).map((c) => c.name);
   return { pairs, dropped, added };
-}
-
-export interface CopyPlan {
-  mapping: ColumnMapping;
-  /** Key columns in the original, in key order; they drive copy and apply. */
-  sourceKey: string[];
-  /** The same key's columns in the ghost (renames followed). */
-  targetKey: string[];
-  keyName: string;
-  /**
-   * The ghost's unique key over targetKey, or (a widened key) over a superset
-   * of it: `DROP PRIMARY KEY, ADD PRIMARY KEY (id, i)` on `PRIMARY KEY (id)`.
-   */
-  ghostKey: { name: string; columns: string[] };
-  /**
-   * False for a widened key: no ghost index makes targetKey unique, so the
-   * apply must delete a key's ghost rows and insert its current row (never
-   * upsert on targetKey). Each targetKey value still matches at most one row
-   * once its changes are applied: the ghost only receives rows of the
-   * original, where the old key is unique, and every apply replaces ALL ghost
-   * rows of its keys. A ghost index leads with targetKey, so those lookups
-   * are index lookups.
-   */
-  targetKeyUnique: boolean;
 }
 
 const sameSet = (a: string[], b: string[], fold: (n: string) => string) => a.map(fold).sort().join('\u0000') === b.map(fold).sort().join('\u0000');

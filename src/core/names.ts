@@ -10,18 +10,11 @@
 import { createHash } from 'node:crypto';
 import { RefusedError } from '../errors.js';
 import type { Dialect } from '../connection.js';
+import type { IdentifierLimit } from '../engine/engine.js';
+
+export type { IdentifierLimit };
 
 export type HelperKind = 'gho' | 'del' | 'ghc';
-
-/**
- * How long an identifier may be: MySQL/MariaDB count characters (64 of
- * them, whatever their UTF-8 length), PostgreSQL counts bytes (63, NAMEDATALEN - 1).
- * A bare number means bytes.
- */
-export interface IdentifierLimit {
-  max: number;
-  unit: 'characters' | 'bytes';
-}
 
 export const MYSQL_IDENTIFIER_LIMIT: IdentifierLimit = Object.freeze({ max: 64, unit: 'characters' });
 export const PG_IDENTIFIER_LIMIT: IdentifierLimit = Object.freeze({ max: 63, unit: 'bytes' });
