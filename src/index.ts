@@ -6,13 +6,13 @@
  * `partial` what was done before it stopped (for runOnlineAlter: the report;
  * for migrate: the files applied).
  */
-import { runOnlineAlter as runOnlineAlterReport, type MigratorDeps } from './core/migrator.js';
+import { runOnlineAlter as runOnlineAlterReport, type AlterDeps } from './alter.js';
 import type { AlterOptions } from './core/options.js';
 import type { AlterReport } from './core/report.js';
 import { exitForStatus, GhostwrightError } from './errors.js';
 
 /** The online ALTER: resolves with the report (status done or dry-run); throws a GhostwrightError otherwise. */
-export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps = {}): Promise<AlterReport> {
+export async function runOnlineAlter(options: AlterOptions, deps: AlterDeps = {}): Promise<AlterReport> {
   const report = await runOnlineAlterReport(options, deps);
   if (report.status === 'done' || report.status === 'dry-run') return report;
   const e = report.error ?? { code: 'E_FAILED', message: `online ALTER ${report.status}` };
@@ -21,7 +21,9 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps =
   throw err;
 }
 
-export type { MigratorDeps };
+/** The old name of AlterDeps. */
+export type MigratorDeps = AlterDeps;
+export type { AlterDeps };
 export { alterOptions, type AlterOptions, type ThrottleOptions } from './core/options.js';
 export type { AlterReport, AlterPlan, AlterStatus } from './core/report.js';
 export { newLiveMigration, type LiveMigration, type LiveSettings, type LiveProgress } from './core/live.js';

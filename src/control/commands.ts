@@ -9,7 +9,7 @@
  */
 import { etaMs, rowsPerSecond, type LiveMigration } from '../core/live.js';
 import { formatLoadSpec, parseLoadSpec } from '../core/load-spec.js';
-import { postponeReason } from './flags.js';
+import { postponeReason } from '../core/flags.js';
 import { SHARE_LIMITS } from '../core/share.js';
 
 export interface CommandContext {

@@ -26,19 +26,10 @@ import { redactUrlText } from '../connection.js';
 import { etaMs, type LiveMigration } from '../core/live.js';
 import type { Logger } from '../log.js';
 import { percent } from './commands.js';
+import type { HookName } from '../core/observers.js';
 
-export type HookName =
-  | 'on-startup'
-  | 'on-validated'
-  | 'on-rowcount-complete'
-  | 'on-begin-copy'
-  | 'on-row-copy-complete'
-  | 'on-status'
-  | 'on-throttled'
-  | 'on-begin-postponed'
-  | 'on-before-cut-over'
-  | 'on-success'
-  | 'on-failure';
+/** The names live in core (it decides when each fires); the files to run are found here. */
+export type { HookName };
 
 /** Facts of the migration that don't change while it runs. Never a password. */
 export interface HookBase {

@@ -5,7 +5,7 @@
  * timeout with exponential backoff and jitter. Each attempt blocks writers at
  * most --cut-over-lock-timeout, and a failed attempt leaves the original in place.
  */
-import { isCutOverPostponed } from '../control/flags.js';
+import { isCutOverPostponed } from './flags.js';
 import type { CutOverResult, OnlineAlter } from '../engine/engine.js';
 import { GhostwrightError } from '../errors.js';
 import type { Logger } from '../log.js';

@@ -10,9 +10,8 @@
  * the cut-over committed, and abort() removes what we created.
  */
 import { parseConnectionUrl, redactedUrl, type ConnectionSpec } from '../connection.js';
-import { connectEngine, loadAlterParser } from '../engine/index.js';
 import type { ParsedAlter } from '../engine/alter.js';
-import type { CheckResult, Engine, OnlineAlter, TableInfo } from '../engine/engine.js';
+import type { CheckResult, Engine, EngineCatalog, OnlineAlter, TableInfo } from '../engine/engine.js';
 import { preflightCode } from '../error-codes.js';
 import { GhostwrightError, RefusedError, statusForExit, toGhostwrightError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -26,10 +25,15 @@ import { initialDrops } from './initial-drop.js';
 import { leftoverCheck } from './leftovers.js';
 import type { AlterOptions } from './options.js';
 import type { AlterPlan, AlterReport } from './report.js';
+import type { MigrationObservers } from './observers.js';
 import { MigrationSupervisor } from './supervisor.js';
 import { verifyGhost } from './verify.js';
 
 export interface MigratorDeps {
+  /** The engines (engine/index.ts's engineCatalog; src/alter.ts wires it). */
+  engines: EngineCatalog;
+  /** Progress, hooks, control socket (src/alter.ts wires the real ones); none when absent. */
+  observers?: MigrationObservers;
   log?: Logger;
   /** Aborts the migration cleanly (SIGINT/SIGTERM from the CLI). */
   signal?: AbortSignal;
@@ -39,7 +43,7 @@ export interface MigratorDeps {
   afterCopy?: () => Promise<void>;
 }
 
-export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps = {}): Promise<AlterReport> {
+export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps): Promise<AlterReport> {
   const log = deps.log ?? silentLogger;
   const started = Date.now();
   const report: AlterReport = {
@@ -64,12 +68,12 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps =
     const replicas = options.replicas.map((r) => parseConnectionUrl(r, process.env, withPassword));
     // The dialect's real parser reads --alter before anything connects:
     // anything but one ALTER TABLE of this table is refused here.
-    const parser = await loadAlterParser(spec.dialect);
+    const parser = await deps.engines.alterParser(spec.dialect);
     const parsed = parser.parseAlter(options.alter);
     const fold = spec.dialect === 'mysql' ? (n: string) => n.toLowerCase() : (n: string) => n;
     const same = (a: string, b: string): boolean => fold(a) === fold(b);
     checkAlter(parsed, parser.parseTable(options.table), same);
-    engine = await connectEngine(spec, log);
+    engine = await deps.engines.connect(spec, log);
     report.engine = engine.dialect;
     const ref = engine.tableRef(options.table);
     report.table = `${ref.schema}.${ref.name}`;
@@ -103,7 +107,7 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps =
     const warnings = await preflight(online, original, ignore.length ? async () => leftoverCheck(ref, (await engine!.leftovers(ref)).filter((l) => !ignore.includes(l.name)), { oldTableStamped: stamp !== undefined }) : undefined);
     for (const w of warnings) log.warn({ check: w.id, detail: w.detail }, w.title);
 
-    supervisor = await MigrationSupervisor.start({ options, engine, online, table: report.table, spec, live: deps.live, signal: deps.signal, log, estimatedRows: original.estimatedRows, oldTableStamp: stamp });
+    supervisor = await MigrationSupervisor.start({ options, engine, online, table: report.table, spec, live: deps.live, signal: deps.signal, log, estimatedRows: original.estimatedRows, oldTableStamp: stamp, observers: deps.observers });
     await supervisor.hook('on-startup');
 
     // ghost: created like the original, then altered; this also proves the

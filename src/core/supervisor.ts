@@ -8,12 +8,10 @@ import type { ConnectionSpec } from '../connection.js';
 import type { Engine, OnlineAlter, SqlSession } from '../engine/engine.js';
 import { GhostwrightError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { createProgressReporter, type ProgressReporter } from '../cli/progress.js';
-import { startControlServer, defaultSocketPath } from '../control/socket.js';
-import { HookRunner, type HookName } from '../control/hooks.js';
-import { postponeReason } from '../control/flags.js';
+import { postponeReason } from './flags.js';
 import { etaMs, newLiveMigration, rowsPerSecond, type LiveMigration, type MigrationState } from './live.js';
 import { helperNames } from './names.js';
+import { nullObservers, type HookName, type HookSink, type MigrationObservers, type ProgressView, type RunFacts } from './observers.js';
 import type { AlterOptions } from './options.js';
 import { assertLoadNamesKnown } from './load-spec.js';
 import { restAfterChunk } from './share.js';
@@ -32,6 +30,8 @@ export interface SupervisorInit {
   estimatedRows: number;
   /** --timestamp-old-table: the stamp of the old table name (core/names.ts). */
   oldTableStamp?: string | undefined;
+  /** Progress, hooks and control socket; none when absent. */
+  observers?: MigrationObservers | undefined;
 }
 
 export class MigrationSupervisor {
@@ -46,8 +46,8 @@ export class MigrationSupervisor {
     private readonly init: SupervisorInit,
     live: LiveMigration,
     private readonly throttler: Throttler,
-    private readonly hooks: HookRunner,
-    private readonly progress: ProgressReporter,
+    private readonly hooks: HookSink,
+    private readonly progress: ProgressView,
     private readonly probe: ServerProbe,
   ) {
     this.live = live;
@@ -84,25 +84,24 @@ export class MigrationSupervisor {
         : null,
       log,
     });
-    const name = engine.tableRef(options.table).name;
+    const ref = engine.tableRef(options.table);
     const max = engine.capabilities.identifierLimit;
-    const helpers = helperNames(engine.dialect, name, max, init.oldTableStamp);
-    const hooks = new HookRunner(
-      options.hooksPath,
-      {
-        database: init.spec.database,
-        table: name,
-        ghostTable: helpers.ghost,
-        oldTable: helpers.old,
-        alter: options.alter,
-        engine: engine.dialect,
-        host: init.spec.host,
-        port: String(init.spec.port),
-      },
-      log,
-      init.spec.password !== undefined ? { secrets: [init.spec.password] } : {},
-    );
-    const progress = createProgressReporter(options.progress);
+    const helpers = helperNames(engine.dialect, ref.name, max, init.oldTableStamp);
+    const facts: RunFacts = {
+      database: init.spec.database,
+      table: { schema: ref.schema, name: ref.name },
+      databaseScoped: engine.capabilities.schemas,
+      ghostTable: helpers.ghost,
+      oldTable: helpers.old,
+      alter: options.alter,
+      engine: engine.dialect,
+      host: init.spec.host,
+      port: String(init.spec.port),
+      secrets: init.spec.password !== undefined ? [init.spec.password] : [],
+    };
+    const observers = init.observers ?? nullObservers;
+    const hooks = observers.hooks(options.hooksPath, facts, log);
+    const progress = observers.progress(options.progress);
     const sup = new MigrationSupervisor(init, live, throttler, hooks, progress, probe);
     if (init.signal) {
       if (init.signal.aborted) sup.abort.abort();
@@ -115,11 +114,8 @@ export class MigrationSupervisor {
       assertLoadNamesKnown(Object.fromEntries(names.map((n) => [n, 0])), first.load);
     }
     if (options.execute) {
-      const ref = engine.tableRef(options.table);
-      // Schemas live inside a database on PostgreSQL: its name keeps two databases' public.t apart.
-      const socketPath = options.socketPath ?? defaultSocketPath(engine.capabilities.schemas ? { ...ref, database: init.spec.database } : ref);
-      const server = await startControlServer({ path: socketPath, live, status: () => sup.status(), log, postponeFlagFile: options.postponeCutOverFlagFile });
-      sup.closers.push(() => server.close());
+      const control = await observers.control(options.socketPath, options.postponeCutOverFlagFile, { facts, live, status: () => sup.status(), log });
+      sup.closers.push(() => control.close());
     }
     return sup;
   }

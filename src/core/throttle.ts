@@ -31,9 +31,9 @@
  *            measurement at all (not yet measured, or measuring failed).
  *            Before all of these: the server not answering a probe at all.
  */
-import { existsSync } from 'node:fs';
 import type { LoadMeasurement } from '../engine/engine.js';
 import { GhostwrightError } from '../errors.js';
+import { flagExists } from './flags.js';
 import type { Logger } from '../log.js';
 import type { LiveMigration, LiveSettings } from './live.js';
 import type { ThrottleOptions } from './options.js';
@@ -415,10 +415,6 @@ export function abortError(abort: { code: string; reason: string }): Ghostwright
       ? 'the server passed a --critical-load threshold; the original table is untouched. Rerun when load is lower, or raise the threshold'
       : 'the migration was stopped on request (panic); the original table is untouched';
   return new GhostwrightError(abort.code, `migration aborted: ${abort.reason}`, { hint, exitCode: 1 });
-}
-
-function flagExists(path: string | null): boolean {
-  return path !== null && existsSync(path);
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {

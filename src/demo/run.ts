@@ -7,7 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConnectionUrl } from '../connection.js';
-import { runOnlineAlter } from '../core/migrator.js';
+import { runOnlineAlter } from '../alter.js';
 import { alterOptions } from '../core/options.js';
 import type { AlterReport } from '../core/report.js';
 import type { Engine } from '../engine/engine.js';

@@ -5,7 +5,7 @@
 import type { ConnectionSpec } from '../connection.js';
 import type { Logger } from '../log.js';
 import type { AlterParser } from './alter.js';
-import type { Dialect, Engine } from './engine.js';
+import type { Dialect, Engine, EngineCatalog } from './engine.js';
 
 export async function connectEngine(spec: ConnectionSpec, log: Logger): Promise<Engine> {
   switch (spec.dialect) {
@@ -40,3 +40,6 @@ export async function loadAlterParser(dialect: Dialect): Promise<AlterParser> {
     }
   }
 }
+
+/** Both engines, for the runbook (core takes them as an EngineCatalog). */
+export const engineCatalog: EngineCatalog = { connect: connectEngine, alterParser: loadAlterParser };

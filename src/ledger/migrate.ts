@@ -7,7 +7,7 @@
  * for the lock finds nothing left to do: each migration applies exactly once.
  */
 import { RefusedError, withPartial } from '../errors.js';
-import { runOnlineAlter } from '../core/migrator.js';
+import { runOnlineAlter } from '../alter.js';
 import { applyFile, statementsChecksum, type ApplyContext } from './apply.js';
 import { ChangeLog, checkInterrupted } from './guard.js';
 import type { AppliedMigration, NewHistoryRow } from './history.js';

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newLiveMigration } from '../../src/core/live.js';
 import type { LiveMigration } from '../../src/core/live.js';
 import { createLogger } from '../../src/log.js';
-import { runOnlineAlter } from '../../src/core/migrator.js';
+import { runOnlineAlter } from '../../src/alter.js';
 import { alterOptions, type AlterOptions } from '../../src/core/options.js';
 import type { AlterReport } from '../../src/core/report.js';
 import { helpersOf, dropDatabase, freshDatabase, sql, type TestDialect, type TestSql } from '../helpers/servers.js';

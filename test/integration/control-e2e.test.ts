@@ -47,7 +47,7 @@ describe.each(['mysql', 'postgres'] as const)('control end to end: %s', (dialect
     let n = 0;
 
     beforeAll(async () => {
-      ({ runOnlineAlter } = await import('../../src/core/migrator.js'));
+      ({ runOnlineAlter } = await import('../../src/alter.js'));
       url = await freshDatabase(dialect, 'gw_ctl');
       db = await sql(url);
       dir = mkdtempSync(join(tmpdir(), 'gw-ctl-e2e-'));

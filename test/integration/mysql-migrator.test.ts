@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mysql from 'mysql2/promise';
-import { runOnlineAlter } from '../../src/core/migrator.js';
+import { runOnlineAlter } from '../../src/alter.js';
 import { alterOptions } from '../../src/core/options.js';
 import { helpersOf, dropDatabase, freshDatabase, sql } from '../helpers/servers.js';
 import { prng } from '../helpers/mysql-load.js';

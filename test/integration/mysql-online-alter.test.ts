@@ -13,7 +13,7 @@ import { renamesOf } from '../../src/core/alter-text.js';
 import { parseMysqlAlter } from '../../src/engine/mysql/alter-parse.js';
 import { toRanges } from '../../src/core/copier.js';
 import { newLiveMigration } from '../../src/core/live.js';
-import { runOnlineAlter } from '../../src/core/migrator.js';
+import { runOnlineAlter } from '../../src/alter.js';
 import { alterOptions } from '../../src/core/options.js';
 import type { AlterRequest, Engine, OnlineAlter, TableInfo } from '../../src/engine/engine.js';
 import { databaseOf, dropDatabase, freshDatabase, hasMysqlReplica, mysqlReplicaUrl, sql, withDatabase } from '../helpers/servers.js';

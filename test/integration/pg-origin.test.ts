@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import type { AlterRequest, Engine } from '../../src/engine/engine.js';
 import { silentLogger } from '../../src/log.js';
-import { runOnlineAlter } from '../../src/core/migrator.js';
+import { runOnlineAlter } from '../../src/alter.js';
 import { alterOptions } from '../../src/core/options.js';
 import { openPgFixture, type PgFixture } from '../helpers/pg-fixture.js';
 import { MirroredLoad, diffDigests, driveAlter, rowDigests } from '../helpers/pg-load.js';

@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { runOnlineAlter } from '../../src/core/migrator.js';
+import { runOnlineAlter } from '../../src/alter.js';
 import { alterOptions } from '../../src/core/options.js';
 import { databaseOf, dropDatabase, freshDatabase, pgUrl } from '../helpers/servers.js';
 

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { runOnlineAlter } from '../../src/core/migrator.js';
+import { runOnlineAlter } from '../../src/alter.js';
 import { newLiveMigration } from '../../src/core/live.js';
 import { alterOptions } from '../../src/core/options.js';
 import type { AlterRequest, Engine } from '../../src/engine/engine.js';

@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConnectionUrl } from '../../src/connection.js';
 import type { LiveMigration } from '../../src/core/live.js';
-import { runOnlineAlter } from '../../src/core/migrator.js';
+import { runOnlineAlter } from '../../src/alter.js';
 import { alterOptions, type AlterOptions, type ThrottleOptions } from '../../src/core/options.js';
 import type { AlterReport } from '../../src/core/report.js';
 import { connectEngine } from '../../src/engine/index.js';

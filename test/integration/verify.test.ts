@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newLiveMigration } from '../../src/core/live.js';
-import { runOnlineAlter } from '../../src/core/migrator.js';
+import { runOnlineAlter } from '../../src/alter.js';
 import { alterOptions } from '../../src/core/options.js';
 import type { AlterReport } from '../../src/core/report.js';
 import { dropDatabase, freshDatabase, helpersOf, sql, type TestDialect, type TestSql } from '../helpers/servers.js';

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { newLiveMigration } from '../../src/core/live.js';
 import type { LiveMigration } from '../../src/core/live.js';
 import { percent, runCommand, statusObject } from '../../src/control/commands.js';
-import { flagExists, isCutOverPostponed, postponeReason } from '../../src/control/flags.js';
+import { flagExists, isCutOverPostponed, postponeReason } from '../../src/core/flags.js';
 import { defaultSocketPath, findDefaultSockets } from '../../src/control/socket.js';
 
 function makeLive(): LiveMigration {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { parseLoadSpec } from '../../core/load-spec.js';
-import { runOnlineAlter } from '../../core/migrator.js';
+import { runOnlineAlter } from '../../alter.js';
 import { alterOptions, replicaChoice, type AlterOptions } from '../../core/options.js';
 import type { AlterReport } from '../../core/report.js';
 import { exitForStatus, RefusedError } from '../../errors.js';

@@ -1,5 +1,6 @@
 /**
- * Flag files, gh-ost style: a DBA (or a deploy script) touches a file to
+ * Flag files, gh-ost style (read by core: the throttler and the cut-over ask
+ * them; the control socket only reports them): a DBA (or a deploy script) touches a file to
  * throttle, panic or hold the cut-over, and removes it to let go. Existence is
  * all that counts; the content is ignored.
  *
@@ -10,7 +11,7 @@
  * socket command and leaves a flag file in charge.
  */
 import { existsSync } from 'node:fs';
-import type { LiveMigration, LiveSettings } from '../core/live.js';
+import type { LiveSettings } from './live.js';
 
 export function flagExists(path: string | null | undefined): boolean {
   return path !== null && path !== undefined && path !== '' && existsSync(path);
