@@ -32,6 +32,7 @@ export const ERROR_CODES = {
   E_NO_SHARED_KEY: 'no usable key is shared by the old and the new shape of the table',
   E_KEY_TYPE: 'MySQL: a copy key column has a type the binlog cannot give back exactly',
   E_BAD_ALTER: '--alter is not exactly one ALTER TABLE of --table (refused before connecting), or the server rejected it on the ghost table (the original is untouched)',
+  E_DRY_RUN_UNSUPPORTED: 'MySQL: a dry run cannot prove this ALTER on a private temporary table (partitioned table, FULLTEXT index, foreign key, or a session that logs statements); nothing changed',
   E_TABLE_NAME: 'no helper table name fits the identifier limit',
   E_LEFTOVER: 'a ghost or old table of an earlier run exists',
   E_RUN_ACTIVE: 'cleanup: a run on the table is still going (slot in use, control socket answers); nothing removed',

@@ -23,6 +23,7 @@ import { BinlogStream } from './stream.js';
 import { ReplicaLagMonitor } from './replicas.js';
 import { MysqlApplySql } from './apply.js';
 import { cutOverTables } from './cutover.js';
+import { proveAlterPrivately } from './dry-run.js';
 
 export interface MysqlAlterContext {
   spec: ConnectionSpec;
@@ -107,16 +108,17 @@ export class MysqlOnlineAlter implements OnlineAlter {
   }
 
   /**
-   * MySQL DDL is not transactional, so the dry run creates the ghost, reads
-   * it and drops it again: for that moment `t_gho` exists for other
-   * sessions too (and the two DDL statements go to the binlog). A TEMPORARY
-   * table would stay private but is invisible to information_schema on
-   * MariaDB 10.11, which inspect reads.
+   * Dry run: the ALTER is proved on a TEMPORARY copy (dry-run.ts), which no
+   * other session sees and the binary log does not record. No changelog.
    */
   async probeGhost(): Promise<TableInfo> {
-    const info = await this.createGhost();
-    await this.dropHelpers();
-    return info;
+    const session = await openConnection(this.ctx.spec, { multipleStatements: false });
+    try {
+      this.ghostInfo = await proveAlterPrivately({ session, original: this.ctx.request.table, ghost: this.ghost, alter: this.ctx.request.alter, flavor: this.ctx.info.flavor });
+      return this.ghostInfo;
+    } finally {
+      await session.end().catch(() => undefined);
+    }
   }
 
   usePlan(plan: CopyPlan): void {
