@@ -27,9 +27,20 @@ export function clientConfig(spec: ConnectionSpec, extra: Partial<pg.ClientConfi
 }
 
 export function createPool(spec: ConnectionSpec, max = 4, extra: Partial<pg.ClientConfig> = {}): pg.Pool {
-  const pool = new pg.Pool({ ...clientConfig(spec, extra), max, idleTimeoutMillis: 10_000, allowExitOnIdle: true });
-  // An idle client losing its connection must not crash the process.
+  return survivingLostConnections(new pg.Pool({ ...clientConfig(spec, extra), max, idleTimeoutMillis: 10_000, allowExitOnIdle: true }));
+}
+
+/**
+ * A client losing its connection must not crash the process. pg-pool listens
+ * for errors of IDLE clients only: a checked-out client whose backend ends
+ * (pg_terminate_backend, a server restart) emits an 'error' event nobody
+ * hears, and Node ends the process (seen when a slot's creating backend was
+ * terminated). The query in flight is rejected with the error anyway; the
+ * event itself can be ignored.
+ */
+export function survivingLostConnections(pool: pg.Pool): pg.Pool {
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }
 

@@ -31,7 +31,7 @@
 import pg from 'pg';
 import type { ConnectionSpec } from '../../connection.js';
 import type { CheckResult } from '../engine.js';
-import { catalog, clientConfig, sqlState } from './connect.js';
+import { catalog, clientConfig, sqlState, survivingLostConnections } from './connect.js';
 import { quoteIdent } from './ident.js';
 
 /** First server version whose pgoutput accepts `origin` (and protocol version 4). */
@@ -158,8 +158,7 @@ export class CopySessions {
     private readonly slot: string | null,
   ) {
     // Idle sessions are kept: a new one would need a new origin.
-    this.pool = new pg.Pool({ ...clientConfig(spec, { application_name: 'ghostwright_copy' }), max, idleTimeoutMillis: 0, allowExitOnIdle: true });
-    this.pool.on('error', () => undefined);
+    this.pool = survivingLostConnections(new pg.Pool({ ...clientConfig(spec, { application_name: 'ghostwright_copy' }), max, idleTimeoutMillis: 0, allowExitOnIdle: true }));
   }
 
   get origins(): readonly string[] {
