@@ -9,26 +9,46 @@ import type { CopyRange, KeyTuple, OnlineAlter } from '../engine/engine.js';
 import { DEFAULT_LIMITS, nextChunkSize } from './chunker.js';
 import type { AlterOptions } from './options.js';
 import type { MigrationSupervisor } from './supervisor.js';
+import { remainingRanges, type RangeProgress } from './checkpoint.js';
+import type { CopyProgress } from './checkpointer.js';
 
-/** Copies every row that exists when the copy starts; rows added later arrive through the stream. */
-export async function copyTable(online: OnlineAlter, supervisor: MigrationSupervisor, options: AlterOptions): Promise<number> {
-  const bounds = await online.keyBounds();
-  if (!bounds) {
-    online.beginCopy([]);
-    return 0;
+export interface CopyTracking {
+  progress: CopyProgress;
+  /** The checkpoint's ranges when resuming. */
+  resumed?: readonly RangeProgress[] | undefined;
+  /** Runs once the ranges are known, before the first chunk (the first checkpoint). */
+  begun?: () => Promise<void>;
+}
+
+/**
+ * Copies every row that exists when the copy starts; rows added later arrive
+ * through the stream. Each committed chunk is reported to `progress` (the
+ * checkpoints). On resume, `resumed` is the checkpoint's ranges: each goes
+ * on after its progress, finished ones are skipped.
+ */
+export async function copyTable(online: OnlineAlter, supervisor: MigrationSupervisor, options: AlterOptions, tracking: CopyTracking): Promise<number> {
+  const { progress, resumed } = tracking;
+  let ranges: CopyRange[];
+  if (resumed) ranges = resumed.map((r) => ({ after: r.after, upTo: r.upTo }));
+  else {
+    const bounds = await online.keyBounds();
+    const threads = Math.max(1, options.threads);
+    const points = bounds && threads > 1 ? await online.splitPoints(threads) : [];
+    ranges = bounds ? toRanges(points, bounds.max) : [];
   }
-  const threads = Math.max(1, options.threads);
-  const points = threads > 1 ? await online.splitPoints(threads) : [];
-  const ranges = toRanges(points, bounds.max);
-  online.beginCopy(ranges);
-  const limit = pLimit(threads);
+  online.beginCopy(ranges, resumed);
+  progress.begin(ranges, resumed);
+  await tracking.begun?.();
+  const todo = resumed ? remainingRanges(resumed) : ranges;
+  const limit = pLimit(Math.max(1, options.threads));
   let total = 0;
   await Promise.all(
-    ranges.map((range) =>
-      limit(async () => {
-        const rows = await copyRange(online, supervisor, options, range);
-        total += rows;
-      }),
+    todo.map((range, i) =>
+      range
+        ? limit(async () => {
+            total += await copyRange(online, supervisor, options, range, (last, rows) => progress.chunkDone(i, last, rows));
+          })
+        : null,
     ),
   );
   return total;
@@ -46,7 +66,7 @@ export function toRanges(points: KeyTuple[], max: KeyTuple): CopyRange[] {
   return ranges;
 }
 
-async function copyRange(online: OnlineAlter, supervisor: MigrationSupervisor, options: AlterOptions, range: CopyRange): Promise<number> {
+async function copyRange(online: OnlineAlter, supervisor: MigrationSupervisor, options: AlterOptions, range: CopyRange, committed: (last: KeyTuple | null, rows: number) => void): Promise<number> {
   const live = supervisor.live;
   const limits = { ...DEFAULT_LIMITS, targetMs: options.chunkTimeMs };
   let cursor: CopyRange = { ...range };
@@ -62,6 +82,7 @@ async function copyRange(online: OnlineAlter, supervisor: MigrationSupervisor, o
     const busyMs = Date.now() - t0;
     copied += chunk.rows;
     live.progress.rowsCopied += chunk.rows;
+    committed(chunk.last, chunk.rows);
     if (!chunk.last) return copied;
     if (live.settings.chunkSize === options.chunkSize) size = nextChunkSize(size, busyMs, chunk.rows, limits);
     await supervisor.restAfterChunk(busyMs);

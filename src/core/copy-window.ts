@@ -84,11 +84,15 @@ export class CopyWindow {
     return this.ranges !== null;
   }
 
-  /** The copy covers these ranges, from the first key on, contiguous; before this every key waits. */
-  begin(ranges: readonly CopyRange[]): void {
+  /**
+   * The copy covers these ranges, from the first key on, contiguous; before
+   * this every key waits. On resume, `progress` (one per range) is how far
+   * each was copied before.
+   */
+  begin(ranges: readonly CopyRange[], progress?: ReadonlyArray<{ through: KeyTuple | null; done: boolean }>): void {
     const contiguous = ranges.every((r, i) => (i === 0 ? r.after === null : sameKey(r.after, ranges[i - 1]!.upTo)));
     if (!contiguous) throw new Error('the copy ranges must start at the first key and be contiguous');
-    this.ranges = ranges.map((r) => ({ after: r.after, upTo: r.upTo, through: null, done: false, chunk: null }));
+    this.ranges = ranges.map((r, i) => ({ after: r.after, upTo: r.upTo, through: progress?.[i]?.through ?? null, done: progress?.[i]?.done ?? false, chunk: null }));
     this.wake();
   }
 

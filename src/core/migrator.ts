@@ -1,8 +1,12 @@
 /**
  * The online ALTER, as a DBA's runbook:
  *
- *   inspect -> preflight -> create ghost -> start stream -> copy rows
+ *   inspect -> [resume?] -> preflight -> create ghost -> start stream -> copy rows
  *     -> catch up -> verify -> [postpone?] -> cut-over -> cleanup -> report
+ *
+ * A resumed run (--resume, core/checkpoint.ts) attaches to the interrupted
+ * run's ghost instead of creating one, restarts the stream from the
+ * checkpoint and copies each range on from its progress: the same runbook.
  *
  * Each step is one call; the dialect lives behind the engine contract, the
  * copy loop and the cut-over retries live in their own modules. Whatever
@@ -11,7 +15,7 @@
  */
 import { parseConnectionUrl, redactedUrl, type ConnectionSpec } from '../connection.js';
 import type { ParsedAlter } from '../engine/alter.js';
-import type { CheckResult, Engine, EngineCatalog, OnlineAlter, TableInfo } from '../engine/engine.js';
+import type { CheckResult, Engine, EngineCatalog, OnlineAlter, TableInfo, TableRef } from '../engine/engine.js';
 import { preflightCode } from '../error-codes.js';
 import { GhostwrightError, RefusedError, statusForExit, toGhostwrightError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -28,6 +32,9 @@ import type { AlterPlan, AlterReport } from './report.js';
 import type { MigrationObservers } from './observers.js';
 import { MigrationSupervisor } from './supervisor.js';
 import { verifyGhost } from './verify.js';
+import { checkResumeKey, type Checkpoint } from './checkpoint.js';
+import { Checkpointer, CopyProgress } from './checkpointer.js';
+import { findCheckpoint, keepForResume, leftoversBesidesRun, swapCommitted } from './resume.js';
 
 export interface MigratorDeps {
   /** The engines (engine/index.ts's engineCatalog; src/alter.ts wires it). */
@@ -62,6 +69,8 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps):
   let online: OnlineAlter | null = null;
   let swapped = false;
   let supervisor: MigrationSupervisor | null = null;
+  let checkpoint: Checkpoint | null = null;
+  let checkpointer: Checkpointer | null = null;
   try {
     const withPassword = options.password !== undefined ? { password: options.password } : {};
     const spec = parseConnectionUrl(options.url, process.env, withPassword);
@@ -93,9 +102,19 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps):
         maxBacklogEvents: options.maxBacklogEvents,
         streamStartTimeoutMs: options.streamStartTimeoutMs,
         maxRetainedWalBytes: options.throttle.maxRetainedWalBytes,
+        resume: options.resume,
       },
       { replicas, discoverReplicas: options.replicaDiscovery, log },
     );
+    // resume: an interrupted run's checkpoint is continued with --resume, refused without.
+    checkpoint = await findCheckpoint(online, options, report.table, clauses);
+    if (checkpoint) report.resumed = { phase: checkpoint.phase, rowsCopied: checkpoint.rowsCopied, streamPosition: checkpoint.streamPosition };
+    if (checkpoint && options.execute && swapCommitted(checkpoint, await engine.leftovers(ref))) {
+      await finishCommittedSwap(engine, online, ref, options);
+      swapped = true;
+      report.status = 'done';
+      return report;
+    }
     const drops = await initialDrops(engine, ref, options, stamp !== undefined);
     if (drops.length > 0) {
       report.initiallyDropped = drops.map((d) => d.name);
@@ -104,7 +123,12 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps):
     // A dry run drops nothing, but an old table it would drop is not in its way;
     // a ghost is (the dry run proves the ALTER on a ghost of that name).
     const ignore = options.execute ? [] : drops.filter((d) => d.kind === 'old-table').map((d) => d.name);
-    const warnings = await preflight(online, original, ignore.length ? async () => leftoverCheck(ref, (await engine!.leftovers(ref)).filter((l) => !ignore.includes(l.name)), { oldTableStamped: stamp !== undefined }) : undefined);
+    const recheck = checkpoint
+      ? () => leftoversBesidesRun(engine!, ref, ignore, stamp !== undefined)
+      : ignore.length
+        ? async () => leftoverCheck(ref, (await engine!.leftovers(ref)).filter((l) => !ignore.includes(l.name)), { oldTableStamped: stamp !== undefined })
+        : undefined;
+    const warnings = await preflight(online, original, recheck);
     for (const w of warnings) log.warn({ check: w.id, detail: w.detail }, w.title);
 
     supervisor = await MigrationSupervisor.start({ options, engine, online, table: report.table, spec, live: deps.live, signal: deps.signal, log, estimatedRows: original.estimatedRows, oldTableStamp: stamp, observers: deps.observers });
@@ -112,27 +136,36 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps):
 
     // ghost: created like the original, then altered; this also proves the
     // ALTER valid. A dry run only probes it and leaves nothing behind.
-    const ghost = options.execute ? await online.createGhost() : await online.probeGhost();
+    // On resume: the interrupted run's ghost, as it is.
+    const ghost = checkpoint ? await online.attach!(checkpoint) : options.execute ? await online.createGhost() : await online.probeGhost();
     const plan = planCopy(original, ghost, parsed, fold);
+    if (checkpoint) checkResumeKey(checkpoint, { name: plan.keyName, columns: plan.sourceKey });
     online.usePlan(plan);
     await supervisor.hook('on-validated');
 
     if (!options.execute) {
-      await online.dropGhost();
+      if (checkpoint) await online.abort({ keepForResume: true });
+      else await online.dropGhost();
       report.status = 'dry-run';
       report.plan = describePlan(original, plan, options, engine, ref.name, warnings, stamp);
       return report;
     }
 
     // stream first: every change committed after this point reaches the ghost.
-    await online.startStream();
+    await online.startStream(checkpoint?.streamPosition);
+    if (checkpoint) await online.trimToCheckpoint!(checkpoint.ranges);
     await supervisor.hook('on-rowcount-complete');
     supervisor.beginCopy();
     await supervisor.hook('on-begin-copy');
+    const progress = new CopyProgress(checkpoint?.rowsCopied ?? 0);
+    supervisor.live.progress.rowsCopied = progress.rowsCopied;
+    const cps = new Checkpointer({ online, table: report.table, alter: clauses, key: { name: plan.keyName, columns: plan.sourceKey }, progress, state: () => supervisor!.live.progress.state, log, intervalMs: options.checkpointIntervalMs });
+    checkpointer = cps;
     const copyStarted = Date.now();
-    report.rowsCopied = await copyTable(online, supervisor, options);
+    report.rowsCopied = await copyTable(online, supervisor, options, { progress, resumed: checkpoint?.ranges, begun: () => cps.start() });
     report.copyMs = Date.now() - copyStarted;
     supervisor.copyFinished();
+    await cps.write('catching-up');
 
     await deps.afterCopy?.();
 
@@ -140,6 +173,8 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps):
     await online.waitCaughtUp(60_000);
     report.verify = await verifyGhost(online, supervisor, options, log);
     await waitWhilePostponed(supervisor, options);
+    await cps.write('cutting-over');
+    cps.pause();
     const cut = await cutOverWithRetries(online, supervisor, options, log);
     swapped = true;
     report.cutOverStallMs = Math.round(cut.stallMs);
@@ -156,6 +191,7 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps):
     return report;
   } catch (err) {
     const error = toGhostwrightError(err);
+    checkpointer?.stop();
     report.status = statusForExit(error.exitCode);
     report.error = error.toJSON();
     if (online) {
@@ -165,7 +201,11 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps):
       // abort() also closes the migration's connections, so it runs on every
       // path, refusals included; engines drop only what this run created.
       if (swapped) await online.cleanup().catch((e: unknown) => log.warn({ err: e }, 'cleanup after cut-over failed'));
-      else await online.abort();
+      else {
+        const keep = keepForResume(error, { checkpointed: checkpointer !== null, resuming: checkpoint !== null });
+        await online.abort({ keepForResume: keep });
+        if (keep && !checkpoint) report.error = { ...error.toJSON(), hint: `the ghost and the checkpoint are kept: continue with the same command and --resume (${error.hint ?? error.message})` };
+      }
     }
     if (swapped) {
       report.status = 'done';
@@ -177,6 +217,7 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps):
     log.debug({ err: error }, 'online alter did not complete');
     return report;
   } finally {
+    checkpointer?.stop();
     report.durationMs = Date.now() - started;
     if (supervisor) {
       report.rowsCopied = Math.max(report.rowsCopied, supervisor.live.progress.rowsCopied);
@@ -241,6 +282,13 @@ function describePlan(original: TableInfo, plan: CopyPlan, options: AlterOptions
     cutOver: `atomic swap: ${table} -> ${del}, ${gho} -> ${table} (writers blocked at most ${options.cutOverLockTimeoutMs} ms per attempt, ${options.cutOverRetries} attempts); ${options.dropOldTable ? `${del} dropped afterwards` : `${del} kept`}`,
     warnings,
   };
+}
+
+/** The interrupted run had swapped the tables: only its changelog (and, with --ok-to-drop-table, the old table) is left. */
+async function finishCommittedSwap(engine: Engine, online: OnlineAlter, ref: TableRef, options: AlterOptions): Promise<void> {
+  const old = (await engine.leftovers(ref)).filter((l) => l.kind === 'old-table' && !l.timestamped);
+  if (options.dropOldTable && old.length) await engine.dropLeftovers(ref, old);
+  await online.cleanup();
 }
 
 function safeStats(online: OnlineAlter): number {

@@ -65,6 +65,10 @@ export interface AlterOptions {
   initiallyDropGhostTable: boolean;
   /** gh-ost --initially-drop-old-table: drop a kept `_t_del` of this table first. */
   initiallyDropOldTable: boolean;
+  /** --resume: continue the interrupted run on this table from its checkpoint (core/checkpoint.ts). */
+  resume: boolean;
+  /** How often the checkpoint is written while the run goes on (and at each phase change). */
+  checkpointIntervalMs: number;
 }
 
 export const DEFAULT_THROTTLE: ThrottleOptions = Object.freeze({
@@ -93,6 +97,8 @@ export function alterOptions(partial: Partial<AlterOptions> & Pick<AlterOptions,
     timestampOldTable: false,
     initiallyDropGhostTable: false,
     initiallyDropOldTable: false,
+    resume: false,
+    checkpointIntervalMs: 2000,
     postponeCutOverFlagFile: null,
     replicas: [],
     replicaDiscovery: true,

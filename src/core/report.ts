@@ -28,6 +28,8 @@ export interface AlterReport {
   plan?: AlterPlan;
   /** --initially-drop-*: leftovers dropped before starting (a dry run: those it would drop). */
   initiallyDropped?: string[];
+  /** --resume: the checkpoint this run continued from. */
+  resumed?: { phase: string; rowsCopied: number; streamPosition: string };
   error?: ErrorJson;
 }
 

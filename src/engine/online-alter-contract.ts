@@ -25,6 +25,8 @@ export interface AlterRequest {
   streamStartTimeoutMs?: number;
   /** PG: preflight refuses while running ghostwright slots retain more WAL than this (--max-retained-wal-mb). */
   maxRetainedWalBytes?: number;
+  /** --resume: continue the interrupted run whose checkpoint is in the changelog (see core/checkpoint.ts). */
+  resume?: boolean;
 }
 
 export interface CopyRange {
@@ -95,13 +97,57 @@ export interface VerifyPoint {
   close(): Promise<void>;
 }
 
+// ---------------------------------------------------------------- checkpoint (core/checkpoint.ts builds and checks it)
+
+/** The phase the run was in when the checkpoint was written. */
+export type CheckpointPhase = 'copying' | 'catching-up' | 'postponed' | 'cutting-over';
+
+/** One copy range and how far the copy got in it. */
+export interface RangeProgress {
+  /** The range as planned (exclusive lower, inclusive upper bound; null: open). */
+  after: KeyTuple | null;
+  upTo: KeyTuple | null;
+  /** Last key copied by committed chunks, contiguously from `after`; null: none yet. */
+  through: KeyTuple | null;
+  done: boolean;
+}
+
+/** What a run leaves in its changelog so that `alter --resume` can go on (see core/checkpoint.ts for why it is safe). */
+export type Checkpoint = {
+  format: number;
+  /** schema.table */
+  table: string;
+  /** The ALTER clauses the run applies, and their sha256 (hex). */
+  alter: string;
+  alterSha256: string;
+  /** The key driving the copy (index name and source columns). */
+  key: { name: string; columns: string[] };
+  /** The copy's ranges; empty: the table had no rows when the copy began. */
+  ranges: RangeProgress[];
+  /** Opaque to core: where the stream restarts (the engine's low-water mark). */
+  streamPosition: string;
+  phase: CheckpointPhase;
+  rowsCopied: number;
+  /** ISO time of the write. */
+  writtenAt: string;
+};
+
 /**
  * One online migration of one table, with its own connections and state.
  * Core calls the methods in this order (see core/migrator.ts):
  *   preflight -> createGhost -> usePlan -> startStream -> keyBounds/splitPoints ->
  *   beginCopy -> copyChunk* (obeying the throttler) -> waitCaughtUp -> cutOver -> cleanup
  * and abort() on any failure or signal. Every method after createGhost must
- * leave the original table untouched on failure.
+ * leave the original table untouched on failure. checkpoint() is called
+ * every few seconds from beginCopy on, and at each phase change.
+ *
+ * Resume (`alter --resume`, core/checkpoint.ts): readCheckpoint before the
+ * preflight; then, instead of createGhost:
+ *   attach(cp) -> usePlan -> startStream(cp.streamPosition) -> trimToCheckpoint(cp.ranges) ->
+ *   beginCopy(ranges, cp.ranges) -> copyChunk* from each range's progress -> (as above)
+ * An engine that can resume implements the four optional methods below
+ * (readCheckpoint, attach, trimToCheckpoint, restartPosition); without them
+ * --resume is refused.
  */
 export interface OnlineAlter {
   /** Engine-specific checks: server settings, leftovers, triggers, foreign keys, privileges. */
@@ -128,9 +174,10 @@ export interface OnlineAlter {
   /**
    * Starts capturing and applying changes of the original table to the ghost.
    * Must be called before the first chunk is copied so nothing committed after
-   * the copy's snapshot is missed.
+   * the copy's snapshot is missed. `from` (resume): the checkpoint's
+   * streamPosition, instead of the current position.
    */
-  startStream(): Promise<void>;
+  startStream(from?: string): Promise<void>;
   streamStats(): StreamStats;
   /**
    * The error that stopped the stream or the applier, if one did. Nothing is
@@ -146,9 +193,11 @@ export interface OnlineAlter {
    * The ranges the copy will cover (from the first key, contiguous), before
    * its first chunk. Called whether or not the table has rows (then with
    * none). An engine may leave changes of rows the copy has yet to reach to
-   * the copy, which reads them as they are by then.
+   * the copy, which reads them as they are by then. On resume, `progress`
+   * (one per range) says how far each range was copied: keys up to its
+   * `through` (or all, when done) count as copied.
    */
-  beginCopy(ranges: readonly CopyRange[]): void;
+  beginCopy(ranges: readonly CopyRange[], progress?: readonly RangeProgress[]): void;
   /** Copies the next chunk of the range: rows with key > after (and <= upTo), in key order, at most limit rows. */
   copyChunk(range: CopyRange, limit: number): Promise<ChunkResult>;
   /** Returns when every change committed before the call is applied to the ghost. */
@@ -166,8 +215,35 @@ export interface OnlineAlter {
   measure(loadNames: string[]): Promise<LoadMeasurement>;
   /** Writes a heartbeat row into the changelog (replica lag is read from it). */
   heartbeat(): Promise<void>;
-  /** Writes copy progress and stream position into the changelog. */
-  checkpoint(state: Record<string, unknown>): Promise<void>;
+  /** Writes the checkpoint (core/checkpoint.ts) into the changelog, replacing the previous one. */
+  checkpoint(state: Checkpoint): Promise<void>;
+  /**
+   * Resume: the checkpoint in this table's changelog, or null when there is
+   * no changelog or no checkpoint in it. Read-only. Refuses
+   * (E_CHECKPOINT_UNREADABLE) a checkpoint it can't read (core/checkpoint.ts parseCheckpoint).
+   */
+  readCheckpoint?(): Promise<Checkpoint | null>;
+  /**
+   * Resume, instead of createGhost: adopts the interrupted run's ghost and
+   * changelog as this run's own (abort() then treats them as created here)
+   * and returns the ghost's shape. Refuses (exit 2, E_RESUME_STREAM_GONE)
+   * when the stream can't restart from cp.streamPosition (MySQL: the binlog
+   * file was purged; PostgreSQL: the slot is gone), and E_NO_CHECKPOINT when
+   * the ghost is missing. Writes nothing.
+   */
+  attach?(cp: Checkpoint): Promise<TableInfo>;
+  /**
+   * Resume, after usePlan and startStream, before beginCopy: removes the
+   * ghost's rows of every unfinished range beyond its `through` (chunks that
+   * committed after the checkpoint was written; the copy reads them again).
+   */
+  trimToCheckpoint?(ranges: readonly RangeProgress[]): Promise<void>;
+  /**
+   * The stream position a resumed run restarts from (the low-water mark:
+   * every change before it is in the ghost or left to the copy), opaque to
+   * core; null when no position is safe right now (that checkpoint is skipped).
+   */
+  restartPosition?(): string | null;
   /**
    * The atomic swap. One attempt: throws GhostwrightError with code
    * E_CUTOVER_LOCK_TIMEOUT when it couldn't get its locks in time (retryable,
@@ -181,6 +257,9 @@ export interface OnlineAlter {
    * and slot THIS run created (never a leftover of another run: a refusal for
    * "_t_gho exists" must leave it), close connections; the original stays.
    * Called on every path that doesn't end in cleanup(). Never throws.
+   * `keepForResume`: the run failed on a lost server (restart, network),
+   * or a resume was refused: close everything but drop nothing, so
+   * `--resume` can go on from the last checkpoint.
    */
-  abort(): Promise<void>;
+  abort(options?: { keepForResume?: boolean }): Promise<void>;
 }

@@ -4,6 +4,7 @@
  * committed), a row-by-row md5 comparison, and a driver that runs an
  * OnlineAlter phase by phase as core's migrator does.
  */
+import { buildCheckpoint } from '../../src/core/checkpoint.js';
 import pg from 'pg';
 import { chooseSharedKey, mapColumns } from '../../src/core/columns.js';
 import { renamesOf } from '../../src/core/alter-text.js';
@@ -218,7 +219,7 @@ export async function driveAlter(engine: Engine, request: AlterRequest, opts: Dr
             const m = await alter.measure([]);
             maxWal = Math.max(maxWal, m.retainedWalBytes ?? 0);
             await alter.heartbeat();
-            await alter.checkpoint({ chunk: chunkNo, after });
+            await alter.checkpoint(buildCheckpoint({ table: 'load', alter: '', key: { name: 'pk', columns: [] }, ranges: [{ after: null, upTo, through: after, done: false }], streamPosition: alter.streamStats().appliedPosition, phase: 'copying', rowsCopied: rows }));
           }
           if (opts.betweenChunks) await opts.betweenChunks(chunkNo);
         }

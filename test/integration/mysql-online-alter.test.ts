@@ -3,6 +3,7 @@
  * under a concurrent write load, then every row of the new table compared
  * with the mirror the load wrote in the same transactions.
  */
+import { buildCheckpoint } from '../../src/core/checkpoint.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMysqlEngine } from '../../src/engine/mysql/index.js';
 import { parseConnectionUrl } from '../../src/connection.js';
@@ -120,7 +121,7 @@ describe('online ALTER under concurrent writes', () => {
       await d.oa.waitCaughtUp(30_000);
       expect(d.rowsCopied).toBeGreaterThan(15_000);
       await d.oa.heartbeat();
-      await d.oa.checkpoint({ phase: 'cut-over' });
+      await d.oa.checkpoint(buildCheckpoint({ table: 'test.fid', alter, key: { name: 'PRIMARY', columns: ['id'] }, ranges: [], streamPosition: d.oa.streamStats().appliedPosition, phase: 'cutting-over', rowsCopied: d.rowsCopied }));
       const cut = await cutOverWithRetries(d.oa);
       // Writers blocked behind the swap land in the new table: let them run a little more.
       await new Promise((r) => setTimeout(r, 300));

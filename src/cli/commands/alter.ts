@@ -46,6 +46,8 @@ interface AlterFlags extends PasswordFlags {
   timestampOldTable?: boolean;
   initiallyDropGhostTable?: boolean;
   initiallyDropOldTable?: boolean;
+  resume?: boolean;
+  checkpointIntervalMillis?: number;
 }
 
 export function registerAlter(program: Command): void {
@@ -86,6 +88,8 @@ export function registerAlter(program: Command): void {
     .option('--stream-start-timeout <s>', 'PostgreSQL: seconds the slot creation may wait for transactions already running', intOption('--stream-start-timeout'), 60)
     .option('--initially-drop-ghost-table', 'drop a ghost (and changelog) left by an earlier run on this table before starting, instead of refusing')
     .option('--initially-drop-old-table', 'drop a kept _<table>_del before starting, instead of refusing')
+    .option('--resume', 'continue the interrupted run on this table (same --alter) from its checkpoint: its ghost, copy progress and stream position')
+    .option('--checkpoint-interval-millis <ms>', 'how often the checkpoint (copy progress + stream position, for --resume) is written; also at each phase change', positiveIntOption('--checkpoint-interval-millis'), 2000)
     .option('--timestamp-old-table', 'keep the old table as _<table>_<UTC yyyymmddhhmmss>_del, so a kept _<table>_del does not stand in the way')
     .option('--exact-rowcount', 'count the rows (SELECT COUNT(*), in the background on its own connection) for an exact progress total instead of the estimate')
     .option('--json', 'print the final report as JSON on stdout')
@@ -123,6 +127,8 @@ export function toOptions(flags: AlterFlags): AlterOptions {
     timestampOldTable: flags.timestampOldTable === true,
     initiallyDropGhostTable: flags.initiallyDropGhostTable === true,
     initiallyDropOldTable: flags.initiallyDropOldTable === true,
+    resume: flags.resume === true,
+    checkpointIntervalMs: flags.checkpointIntervalMillis ?? 2000,
     postponeCutOverFlagFile: flags.postponeCutOverFlagFile ?? null,
     ...replicaChoice(flags.replica),
     socketPath: flags.socket ?? null,

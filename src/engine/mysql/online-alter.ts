@@ -24,6 +24,8 @@ import { ReplicaLagMonitor } from './replicas.js';
 import { MysqlApplySql } from './apply.js';
 import { cutOverTables } from './cutover.js';
 import { proveAlterPrivately } from './dry-run.js';
+import { serializeCheckpoint, type Checkpoint, type RangeProgress } from '../../core/checkpoint.js';
+import { checkBinlogAvailable, parsePosition, readMysqlCheckpoint, trimGhost } from './resume.js';
 
 export interface MysqlAlterContext {
   spec: ConnectionSpec;
@@ -78,6 +80,47 @@ export class MysqlOnlineAlter implements OnlineAlter {
   async preflight(original: TableInfo): Promise<CheckResult[]> {
     this.original = original;
     return alterPreflight({ pool: this.pool, info: this.ctx.info, alter: this.ctx.request.alter, original, helpers: [this.ghost, this.oldTable, this.changelog], oldTableStamped: this.ctx.request.oldTableStamp !== undefined });
+  }
+
+  // ---------------------------------------------------------------- resume (see resume.ts)
+
+  readCheckpoint(): Promise<Checkpoint | null> {
+    return readMysqlCheckpoint(this.pool, this.changelog, this.ctx.request.table);
+  }
+
+  /** Adopts the interrupted run's ghost and changelog: from here on they are this run's (abort drops them). */
+  async attach(cp: Checkpoint): Promise<TableInfo> {
+    await checkBinlogAvailable(this.pool, parsePosition(cp.streamPosition), this.ctx.request.table);
+    const found = await queryRows(this.pool, 'SELECT TABLE_NAME AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [this.ghost.schema, this.ghost.name]);
+    if (!found.some((r) => String(r.n) === this.ghost.name)) {
+      throw new RefusedError('E_NO_CHECKPOINT', `--resume: the interrupted run's ghost table ${this.ghost.name} is gone`, {
+        hint: `the run cannot be resumed: ghostwright cleanup --url <URL> --table ${this.ctx.request.table.schema}.${this.ctx.request.table.name} --execute, then run again`,
+      });
+    }
+    this.ghostCreated = true;
+    this.changelogCreated = true;
+    this.ghostInfo = await inspectTable(this.pool, this.ghost, this.ctx.info.flavor);
+    return this.ghostInfo;
+  }
+
+  async trimToCheckpoint(ranges: readonly RangeProgress[]): Promise<void> {
+    const conn = await this.rowSession(await this.pool.getConnection());
+    try {
+      const removed = await trimGhost(conn, this.ghost, this.needPlan().targetKey, ranges);
+      this.ctx.log.info({ removed }, 'resume: ghost rows past the checkpoint removed; the copy reads them again');
+    } finally {
+      conn.release();
+    }
+  }
+
+  /**
+   * The backlog's low-water mark; none while a key the copy skipped waits
+   * (no commit covers it, so no position would replay it).
+   */
+  restartPosition(): string | null {
+    const q = this.stream?.queue;
+    if (!q || q.externalPending > 0) return null;
+    return formatPosition(q.applied);
   }
 
   // ---------------------------------------------------------------- ghost
@@ -167,7 +210,7 @@ export class MysqlOnlineAlter implements OnlineAlter {
 
   // ---------------------------------------------------------------- stream
 
-  async startStream(): Promise<void> {
+  async startStream(from?: string): Promise<void> {
     const plan = this.needPlan();
     const original = this.original ?? (await inspectTable(this.pool, this.ctx.request.table, this.ctx.info.flavor));
     this.original = original;
@@ -175,7 +218,7 @@ export class MysqlOnlineAlter implements OnlineAlter {
     // The position is read BEFORE the first chunk: every change committed
     // after it reaches the ghost through the stream.
     try {
-      const start = await currentBinlogPosition(this.pool);
+      const start = from ? parsePosition(from) : await currentBinlogPosition(this.pool);
       this.stream = new BinlogStream({ spec: this.ctx.spec, table: this.ctx.request.table, key, start, maxBacklog: this.ctx.request.maxBacklogEvents, log: this.ctx.log });
       await this.stream.start();
       this.ctx.log.debug({ start: formatPosition(start) }, 'binlog stream started');
@@ -273,8 +316,8 @@ export class MysqlOnlineAlter implements OnlineAlter {
   }
 
   /** From here on the applier places changed keys against the copy's ranges (core/copy-window.ts). */
-  beginCopy(ranges: readonly CopyRange[]): void {
-    this.window.begin(ranges);
+  beginCopy(ranges: readonly CopyRange[], progress?: readonly RangeProgress[]): void {
+    this.window.begin(ranges, progress);
   }
 
   async copyChunk(range: CopyRange, limit: number): Promise<ChunkResult> {
@@ -364,8 +407,9 @@ export class MysqlOnlineAlter implements OnlineAlter {
     await queryExec(this.pool, q.sql, q.params);
   }
 
-  async checkpoint(state: Record<string, unknown>): Promise<void> {
-    const q = buildChangelogWrite(this.changelog, 'checkpoint', JSON.stringify({ ...state, streamPosition: this.streamStats().appliedPosition }));
+  async checkpoint(state: Checkpoint): Promise<void> {
+    if (this.closed) return;
+    const q = buildChangelogWrite(this.changelog, 'checkpoint', serializeCheckpoint(state));
     await queryExec(this.pool, q.sql, q.params);
   }
 
@@ -405,9 +449,10 @@ export class MysqlOnlineAlter implements OnlineAlter {
     await this.close();
   }
 
-  async abort(): Promise<void> {
+  async abort(options: { keepForResume?: boolean } = {}): Promise<void> {
     try {
       await this.stopStream();
+      if (options.keepForResume) return;
       if (!this.swapped && this.ghostCreated) await queryExec(this.pool, `DROP TABLE IF EXISTS ${qualified(this.ghost)}`).catch(() => undefined);
       if (this.changelogCreated) await queryExec(this.pool, `DROP TABLE IF EXISTS ${qualified(this.changelog)}`).catch(() => undefined);
     } catch (err) {
