@@ -13,6 +13,7 @@ import { runOnlineAlter as runRunbook, type MigratorDeps } from './core/migrator
 import type { MigrationObservers } from './core/observers.js';
 import type { AlterOptions } from './core/options.js';
 import type { AlterReport } from './core/report.js';
+import { runRevert as runRevertRunbook, type RevertDeps } from './core/revert.js';
 import { engineCatalog } from './engine/index.js';
 
 export const standardObservers: MigrationObservers = {
@@ -45,4 +46,9 @@ export type AlterDeps = Omit<MigratorDeps, 'engines'> & Partial<Pick<MigratorDep
 /** Resolves with the report whatever the outcome (status done, dry-run, failed, refused). */
 export function runOnlineAlter(options: AlterOptions, deps: AlterDeps = {}): Promise<AlterReport> {
   return runRunbook(options, { engines: engineCatalog, observers: standardObservers, ...deps });
+}
+
+/** `alter --revert`: the kept old table swapped back in (core/revert.ts); resolves with the report whatever the outcome. */
+export function runRevert(options: AlterOptions, deps: Omit<RevertDeps, 'engines'> & Partial<Pick<RevertDeps, 'engines'>> = {}): Promise<AlterReport> {
+  return runRevertRunbook(options, { engines: engineCatalog, ...deps });
 }

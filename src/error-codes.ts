@@ -45,6 +45,12 @@ export const ERROR_CODES = {
   E_SOCKET: 'the control socket cannot be created',
   E_SOCKET_IN_USE: 'another ghostwright listens on the control socket path',
   E_SOCKET_PATH: 'the control socket path exists and is not a socket',
+  // revert after cut-over (alter --revert): refusals, nothing changed (exit 2)
+  E_REVERT_NO_OLD_TABLE: 'alter --revert: the kept old table (_t_del) is gone, so there is nothing to swap back',
+  E_REVERT_NO_POINT: 'alter --revert: the kept old table carries no revert point (its cut-over did not record where the new table\'s writes begin)',
+  E_REVERT_WINDOW: 'alter --revert: the revert window has passed (MySQL: the binlog since the cut-over is purged; PostgreSQL: --revert-window expired, slot dropped)',
+  E_REVERT_NO_WINDOW: 'alter --revert on PostgreSQL: the alter kept no slot after its cut-over (run it with --revert-window)',
+  E_REVERT_SHAPE: 'alter --revert: the old shape can\'t hold the new rows (a narrowed type, a NOT NULL column the new shape lacks or makes nullable)',
   // online ALTER: failures while running (exit 1; the original table stays)
   E_STREAM: 'the change stream (binlog / logical replication) failed',
   E_STREAM_START: 'PostgreSQL: the replication slot could not be created in time',

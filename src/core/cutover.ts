@@ -30,9 +30,9 @@ export async function waitWhilePostponed(supervisor: MigrationSupervisor, option
 }
 
 export async function cutOverWithRetries(
-  online: OnlineAlter,
-  supervisor: MigrationSupervisor,
-  options: AlterOptions,
+  online: Pick<OnlineAlter, 'waitCaughtUp' | 'cutOver'>,
+  supervisor: Pick<MigrationSupervisor, 'setState' | 'checkAborted'>,
+  options: Pick<AlterOptions, 'cutOverRetries'>,
   log: Logger,
 ): Promise<CutOverResult & { attempts: number }> {
   const attempts = Math.max(1, options.cutOverRetries);

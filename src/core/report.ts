@@ -1,4 +1,5 @@
 import type { ErrorJson } from '../errors.js';
+import type { RevertTarget } from '../engine/revert.js';
 import type { VerifyReport } from './verify.js';
 
 /** The final report of an online ALTER, as printed by --json. */
@@ -26,6 +27,8 @@ export interface AlterReport {
   verify?: VerifyReport;
   /** Dry run: what would happen. */
   plan?: AlterPlan;
+  /** --revert: the kept old table swapped back in, and from where the writes since its cut-over were read. */
+  revert?: RevertTarget;
   /** --initially-drop-*: leftovers dropped before starting (a dry run: those it would drop). */
   initiallyDropped?: string[];
   /** --resume: the checkpoint this run continued from. */

@@ -34,8 +34,13 @@ export interface VerifyReport {
 /** Keys named in an E_VERIFY message. */
 const MAX_KEYS = 10;
 
+/** What verification needs of a run: the forward ALTER's, or a revert's (core/revert.ts). */
+export type VerifyTarget = Pick<OnlineAlter, 'openVerifyPoint' | 'recopyRange'>;
+export type VerifySupervisor = Pick<MigrationSupervisor, 'setState' | 'checkAborted' | 'live'>;
+type VerifyOptions = Pick<AlterOptions, 'verify' | 'cutOverRetries'>;
+
 /** The verification phase; skipped (undefined) with --no-verify. */
-export async function verifyGhost(online: OnlineAlter, supervisor: MigrationSupervisor, options: AlterOptions, log: Logger): Promise<VerifyReport | undefined> {
+export async function verifyGhost(online: VerifyTarget, supervisor: VerifySupervisor, options: VerifyOptions, log: Logger): Promise<VerifyReport | undefined> {
   if (!options.verify) return undefined;
   const started = Date.now();
   supervisor.setState('verifying');
@@ -88,7 +93,7 @@ export async function verifyGhost(online: OnlineAlter, supervisor: MigrationSupe
 }
 
 /** Fixes a consistent point, retrying a lock timeout as the cut-over does. */
-async function fixPoint(online: OnlineAlter, supervisor: MigrationSupervisor, options: AlterOptions, log: Logger, report: VerifyReport): Promise<VerifyPoint> {
+async function fixPoint(online: VerifyTarget, supervisor: VerifySupervisor, options: VerifyOptions, log: Logger, report: VerifyReport): Promise<VerifyPoint> {
   const attempts = Math.max(1, options.cutOverRetries);
   for (let attempt = 1; ; attempt++) {
     supervisor.checkAborted();

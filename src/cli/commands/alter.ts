@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { parseLoadSpec } from '../../core/load-spec.js';
-import { runOnlineAlter } from '../../alter.js';
+import { runOnlineAlter, runRevert } from '../../alter.js';
 import { alterOptions, replicaChoice, type AlterOptions } from '../../core/options.js';
 import type { AlterReport } from '../../core/report.js';
 import { exitForStatus, RefusedError } from '../../errors.js';
@@ -12,7 +12,8 @@ import { gracefulInterrupts } from '../signals.js';
 interface AlterFlags extends PasswordFlags {
   url?: string;
   table: string;
-  alter: string;
+  alter?: string;
+  revert?: boolean;
   execute?: boolean;
   chunkSize: number;
   chunkTime: number;
@@ -56,7 +57,8 @@ export function registerAlter(program: Command): void {
     .description('change a table online: ghost table + change stream + atomic swap (dry run unless --execute)')
     .option('--url <url>', 'database URL (mysql://, mariadb://, postgres://); env GHOSTWRIGHT_URL')
     .requiredOption('--table <name>', 'table to change, optionally schema-qualified')
-    .requiredOption('--alter <sql>', 'clauses after ALTER TABLE <table>, or a whole ALTER TABLE statement for the same table')
+    .option('--alter <sql>', 'clauses after ALTER TABLE <table>, or a whole ALTER TABLE statement for the same table (required unless --revert)')
+    .option('--revert', 'swap the kept old table (_<table>_del) back in, with every write made since the cut-over (dry run unless --execute)')
     .option('--execute', 'migrate for real (default: dry run that proves the ALTER on a ghost table and prints the plan)')
     .option('--chunk-size <n>', 'rows per chunk to start with; adapts to --chunk-time', positiveIntOption('--chunk-size'), 5000)
     .option('--chunk-time <ms>', 'target time per chunk', positiveIntOption('--chunk-time'), 500)
@@ -102,7 +104,8 @@ export function registerAlter(program: Command): void {
       const options: AlterOptions = Object.freeze({ ...toOptions(flags), ...(password !== undefined ? { password } : {}) });
       // The progress bar owns the terminal line: only warnings and errors may interrupt it.
       const log = loggerFor(cmd, options.progress === 'bar' ? 'warn' : undefined);
-      const report: AlterReport = await runOnlineAlter(options, { log, signal: gracefulInterrupts() });
+      const deps = { log, signal: gracefulInterrupts() };
+      const report: AlterReport = flags.revert ? await runRevert(options, deps) : await runOnlineAlter(options, deps);
       if (flags.json) printEnvelope(envelope('alter', report.status, report, report.error));
       else process.stdout.write(formatReport(report));
       if (report.status === 'refused' || report.status === 'failed' || report.status === 'unreachable') throw new ReportedExit(exitForStatus(report.status));
@@ -114,7 +117,7 @@ export function toOptions(flags: AlterFlags): AlterOptions {
   return alterOptions({
     url: requireUrl(flags.url),
     table: flags.table,
-    alter: flags.alter,
+    alter: alterText(flags),
     execute: flags.execute === true,
     chunkSize: Math.max(1, flags.chunkSize),
     chunkTimeMs: flags.chunkTime,
@@ -154,6 +157,14 @@ export function toOptions(flags: AlterFlags): AlterOptions {
   });
 }
 
+/** --alter, or nothing with --revert (which reads the old shape from the kept table). */
+function alterText(flags: AlterFlags): string {
+  if (flags.revert && flags.alter !== undefined) throw new RefusedError('E_USAGE', '--revert takes no --alter: it swaps the kept old table back in as it is', { hint: 'drop --alter, or drop --revert to run that ALTER' });
+  if (flags.revert) return '';
+  if (flags.alter === undefined) throw new RefusedError('E_USAGE', "required option '--alter <sql>' not specified", { hint: 'give --alter "ADD COLUMN ...", or --revert to swap back the last cut-over' });
+  return flags.alter;
+}
+
 /** `watched r1, r2` / `none found` / `none watched (--replica none)`. */
 export function replicasText(r: AlterReport['replicas']): string {
   if (!r) return 'unknown';
@@ -182,6 +193,14 @@ export function formatReport(r: AlterReport): string {
     lines.push(`  cut-over:     ${p.cutOver}`);
     for (const w of p.warnings) lines.push(`  warning:      ${w}`);
     lines.push('  (dry run: nothing changed; add --execute to migrate)');
+  }
+  if (r.revert) {
+    lines.push(
+      `  revert:       ${r.revert.oldTable} back in as ${r.table}, with the writes since its cut-over at ${r.revert.swappedAt} (from ${r.revert.from})`,
+      `  columns:      ${r.revert.columns.join(', ')}`,
+    );
+    if (r.revert.defaulted.length) lines.push(`  defaulted:    ${r.revert.defaulted.join(', ')} (rows written since the cut-over take their defaults)`);
+    if (r.status === 'dry-run') lines.push('  (dry run: nothing changed; add --execute to revert)');
   }
   if (r.status === 'done') {
     const rate = r.copyMs > 0 ? Math.round((r.rowsCopied * 1000) / r.copyMs) : 0;

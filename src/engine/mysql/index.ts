@@ -14,6 +14,8 @@ import { inspectTable } from './inspect.js';
 import { parseTableRef, quoteIdent, MAX_IDENTIFIER_CHARS } from './sql.js';
 import { MYSQL_IDENTIFIER_LIMIT } from '../../core/names.js';
 import { MysqlOnlineAlter } from './online-alter.js';
+import { MysqlRevert } from './revert.js';
+import type { RevertJob, RevertRequest } from '../revert.js';
 
 type Result = { rows: Record<string, unknown>[]; affectedRows: number };
 
@@ -80,6 +82,10 @@ class MysqlEngine implements Engine {
 
   onlineAlter(request: AlterRequest, options: { replicas: ConnectionSpec[]; discoverReplicas?: boolean; log: Logger }): OnlineAlter {
     return new MysqlOnlineAlter({ spec: this.spec, info: this.info, request, replicas: options.replicas, discoverReplicas: options.discoverReplicas ?? true, log: options.log });
+  }
+
+  revert(request: RevertRequest, log: Logger): RevertJob {
+    return new MysqlRevert({ spec: this.spec, info: this.info, request, log });
   }
 
   /** SQL text as is, possibly several statements (ledger files, tests). */

@@ -26,6 +26,7 @@ import { cutOverTables } from './cutover.js';
 import { proveAlterPrivately } from './dry-run.js';
 import { serializeCheckpoint, type Checkpoint, type RangeProgress } from '../../core/checkpoint.js';
 import { checkBinlogAvailable, parsePosition, readMysqlCheckpoint, trimGhost } from './resume.js';
+import { keepRevertPoint } from './revert-point.js';
 
 export interface MysqlAlterContext {
   spec: ConnectionSpec;
@@ -420,6 +421,8 @@ export class MysqlOnlineAlter implements OnlineAlter {
     if (!this.stream || !this.applier || !this.applySql) throw new GhostwrightError('E_INTERNAL', 'cutOver() before startStream()');
     const ctx = { spec: this.ctx.spec, pool: this.pool, original: this.ctx.request.table, ghost: this.ghost, oldName: this.oldTable, stream: this.stream, applier: this.applier, applySql: this.applySql, utc: this.utcKey, window: this.window, lockTimeoutMs: this.ctx.request.cutOverLockTimeoutMs, log: this.ctx.log };
     let stallMs: number;
+    // Before the lock: every write to the new table comes after this (see revert-point.ts).
+    const revertFrom = await currentBinlogPosition(this.pool);
     try {
       ({ stallMs } = await cutOverTables(ctx));
     } catch (err) {
@@ -440,6 +443,7 @@ export class MysqlOnlineAlter implements OnlineAlter {
         this.ctx.log.warn({ err, table: this.oldTable.name }, 'cut-over done, but dropping the old table failed; drop it by hand');
       }
     }
+    await keepRevertPoint(this.pool, this.oldTable, revertFrom, this.ctx.log);
     return { stallMs, oldTable: this.oldTable.name };
   }
 

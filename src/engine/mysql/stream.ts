@@ -27,6 +27,8 @@ export interface StreamOptions {
   /** Key columns of the original, in key order, with their COLUMN_TYPE. */
   key: ReadonlyArray<{ name: string; type: string }>;
   start: BinlogPosition;
+  /** DDL on the table up to this position is expected (a revert starts before the cut-over's own RENAME). */
+  allowDdlUntil?: BinlogPosition;
   maxBacklog: number;
   log: Logger;
 }
@@ -207,7 +209,8 @@ export class BinlogStream {
       }
       case 'query': {
         const e = evt as Extract<AnyBinlogEvent, { getEventName(): 'query' }>;
-        if (!this.allowDdl && isDdlOnTable(e.query, this.opts.table.name) && (e.schema === this.opts.table.schema || e.query.includes(this.opts.table.schema))) {
+        const expected = this.allowDdl || (this.opts.allowDdlUntil !== undefined && comparePositions({ file: this.file, position: e.nextPosition }, this.opts.allowDdlUntil) <= 0);
+        if (!expected && isDdlOnTable(e.query, this.opts.table.name) && (e.schema === this.opts.table.schema || e.query.includes(this.opts.table.schema))) {
           this.fail(new GhostwrightError('E_DDL_DURING_ALTER', `the table was changed while migrating: ${e.query.slice(0, 200)}`, { hint: 'do not run DDL on the table during an online ALTER; rerun afterwards' }));
         }
         this.mark(e.nextPosition);

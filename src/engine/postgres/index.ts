@@ -13,6 +13,8 @@ import { PG_MAX_IDENTIFIER_BYTES, parseTableRef, quoteIdent } from './ident.js';
 import { PG_IDENTIFIER_LIMIT } from '../../core/names.js';
 import { inspectTable } from './inspect.js';
 import { PgOnlineAlter } from './online-alter.js';
+import { pgRevert } from './revert.js';
+import type { RevertJob, RevertRequest } from '../revert.js';
 
 export { quoteIdent } from './ident.js';
 
@@ -59,6 +61,10 @@ class PostgresEngine implements Engine {
 
   onlineAlter(request: AlterRequest, options: { replicas: ConnectionSpec[]; discoverReplicas?: boolean; log: Logger }): OnlineAlter {
     return new PgOnlineAlter({ spec: this.spec, request, replicas: options.replicas, discoverReplicas: options.discoverReplicas ?? true, log: options.log ?? this.log });
+  }
+
+  revert(request: RevertRequest, log: Logger): RevertJob {
+    return pgRevert(request, log);
   }
 
   async execute(sql: string, params?: unknown[]): Promise<{ rows: Record<string, unknown>[]; affectedRows: number }> {
