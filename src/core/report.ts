@@ -1,5 +1,5 @@
 import type { ErrorJson } from '../errors.js';
-import type { RevertTarget } from '../engine/revert.js';
+import type { RevertTarget } from '../engine/revert-contract.js';
 import type { VerifyReport } from './verify.js';
 
 /** The final report of an online ALTER, as printed by --json. */

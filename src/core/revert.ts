@@ -13,7 +13,7 @@
  */
 import { parseConnectionUrl, redactedUrl } from '../connection.js';
 import type { Engine, EngineCatalog } from '../engine/engine.js';
-import type { RevertJob } from '../engine/revert.js';
+import type { RevertJob } from '../engine/revert-contract.js';
 import { GhostwrightError, statusForExit, toGhostwrightError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { cutOverWithRetries } from './cutover.js';

@@ -10,7 +10,7 @@ import type { AlterParser } from './alter.js';
 import type { CheckResult } from './check.js';
 import type { AlterRequest, OnlineAlter } from './online-alter-contract.js';
 import type { TableInfo, TableRef } from './table-info.js';
-import type { RevertJob, RevertRequest } from './revert.js';
+import type { RevertJob, RevertRequest } from './revert-contract.js';
 
 export type { Dialect };
 export type * from './check.js';
@@ -84,7 +84,7 @@ export interface Engine {
   /** Drops these leftovers, in a safe order; returns those dropped. Never touches the original table. */
   dropLeftovers(ref: TableRef, items: readonly Leftover[]): Promise<Leftover[]>;
   onlineAlter(request: AlterRequest, options: { replicas: ConnectionSpec[]; discoverReplicas?: boolean; log: Logger }): OnlineAlter;
-  /** Swaps the kept old table back in after a cut-over (engine/revert.ts). */
+  /** Swaps the kept old table back in after a cut-over (engine/revert-contract.ts). */
   revert(request: RevertRequest, log: Logger): RevertJob;
   /** Runs SQL text (one or more statements) as is; for the ledger and tests. */
   execute(sql: string, params?: unknown[]): Promise<{ rows: Record<string, unknown>[]; affectedRows: number }>;

@@ -148,3 +148,27 @@ describe('revert after cut-over on mysql', () => {
     expect((await columns('win')).map((c) => c.name)).toEqual(['id', 'v', 's', 'c']);
   });
 });
+
+describe('revert after cut-over on postgres', () => {
+  let url: string;
+  let db: TestSql;
+  beforeAll(async () => {
+    url = await freshDatabase('postgres', 'revert_pg');
+    db = await sql(url);
+  });
+  afterAll(async () => {
+    await db?.end();
+    if (url) await dropDatabase(url);
+  });
+
+  it('refuses without a revert window (no slot kept after the cut-over), leaving both tables as they were', async () => {
+    await db.query('CREATE TABLE nowin (id bigint PRIMARY KEY, v int NOT NULL); INSERT INTO nowin VALUES (1, 1), (2, 2)');
+    expectDone(await forward(url, 'nowin', 'ADD COLUMN c int'));
+    const r = await revert(url, 'nowin');
+    expectRefused(r, 'E_REVERT_NO_WINDOW');
+    expect(r.error?.hint).toMatch(/--revert-window/);
+    const cols = await db.query<{ n: string }>("SELECT attname AS n FROM pg_attribute WHERE attrelid = 'nowin'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum");
+    expect(cols.map((c) => c.n)).toEqual(['id', 'v', 'c']);
+    expect(Number(await db.value("SELECT count(*) FROM pg_class WHERE relname = '_nowin_del'"))).toBe(1);
+  });
+});

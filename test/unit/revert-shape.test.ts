@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ColumnInfo, TableInfo } from '../../src/engine/engine.js';
-import { narrowing, revertShapeProblems } from '../../src/engine/revert.js';
+import { narrowing, revertShapeProblems } from '../../src/engine/revert-shape.js';
 
 const col = (name: string, type: string, more: Partial<ColumnInfo> = {}): ColumnInfo => ({ name, type, nullable: true, default: null, generated: null, generationExpression: null, identity: null, collation: null, ...more });
 const table = (columns: ColumnInfo[]) => ({ columns }) as TableInfo;

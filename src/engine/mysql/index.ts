@@ -15,7 +15,7 @@ import { parseTableRef, quoteIdent, MAX_IDENTIFIER_CHARS } from './sql.js';
 import { MYSQL_IDENTIFIER_LIMIT } from '../../core/names.js';
 import { MysqlOnlineAlter } from './online-alter.js';
 import { MysqlRevert } from './revert.js';
-import type { RevertJob, RevertRequest } from '../revert.js';
+import type { RevertJob, RevertRequest } from '../revert-contract.js';
 
 type Result = { rows: Record<string, unknown>[]; affectedRows: number };
 

@@ -1,5 +1,5 @@
 /**
- * Revert after cut-over on MySQL/MariaDB (engine/revert.ts): the kept old
+ * Revert after cut-over on MySQL/MariaDB (engine/revert-contract.ts): the kept old
  * table is brought up to date from the binlog, from the revert point its
  * cut-over wrote (revert-point.ts), and swapped back by the forward
  * cut-over (cutover.ts) itself.
@@ -22,7 +22,8 @@ import { chooseSharedKey, mapColumns, type CopyPlan } from '../../core/columns.j
 import { CopyWindow } from '../../core/copy-window.js';
 import { helperNames, isStampedOldTable, MYSQL_IDENTIFIER_LIMIT } from '../../core/names.js';
 import type { CutOverResult, KeyTuple, ServerInfo, StreamStats, TableInfo, TableRef, VerifyPoint } from '../engine.js';
-import { revertShapeProblems, type RevertJob, type RevertRequest, type RevertTarget } from '../revert.js';
+import type { RevertJob, RevertRequest, RevertTarget } from '../revert-contract.js';
+import { revertShapeProblems } from '../revert-shape.js';
 import { MysqlApplySql } from './apply.js';
 import { comparePositions, createPool, currentBinlogPosition, formatPosition, queryExec, queryRows, ROW_SESSION_SETUP, type BinlogPosition } from './connect.js';
 import { cutOverTables } from './cutover.js';

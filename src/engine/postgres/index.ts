@@ -14,7 +14,7 @@ import { PG_IDENTIFIER_LIMIT } from '../../core/names.js';
 import { inspectTable } from './inspect.js';
 import { PgOnlineAlter } from './online-alter.js';
 import { pgRevert } from './revert.js';
-import type { RevertJob, RevertRequest } from '../revert.js';
+import type { RevertJob, RevertRequest } from '../revert-contract.js';
 
 export { quoteIdent } from './ident.js';
 

@@ -1,9 +1,9 @@
 /**
- * Revert after cut-over on PostgreSQL (engine/revert.ts).
+ * Revert after cut-over on PostgreSQL (engine/revert-contract.ts).
  */
 import type { Logger } from '../../log.js';
 import { RefusedError } from '../../errors.js';
-import type { RevertJob, RevertRequest } from '../revert.js';
+import type { RevertJob, RevertRequest } from '../revert-contract.js';
 
 export function pgRevert(request: RevertRequest, _log: Logger): RevertJob {
   const refuse = async (): Promise<never> => {
