@@ -87,6 +87,26 @@ export function isUnreachable(err: unknown): boolean {
   return walk(err);
 }
 
+/**
+ * True when a running session lost its server: a restart, a KILL, a network
+ * cut (mysql2 and pg codes), as opposed to the server refusing a statement.
+ */
+export function isConnectionLost(err: unknown): boolean {
+  const seen = new Set<unknown>();
+  const walk = (e: unknown): boolean => {
+    if (!e || typeof e !== 'object' || seen.has(e)) return false;
+    seen.add(e);
+    const o = e as { code?: unknown; message?: unknown; cause?: unknown };
+    if (typeof o.code === 'string' && (UNREACHABLE_CODES.has(o.code) || LOST_CODES.has(o.code))) return true;
+    if (typeof o.message === 'string' && /server has gone away|connection lost|closed state|Connection terminated|terminating connection/i.test(o.message)) return true;
+    return walk(o.cause);
+  };
+  return walk(err);
+}
+
+/** Server-side ends of a session: shutdown in progress, the session KILLed; PostgreSQL admin/crash shutdown, connection failure. */
+const LOST_CODES = new Set(['ER_SERVER_SHUTDOWN', 'ER_CONNECTION_KILLED', 'PROTOCOL_SEQUENCE_TIMEOUT', 'ER_CLIENT_INTERACTION_TIMEOUT', '57P01', '57P02', '57P03', '08006', '08003']);
+
 /** The outcome word of a failed run, as --json prints it in "status". */
 export type FailureStatus = 'refused' | 'failed' | 'unreachable';
 

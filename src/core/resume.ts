@@ -5,7 +5,7 @@
  * was killed (the ghost is gone: it IS the table now).
  */
 import type { Engine, Leftover, OnlineAlter, TableRef } from '../engine/engine.js';
-import { isUnreachable, RefusedError, type GhostwrightError } from '../errors.js';
+import { isConnectionLost, isUnreachable, RefusedError, type GhostwrightError } from '../errors.js';
 import { resumeDecision, type Checkpoint } from './checkpoint.js';
 import { leftoverCheck } from './leftovers.js';
 import type { AlterOptions } from './options.js';
@@ -43,17 +43,4 @@ export async function leftoversBesidesRun(engine: Engine, ref: TableRef, ignore:
 export function keepForResume(error: GhostwrightError, o: { checkpointed: boolean; resuming: boolean }): boolean {
   if (o.resuming && error.exitCode === 2) return true;
   return o.checkpointed && (isUnreachable(error) || isConnectionLost(error));
-}
-
-function isConnectionLost(err: unknown): boolean {
-  const seen = new Set<unknown>();
-  const walk = (e: unknown): boolean => {
-    if (!e || typeof e !== 'object' || seen.has(e)) return false;
-    seen.add(e);
-    const o = e as { code?: unknown; message?: unknown; cause?: unknown; fatal?: unknown };
-    if (typeof o.code === 'string' && /^(ER_SERVER_SHUTDOWN|ER_CONNECTION_KILLED|57P01|57P02|57P03|08006|08003|ECONNREFUSED|ECONNRESET|PROTOCOL_CONNECTION_LOST|PROTOCOL_SEQUENCE_TIMEOUT)$/.test(o.code)) return true;
-    if (typeof o.message === 'string' && /server has gone away|connection lost|Can't add new command when connection is in closed state|closed state|terminating connection/i.test(o.message)) return true;
-    return walk(o.cause);
-  };
-  return walk(err);
 }

@@ -44,6 +44,12 @@ export interface MysqlSandbox {
   replicaPid: number | undefined;
   dir: string;
   stop(): Promise<void>;
+  /**
+   * Stops the primary (SIGTERM: a clean shutdown; SIGKILL: a crash) and
+   * starts it again on the same port and data; `downMs` keeps it down that
+   * long first. For tests of a server restart under a running migration.
+   */
+  restartPrimary(o?: { signal?: 'SIGTERM' | 'SIGKILL'; downMs?: number }): Promise<void>;
 }
 
 interface Binaries {
@@ -158,6 +164,8 @@ function initSql(): string {
 
 interface RunningServer {
   proc: ServerProcess;
+  /** Starts the same server again (same settings, port and data), once it has stopped. */
+  respawn(): Promise<ServerProcess>;
   port: number;
   serverDir: string;
   socket: string;
@@ -206,21 +214,31 @@ async function startServer(bins: Binaries, serverDir: string, serverId: number, 
     }
     applyOverrides(settings, overrides);
     const logFile = join(serverDir, 'error.log');
-    const proc = spawnServer(bins.server, toArgs(settings), { logFile: join(serverDir, 'stdout.log'), marker: serverDir, signal: 'TERM', detach });
-    log.debug({ pid: proc.pid, port, serverDir }, 'mysql sandbox: server spawned');
+    const spawnIt = async (): Promise<ServerProcess> => {
+      const proc = spawnServer(bins.server, toArgs(settings), { logFile: join(serverDir, 'stdout.log'), marker: serverDir, signal: 'TERM', detach });
+      log.debug({ pid: proc.pid, port, serverDir }, 'mysql sandbox: server spawned');
+      try {
+        await waitUntil(
+          `MySQL sandbox server in ${serverDir}`,
+          async () => {
+            const conn = await mysql.createConnection({ socketPath: socket, user: 'root', connectTimeout: 2000 });
+            await conn.end();
+            return true;
+          },
+          { proc, logFile, timeoutMs: 60_000, intervalMs: 50 },
+        );
+      } catch (err) {
+        (err as { proc?: ServerProcess }).proc = proc;
+        throw err;
+      }
+      return proc;
+    };
     try {
-      await waitUntil(
-        `MySQL sandbox server in ${serverDir}`,
-        async () => {
-          const conn = await mysql.createConnection({ socketPath: socket, user: 'root', connectTimeout: 2000 });
-          await conn.end();
-          return true;
-        },
-        { proc, logFile, timeoutMs: 60_000, intervalMs: 50 },
-      );
-      return { proc, port, serverDir, socket };
+      const proc = await spawnIt();
+      return { proc, respawn: spawnIt, port, serverDir, socket };
     } catch (err) {
-      await stopProcess(proc.pid, serverDir, 'SIGKILL', 5000);
+      const proc = (err as { proc?: ServerProcess }).proc;
+      if (proc) await stopProcess(proc.pid, serverDir, 'SIGKILL', 5000);
       const text = readFileSafe(logFile);
       if (attempt < 3 && /address already in use|Can't start server: Bind/i.test(text)) continue;
       throw err;
@@ -324,7 +342,7 @@ export async function startMysql(opts: StartMysqlOptions): Promise<MysqlSandbox>
     }
   }
   log.info({ ms: Date.now() - t0, port: primary.port, replicaPort: replica?.port }, 'mysql sandbox ready');
-  return {
+  const sandbox: MysqlSandbox = {
     flavor: bins.flavor,
     url: mysqlUrl(primary.port),
     replicaUrl: replica ? mysqlUrl(replica.port) : undefined,
@@ -334,5 +352,12 @@ export async function startMysql(opts: StartMysqlOptions): Promise<MysqlSandbox>
     replicaPid: replica?.proc.pid,
     dir,
     stop: stopAll,
+    async restartPrimary(o = {}) {
+      await stopProcess(primary.proc.pid, primary.serverDir, o.signal ?? 'SIGTERM', 30_000);
+      if (o.downMs) await new Promise((r) => setTimeout(r, o.downMs));
+      primary.proc = await primary.respawn();
+      sandbox.pid = primary.proc.pid;
+    },
   };
+  return sandbox;
 }

@@ -32,6 +32,7 @@ import type { KeyTuple, TableRef } from '../engine.js';
 import { buildApplyDelete, buildApplyInsert, buildCollidingKeys, buildLockKeys, qualified } from './sql.js';
 import { BENIGN_WARNINGS, comparePositions, currentBinlogPosition, queryExec, queryRows, type BinlogPosition } from './connect.js';
 import type { BinlogStream } from './stream.js';
+import { ReconnectBudget } from '../../core/reconnect.js';
 
 export const APPLY_BATCH = 1000;
 /** A duplicate on another unique key may be transient (its fix is still queued); retry this often before failing. */
@@ -67,6 +68,9 @@ export class MysqlApplySql implements ApplySql {
   private lastKeys: readonly KeyTuple[] = [];
   private readonly uniqueKeys = new Map<string, string[] | null>();
 
+  /** A short loss of the server is ridden out (core/reconnect.ts). */
+  private readonly lost = new ReconnectBudget();
+
   constructor(private readonly o: ApplierOptions) {}
 
   /** After a duplicate, take everything: the row that conflicts is likely queued too. */
@@ -75,11 +79,23 @@ export class MysqlApplySql implements ApplySql {
   }
 
   async apply(work: ApplyWork): Promise<boolean> {
-    const conn = await this.o.session(await this.o.pool.getConnection());
     try {
-      return await this.applyOn(conn, work, false);
-    } finally {
-      conn.release();
+      const conn = await this.o.session(await this.o.pool.getConnection());
+      try {
+        const done = await this.applyOn(conn, work, false);
+        this.lost.ok();
+        return done;
+      } finally {
+        conn.release();
+      }
+    } catch (err) {
+      // The server went away for a moment (restart, KILL, network): the
+      // transaction rolled back (or, if its COMMIT went through unseen,
+      // applying it again is harmless); the batch is retried.
+      if (!this.lost.tolerate(err)) throw err;
+      this.o.log.warn({ err }, 'apply: connection lost; retrying the batch');
+      await new Promise((r) => setTimeout(r, 500));
+      return false;
     }
   }
 

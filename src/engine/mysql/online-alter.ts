@@ -25,6 +25,7 @@ import { MysqlApplySql } from './apply.js';
 import { cutOverTables } from './cutover.js';
 import { proveAlterPrivately } from './dry-run.js';
 import { serializeCheckpoint, type Checkpoint, type RangeProgress } from '../../core/checkpoint.js';
+import { ReconnectBudget } from '../../core/reconnect.js';
 import { checkBinlogAvailable, parsePosition, readMysqlCheckpoint, trimGhost } from './resume.js';
 import { keepRevertPoint } from './revert-point.js';
 
@@ -65,6 +66,8 @@ export class MysqlOnlineAlter implements OnlineAlter {
   /** Explicit --replica list, or the replicas the primary knows of (see replicas.ts). */
   private readonly replicas: ReplicaLagMonitor;
   private closed = false;
+  /** A short loss of the server is ridden out by the copy (core/reconnect.ts). */
+  private readonly lost = new ReconnectBudget();
 
   constructor(private readonly ctx: MysqlAlterContext) {
     const t = ctx.request.table;
@@ -108,7 +111,7 @@ export class MysqlOnlineAlter implements OnlineAlter {
     const conn = await this.rowSession(await this.pool.getConnection());
     try {
       const removed = await trimGhost(conn, this.ghost, this.needPlan().targetKey, ranges);
-      this.ctx.log.info({ removed }, 'resume: ghost rows past the checkpoint removed; the copy reads them again');
+      this.ctx.log.info({ removed }, 'ghost rows past the copy progress removed; the copy reads them again');
     } finally {
       conn.release();
     }
@@ -242,7 +245,7 @@ export class MysqlOnlineAlter implements OnlineAlter {
   }
 
   async waitCaughtUp(timeoutMs: number): Promise<void> {
-    const target = await currentBinlogPosition(this.pool);
+    const target = await this.lost.run(() => currentBinlogPosition(this.pool));
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       this.throwIfFailed();
@@ -321,7 +324,24 @@ export class MysqlOnlineAlter implements OnlineAlter {
     this.window.begin(ranges, progress);
   }
 
+  /**
+   * A chunk that fails on a lost connection (server restart, KILL) is copied
+   * again once the server answers, within the reconnect window. Its INSERT
+   * may have committed unseen: the ghost's rows of the range beyond its
+   * progress go first (nothing but chunks writes there: the stream leaves
+   * those keys to the copy), so no stale row of that attempt survives.
+   */
   async copyChunk(range: CopyRange, limit: number): Promise<ChunkResult> {
+    return this.lost.run(
+      () => this.copyChunkOnce(range, limit),
+      async (err) => {
+        this.ctx.log.warn({ err }, 'copy: connection lost; copying the chunk again');
+        await this.trimToCheckpoint([{ after: range.after, upTo: range.upTo, through: null, done: false }]);
+      },
+    );
+  }
+
+  private async copyChunkOnce(range: CopyRange, limit: number): Promise<ChunkResult> {
     this.throwIfFailed();
     const plan = this.needPlan();
     const scan = this.scan();

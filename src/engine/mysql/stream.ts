@@ -18,8 +18,13 @@ import { GhostwrightError } from '../../errors.js';
 import type { KeyTuple, TableRef } from '../engine.js';
 import { ChangeBacklog } from '../../core/change-backlog.js';
 import { comparePositions, connectionOptions, type BinlogPosition } from './connect.js';
+import { RECONNECT_WINDOW_MS } from '../../core/reconnect.js';
 
-const MAX_RESTARTS = 5;
+/**
+ * A lost binlog connection is resumed for this long after the first loss of
+ * a streak (a server restart takes seconds), every 100 ms to 1 s.
+ */
+const RESTART_WINDOW_MS = RECONNECT_WINDOW_MS;
 
 export interface StreamOptions {
   spec: ConnectionSpec;
@@ -72,6 +77,8 @@ export class BinlogStream {
   /** How often a lost binlog connection was resumed. */
   restarts = 0;
   private lastRestartAt = 0;
+  /** When the current streak of losses began (reset once the stream has run a minute without one). */
+  private lossSince = 0;
   private stopping = false;
 
   constructor(private readonly opts: StreamOptions) {
@@ -140,10 +147,14 @@ export class BinlogStream {
     }
     if (this.error || this.stopping) return;
     // A blip an hour into a long copy is not the same failure as a loop of them.
-    if (Date.now() - this.lastRestartAt > 60_000) this.restarts = 0;
+    if (Date.now() - this.lastRestartAt > 60_000) {
+      this.restarts = 0;
+      this.lossSince = Date.now();
+    }
     this.lastRestartAt = Date.now();
-    if (++this.restarts > MAX_RESTARTS) {
-      this.fail(new GhostwrightError('E_STREAM', `binlog stream failed: ${err.message}`, { cause: err, hint: 'check the server log and the network; a rerun starts over' }));
+    ++this.restarts;
+    if (Date.now() - this.lossSince > RESTART_WINDOW_MS) {
+      this.fail(new GhostwrightError('E_STREAM', `binlog stream failed: ${err.message}`, { cause: err, hint: 'check the server log and the network; the last checkpoint is kept: rerun the same command with --resume to go on' }));
       return;
     }
     this.opts.log.warn({ err, from: `${from.file}:${from.position}`, attempt: this.restarts }, 'binlog stream lost; resuming');
@@ -155,7 +166,7 @@ export class BinlogStream {
         () => this.opts.log.info({ from: `${from.file}:${from.position}` }, 'binlog stream resumed'),
         (e: unknown) => this.reconnectFailed(from, e as Error),
       );
-    }, 100 * this.restarts);
+    }, Math.min(1000, 100 * this.restarts));
   }
 
   private reconnectFailed(from: BinlogPosition, err: Error): void {
