@@ -129,7 +129,17 @@ export interface LoadHandle {
  * inserts, updates, primary key updates, deletes, multi-row statements and
  * rolled-back transactions, with a pause of `pauseMs` between transactions.
  */
-export function startLoad(opts: { url: string; table: string; mirror: string; workers: number; existing: bigint[]; seed?: number; pauseMs?: number }): LoadHandle {
+export function startLoad(opts: {
+  url: string;
+  table: string;
+  mirror: string;
+  workers: number;
+  existing: bigint[];
+  seed?: number;
+  pauseMs?: number;
+  /** A later load on the same tables (after a restart): n > 0 takes fresh and odd ids no earlier load used. */
+  generation?: number;
+}): LoadHandle {
   const stats: LoadStats = { committed: 0, rolledBack: 0, statements: 0, retries: 0 };
   let stopping = false;
   const loops: Promise<void>[] = [];
@@ -143,9 +153,10 @@ export function startLoad(opts: { url: string; table: string; mirror: string; wo
   async function worker(w: number, ids: bigint[]): Promise<void> {
     const rnd = prng((opts.seed ?? 7) * 1000 + w);
     const conn = await connect(opts.url);
-    let next = 10n ** 12n + BigInt(w) * 10n ** 9n;
+    const gen = BigInt(opts.generation ?? 0);
+    let next = 10n ** 12n * (1n + gen) + BigInt(w) * 10n ** 9n;
     // Odd ids sweep upwards from 1: early moves land in ranges the copy has already passed.
-    let odd = 1n + 2n * BigInt(w);
+    let odd = 1n + 2n * BigInt(w) + gen * 2n * BigInt(opts.workers) * 10n ** 6n;
     const cols = LOAD_COLUMNS.map((c) => `\`${c}\``).join(', ');
     try {
       while (!stopping) {
