@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { LiveSettings } from '../../src/core/live.js';
 import { DEFAULT_THROTTLE } from '../../src/core/options.js';
 import { ServerProbe, SILENT_AFTER_MS } from '../../src/core/server-probe.js';
-import { decide } from '../../src/core/throttle.js';
+import { decide } from '../../src/core/throttle-decide.js';
 import type { SqlSession } from '../../src/engine/engine.js';
 
 const settings: LiveSettings = { chunkSize: 1000, maxLagMs: 1500, maxLoad: {}, criticalLoad: {}, maxSharePercent: 100, forcedThrottle: false, postponeCutOver: false, cutOverNow: false, panic: false };

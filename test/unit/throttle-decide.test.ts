@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { LoadMeasurement } from '../../src/engine/engine.js';
 import type { LiveSettings } from '../../src/core/live.js';
 import { DEFAULT_THROTTLE, type ThrottleOptions } from '../../src/core/options.js';
-import { decide, formatBytes, type ThrottleInput } from '../../src/core/throttle.js';
+import { decide, formatBytes, type ThrottleInput } from '../../src/core/throttle-decide.js';
 import { assertLoadNamesKnown, formatLoadSpec, parseLoadSpec } from '../../src/core/load-spec.js';
 
 const settings = (over: Partial<LiveSettings> = {}): LiveSettings => ({

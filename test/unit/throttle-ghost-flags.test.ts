@@ -9,7 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LiveMigration } from '../../src/core/live.js';
 import { DEFAULT_THROTTLE, type ThrottleOptions } from '../../src/core/options.js';
-import { decide, httpStatus, Throttler, type ThrottleInput } from '../../src/core/throttle.js';
+import { httpStatus, Throttler } from '../../src/core/throttle.js';
+import { decide, type ThrottleInput } from '../../src/core/throttle-decide.js';
 import { silentLogger } from '../../src/log.js';
 
 const settings = { chunkSize: 1000, maxLagMs: 1500, maxLoad: {}, criticalLoad: { Threads_running: 100 }, maxSharePercent: 100, forcedThrottle: false, postponeCutOver: false, cutOverNow: false, panic: false };
