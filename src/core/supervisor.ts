@@ -15,7 +15,9 @@ import { nullObservers, type HookName, type HookSink, type MigrationObservers, t
 import type { AlterOptions } from './options.js';
 import { assertLoadNamesKnown } from './load-spec.js';
 import { restAfterChunk } from './share.js';
-import { abortError, Throttler } from './throttle.js';
+import { RunState, stateAfterDecision } from './run-state.js';
+import { Throttler } from './throttle.js';
+import { abortError, type ThrottleDecision } from './throttle-decide.js';
 import { describeSilence, ServerProbe } from './server-probe.js';
 
 export interface SupervisorInit {
@@ -36,6 +38,8 @@ export interface SupervisorInit {
 
 export class MigrationSupervisor {
   readonly live: LiveMigration;
+  /** The one place a state change is recorded (core/run-state.ts). */
+  private readonly state: RunState;
   private readonly abort = new AbortController();
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly closers: Array<() => Promise<void> | void> = [];
@@ -51,6 +55,8 @@ export class MigrationSupervisor {
     private readonly probe: ServerProbe,
   ) {
     this.live = live;
+    this.state = new RunState(live.progress);
+    throttler.onDecision((d) => this.followThrottle(d));
   }
 
   static async start(init: SupervisorInit): Promise<MigrationSupervisor> {
@@ -209,9 +215,14 @@ export class MigrationSupervisor {
   }
 
   setState(state: MigrationState): void {
-    this.live.progress.state = state;
+    this.state.enter(state);
     this.refreshStream();
     this.progress.update(this.live);
+  }
+
+  private followThrottle(d: ThrottleDecision): void {
+    const next = stateAfterDecision(this.state.current, d.throttled);
+    if (next) this.state.enter(next);
   }
 
   /** Throws when the migration must stop (signal, panic, critical load, a dead stream or applier). */
