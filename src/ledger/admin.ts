@@ -6,7 +6,7 @@ import { GhostwrightError, RefusedError } from '../errors.js';
 import { applyFile } from './apply.js';
 import { ChangeLog, checkInterrupted } from './guard.js';
 import { resolved, withEngine, withLock, withSession, type LedgerOptions, type LedgerRun } from './context.js';
-import { dropObjects, listCleanObjects } from './dialect-sql.js';
+import { dropObjects, ledgerDialect, listCleanObjects } from './dialect-sql.js';
 import { loadMigrations, type MigrationSet } from './files.js';
 import { computeInfo, validateInfo, type InfoEntry, type LedgerInfo, type ValidateProblem } from './info.js';
 import { loadParsers } from './parsers.js';
@@ -173,7 +173,7 @@ export async function clean(opts: LedgerOptions): Promise<{ dropped: string[] }>
     const statements = dropObjects(run.store.names, objects);
     await withSession(run.engine, async (session) => {
       // MySQL: foreign keys between the tables would otherwise dictate the order.
-      if (run.engine.dialect === 'mysql') await session.query('SET FOREIGN_KEY_CHECKS = 0');
+      for (const sql of ledgerDialect(run.engine.dialect).beforeClean) await session.query(sql);
       for (const sql of statements) {
         checkInterrupted(opts.signal, 'while cleaning', 'some objects were dropped; run `ghostwright clean` again to drop the rest');
         await session.query(sql);

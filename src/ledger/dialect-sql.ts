@@ -1,16 +1,24 @@
 /**
- * The only SQL text of the ledger that differs between dialects, as pure
- * builders: `(spec) => { sql, params }`, identifiers through the engine's
- * quoteIdent, values always parameters (`?` for MySQL, `$n` for PostgreSQL).
+ * The ledger's history, progress and lock SQL as pure builders:
+ * `(spec) => { sql, params }`, identifiers through the engine's quoteIdent,
+ * values always parameters. What differs between dialects is asked of the
+ * dialect's LedgerDialect (dialects/), never branched on here.
  */
 import type { Dialect } from '../connection.js';
+import type { LedgerDialect, Quote, Sql, TableNames } from './dialects/contract.js';
+import { mysqlLedger } from './dialects/mysql.js';
+import { postgresLedger } from './dialects/postgres.js';
 
-export interface Sql {
-  sql: string;
-  params: unknown[];
+export type { LedgerDialect, Quote, Sql };
+export { mysqlLockName, MYSQL_LOCK_PREFIX } from './dialects/mysql.js';
+export { PG_MIGRATION_LOCK_KEY } from './dialects/postgres.js';
+
+const DIALECTS: Record<Dialect, LedgerDialect> = { mysql: mysqlLedger, postgres: postgresLedger };
+
+/** The one lookup from a dialect name to what it can do and how it says it. */
+export function ledgerDialect(dialect: Dialect): LedgerDialect {
+  return DIALECTS[dialect];
 }
-
-export type Quote = (name: string) => string;
 
 export interface HistoryNames {
   dialect: Dialect;
@@ -23,16 +31,16 @@ export interface HistoryNames {
 export const HISTORY_TABLE = 'ghostwright_schema_history';
 export const PROGRESS_SUFFIX = '_progress';
 
-/** PostgreSQL advisory lock key: the bytes of "ghostwri" as a bigint (advisory locks are per database). */
-export const PG_MIGRATION_LOCK_KEY = '7451328125150392937';
-export const MYSQL_LOCK_PREFIX = 'ghostwright_migrate';
-
 function ph(dialect: Dialect, n: number): string {
-  return dialect === 'mysql' ? '?' : `$${n}`;
+  return DIALECTS[dialect].param(n);
 }
 
 function qualified(n: HistoryNames, table: string): string {
   return `${n.quote(n.schema)}.${n.quote(table)}`;
+}
+
+function names(n: HistoryNames): TableNames {
+  return { quote: n.quote, qualified: (table) => qualified(n, table), schema: n.schema, table: n.table };
 }
 
 export function historyTable(n: HistoryNames): string {
@@ -45,30 +53,7 @@ export function progressTable(n: HistoryNames): string {
 
 /** Flyway's history table DDL for the dialect, plus ghostwright's progress table. */
 export function createHistoryTables(n: HistoryNames): string[] {
-  const q = n.quote;
-  const t = historyTable(n);
-  const p = progressTable(n);
-  if (n.dialect === 'mysql') {
-    return [
-      `CREATE TABLE IF NOT EXISTS ${t} (${q('installed_rank')} INT NOT NULL, ${q('version')} VARCHAR(50), ${q('description')} VARCHAR(200) NOT NULL, ` +
-        `${q('type')} VARCHAR(20) NOT NULL, ${q('script')} VARCHAR(1000) NOT NULL, ${q('checksum')} INT, ${q('installed_by')} VARCHAR(100) NOT NULL, ` +
-        `${q('installed_on')} TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, ${q('execution_time')} INT NOT NULL, ${q('success')} BOOL NOT NULL, ` +
-        `CONSTRAINT ${q(`${n.table}_pk`)} PRIMARY KEY (${q('installed_rank')}), INDEX ${q(`${n.table}_s_idx`)} (${q('success')})) ENGINE=InnoDB`,
-      `CREATE TABLE IF NOT EXISTS ${p} (${q('script')} VARCHAR(700) NOT NULL PRIMARY KEY, ${q('version')} VARCHAR(50), ${q('statements_done')} INT NOT NULL, ` +
-        `${q('statements_total')} INT NOT NULL, ${q('done_checksum')} INT NOT NULL, ${q('error')} TEXT, ` +
-        `${q('updated_on')} TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP) ENGINE=InnoDB`,
-    ];
-  }
-  return [
-    `CREATE TABLE IF NOT EXISTS ${t} (${q('installed_rank')} INT NOT NULL, ${q('version')} VARCHAR(50), ${q('description')} VARCHAR(200) NOT NULL, ` +
-      `${q('type')} VARCHAR(20) NOT NULL, ${q('script')} VARCHAR(1000) NOT NULL, ${q('checksum')} INTEGER, ${q('installed_by')} VARCHAR(100) NOT NULL, ` +
-      `${q('installed_on')} TIMESTAMP NOT NULL DEFAULT now(), ${q('execution_time')} INTEGER NOT NULL, ${q('success')} BOOLEAN NOT NULL, ` +
-      `CONSTRAINT ${q(`${n.table}_pk`)} PRIMARY KEY (${q('installed_rank')}))`,
-    `CREATE INDEX IF NOT EXISTS ${q(`${n.table}_s_idx`)} ON ${t} (${q('success')})`,
-    `CREATE TABLE IF NOT EXISTS ${p} (${q('script')} VARCHAR(1000) NOT NULL PRIMARY KEY, ${q('version')} VARCHAR(50), ${q('statements_done')} INTEGER NOT NULL, ` +
-      `${q('statements_total')} INTEGER NOT NULL, ${q('done_checksum')} INTEGER NOT NULL, ${q('error')} TEXT, ` +
-      `${q('updated_on')} TIMESTAMP NOT NULL DEFAULT now())`,
-  ];
+  return DIALECTS[n.dialect].createHistoryTables(names(n), historyTable(n), progressTable(n));
 }
 
 export function tableExists(n: HistoryNames, table: string): Sql {
@@ -81,7 +66,7 @@ export function tableExists(n: HistoryNames, table: string): Sql {
 const COLUMNS = ['installed_rank', 'version', 'description', 'type', 'script', 'checksum', 'installed_by', 'installed_on', 'execution_time', 'success'];
 
 export function selectHistory(n: HistoryNames): Sql {
-  const cols = COLUMNS.map((c) => (c === 'installed_on' && n.dialect === 'postgres' ? `${n.quote(c)}::text AS ${n.quote(c)}` : n.quote(c)));
+  const cols = COLUMNS.map((c) => (c === 'installed_on' ? DIALECTS[n.dialect].installedOnColumn(n.quote) : n.quote(c)));
   return { sql: `SELECT ${cols.join(', ')} FROM ${historyTable(n)} ORDER BY ${n.quote('installed_rank')}`, params: [] };
 }
 
@@ -145,10 +130,7 @@ export function upsertProgress(n: HistoryNames, row: ProgressSpec): Sql {
   const params = [row.script, row.version, row.statementsDone, row.statementsTotal, row.doneChecksum, row.error];
   const values = cols.map((_, i) => ph(n.dialect, i + 1)).join(', ');
   const updated = cols.slice(1);
-  const tail =
-    n.dialect === 'mysql'
-      ? `ON DUPLICATE KEY UPDATE ${updated.map((c) => `${q(c)} = VALUES(${q(c)})`).join(', ')}, ${q('updated_on')} = CURRENT_TIMESTAMP`
-      : `ON CONFLICT (${q('script')}) DO UPDATE SET ${updated.map((c) => `${q(c)} = EXCLUDED.${q(c)}`).join(', ')}, ${q('updated_on')} = now()`;
+  const tail = DIALECTS[n.dialect].upsertTail(q, updated);
   return { sql: `INSERT INTO ${progressTable(n)} (${cols.map(q).join(', ')}) VALUES (${values}) ${tail}`, params };
 }
 
@@ -158,32 +140,12 @@ export function deleteProgress(n: HistoryNames, script: string): Sql {
 
 // ---------------------------------------------------------------- migration lock
 
-/**
- * MySQL lock names are server-wide (not per database) and at most 64
- * characters, so the database name is part of it; PostgreSQL advisory locks
- * are already per database.
- */
-export function mysqlLockName(database: string): string {
-  const name = `${MYSQL_LOCK_PREFIX}:${database}`;
-  return name.length <= 64 ? name : name.slice(0, 64);
-}
-
 export function acquireLock(dialect: Dialect, database: string, timeoutSeconds: number): Sql[] {
-  if (dialect === 'mysql') return [{ sql: 'SELECT GET_LOCK(?, ?) AS acquired', params: [mysqlLockName(database), timeoutSeconds] }];
-  // lock_timeout also bounds waits for advisory locks; it errors with 55P03.
-  return [
-    { sql: "SELECT set_config('lock_timeout', $1, false)", params: [`${Math.max(1, Math.round(timeoutSeconds * 1000))}ms`] },
-    { sql: 'SELECT pg_advisory_lock($1::bigint) AS acquired', params: [PG_MIGRATION_LOCK_KEY] },
-  ];
+  return DIALECTS[dialect].acquireLock(database, timeoutSeconds);
 }
 
-/** The lock session goes back to the engine's pool afterwards: undo our lock_timeout too. */
 export function releaseLock(dialect: Dialect, database: string): Sql[] {
-  if (dialect === 'mysql') return [{ sql: 'SELECT RELEASE_LOCK(?) AS released', params: [mysqlLockName(database)] }];
-  return [
-    { sql: 'SELECT pg_advisory_unlock($1::bigint) AS released', params: [PG_MIGRATION_LOCK_KEY] },
-    { sql: 'RESET lock_timeout', params: [] },
-  ];
+  return DIALECTS[dialect].releaseLock(database);
 }
 
 // ---------------------------------------------------------------- schema objects (baseline check, clean)
@@ -197,41 +159,13 @@ export function listTables(n: HistoryNames): Sql {
 
 /** Objects `clean` drops, in an order that works: views before tables, tables before types. */
 export function listCleanObjects(n: HistoryNames): Sql {
-  if (n.dialect === 'mysql') {
-    return {
-      sql:
-        "SELECT table_name AS `name`, CASE table_type WHEN 'VIEW' THEN 'view' ELSE 'table' END AS `kind` FROM information_schema.tables WHERE table_schema = ? " +
-        "UNION ALL SELECT routine_name, LOWER(routine_type) FROM information_schema.routines WHERE routine_schema = ?",
-      params: [n.schema, n.schema],
-    };
-  }
-  return {
-    sql:
-      "SELECT c.relname AS name, CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' WHEN 'S' THEN 'sequence' WHEN 'f' THEN 'foreign table' ELSE 'table' END AS kind " +
-      "FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace WHERE ns.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND NOT c.relispartition " +
-      "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e') " +
-      "UNION ALL SELECT t.typname, CASE t.typtype WHEN 'd' THEN 'domain' ELSE 'type' END FROM pg_type t JOIN pg_namespace ns ON ns.oid = t.typnamespace " +
-      "WHERE ns.nspname = $1 AND (t.typtype IN ('e', 'd', 'r') OR (t.typtype = 'c' AND (SELECT relkind FROM pg_class WHERE oid = t.typrelid) = 'c')) " +
-      "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = t.oid AND d.deptype = 'e') " +
-      "UNION ALL SELECT p.oid::regprocedure::text, CASE p.prokind WHEN 'p' THEN 'procedure' ELSE 'function' END FROM pg_proc p JOIN pg_namespace ns ON ns.oid = p.pronamespace " +
-      "WHERE ns.nspname = $1 AND p.prokind IN ('f', 'p') AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')",
-    params: [n.schema],
-  };
+  return DIALECTS[n.dialect].listCleanObjects(names(n));
 }
 
 const DROP_ORDER = ['view', 'materialized view', 'table', 'foreign table', 'sequence', 'procedure', 'function', 'type', 'domain'];
 
-/**
- * One DROP per object. PostgreSQL routines come as server-printed signatures
- * (`public.f(integer)`, already quoted by the server) since an overload can
- * only be named with its argument types.
- */
+/** One DROP per object, in DROP_ORDER. */
 export function dropObjects(n: HistoryNames, objects: { name: string; kind: string }[]): string[] {
   const sorted = [...objects].sort((a, b) => DROP_ORDER.indexOf(a.kind) - DROP_ORDER.indexOf(b.kind));
-  const cascade = n.dialect === 'postgres' ? ' CASCADE' : '';
-  return sorted.map((o) => {
-    const kw = o.kind.toUpperCase();
-    const target = n.dialect === 'postgres' && (o.kind === 'function' || o.kind === 'procedure') ? o.name : qualified(n, o.name);
-    return `DROP ${kw} IF EXISTS ${target}${cascade}`;
-  });
+  return sorted.map((o) => DIALECTS[n.dialect].dropObject(names(n), o));
 }

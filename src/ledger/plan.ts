@@ -10,6 +10,7 @@
 import type { Dialect } from '../connection.js';
 import type { Engine, TableRef } from '../engine/engine.js';
 import { RefusedError } from '../errors.js';
+import { ledgerDialect } from './dialect-sql.js';
 import { classifyAlter, type AlterClass } from './alter-class.js';
 import { mustRunOutsideTransaction, stripSqlComments } from './non-transactional.js';
 import type { Statement } from './splitter.js';
@@ -43,7 +44,7 @@ export function decideAlterPath({ dialect, cls, estimatedRows, threshold }: Path
   const big = estimatedRows > threshold;
   const size = `~${estimatedRows} rows ${big ? '>' : '<='} online threshold ${threshold}`;
   if (cls.cost === 'metadata') return { path: 'direct', why: `metadata-only: ${reasons}` };
-  if (cls.cost === 'instant' && dialect === 'mysql') {
+  if (cls.cost === 'instant' && ledgerDialect(dialect).instantAlter) {
     return { path: 'instant', why: `${reasons}; if the server refuses INSTANT: ${big ? 'online' : 'direct'} (${size})`, fallback: big ? 'online' : 'direct' };
   }
   if (big) return { path: 'online', why: `${size}; ${reasons}` };
@@ -77,7 +78,7 @@ export async function planStatements(ctx: PlanContext, statements: Statement[]):
         hint: 'remove BEGIN/COMMIT: each file already runs in one transaction, and statements that cannot (CREATE INDEX CONCURRENTLY, ...) run outside it automatically',
       });
     }
-    if (ctx.engine.dialect === 'postgres' && mustRunOutsideTransaction(st.sql, ctx.serverVersion)) {
+    if (ledgerDialect(ctx.engine.dialect).nonTransactionalStatements && mustRunOutsideTransaction(st.sql, ctx.serverVersion)) {
       out.push({ ...base, path: 'no-transaction', why: 'cannot run inside a transaction block: runs alone, progress recorded' });
       continue;
     }

@@ -13,7 +13,7 @@ import { connectEngine } from '../engine/index.js';
 import type { Engine, SqlSession } from '../engine/engine.js';
 import { GhostwrightError, isGhostwrightError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { acquireLock, releaseLock } from './dialect-sql.js';
+import { acquireLock, ledgerDialect, releaseLock } from './dialect-sql.js';
 import { checkInterrupted } from './guard.js';
 import { asBool } from './history-store.js';
 
@@ -62,9 +62,10 @@ export interface MigrationLock {
 async function tryLock(engine: Engine, session: SqlSession, database: string, seconds: number): Promise<boolean> {
   try {
     let acquired = true;
+    const answers = ledgerDialect(engine.dialect).lockAnswers;
     for (const q of acquireLock(engine.dialect, database, seconds)) {
       const { rows } = await session.query(q.sql, q.params);
-      if (engine.dialect === 'mysql') acquired = asBool(rows[0]?.acquired);
+      if (answers) acquired = asBool(rows[0]?.acquired);
     }
     return acquired;
   } catch (err) {
