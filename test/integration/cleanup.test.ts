@@ -6,11 +6,11 @@
  * and a second alter then succeeds. Runs the built CLI (npm run build first).
  */
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers/tmp.js';
 import { dropDatabase, freshDatabase, helpersOf, sql, type TestDialect, type TestSql } from '../helpers/servers.js';
 
 const BIN = fileURLToPath(new URL('../../bin/ghostwright', import.meta.url));
@@ -28,7 +28,7 @@ describe.each(['mysql', 'postgres'] as TestDialect[])('%s: cleanup after kill -9
   let url: string;
   let db: TestSql;
   const q = (n: string) => (dialect === 'mysql' ? `\`${n}\`` : `"${n}"`);
-  const dir = mkdtempSync(join(tmpdir(), 'gw-cleanup-'));
+  const dir = tempDir('gw-cleanup-');
   const h = helpersOf(dialect, 'orders');
   const schemaOf = async () => String(await db.value(dialect === 'mysql' ? 'SELECT DATABASE()' : 'SELECT current_schema()'));
 

@@ -9,11 +9,11 @@
  * in the migrated table.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers/tmp.js';
 import { dropDatabase, freshDatabase, helpersOf, sql, type TestDialect, type TestSql } from '../helpers/servers.js';
 import { history, migrationsDir } from '../fixtures/ledger/helpers.js';
 
@@ -31,8 +31,8 @@ describe.each(cases)('%s: migrate gets %s during a delegated ALTER', (dialect, s
   let db: TestSql;
   let writer: TestSql;
   const q = (n: string) => (dialect === 'mysql' ? `\`${n}\`` : `"${n}"`);
-  const work = mkdtempSync(join(tmpdir(), 'gw-lsig-'));
-  const sockets = mkdtempSync(join(tmpdir(), 'gw-lsock-'));
+  const work = tempDir('gw-lsig-');
+  const sockets = tempDir('gw-lsock-');
 
   beforeAll(async () => {
     url = await freshDatabase(dialect, `gw_lsig_${dialect}`);
@@ -48,8 +48,6 @@ describe.each(cases)('%s: migrate gets %s during a delegated ALTER', (dialect, s
     await writer?.end();
     await db?.end();
     if (url) await dropDatabase(url);
-    rmSync(work, { recursive: true, force: true });
-    rmSync(sockets, { recursive: true, force: true });
   });
 
   const tableNames = async (): Promise<string[]> => {
@@ -156,7 +154,7 @@ describe.each<TestDialect>(['mysql', 'postgres'])('%s: migrate killed with SIGKI
   let url: string;
   let db: TestSql;
   const q = (n: string) => (dialect === 'mysql' ? `\`${n}\`` : `"${n}"`);
-  const work = mkdtempSync(join(tmpdir(), 'gw-lkill-'));
+  const work = tempDir('gw-lkill-');
 
   beforeAll(async () => {
     url = await freshDatabase(dialect, `gw_lkill_${dialect}`);
@@ -170,7 +168,6 @@ describe.each<TestDialect>(['mysql', 'postgres'])('%s: migrate killed with SIGKI
   afterAll(async () => {
     await db?.end();
     if (url) await dropDatabase(url);
-    rmSync(work, { recursive: true, force: true });
   });
 
   it('the rerun refuses (exit 2, nothing changed) and names `ghostwright cleanup`; after it, migrate resumes', async () => {

@@ -6,11 +6,11 @@
  * its environment nor in its parent's command line (/proc/$PPID/cmdline).
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers/tmp.js';
 import { dropDatabase, freshDatabase, serverUrl, sql, uniqueName, type TestDialect, type TestSql } from '../helpers/servers.js';
 import { migrationsDir } from '../fixtures/ledger/helpers.js';
 
@@ -23,7 +23,7 @@ describe.each<TestDialect>(['mysql', 'postgres'])('%s: passwords out of argv', (
   let admin: TestSql;
   let user: string;
   let bare: string;
-  const work = mkdtempSync(join(tmpdir(), 'gw-pwi-'));
+  const work = tempDir('gw-pwi-');
   const pwFile = join(work, 'pw');
 
   const cli = (args: string[], env: Record<string, string> = {}, input?: string) => {
@@ -60,7 +60,6 @@ describe.each<TestDialect>(['mysql', 'postgres'])('%s: passwords out of argv', (
     if (dialect === 'mysql') await admin?.query(`DROP USER IF EXISTS '${user}'@'%'`);
     else await admin?.query(`DROP ROLE IF EXISTS ${user}`);
     await admin?.end();
-    rmSync(work, { recursive: true, force: true });
   });
 
   it('migrate with --password-file: works, no warning; with the password in --url: one warning on stderr only', async () => {

@@ -1,9 +1,9 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fromFlywayArgs } from '../../src/cli/flyway-args.js';
 import { loadLedgerConfig } from '../../src/ledger/config.js';
+import { tempDir } from '../helpers/tmp.js';
 import { flywayFromEnv, fromJdbcUrl, locationsToDir, parseFlywayConf, parseFlywayToml } from '../../src/ledger/flyway.js';
 
 describe('Flyway configuration', () => {
@@ -56,7 +56,7 @@ env = "dev"
   });
 
   it('precedence: flags, then environment, then files; Flyway projects keep flyway_schema_history', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'gw-fw-'));
+    const dir = tempDir('gw-fw-');
     writeFileSync(join(dir, 'flyway.toml'), '[environments.default]\nurl = "jdbc:mysql://file-host/db"\nuser = "fileuser"\npassword = "filepw"\n[flyway]\nlocations = ["filesystem:sql"]\n');
     const fromFile = loadLedgerConfig({}, {}, dir);
     expect(fromFile).toMatchObject({ url: 'mysql://fileuser@file-host/db', password: 'filepw', dir: 'sql', table: 'flyway_schema_history' });

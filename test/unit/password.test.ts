@@ -1,13 +1,13 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it, vi } from 'vitest';
 import { readPasswordFile, resolvePassword, warnPasswordInArgv } from '../../src/cli/password.js';
 import { withoutSecrets } from '../../src/control/hooks.js';
 import { RefusedError } from '../../src/errors.js';
+import { tempDir } from '../helpers/tmp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'gw-pw-'));
+const dir = tempDir('gw-pw-');
 const file = (name: string, text: string) => {
   const p = join(dir, name);
   writeFileSync(p, text, { mode: 0o600 });
