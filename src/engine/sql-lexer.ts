@@ -26,6 +26,30 @@ export interface LexRules {
   executableComments: boolean;
 }
 
+/** MySQL/MariaDB as the server reads statements by default (no ANSI_QUOTES, backslash escapes on). */
+export const MYSQL_LEX: LexRules = {
+  doubleQuoteIdent: false,
+  backtickIdent: true,
+  backslashInStrings: true,
+  dollarQuotes: false,
+  hashComments: true,
+  dashDashNeedsSpace: true,
+  nestedBlockComments: false,
+  executableComments: true,
+};
+
+/** PostgreSQL (standard_conforming_strings on). */
+export const PG_LEX: LexRules = {
+  doubleQuoteIdent: true,
+  backtickIdent: false,
+  backslashInStrings: false,
+  dollarQuotes: true,
+  hashComments: false,
+  dashDashNeedsSpace: false,
+  nestedBlockComments: true,
+  executableComments: false,
+};
+
 export type TokenKind = 'word' | 'ident' | 'string' | 'punct' | 'space';
 
 export interface Token {

@@ -15,7 +15,7 @@
  */
 import type { Dialect } from '../connection.js';
 import { parseMysql, parsePg, type MysqlAst, type PgNode } from './parsers.js';
-import { stripSqlComments } from './non-transactional.js';
+import { alterHead, joinTokens, MYSQL_LEX, PG_LEX, tokenize, type Token } from '../engine/sql-lexer.js';
 import { splitClauses } from '../core/columns.js';
 
 export type AlterCost = 'metadata' | 'instant' | 'locking' | 'rewrite';
@@ -37,13 +37,35 @@ export interface AlterClass {
 
 const RANK: Record<AlterCost, number> = { metadata: 0, instant: 1, locking: 2, rewrite: 3 };
 
-const IDENT = String.raw`(?:"(?:[^"]|"")+"|\x60(?:[^\x60]|\x60\x60)+\x60|[A-Za-z_\u0080-\uffff][\w$\u0080-\uffff]*)`;
-const ALTER_HEAD = new RegExp(String.raw`^\s*ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?(${IDENT}(?:\s*\.\s*${IDENT})?)\s+(\S[\s\S]*)$`, 'i');
+export interface AlterHead {
+  /** As the dialect reads the name: quotes removed, unquoted words folded (PostgreSQL: lower case). */
+  schema: string | null;
+  table: string;
+  /** The text after the name, comments removed. */
+  clauses: string;
+}
 
-/** Splits `ALTER TABLE name rest` into the name as written and the clauses; null when not an ALTER TABLE. */
-export function splitAlterHead(sql: string): { name: string; clauses: string } | null {
-  const m = ALTER_HEAD.exec(stripSqlComments(sql).trim());
-  return m ? { name: m[1]!, clauses: m[2]!.trim() } : null;
+/**
+ * Splits `ALTER TABLE [IF EXISTS] [ONLY] name clauses` with the dialect's
+ * lexer (the one --alter goes through): quoted names (`"My Table"`,
+ * `` `a``b` ``), comments and folding as the server reads them. Null when
+ * the statement is not an ALTER TABLE or does not lex.
+ */
+export function splitAlterHead(sql: string, dialect: Dialect): AlterHead | null {
+  let tokens: Token[];
+  let head: ReturnType<typeof alterHead>;
+  try {
+    tokens = tokenize(sql, dialect === 'postgres' ? PG_LEX : MYSQL_LEX);
+    head = alterHead(tokens, dialect === 'postgres' ? (w) => w.toLowerCase() : (w) => w);
+  } catch {
+    return null; // no name or no clause after ALTER TABLE, an unterminated quote: not ours to classify
+  }
+  if (!head || head.parts.length > 2) return null;
+  let end = tokens.length;
+  while (end > head.rest && (tokens[end - 1]!.kind === 'space' || tokens[end - 1]!.text === ';')) end--;
+  const clauses = joinTokens(tokens.slice(head.rest, end));
+  if (!clauses) return null;
+  return { schema: head.parts.length === 2 ? head.parts[0]! : null, table: head.parts[head.parts.length - 1]!, clauses };
 }
 
 function worst(parts: ClauseClass[]): AlterCost {
@@ -51,9 +73,9 @@ function worst(parts: ClauseClass[]): AlterCost {
 }
 
 export function classifyAlter(sql: string, dialect: Dialect): AlterClass | null {
-  const head = splitAlterHead(sql);
+  const head = splitAlterHead(sql, dialect);
   if (!head) return null;
-  return dialect === 'postgres' ? classifyPg(sql, head.clauses) : classifyMysql(sql, head.clauses);
+  return dialect === 'postgres' ? classifyPg(sql, head) : classifyMysql(sql, head);
 }
 
 // ---------------------------------------------------------------- PostgreSQL
@@ -124,7 +146,7 @@ function pgCmd(cmd: { subtype?: string; def?: PgNode }): Omit<ClauseClass, 'clau
   }
 }
 
-function classifyPg(sql: string, clauses: string): AlterClass | null {
+function classifyPg(sql: string, { clauses }: AlterHead): AlterClass | null {
   const node = parsePg(sql);
   const stmt = node?.AlterTableStmt as { relation?: { schemaname?: string; relname?: string }; cmds?: { AlterTableCmd: { subtype?: string; def?: PgNode } }[]; objtype?: string } | undefined;
   const rename = node?.RenameStmt as { relation?: { schemaname?: string; relname?: string } } | undefined;
@@ -180,13 +202,9 @@ function mysqlExpr(e: Record<string, unknown>): Omit<ClauseClass, 'clause'> | nu
   return null;
 }
 
-function classifyMysql(sql: string, clauses: string): AlterClass | null {
+function classifyMysql(sql: string, { schema, table, clauses }: AlterHead): AlterClass | null {
   const texts = splitClauses(clauses);
-  const ast = parseMysql(sql) as (MysqlAst & { table?: { db?: string | null; table?: string }[]; expr?: Record<string, unknown>[] }) | null;
-  const head = splitAlterHead(sql)!;
-  const nameParts = head.name.split(/\s*\.\s*(?=[`"A-Za-z_])/).map((p) => p.replace(/^[`"]|[`"]$/g, ''));
-  const schema = ast?.table?.[0]?.db ?? (nameParts.length > 1 ? nameParts[0]! : null);
-  const table = ast?.table?.[0]?.table ?? nameParts[nameParts.length - 1]!;
+  const ast = parseMysql(sql) as (MysqlAst & { expr?: Record<string, unknown>[] }) | null;
   const exprs = ast?.type === 'alter' && ast.expr && ast.expr.length === texts.length ? ast.expr : null;
   const parts: ClauseClass[] = texts.map((clause, i) => {
     // node-sql-parser reads some clauses only on their own: retry one by one.

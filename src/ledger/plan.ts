@@ -52,7 +52,7 @@ export function decideAlterPath({ dialect, cls, estimatedRows, threshold }: Path
 }
 
 export interface PlanContext {
-  engine: Pick<Engine, 'dialect' | 'capabilities' | 'tableRef' | 'inspect'>;
+  engine: Pick<Engine, 'dialect' | 'capabilities' | 'tableRef' | 'quoteIdent' | 'inspect'>;
   serverVersion: number;
   onlineThreshold: number;
 }
@@ -87,11 +87,13 @@ export async function planStatements(ctx: PlanContext, statements: Statement[]):
       out.push({ ...base, path: 'direct', why: ctx.engine.capabilities.transactionalDdl ? 'in the file transaction' : 'autocommit' });
       continue;
     }
-    const ref: TableRef = { schema: cls.schema ?? ctx.engine.tableRef(cls.table).schema, name: cls.table };
+    // cls names the table as the dialect read it (unquoted, folded): quoted again
+    // before any text round trip, so "My Table" or a mixed-case name stays itself.
+    const quoted = (cls.schema === null ? [cls.table] : [cls.schema, cls.table]).map((n) => ctx.engine.quoteIdent(n)).join('.');
+    const ref: TableRef = ctx.engine.tableRef(quoted);
     const rows = cls.cost === 'metadata' ? 0 : await estimatedRows(ctx.engine, ref);
     const decision = decideAlterPath({ dialect: ctx.engine.dialect, cls, estimatedRows: rows, threshold: ctx.onlineThreshold });
-    const table = cls.schema ? `${cls.schema}.${cls.table}` : cls.table;
-    out.push({ ...base, ...decision, alter: { table, ref, clauses: cls.clauses, estimatedRows: rows } });
+    out.push({ ...base, ...decision, alter: { table: quoted, ref, clauses: cls.clauses, estimatedRows: rows } });
   }
   return out;
 }

@@ -5,6 +5,8 @@ import { loadParsers } from '../../src/ledger/parsers.js';
 import { decideAlterPath, planStatements } from '../../src/ledger/plan.js';
 import { splitStatements } from '../../src/ledger/splitter.js';
 import type { TableInfo, TableRef } from '../../src/engine/engine.js';
+import { parseTableRef as mysqlTableRef, quoteIdent as mysqlQuote } from '../../src/engine/mysql/sql.js';
+import { parseTableRef as pgTableRef, quoteIdent as pgQuote } from '../../src/engine/postgres/ident.js';
 
 beforeAll(loadParsers);
 
@@ -39,7 +41,26 @@ describe('ALTER classification (PostgreSQL, libpg_query)', () => {
     const c = classifyAlter('ALTER TABLE ONLY "s"."Big" ALTER COLUMN a TYPE bigint USING a::bigint, ADD COLUMN b int', 'postgres')!;
     expect(c).toMatchObject({ schema: 's', table: 'Big', clauses: 'ALTER COLUMN a TYPE bigint USING a::bigint, ADD COLUMN b int' });
     expect(c.parts.map((p) => p.cost)).toEqual(['rewrite', 'metadata']);
-    expect(splitAlterHead('-- c\nALTER TABLE IF EXISTS `db`.`t` ADD x int')).toEqual({ name: '`db`.`t`', clauses: 'ADD x int' });
+    expect(splitAlterHead('-- c\nALTER TABLE IF EXISTS `db`.`t` ADD x int', 'mysql')).toEqual({ schema: 'db', table: 't', clauses: 'ADD x int' });
+  });
+});
+
+describe('the ALTER TABLE head, read by the dialect lexer', () => {
+  it('unquotes and folds names as the server does; comments and a missing space are no obstacle', () => {
+    expect(splitAlterHead('ALTER TABLE "My Table" ADD COLUMN c int', 'postgres')).toEqual({ schema: null, table: 'My Table', clauses: 'ADD COLUMN c int' });
+    expect(splitAlterHead('ALTER TABLE Sales.BigOrders ADD COLUMN c int', 'postgres')).toEqual({ schema: 'sales', table: 'bigorders', clauses: 'ADD COLUMN c int' });
+    expect(splitAlterHead('ALTER TABLE "x;y"."a""b"ADD COLUMN c int;', 'postgres')).toEqual({ schema: 'x;y', table: 'a"b', clauses: 'ADD COLUMN c int' });
+    expect(splitAlterHead('ALTER TABLE ONLY /* c */ "T" ADD COLUMN c int', 'postgres')).toEqual({ schema: null, table: 'T', clauses: 'ADD COLUMN c int' });
+    expect(splitAlterHead('ALTER TABLE MyDb.MyTable ADD c int', 'mysql')).toEqual({ schema: 'MyDb', table: 'MyTable', clauses: 'ADD c int' });
+    expect(splitAlterHead('ALTER TABLE `a``b` ALTER COLUMN c SET DEFAULT 1', 'mysql')).toEqual({ schema: null, table: 'a`b', clauses: 'ALTER COLUMN c SET DEFAULT 1' });
+    expect(splitAlterHead('ALTER TABLE `t`ADD c int # note', 'mysql')).toEqual({ schema: null, table: 't', clauses: 'ADD c int' });
+    expect(splitAlterHead('ALTER TABLE t', 'mysql')).toBeNull();
+    expect(splitAlterHead('ALTER TABLE "unterminated ADD c int', 'postgres')).toBeNull();
+    expect(splitAlterHead('ALTER VIEW v AS SELECT 1', 'postgres')).toBeNull();
+  });
+  it('classifies a mixed-case or quoted table under its real name', () => {
+    expect(classifyAlter('ALTER TABLE `My Table` MODIFY a BIGINT', 'mysql')).toMatchObject({ schema: null, table: 'My Table', cost: 'rewrite' });
+    expect(classifyAlter('ALTER TABLE "My Table" ALTER COLUMN a TYPE bigint', 'postgres')).toMatchObject({ schema: null, table: 'My Table', cost: 'rewrite' });
   });
 });
 
@@ -92,7 +113,9 @@ describe('planStatements', () => {
   const engine = (dialect: 'mysql' | 'postgres', rows: Record<string, number>) => ({
     dialect,
     capabilities: { transactionalDdl: dialect === 'postgres', instantAddColumn: true, maxIdentifierBytes: 63, identifierLimit: { max: 63, unit: 'bytes' as const }, schemas: dialect === 'postgres' },
-    tableRef: (name: string): TableRef => ({ schema: dialect === 'postgres' ? 'public' : 'app', name }),
+    // The engines' own quoting and --table reading: the plan's table text must survive that round trip.
+    tableRef: (name: string): TableRef => (dialect === 'postgres' ? pgTableRef(name, 'public') : mysqlTableRef(name, 'app')),
+    quoteIdent: dialect === 'postgres' ? pgQuote : mysqlQuote,
     inspect: async (ref: TableRef) => {
       const n = rows[ref.name];
       if (n === undefined) throw new Error('no table');
@@ -103,8 +126,26 @@ describe('planStatements', () => {
     const text = 'CREATE TABLE n (id int);\nALTER TABLE big ALTER COLUMN a TYPE bigint;\nALTER TABLE small ALTER COLUMN a TYPE bigint;\nCREATE INDEX CONCURRENTLY i ON big (a);\nALTER TABLE n ALTER COLUMN id TYPE bigint;';
     const plan = await planStatements({ engine: engine('postgres', { big: 5000, small: 10 }), serverVersion: 150000, onlineThreshold: 1000 }, splitStatements(text, 'postgres'));
     expect(plan.map((p) => p.path)).toEqual(['direct', 'online', 'direct', 'no-transaction', 'direct']);
-    expect(plan[1]!.alter).toEqual({ table: 'big', ref: { schema: 'public', name: 'big' }, clauses: 'ALTER COLUMN a TYPE bigint', estimatedRows: 5000 });
+    expect(plan[1]!.alter).toEqual({ table: '"big"', ref: { schema: 'public', name: 'big' }, clauses: 'ALTER COLUMN a TYPE bigint', estimatedRows: 5000 });
     expect(plan[4]!.alter?.estimatedRows).toBe(0);
+  });
+  it('keeps quoted and mixed-case names as the dialect reads them (the online engine gets them quoted)', async () => {
+    const pgText = 'ALTER TABLE "My Table" ALTER COLUMN a TYPE bigint;\nALTER TABLE "Sales"."BigOrders" ALTER COLUMN a TYPE bigint;\nALTER TABLE BigOrders ALTER COLUMN a TYPE bigint;\nALTER TABLE "a""b" ALTER COLUMN a TYPE bigint;';
+    const pgPlan = await planStatements({ engine: engine('postgres', { 'My Table': 5000, BigOrders: 5000, bigorders: 5000, 'a"b': 5000 }), serverVersion: 150000, onlineThreshold: 1000 }, splitStatements(pgText, 'postgres'));
+    expect(pgPlan.map((p) => p.alter && { table: p.alter.table, ref: p.alter.ref })).toEqual([
+      { table: '"My Table"', ref: { schema: 'public', name: 'My Table' } },
+      { table: '"Sales"."BigOrders"', ref: { schema: 'Sales', name: 'BigOrders' } },
+      { table: '"bigorders"', ref: { schema: 'public', name: 'bigorders' } },
+      { table: '"a""b"', ref: { schema: 'public', name: 'a"b' } },
+    ]);
+    const myText = 'ALTER TABLE `My Table` MODIFY a BIGINT;\nALTER TABLE `shop`.`BigOrders` MODIFY a BIGINT;\nALTER TABLE `a``b` MODIFY a BIGINT;\nALTER TABLE /* c */ `t`MODIFY a BIGINT;';
+    const myPlan = await planStatements({ engine: engine('mysql', { 'My Table': 5000, BigOrders: 5000, 'a`b': 5000, t: 5000 }), serverVersion: 0, onlineThreshold: 1000 }, splitStatements(myText, 'mysql'));
+    expect(myPlan.map((p) => p.alter && { table: p.alter.table, ref: p.alter.ref, clauses: p.alter.clauses })).toEqual([
+      { table: '`My Table`', ref: { schema: 'app', name: 'My Table' }, clauses: 'MODIFY a BIGINT' },
+      { table: '`shop`.`BigOrders`', ref: { schema: 'shop', name: 'BigOrders' }, clauses: 'MODIFY a BIGINT' },
+      { table: '`a``b`', ref: { schema: 'app', name: 'a`b' }, clauses: 'MODIFY a BIGINT' },
+      { table: '`t`', ref: { schema: 'app', name: 't' }, clauses: 'MODIFY a BIGINT' },
+    ]);
   });
   it('refuses BEGIN/COMMIT in a file where the file already runs in a transaction', async () => {
     const ctx = { engine: engine('postgres', {}), serverVersion: 150000, onlineThreshold: 1000 };

@@ -16,18 +16,9 @@ import NodeSqlParser from 'node-sql-parser';
 import { RefusedError } from '../../errors.js';
 import type { AlterClause, AlterClauseKind, AlterParser, AlterTarget, ParsedAlter } from '../alter.js';
 import { parseTableRef } from './sql.js';
-import { alterHead, joinTokens, oneStatement, splitTopLevel, tokenize, type LexRules, type Token } from '../sql-lexer.js';
+import { alterHead, joinTokens, MYSQL_LEX, oneStatement, splitTopLevel, tokenize, type Token } from '../sql-lexer.js';
 
-export const MYSQL_LEX: LexRules = {
-  doubleQuoteIdent: false,
-  backtickIdent: true,
-  backslashInStrings: true,
-  dollarQuotes: false,
-  hashComments: true,
-  dashDashNeedsSpace: true,
-  nestedBlockComments: false,
-  executableComments: true,
-};
+export { MYSQL_LEX };
 
 const parser = new NodeSqlParser.Parser();
 const PLACEHOLDER = 'ALTER TABLE `ghostwright alter target` ';

@@ -10,18 +10,9 @@ import { loadModule, parseSync } from 'pgsql-parser';
 import { RefusedError } from '../../errors.js';
 import type { AlterClause, AlterClauseKind, AlterParser, AlterTarget, ParsedAlter } from '../alter.js';
 import { parseTableRef } from './ident.js';
-import { alterHead, joinTokens, oneStatement, splitTopLevel, tokenize, topLevelWord, type LexRules } from '../sql-lexer.js';
+import { alterHead, joinTokens, oneStatement, PG_LEX, splitTopLevel, tokenize, topLevelWord } from '../sql-lexer.js';
 
-export const PG_LEX: LexRules = {
-  doubleQuoteIdent: true,
-  backtickIdent: false,
-  backslashInStrings: false,
-  dollarQuotes: true,
-  hashComments: false,
-  dashDashNeedsSpace: false,
-  nestedBlockComments: true,
-  executableComments: false,
-};
+export { PG_LEX };
 
 let loaded: Promise<void> | null = null;
 let ready = false;

@@ -8,8 +8,6 @@ import type { FileState } from './state.js';
 type Hit = LintRuleId;
 type Expr = Record<string, unknown>;
 
-const unq = (s: string): string => s.replace(/^[`"]|[`"]$/g, '').toLowerCase();
-
 function exprHits(e: Expr, table: string, state: FileState): Hit[] {
   const action = e.action;
   const resource = e.resource;
@@ -59,9 +57,9 @@ function clauseHits(clause: string, table: string, state: FileState): Hit[] {
 
 export function mysqlHits(sql: string, state: FileState): Hit[] {
   const ast = parseMysql(sql) as (Expr & { type?: string; keyword?: string; expr?: Expr[]; table?: unknown; name?: unknown; where?: unknown }) | null;
-  const head = splitAlterHead(sql);
+  const head = splitAlterHead(sql, 'mysql');
   if (head) {
-    const table = unq(head.name.split('.').pop() ?? head.name);
+    const table = head.table.toLowerCase();
     if (state.created.has(table)) return [];
     const hits: Hit[] = ['missing-lock-timeout'];
     const clauses = splitClauses(head.clauses);
