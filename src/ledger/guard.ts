@@ -59,5 +59,7 @@ export function leftoversHint(url: string, table: string): string {
   } catch {
     /* keep <URL> */
   }
-  return `run \`ghostwright cleanup --url ${shown} --table ${table} --execute\` (without --execute it lists what it removes), then migrate again`;
+  // The table as --table reads it (quoted by the dialect), quoted once more for the shell.
+  const arg = /^[\w.]+$/.test(table) ? table : `'${table.replace(/'/g, "'\\''")}'`;
+  return `run \`ghostwright cleanup --url ${shown} --table ${arg} --execute\` (without --execute it lists what it removes), then migrate again`;
 }
