@@ -39,14 +39,29 @@ function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
 
 const NOTHING_CHANGED = 'nothing was changed; run the command again';
 
+/** SQLSTATE / driver codes of a server that answered "not now": starting up, shutting down, full. */
+const NOT_NOW = new Set(['57P03', '57P01', '53300', 'ER_CON_COUNT_ERROR', 'ER_SERVER_SHUTDOWN']);
+
+/**
+ * Only a server that did not answer (yet), or said "not now", is worth
+ * another attempt. A wrong password, a missing database or a TLS mismatch
+ * (E_CONNECT) or a bad URL gets the same answer every time: fail at once.
+ */
+export function worthRetrying(err: unknown): boolean {
+  if (isGhostwrightError(err) && err.code === 'E_UNREACHABLE') return true;
+  for (let e: unknown = err; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
+    if (NOT_NOW.has(String((e as { code?: unknown }).code))) return true;
+  }
+  return false;
+}
+
 export async function connectWithRetries(spec: ConnectionSpec, log: Logger, retries: number, connect: EngineConnector = connectEngine, signal?: AbortSignal): Promise<Engine> {
   for (let attempt = 0; ; attempt++) {
     checkInterrupted(signal, 'while connecting', NOTHING_CHANGED);
     try {
       return await connect(spec, log);
     } catch (err) {
-      const fatal = isGhostwrightError(err) && err.code === 'E_BAD_URL';
-      if (fatal || attempt >= retries || signal?.aborted) throw err;
+      if (!worthRetrying(err) || attempt >= retries || signal?.aborted) throw err;
       const delay = retryDelayMs(attempt);
       log.warn({ url: redactedUrl(spec), attempt: attempt + 1, retries, delayMs: delay, err }, 'database not reachable yet; retrying');
       await pause(delay, signal);
