@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { nextChunkSize } from '../../src/core/chunker.js';
 import { chooseSharedKey, mapColumns, splitClauses } from '../../src/core/columns.js';
 import { toRanges } from '../../src/core/copier.js';
-import { CopyGate } from '../../src/core/copy-gate.js';
 import { ghostNameAfter, helperNames, helperTableName, MYSQL_IDENTIFIER_LIMIT, slotName } from '../../src/core/names.js';
 import type { ColumnInfo, KeyInfo, TableInfo } from '../../src/engine/engine.js';
 
@@ -157,27 +156,5 @@ describe('copy ranges', () => {
       { after: [20], upTo: [30] },
     ]);
     expect(toRanges([], [5])).toEqual([{ after: null, upTo: [5] }]);
-  });
-});
-
-describe('copy gate', () => {
-  it('never runs an apply while a copy runs, and lets a waiting apply go before new copies', async () => {
-    const gate = new CopyGate();
-    const log: string[] = [];
-    let releaseCopy!: () => void;
-    const copy1 = gate.copy(async () => {
-      log.push('copy1 start');
-      await new Promise<void>((r) => (releaseCopy = r));
-      log.push('copy1 end');
-    });
-    await Promise.resolve();
-    const apply = gate.apply(async () => void log.push('apply'));
-    await Promise.resolve();
-    const copy2 = gate.copy(async () => void log.push('copy2'));
-    await new Promise((r) => setTimeout(r, 5));
-    expect(log).toEqual(['copy1 start']);
-    releaseCopy();
-    await Promise.all([copy1, apply, copy2]);
-    expect(log).toEqual(['copy1 start', 'copy1 end', 'apply', 'copy2']);
   });
 });

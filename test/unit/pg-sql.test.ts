@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseTableRef, quoteIdent } from '../../src/engine/postgres/ident.js';
-import { applyDeleteSql, applyUpsertSql, chunkEndSql, copyRangeSql, missingKeysSql, keyBoundSql, sampleKeysSql, type CopySpec } from '../../src/engine/postgres/sql.js';
-import { xidsVisible } from '../../src/engine/postgres/applier.js';
+import { applyDeleteSql, applyInsertSql, applyRemoveSql, applyUpdateSql, chunkEndSql, copyRangeSql, missingKeysSql, keyBoundSql, sampleKeysSql, type CopySpec } from '../../src/engine/postgres/sql.js';
+import { xidsVisible } from '../../src/engine/postgres/apply.js';
 import { withNotValid, createGhostSql, createChangelogSql } from '../../src/engine/postgres/ghost.js';
 import { grantSql } from '../../src/engine/postgres/swap.js';
 
@@ -101,39 +101,47 @@ describe('copy and apply SQL', () => {
     expect(sampleKeysSql(spec, 100).params).toEqual([]);
   });
 
-  it('deletes keys gone from the original', () => {
-    const q = applyDeleteSql(spec, [['1', 'eu'], ['2', 'us']]);
+  it('deletes every key of the batch from the ghost', () => {
+    const q = applyRemoveSql(spec, [['1', 'eu'], ['2', 'us']]);
     expect(q.sql).toBe(
       'DELETE FROM "public"."_orders_gho" AS g USING (SELECT k.c0::bigint AS c0, k.c1::character varying(10) AS c1 FROM unnest($1::text[], $2::text[]) AS k(c0, c1)) AS d ' +
-        'WHERE (g."id", g."region") = (d.c0, d.c1) AND NOT EXISTS (SELECT 1 FROM "public"."orders" AS o WHERE (o."id", o."region") = (d.c0, d.c1))',
+        'WHERE (g."id", g."region") = (d.c0, d.c1)',
     );
     expect(q.params).toEqual([['1', '2'], ['eu', 'us']]);
   });
 
-  it('upserts the current rows of keys from the original', () => {
-    const q = applyUpsertSql(spec, [['1', 'eu']]);
+  it('inserts the current rows of keys from the original, without ON CONFLICT', () => {
+    const q = applyInsertSql(spec, [['1', 'eu']]);
     expect(q.sql).toBe(
       'INSERT INTO "public"."_orders_gho" ("id", "region", "comment") OVERRIDING SYSTEM VALUE SELECT o."id", o."region", o."note" FROM "public"."orders" AS o ' +
-        'WHERE (o."id", o."region") IN (SELECT c0, c1 FROM (SELECT k.c0::bigint AS c0, k.c1::character varying(10) AS c1 FROM unnest($1::text[], $2::text[]) AS k(c0, c1)) AS d) ' +
-        'ON CONFLICT ("id", "region") DO UPDATE SET "comment" = EXCLUDED."comment"',
+        'WHERE (o."id", o."region") IN (SELECT c0, c1 FROM (SELECT k.c0::bigint AS c0, k.c1::character varying(10) AS c1 FROM unnest($1::text[], $2::text[]) AS k(c0, c1)) AS d)',
     );
     expect(q.params).toEqual([['1'], ['eu']]);
   });
 
-  it('upserts only keys the copy has passed: copied prefixes of each range, and keys above a closed last range', () => {
+  it('deletes the keys gone from the original, updates the others in place, inserts those the ghost lacks', () => {
+    const keys = "(SELECT k.c0::bigint AS c0, k.c1::character varying(10) AS c1 FROM unnest($1::text[], $2::text[]) AS k(c0, c1))";
+    expect(applyDeleteSql(spec, [['1', 'eu']]).sql).toBe(
+      `DELETE FROM "public"."_orders_gho" AS g USING ${keys} AS d WHERE (g."id", g."region") = (d.c0, d.c1) AND NOT EXISTS (SELECT 1 FROM "public"."orders" AS o WHERE (o."id", o."region") = (d.c0, d.c1))`,
+    );
+    const current = `SELECT o."id", o."region", o."note" FROM "public"."orders" AS o WHERE (o."id", o."region") IN (SELECT c0, c1 FROM ${keys} AS d)`;
+    expect(applyUpdateSql(spec, [['1', 'eu']])).toEqual({ sql: `UPDATE "public"."_orders_gho" AS g SET "comment" = s."note" FROM (${current}) AS s WHERE (g."id", g."region") = (s."id", s."region")`, params: [['1'], ['eu']] });
+    expect(applyInsertSql(spec, [['1', 'eu']], null, true).sql).toBe(
+      `INSERT INTO "public"."_orders_gho" ("id", "region", "comment") OVERRIDING SYSTEM VALUE ${current} AND NOT EXISTS (SELECT 1 FROM "public"."_orders_gho" AS g WHERE g."id" = o."id" AND g."region" = o."region")`,
+    );
+    // Every column is a key column: nothing to update.
+    expect(applyUpdateSql({ ...spec, pairs: spec.pairs.slice(0, 2) }, [['1', 'eu']])).toBeNull();
+  });
+
+  it('inserts only keys the copy has passed: copied prefixes of each range, and keys above a closed last range', () => {
     const copied = { spans: [{ after: null, through: ['5', 'eu'] }, { after: ['9', 'us'], through: null }], above: ['20', 'us'] };
-    const q = applyUpsertSql(spec, [['1', 'eu']], copied);
+    const q = applyInsertSql(spec, [['1', 'eu']], copied);
     expect(q.sql).toContain(
-      'AS d) AND (((o."id", o."region") <= ($3::bigint, $4::character varying(10))) OR ((o."id", o."region") > ($5::bigint, $6::character varying(10))) OR ((o."id", o."region") > ($7::bigint, $8::character varying(10)))) ON CONFLICT',
+      'AS d) AND (((o."id", o."region") <= ($3::bigint, $4::character varying(10))) OR ((o."id", o."region") > ($5::bigint, $6::character varying(10))) OR ((o."id", o."region") > ($7::bigint, $8::character varying(10))))',
     );
     expect(q.params).toEqual([['1'], ['eu'], '5', 'eu', '9', 'us', '20', 'us']);
     // Nothing copied yet and an open last range: every change is left to the copy.
-    expect(applyUpsertSql(spec, [['1', 'eu']], { spans: [], above: null }).sql).toContain('AS d) AND (false) ON CONFLICT');
-  });
-
-  it('does nothing on conflict when every column is a key column', () => {
-    const q = applyUpsertSql({ ...spec, pairs: spec.pairs.slice(0, 2) }, [['1', 'eu']]);
-    expect(q.sql.endsWith('ON CONFLICT ("id", "region") DO NOTHING')).toBe(true);
+    expect(applyInsertSql(spec, [['1', 'eu']], { spans: [], above: null }).sql.endsWith('AS d) AND (false)')).toBe(true);
   });
 
   it('quotes hostile names everywhere', () => {
@@ -191,7 +199,7 @@ describe('ALTER ... USING', () => {
   it('reads the expression instead of the column in copy and apply', () => {
     const s: CopySpec = { ...spec, pairs: [spec.pairs[0]!, spec.pairs[1]!, { source: 'note', target: 'comment', expression: 'note::jsonb' }] };
     expect(copyRangeSql(s, null, null).sql).toContain('OVERRIDING SYSTEM VALUE SELECT "id", "region", (note::jsonb) AS "note" FROM "public"."orders"');
-    expect(applyUpsertSql(s, [['1', 'eu']]).sql).toContain('SELECT o."id", o."region", (note::jsonb) AS "note" FROM "public"."orders" AS o WHERE');
+    expect(applyInsertSql(s, [['1', 'eu']]).sql).toContain('SELECT o."id", o."region", (note::jsonb) AS "note" FROM "public"."orders" AS o WHERE');
   });
 });
 

@@ -11,7 +11,10 @@
  *   COMMIT: writers blocked on the lock proceed on the new table.
  *
  * Any failure rolls back: the original stays in place, untouched, and the
- * keys applied inside the rolled-back transaction are queued again.
+ * keys applied inside the rolled-back transaction are queued again. The
+ * positions those keys complete are not acknowledged to the slot until the
+ * COMMIT (ChangeStream.holdAcks): a crash after a rollback must find their
+ * WAL still in the slot.
  *
  * Known effect on applications: a session that PREPARED a named statement
  * on the table (e.g. `SELECT *` through a driver's statement cache) gets
@@ -22,19 +25,24 @@ import type pg from 'pg';
 import { GhostwrightError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { AlterRequest, CutOverResult, TableRef } from '../engine.js';
-import type { Applier } from './applier.js';
+import type { ChangeApplier } from '../../core/change-applier.js';
+import type { BacklogEntry } from '../../core/change-backlog.js';
+import type { CopyWindow } from '../../core/copy-window.js';
+import type { PgApplySql } from './apply.js';
 import { boundLockWait, sqlState } from './connect.js';
 import { readDependents } from './dependents.js';
 import type { GhostFk } from './ghost.js';
 import { qualified, quoteIdent } from './ident.js';
-import type { Batch, ChangeStream } from './stream.js';
+import type { ChangeStream } from './stream.js';
 import { swap } from './swap.js';
 import { catalog } from './connect.js';
 
 export interface CutOverContext {
   pool: pg.Pool;
   stream: ChangeStream;
-  applier: Applier;
+  applier: ChangeApplier<string>;
+  applySql: PgApplySql;
+  window: CopyWindow;
   request: AlterRequest;
   original: TableRef;
   ghost: TableRef;
@@ -56,9 +64,11 @@ export async function cutOver(ctx: CutOverContext): Promise<CutOverResult> {
   const { pool, stream, applier, request, original } = ctx;
   // It holds a lock on the ghost the rename would wait for.
   const analyzed = (await ctx.ghostAnalyzed) ?? false;
-  await applier.pause();
+  await applier.hold(true);
+  stream.holdAcks(true);
   const a = await pool.connect();
-  const appliedHere: Batch[] = [];
+  const appliedHere: BacklogEntry[] = [];
+  let truncatedHere = false;
   let lockedAt = 0;
   let stallMs = 0;
   let toValidate: [TableRef, string][] = [];
@@ -71,14 +81,28 @@ export async function cutOver(ctx: CutOverContext): Promise<CutOverResult> {
     const phases: Record<string, number> = { lockMs: performance.now() - lockedAt };
     const id = await ctx.emitMarker();
     const deadline = Date.now() + MARKER_WAIT_MS;
+    const queue = stream.queue;
     while (!stream.markerApplied(id)) {
       if (stream.error) throw stream.error;
       if (Date.now() > deadline) throw new GhostwrightError('E_CUTOVER_CATCHUP_TIMEOUT', `the stream did not deliver the cut-over marker within ${MARKER_WAIT_MS} ms`, { hint: 'retry the cut-over when the backlog is smaller' });
-      // markerReceived is read right before drainOn takes the queue (synchronously).
-      const batch = await applier.drainOn(a, stream.markerReceived(id));
-      if (batch === 'conflict') await stream.waitFor(() => stream.markerReceived(id) || stream.error !== null, Math.max(1, deadline - Date.now()));
-      else if (batch) appliedHere.push(batch);
-      else await stream.waitFor(() => stream.markerApplied(id) || stream.backlog > 0 || stream.error !== null, 100);
+      // markerReceived is read right before the queue is taken (synchronously).
+      const final = stream.markerReceived(id);
+      const batch = queue.take(Number.MAX_SAFE_INTEGER);
+      if (!batch.entries.length && !batch.truncate) {
+        await stream.waitFor(() => stream.markerApplied(id) || queue.size > 0 || queue.hasTruncate || stream.error !== null, 100);
+        continue;
+      }
+      // The copy is done: every key is written now, on A (only A can read t).
+      let ok = false;
+      await applier.applyBatch(batch, async (w) => (ok = await ctx.applySql.applyLocked(a, w, final)));
+      if (ok) {
+        appliedHere.push(...batch.entries);
+        truncatedHere ||= batch.truncate;
+      } else {
+        // A unique collision before the marker: a row that gave its value away
+        // may still hold it in the ghost until its own change is received.
+        await stream.waitFor(() => stream.markerReceived(id) || stream.error !== null, Math.max(1, deadline - Date.now()));
+      }
     }
     stream.forgetMarker(id);
     phases.catchUpMs = performance.now() - lockedAt - phases.lockMs!;
@@ -89,11 +113,15 @@ export async function cutOver(ctx: CutOverContext): Promise<CutOverResult> {
     phases.swapMs = performance.now() - lockedAt - phases.lockMs! - phases.catchUpMs!;
     await a.query('COMMIT');
     stallMs = performance.now() - lockedAt;
-    ctx.log.info({ ...Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, Math.round(v)])), stallMs: Math.round(stallMs), keysAppliedUnderLock: appliedHere.reduce((n, b) => n + b.keys.length, 0) }, 'cut-over committed');
+    stream.holdAcks(false);
+    ctx.log.info({ ...Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, Math.round(v)])), stallMs: Math.round(stallMs), keysAppliedUnderLock: appliedHere.length }, 'cut-over committed');
   } catch (err) {
     await a.query('ROLLBACK').catch(() => undefined);
-    for (const b of appliedHere) stream.requeue(b);
-    applier.resume();
+    // Rolled back: what A applied is pending again, a TRUNCATE too (it empties the ghost before those keys).
+    if (truncatedHere) stream.queue.truncate();
+    stream.queue.redo(appliedHere);
+    stream.holdAcks(false);
+    await applier.hold(false);
     if (sqlState(err) === '55P03') {
       throw new GhostwrightError('E_CUTOVER_LOCK_TIMEOUT', `could not lock ${original.schema}.${original.name} within ${request.cutOverLockTimeoutMs} ms`, {
         hint: 'a long transaction holds a lock on the table; retry, or raise --cut-over-lock-timeout',

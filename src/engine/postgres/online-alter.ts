@@ -1,30 +1,34 @@
 /**
  * One online ALTER of one PostgreSQL table (see engine.ts OnlineAlter for the
  * call order). The stream (stream.ts) collects changed keys from a pgoutput
- * slot created before the copy; the applier (applier.ts) re-reads those keys
- * from the original into the ghost; the cut-over (cutover.ts) swaps the
+ * slot created before the copy into the engine-neutral backlog; the applier
+ * (core/change-applier.ts with apply.ts's SQL) re-reads those keys from the
+ * original into the ghost beside the copy (copy.ts), placed against it by the
+ * copy window (core/copy-window.ts); the cut-over (cutover.ts) swaps the
  * tables in one transaction.
  */
 import type pg from 'pg';
-import { redactedUrl, type ConnectionSpec } from '../../connection.js';
+import type { ConnectionSpec } from '../../connection.js';
 import type { CopyPlan } from '../../core/columns.js';
-import { CopyGate } from '../../core/copy-gate.js';
+import { ChangeApplier } from '../../core/change-applier.js';
+import { CopyWindow, keyOrder, type KeyKind } from '../../core/copy-window.js';
 import { helperNames, publicationName, SLOT_PREFIX, slotName } from '../../core/names.js';
 import { DEFAULT_THROTTLE } from '../../core/options.js';
 import { GhostwrightError, RefusedError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { AlterRequest, CheckResult, ChunkResult, CopyRange, CutOverResult, KeyTuple, LoadMeasurement, OnlineAlter, StreamStats, TableInfo, TableRef, VerifyPoint } from '../engine.js';
 import { openPgVerifyPoint, recopyPgRange } from './verify.js';
-import { Applier } from './applier.js';
+import { PgApplySql } from './apply.js';
+import { copyChunk, keyBounds, splitPoints } from './copy.js';
+import { PgLoadProbe } from './measure.js';
 import { catalog, createPool, inTransaction, sqlState } from './connect.js';
 import { cutOver, type CutOverContext } from './cutover.js';
 import { createGhost, probeGhost, type GhostFk } from './ghost.js';
 import { PG_MAX_IDENTIFIER_BYTES, qualified, quoteIdent } from './ident.js';
 import { inspectTable } from './inspect.js';
 import { preflightChecks } from './preflight.js';
-import { chunkEndSql, copyRangeSql, keyBoundSql, missingKeysSql, sampleKeysSql, uniqueIndexesKept, type CopiedSpans, type CopySpec } from './sql.js';
+import { uniqueIndexesKept, type CopySpec } from './sql.js';
 import { ChangeStream, MARKER_PREFIX } from './stream.js';
-import { STANDBY_LAG_SQL, standbyLags, type StandbyRow } from './standbys.js';
 import { parseUsing } from './using.js';
 import { ensureReplicaIdentity, restoreReplicaIdentity } from './identity.js';
 import { CopySessions, decideOriginFilter, originCheck, originFacts, subscriptionCheck, type OriginDecision } from './origin.js';
@@ -39,20 +43,18 @@ export interface PgAlterDeps {
   log: Logger;
 }
 
-interface CopyProgress {
-  after: KeyTuple | null;
-  upTo: KeyTuple | null;
-  /** Last key copied; null before the first chunk. */
-  through: KeyTuple | null;
-  done: boolean;
+/**
+ * Key types JavaScript orders exactly as the btree does, from their text
+ * (pgoutput's and ::text): integers, and uuid (canonical lowercase hex,
+ * compared as bytes). Others (collated text, numeric, temporal types whose
+ * text depends on DateStyle) leave the window inexact: batches run between
+ * chunks and the SQL keeps keys the copy has not passed (CopiedSpans).
+ */
+export function pgKeyKind(formatType: string): KeyKind | null {
+  if (/^(smallint|integer|bigint)$/.test(formatType)) return 'integer';
+  if (formatType === 'uuid') return 'uuid';
+  return null;
 }
-
-/** A unique violation while copying is retried this often, each time after the stream caught up. */
-const COPY_UNIQUE_RETRIES = 3;
-
-const sameKey = (a: KeyTuple | null, b: KeyTuple | null): boolean => JSON.stringify(a) === JSON.stringify(b);
-
-const keyRow = (row: Record<string, unknown>, n: number): string[] => Array.from({ length: n }, (_, i) => String(row[`k${i}`]));
 
 export class PgOnlineAlter implements OnlineAlter {
   private readonly pool: pg.Pool;
@@ -63,7 +65,8 @@ export class PgOnlineAlter implements OnlineAlter {
   readonly changelog: TableRef;
   readonly slot: string;
   readonly publication: string;
-  private readonly gate = new CopyGate();
+  /** Where the copy is; exact once usePlan knows the key types. */
+  private window = new CopyWindow(null);
   private originalInfo: TableInfo | null = null;
   private plan: CopyPlan | null = null;
   private spec: CopySpec | null = null;
@@ -73,14 +76,12 @@ export class PgOnlineAlter implements OnlineAlter {
   /** The copy's sessions; under a replication origin when the filter is on (origin.ts). */
   private copySessions: CopySessions | null = null;
   private origin: OriginDecision | null = null;
-  private applier: Applier | null = null;
-  private replicaPools = new Map<string, pg.Pool>();
+  private applier: ChangeApplier<string> | null = null;
+  private applySql: PgApplySql | null = null;
+  private readonly probe: PgLoadProbe;
   private markerSeq = 0;
-  /** The copy's ranges and how far each got (see beginCopy); null before the copy begins. */
-  private copyRanges: CopyProgress[] | null = null;
   /** ANALYZE of the ghost, run once the copy is done, while the stream catches up (see waitCaughtUp). */
   private ghostAnalyzed: Promise<boolean> | null = null;
-  private warnedHiddenStandbys = false;
   /** Replica identity we changed on the original to get keys in the stream: restored on every exit. */
   private identityChanged: string | null = null;
   /** What THIS run created: abort never drops another run's objects of the same names. */
@@ -101,6 +102,7 @@ export class PgOnlineAlter implements OnlineAlter {
     this.changelog = { schema: t.schema, name: names.changelog };
     this.slot = slotName(t.schema, t.name);
     this.publication = publicationName(t.schema, t.name);
+    this.probe = new PgLoadProbe({ pool: this.pool, slot: this.slot, changelog: this.changelog, replicas: deps.replicas, discoverReplicas: deps.discoverReplicas, log: this.log });
   }
 
   async preflight(original: TableInfo): Promise<CheckResult[]> {
@@ -170,7 +172,8 @@ export class PgOnlineAlter implements OnlineAlter {
     });
     this.plan = plan;
     const onlyTransientConflicts = this.ghostInfo !== null && uniqueIndexesKept(info, this.ghostInfo);
-    this.spec = { original: this.original, ghost: this.ghost, pairs, sourceKey: plan.sourceKey, targetKey: plan.targetKey, keyTypes, onlyTransientConflicts, conflictKey: plan.ghostKey.columns };
+    this.spec = { original: this.original, ghost: this.ghost, pairs, sourceKey: plan.sourceKey, targetKey: plan.targetKey, keyTypes, onlyTransientConflicts };
+    this.window = new CopyWindow(keyOrder(keyTypes.map(pgKeyKind)));
   }
 
   /** Dry run: drops what createGhost made; this OnlineAlter is finished afterwards. */
@@ -220,9 +223,10 @@ export class PgOnlineAlter implements OnlineAlter {
     const stream = new ChangeStream({ spec: this.deps.spec, slot: this.slot, publication: this.publication, originNone: filter, keyColumns: spec.sourceKey, ignoreTable: this.changelog, maxBacklog: this.deps.request.maxBacklogEvents, startLsn: lsn, log: this.log });
     this.stream = stream;
     await stream.start();
-    this.applier = new Applier(this.pool, stream, spec, this.gate, this.log, () => this.copiedSpans());
-    // Held until beginCopy: whether a change is the copy's or the stream's depends on the copy's ranges.
-    this.applier.start(true);
+    this.applySql = new PgApplySql(this.pool, spec, this.log);
+    // Nothing is taken until beginCopy: whether a change is the copy's or the stream's depends on the copy's ranges.
+    this.applier = new ChangeApplier({ backlog: stream.queue, window: this.window, sql: this.applySql, log: this.log, idle: (ms) => stream.waitForActivity(ms), onError: () => stream.wake() });
+    this.applier.start();
   }
 
   /**
@@ -258,7 +262,7 @@ export class PgOnlineAlter implements OnlineAlter {
   }
 
   failure(): Error | null {
-    return this.stream?.error ?? null;
+    return this.stream?.error ?? this.applier?.error ?? null;
   }
 
   private throwIfStreamFailed(): void {
@@ -267,105 +271,34 @@ export class PgOnlineAlter implements OnlineAlter {
   }
 
   async keyBounds(): Promise<{ min: KeyTuple; max: KeyTuple } | null> {
-    const spec = this.copySpec();
-    const min = await this.pool.query(keyBoundSql(spec, 'ASC').sql);
-    const max = await this.pool.query(keyBoundSql(spec, 'DESC').sql);
-    if (!min.rows[0] || !max.rows[0]) return null;
-    return { min: keyRow(min.rows[0], spec.sourceKey.length), max: keyRow(max.rows[0], spec.sourceKey.length) };
+    return keyBounds(this.pool, this.copySpec());
   }
 
   async splitPoints(n: number): Promise<KeyTuple[]> {
-    if (n <= 1) return [];
-    const spec = this.copySpec();
-    const [est] = await catalog<{ n: number }>(this.pool, `SELECT greatest(reltuples, 0)::float8 AS n FROM pg_class WHERE oid = $1::regclass`, [qualified(this.original)]);
-    const wanted = 200 * n;
-    const percent = !est || est.n <= wanted * 2 ? 100 : Math.max(0.01, Math.min(100, (100 * wanted) / est.n));
-    const q = sampleKeysSql(spec, percent);
-    const rows = (await this.pool.query(q.sql, q.params)).rows.map((r) => keyRow(r, spec.sourceKey.length));
-    const points: KeyTuple[] = [];
-    for (let i = 1; i < n; i++) {
-      const p = rows[Math.floor((i * rows.length) / n)];
-      if (p && JSON.stringify(p) !== JSON.stringify(points[points.length - 1])) points.push(p);
-    }
-    return points;
+    return splitPoints(this.pool, this.copySpec(), this.original, n);
   }
 
   /**
    * The copy covers these ranges, from (null, ..] on, contiguous; a closed
    * last range leaves keys above it to the stream. From here on the applier
-   * leaves each range's uncopied rest to the copy (CopiedSpans).
+   * places each changed key against the copy (core/copy-window.ts).
    */
   beginCopy(ranges: readonly CopyRange[]): void {
-    const contiguous = ranges.every((r, i) => (i === 0 ? r.after === null : sameKey(r.after, ranges[i - 1]!.upTo)));
-    if (!contiguous) throw new GhostwrightError('E_STATE', 'the copy ranges must start at the first key and be contiguous');
-    this.copyRanges = ranges.map((r) => ({ after: r.after, upTo: r.upTo, through: null, done: false }));
-    this.applier?.resume();
+    try {
+      this.window.begin(ranges);
+    } catch (err) {
+      throw new GhostwrightError('E_STATE', (err as Error).message);
+    }
   }
 
-  private copiedSpans(): CopiedSpans | null {
-    const ranges = this.copyRanges ?? [];
-    if (ranges.every((r) => r.done)) return null;
-    const spans = ranges.filter((r) => r.done || r.through !== null).map((r) => ({ after: r.after, through: r.done ? r.upTo : r.through }));
-    return { spans, above: ranges.length ? ranges[ranges.length - 1]!.upTo : null };
-  }
-
-  /**
-   * One chunk in two statements: find the key `limit` rows ahead (an index
-   * scan of keys only), then one plain INSERT ... SELECT over (after, end].
-   * The range's progress moves inside the copy gate, before any apply can
-   * run: a change committed after this chunk's snapshot is then applied.
-   * Measured ~17% faster than a single statement that materializes the
-   * chunk to learn its last key.
-   */
   async copyChunk(range: CopyRange, limit: number): Promise<ChunkResult> {
     this.throwIfStreamFailed();
-    const spec = this.copySpec();
-    const progress = this.copyRanges?.find((r) => sameKey(r.upTo, range.upTo) && !r.done);
-    if (!progress) throw new GhostwrightError('E_STATE', 'copyChunk outside the ranges given to beginCopy');
-    const n = spec.sourceKey.length;
-    const run = async (): Promise<ChunkResult> => {
-      const e = chunkEndSql(spec, range.after, range.upTo, limit);
-      const endRow = (await this.copier().query(e.sql, e.params)).rows[0];
-      const end = endRow ? keyRow(endRow, n) : null;
-      const through = end ?? range.upTo;
-      const q = copyRangeSql(spec, range.after, through);
-      const res = await this.copier().query(q.sql, q.params).catch(async (err: unknown) => {
-        if (sqlState(err) !== '23505' || !spec.onlyTransientConflicts) throw err;
-        // A ghost row whose change is still queued holds a unique value a
-        // row of this range has now (rows swapped values). Skip such rows and
-        // queue their keys: once the chunk is done they are in the copied
-        // span, so the applier inserts them after the stale row is fixed.
-        const skip = copyRangeSql(spec, range.after, through, true);
-        const inserted = await this.copier().query(skip.sql, skip.params);
-        const m = missingKeysSql(spec, range.after, through);
-        const missing = (await this.pool.query(m.sql, m.params)).rows.map((r) => keyRow(r, n));
-        this.stream?.addKeys(missing);
-        this.log.debug({ skipped: missing.length }, 'copy: rows skipped on a transient unique conflict, queued for the applier');
-        return inserted;
-      });
-      if (end) progress.through = end;
-      else progress.done = true;
-      // Fewer than `limit` rows were left: the range is exhausted.
-      return { rows: res.rowCount ?? 0, last: end };
-    };
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.gate.copy(run);
-      } catch (err) {
-        if (sqlState(err) !== '23505') throw err;
-        // Another unique index met a ghost row whose change is still queued:
-        // once the stream has caught up it is gone, unless the data really
-        // breaks a unique constraint the ALTER adds.
-        if (attempt > COPY_UNIQUE_RETRIES) {
-          throw new GhostwrightError('E_COPY_UNIQUE', `copying rows violates a unique constraint of the new table: ${(err as Error).message}`, {
-            cause: err,
-            hint: 'the data breaks a unique constraint the ALTER adds; remove the duplicates first (the original table is unchanged)',
-          });
-        }
-        this.log.debug({ err, attempt }, 'copy: unique violation on another key; letting the stream catch up, then retrying the chunk');
-        await this.waitCaughtUp(60_000);
-      }
-    }
+    const stream = this.stream;
+    return copyChunk(
+      { pool: this.pool, sessions: this.copier(), window: this.window, spec: this.copySpec(), queueKeys: (keys) => stream?.addKeys(keys), waitCaughtUp: (ms) => this.waitCaughtUp(ms), log: this.log },
+      range,
+      limit,
+    );
   }
 
   /** Emits a marker into the WAL from an autocommit connection; returns its id. */
@@ -387,7 +320,7 @@ export class PgOnlineAlter implements OnlineAlter {
     this.throwIfStreamFailed();
     // Decoding the copy's WAL keeps one core busy for a while yet: the
     // planner statistics the new table needs are gathered meanwhile.
-    if (!this.ghostAnalyzed && this.copyRanges?.every((r) => r.done)) {
+    if (!this.ghostAnalyzed && this.window.copyDone) {
       this.ghostAnalyzed = this.pool.query(`ANALYZE ${qualified(this.ghost)}`).then(
         () => true,
         (err: unknown) => {
@@ -406,12 +339,12 @@ export class PgOnlineAlter implements OnlineAlter {
 
   async openVerifyPoint(): Promise<VerifyPoint> {
     if (!this.ghostInfo) throw new GhostwrightError('E_STATE', 'openVerifyPoint before createGhost');
-    return openPgVerifyPoint({ pool: this.pool, gate: this.gate, spec: this.copySpec(), ghost: this.ghostInfo, lockTimeoutMs: this.deps.request.cutOverLockTimeoutMs, waitCaughtUp: (ms) => this.waitCaughtUp(ms) });
+    return openPgVerifyPoint({ pool: this.pool, window: this.window, spec: this.copySpec(), ghost: this.ghostInfo, lockTimeoutMs: this.deps.request.cutOverLockTimeoutMs, waitCaughtUp: (ms) => this.waitCaughtUp(ms) });
   }
 
   async recopyRange(after: KeyTuple | null, through: KeyTuple): Promise<void> {
     this.throwIfStreamFailed();
-    await recopyPgRange({ pool: this.pool, gate: this.gate, spec: this.copySpec() }, after, through);
+    await recopyPgRange({ pool: this.pool, window: this.window, spec: this.copySpec() }, after, through);
   }
 
   async measure(loadNames: string[]): Promise<LoadMeasurement> {
@@ -426,48 +359,7 @@ export class PgOnlineAlter implements OnlineAlter {
 
   private async measureNow(loadNames: string[]): Promise<LoadMeasurement> {
     if (this.closed) return { load: {}, replicas: [] };
-    const [load] = await catalog<Record<string, number>>(
-      this.pool,
-      // Names usable in --max-load / --critical-load on PostgreSQL.
-      `SELECT count(*) FILTER (WHERE state = 'active' AND backend_type = 'client backend')::int AS active_sessions,
-              count(*) FILTER (WHERE wait_event_type = 'Lock')::int AS waiting_sessions,
-              count(*) FILTER (WHERE state LIKE 'idle in transaction%')::int AS idle_in_transaction,
-              count(*) FILTER (WHERE backend_type = 'client backend')::int AS total_sessions,
-              coalesce(extract(epoch FROM max(clock_timestamp() - xact_start) FILTER (WHERE backend_type = 'client backend')), 0)::float8 AS longest_transaction_seconds
-         FROM pg_stat_activity`,
-    );
-    const [slot] = await catalog<{ b: number | null }>(this.pool, `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::float8 AS b FROM pg_replication_slots WHERE slot_name = $1`, [this.slot]);
-    // Physical standbys from pg_stat_replication (see standbys.ts), plus each
-    // --replica URL by heartbeat, as before.
-    const discover = this.deps.discoverReplicas;
-    const standbys = discover ? standbyLags(await catalog<StandbyRow>(this.pool, STANDBY_LAG_SQL)) : { replicas: [], hidden: 0 };
-    if (standbys.hidden && !this.warnedHiddenStandbys) {
-      this.warnedHiddenStandbys = true;
-      this.log.warn({ hidden: standbys.hidden }, 'cannot see standby replication details: their lag is not checked; GRANT pg_monitor TO the migration user, or name them with --replica');
-    }
-    const replicas: LoadMeasurement['replicas'] = [...standbys.replicas];
-    for (const r of this.deps.replicas) replicas.push({ name: redactedUrl(r), lagMs: await this.replicaLag(r) });
-    const all = load ?? {};
-    const picked = loadNames.length ? Object.fromEntries(Object.entries(all).filter(([k]) => loadNames.includes(k))) : all;
-    const out: LoadMeasurement = { load: picked, replicas };
-    if (slot?.b != null) out.retainedWalBytes = slot.b;
-    return out;
-  }
-
-  /** Replica lag from the heartbeat row the primary writes into the changelog (sub-second resolution). */
-  private async replicaLag(spec: ConnectionSpec): Promise<number | null> {
-    const key = redactedUrl(spec);
-    let pool = this.replicaPools.get(key);
-    if (!pool) {
-      pool = createPool(spec, 1, { connectionTimeoutMillis: 2000 });
-      this.replicaPools.set(key, pool);
-    }
-    try {
-      const [r] = await catalog<{ lag: number | null }>(pool, `SELECT (extract(epoch FROM clock_timestamp() - heartbeat) * 1000)::float8 AS lag FROM ${qualified(this.changelog)} WHERE id = 1`);
-      return r?.lag ?? null;
-    } catch {
-      return null;
-    }
+    return this.probe.measure(loadNames);
   }
 
   async heartbeat(): Promise<void> {
@@ -482,11 +374,13 @@ export class PgOnlineAlter implements OnlineAlter {
   }
 
   private context(): CutOverContext {
-    if (!this.stream || !this.applier || !this.plan) throw new GhostwrightError('E_STATE', 'cut-over before the stream started');
+    if (!this.stream || !this.applier || !this.applySql || !this.plan) throw new GhostwrightError('E_STATE', 'cut-over before the stream started');
     return {
       pool: this.pool,
       stream: this.stream,
       applier: this.applier,
+      applySql: this.applySql,
+      window: this.window,
       request: this.deps.request,
       original: this.original,
       ghost: this.ghost,
@@ -513,6 +407,7 @@ export class PgOnlineAlter implements OnlineAlter {
     await this.applier?.stop();
     await this.stream?.stop();
     this.applier = null;
+    this.applySql = null;
     this.stream = null;
     try {
       await this.dropSlotAndPublication();
@@ -577,8 +472,7 @@ export class PgOnlineAlter implements OnlineAlter {
   private async closePools(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const p of this.replicaPools.values()) await p.end().catch(() => undefined);
-    this.replicaPools.clear();
+    await this.probe.close();
     await this.pool.end().catch(() => undefined);
   }
 }

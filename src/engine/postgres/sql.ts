@@ -5,6 +5,7 @@
  * numeric key compares exactly as the server stores it.
  */
 import type { TableRef } from '../engine.js';
+import type { CopiedSpans } from '../../core/copy-window.js';
 import { qualified, quoteIdent } from './ident.js';
 
 export interface Sql {
@@ -27,14 +28,6 @@ export interface CopySpec {
    * stale ghost row whose change is still queued, never a real duplicate.
    */
   onlyTransientConflicts?: boolean;
-  /**
-   * The ghost's unique key the upsert's ON CONFLICT names: targetKey, or the
-   * wider key that contains it (see CopyPlan.targetKeyUnique). When it is
-   * wider, every batch is applied in replace mode (delete the keys' ghost
-   * rows, insert their current rows): an upsert on the wider key would add a
-   * second row when a column of it changed.
-   */
-  conflictKey?: string[];
 }
 
 const list = (names: string[], prefix = ''): string => names.map((n) => prefix + quoteIdent(n)).join(', ');
@@ -76,29 +69,15 @@ export function keyColumns(spec: CopySpec, keys: readonly (readonly unknown[])[]
   return spec.sourceKey.map((_, i) => keys.map((k) => k[i]));
 }
 
-/** Deletes from the ghost the batch's keys that no longer exist in the original. */
-export function applyDeleteSql(spec: CopySpec, keys: readonly (readonly unknown[])[]): Sql {
-  const d = spec.sourceKey.map((_, i) => `d.c${i}`).join(', ');
-  const sql =
-    `DELETE FROM ${qualified(spec.ghost)} AS g USING ${keysRelation(spec)} AS d ` +
-    `WHERE ${row(spec.targetKey, 'g.')} = (${d}) ` +
-    `AND NOT EXISTS (SELECT 1 FROM ${qualified(spec.original)} AS o WHERE ${row(spec.sourceKey, 'o.')} = (${d}))`;
-  return { sql, params: keyColumns(spec, keys) };
-}
-
 /**
- * The part of the key space the copy has passed: every range's copied prefix
- * (after, cursor], and every key above the last range's closed end (the copy
+ * The part of the key space the copy has passed (core/copy-window.ts
+ * CopiedSpans), for keys JavaScript can't order: every range's copied prefix
+ * (after, through], and every key above the last range's closed end (the copy
  * never reaches those; only the stream brings them). A change of a key
  * outside it is left to the copy, which reads the row when it gets there:
  * the ghost never holds a key the copy has yet to insert, so the copy needs
  * no conflict handling on its key. Null: the whole key space (copy done).
  */
-export interface CopiedSpans {
-  spans: { after: readonly unknown[] | null; through: readonly unknown[] | null }[];
-  above: readonly unknown[] | null;
-}
-
 /** `AND (...)` restricting `prefix`-qualified source keys to the copied spans; parameters from `first` on. */
 function copiedWhere(spec: CopySpec, copied: CopiedSpans | null, prefix: string, first: number): { sql: string; params: unknown[] } {
   if (!copied) return { sql: '', params: [] };
@@ -118,26 +97,59 @@ function copiedWhere(spec: CopySpec, copied: CopiedSpans | null, prefix: string,
   return { sql: ` AND (${terms.length ? terms.join(' OR ') : 'false'})`, params };
 }
 
-/** Copies the batch's keys' CURRENT rows from the original into the ghost (insert or overwrite), within the copied spans. */
-export function applyUpsertSql(spec: CopySpec, keys: readonly (readonly unknown[])[], copied: CopiedSpans | null = null): Sql {
-  const keySet = new Set(spec.targetKey);
-  const sets = spec.pairs.filter((p) => !keySet.has(p.target)).map((p) => `${quoteIdent(p.target)} = EXCLUDED.${quoteIdent(p.target)}`);
+/*
+ * The apply, in two modes (apply.ts):
+ * - in place (the default): delete the keys gone from the original, UPDATE
+ *   the ghost rows of the others from the original's current rows, insert
+ *   those the ghost lacks. An UPDATE that changes no indexed column is a HOT
+ *   update (no new index entry): measured faster than delete + insert of
+ *   every key, and than an upsert (speculative insertion).
+ * - replace (after a unique violation: rows of the batch swapped values of
+ *   another unique key): delete every key of the batch, insert the current
+ *   rows; the deletes first, so swapped values can't collide.
+ * Every read of the original is limited to the copied spans when the window
+ * can't place keys (see CopiedSpans).
+ */
+
+/** The batch's keys' current rows from the original (their source values), within the copied spans; parameters from $1. */
+function currentRows(spec: CopySpec, keys: readonly (readonly unknown[])[], copied: CopiedSpans | null): { sql: string; params: unknown[] } {
   const params = keyColumns(spec, keys);
   const within = copiedWhere(spec, copied, 'o.', params.length + 1);
   const sql =
-    `INSERT INTO ${qualified(spec.ghost)} (${list(spec.pairs.map((p) => p.target))}) OVERRIDING SYSTEM VALUE ` +
     `SELECT ${sourceValues(spec, 'o.')} FROM ${qualified(spec.original)} AS o ` +
-    `WHERE ${row(spec.sourceKey, 'o.')} IN (SELECT ${spec.sourceKey.map((_, i) => `c${i}`).join(', ')} FROM ${keysRelation(spec)} AS d)${within.sql} ` +
-    `ON CONFLICT ${row(spec.conflictKey ?? spec.targetKey)} DO ${sets.length ? `UPDATE SET ${sets.join(', ')}` : 'NOTHING'}`;
+    `WHERE ${row(spec.sourceKey, 'o.')} IN (SELECT ${spec.sourceKey.map((_, i) => `c${i}`).join(', ')} FROM ${keysRelation(spec)} AS d)${within.sql}`;
   return { sql, params: [...params, ...within.params] };
 }
 
-/**
- * Replace mode, for a batch whose upsert hit another unique constraint (two
- * rows swapped values of a unique column): delete every key of the batch
- * from the ghost, then insert the batch's current rows from the original.
- */
-export function applyRemoveAllSql(spec: CopySpec, keys: readonly (readonly unknown[])[]): Sql {
+/** Deletes from the ghost the batch's keys that no longer exist in the original. */
+export function applyDeleteSql(spec: CopySpec, keys: readonly (readonly unknown[])[]): Sql {
+  const d = spec.sourceKey.map((_, i) => `d.c${i}`).join(', ');
+  const sql =
+    `DELETE FROM ${qualified(spec.ghost)} AS g USING ${keysRelation(spec)} AS d ` +
+    `WHERE ${row(spec.targetKey, 'g.')} = (${d}) ` +
+    `AND NOT EXISTS (SELECT 1 FROM ${qualified(spec.original)} AS o WHERE ${row(spec.sourceKey, 'o.')} = (${d}))`;
+  return { sql, params: keyColumns(spec, keys) };
+}
+
+/** Overwrites the ghost rows of the batch's keys with the original's current values; null when every column is a key column. */
+export function applyUpdateSql(spec: CopySpec, keys: readonly (readonly unknown[])[], copied: CopiedSpans | null = null): Sql | null {
+  const keySet = new Set(spec.targetKey);
+  const sets = spec.pairs.filter((p) => !keySet.has(p.target)).map((p) => `${quoteIdent(p.target)} = s.${quoteIdent(p.source)}`);
+  if (!sets.length) return null;
+  const cur = currentRows(spec, keys, copied);
+  return { sql: `UPDATE ${qualified(spec.ghost)} AS g SET ${sets.join(', ')} FROM (${cur.sql}) AS s WHERE ${row(spec.targetKey, 'g.')} = ${row(spec.sourceKey, 's.')}`, params: cur.params };
+}
+
+/** Inserts the current rows of the batch's keys from the original; `missing`: only keys the ghost lacks (else after applyRemoveSql). */
+export function applyInsertSql(spec: CopySpec, keys: readonly (readonly unknown[])[], copied: CopiedSpans | null = null, missing = false): Sql {
+  const cur = currentRows(spec, keys, copied);
+  const match = spec.sourceKey.map((k, i) => `g.${quoteIdent(spec.targetKey[i]!)} = o.${quoteIdent(k)}`).join(' AND ');
+  const absent = missing ? ` AND NOT EXISTS (SELECT 1 FROM ${qualified(spec.ghost)} AS g WHERE ${match})` : '';
+  return { sql: `INSERT INTO ${qualified(spec.ghost)} (${list(spec.pairs.map((p) => p.target))}) OVERRIDING SYSTEM VALUE ${cur.sql}${absent}`, params: cur.params };
+}
+
+/** Deletes every key of the batch from the ghost (replace mode; applyInsertSql then inserts their current rows). */
+export function applyRemoveSql(spec: CopySpec, keys: readonly (readonly unknown[])[]): Sql {
   const d = spec.sourceKey.map((_, i) => `d.c${i}`).join(', ');
   return { sql: `DELETE FROM ${qualified(spec.ghost)} AS g USING ${keysRelation(spec)} AS d WHERE ${row(spec.targetKey, 'g.')} = (${d})`, params: keyColumns(spec, keys) };
 }

@@ -6,21 +6,31 @@
  * original by SQL, so type fidelity is exact by construction and replaying a
  * key twice is harmless.
  *
+ * The keys go to the engine-neutral ChangeBacklog (core/change-backlog.ts),
+ * each with its transaction's xid: pgoutput sends a transaction once its
+ * commit record is flushed, so every change decoded here is COMMITTED, but
+ * may not be VISIBLE to other snapshots yet (apply.ts waits for that).
+ *
  * Positions: a commit is acknowledged to the server (its commitEndLsn) only
- * after every key it touched was applied; keepalives are answered with that
- * applied position, never with the received one, so the slot keeps the WAL of
- * anything not yet applied. A lost connection is reopened from that applied
- * position (replication-link.ts): the server sends again what followed it.
+ * once the backlog's low-water position passed it, i.e. every key received
+ * before it was applied (or left to the copy); keepalives are answered with
+ * that position, never with the received one, so the slot keeps the WAL of
+ * anything not yet applied. A lost connection is reopened from it
+ * (replication-link.ts): the server sends again what followed it. While the
+ * cut-over applies keys inside its own transaction, acknowledgements are
+ * held (holdAcks): that transaction may still roll back.
  *
  * Memory: the library's flowControl mode awaits our handler before reading the
- * next message. When the queue of distinct keys reaches maxBacklog, the
- * handler waits for the applier to drain it, the library stops reading the
- * socket, and the server buffers WAL in the slot instead of in our heap.
+ * next message. Above the backlog's high-water mark (maxBacklog distinct
+ * keys) the handler waits until the applier brought it below the low one; the
+ * library stops reading the socket, and the server buffers WAL in the slot
+ * instead of in our heap.
  */
 import { PgoutputPlugin, type Pgoutput } from 'pg-logical-replication';
 import type { ConnectionSpec } from '../../connection.js';
 import { GhostwrightError } from '../../errors.js';
 import type { Logger } from '../../log.js';
+import { ChangeBacklog } from '../../core/change-backlog.js';
 import { quoteIdent } from './ident.js';
 import { ReplicationLink } from './replication-link.js';
 
@@ -62,16 +72,6 @@ class TextPgoutputPlugin extends PgoutputPlugin {
   }
 }
 
-export interface Batch {
-  keys: string[][];
-  /** Transactions (32-bit xids) whose keys are in this batch: they must be visible before it is read. */
-  xids: number[];
-  /** Applying this batch completes every commit up to this sequence number / LSN. */
-  throughSeq: number;
-  throughLsn: string | null;
-  truncate: boolean;
-}
-
 export interface StreamConfig {
   spec: ConnectionSpec;
   slot: string;
@@ -105,44 +105,88 @@ export function unchangedFrom(
   return merged;
 }
 
+const lsnValue = (l: string): bigint => {
+  const [hi, lo] = l.split('/');
+  return (BigInt(`0x${hi ?? '0'}`) << 32n) + BigInt(`0x${lo ?? '0'}`);
+};
+
+/** Order of LSNs printed as 'X/Y' (hex): < 0, 0, > 0. */
+export function compareLsn(a: string, b: string): number {
+  const d = lsnValue(a) - lsnValue(b);
+  return d < 0n ? -1 : d > 0n ? 1 : 0;
+}
+
 /** a > b for LSNs printed as 'X/Y' (hex). */
 export function lsnAfter(a: string, b: string): boolean {
-  const n = (l: string): bigint => {
-    const [hi, lo] = l.split('/');
-    return (BigInt(`0x${hi ?? '0'}`) << 32n) + BigInt(`0x${lo ?? '0'}`);
-  };
-  return n(a) > n(b);
+  return compareLsn(a, b) > 0;
 }
 
 export class ChangeStream {
   private link: ReplicationLink | null = null;
-  private keys = new Map<string, string[]>();
-  private xids = new Set<number>();
+  /** Changed keys and received commits; its applied position is what the slot may forget. */
+  readonly queue: ChangeBacklog<string>;
   private currentXid = 0;
   private txnMarkers: string[] = [];
-  private truncatePending = false;
-  private inFlight = false;
-  /** marker id -> commit sequence number of its transaction */
+  /** marker id -> count of commits received up to its transaction */
   private markers = new Map<string, number>();
-  private receivedSeq = 0;
-  private receivedLsn: string | null = null;
-  private appliedSeq = 0;
-  private appliedLsn: string;
+  /** Above the high-water mark: the handler holds the library (and so the socket). */
+  private pressured = false;
+  /** The position acknowledged to the server (held back during the cut-over's transaction). */
+  private acked: string;
+  private acksHeld = false;
   private waiters: Array<() => void> = [];
   eventsReceived = 0;
-  eventsApplied = 0;
   error: Error | null = null;
 
   constructor(private readonly cfg: StreamConfig) {
-    this.appliedLsn = cfg.startLsn;
+    this.acked = cfg.startLsn;
+    // One pause after the high-water mark: the distinct keys held stay at maxBacklog.
+    const high = Math.max(1, cfg.maxBacklog - 1);
+    this.queue = new ChangeBacklog<string>({
+      start: cfg.startLsn,
+      compare: compareLsn,
+      marks: { high, low: Math.floor(high / 2) },
+      onPressure: (pause) => {
+        this.pressured = pause;
+        this.wake();
+      },
+      onApplied: (lsn) => {
+        if (!this.acksHeld) this.acknowledge(lsn);
+        this.wake();
+      },
+    });
   }
 
+  /** Distinct keys queued (not counting a batch being applied). */
   get backlog(): number {
-    return this.keys.size;
+    return this.queue.size;
   }
 
+  get eventsApplied(): number {
+    return this.queue.eventsApplied;
+  }
+
+  /** The position acknowledged to the slot. */
   get position(): string {
-    return this.appliedLsn;
+    return this.acked;
+  }
+
+  private acknowledge(lsn: string): void {
+    // After a reconnect the server sends again commits we had applied but
+    // whose acknowledgement it never got: the position never moves back.
+    if (!lsnAfter(lsn, this.acked)) return;
+    this.acked = lsn;
+    this.link?.acknowledge(lsn);
+  }
+
+  /**
+   * Held: positions the backlog applies are not acknowledged (the cut-over
+   * applies keys in a transaction that may roll back, and then redoes them).
+   * Released: the backlog's applied position is acknowledged at once.
+   */
+  holdAcks(on: boolean): void {
+    this.acksHeld = on;
+    if (!on) this.acknowledge(this.queue.applied);
   }
 
   async start(timeoutMs = 15_000): Promise<void> {
@@ -151,7 +195,7 @@ export class ChangeStream {
       { spec: this.cfg.spec, slot: this.cfg.slot, plugin: () => new TextPgoutputPlugin({ publication: this.cfg.publication, originNone: this.cfg.originNone ?? false }), log: this.cfg.log },
       {
         message: (msg) => this.onMessage(msg),
-        appliedLsn: () => this.appliedLsn,
+        appliedLsn: () => this.acked,
         failed: (err) => this.fail(err),
         // Markers of a transaction cut off by the loss come again with it.
         reconnected: () => (this.txnMarkers = []),
@@ -189,8 +233,7 @@ export class ChangeStream {
     if (!key) throw new GhostwrightError('E_STREAM_KEY', `a ${what} event carries no value for the key columns ${this.cfg.keyColumns.join(', ')}`, {
       hint: 'the table needs REPLICA IDENTITY covering the copy key (DEFAULT with that primary key, USING INDEX on it, or FULL)',
     });
-    this.keys.set(JSON.stringify(key), key);
-    this.xids.add(this.currentXid);
+    this.queue.add(key, this.currentXid);
     this.eventsReceived++;
   }
 
@@ -222,104 +265,42 @@ export class ChangeStream {
           this.add(this.keyOf(msg.key ?? msg.old), 'delete');
           break;
         case 'truncate':
-          this.truncatePending = true;
-          this.xids.add(this.currentXid);
+          this.queue.truncate(this.currentXid);
           break;
         case 'message':
           if (msg.prefix === MARKER_PREFIX) this.txnMarkers.push(Buffer.from(msg.content).toString('utf8'));
           return;
-        case 'commit':
-          this.receivedSeq++;
-          this.receivedLsn = msg.commitEndLsn;
-          for (const id of this.txnMarkers) this.markers.set(id, this.receivedSeq);
+        case 'commit': {
+          // A transaction with no change of ours and nothing queued is applied at once (see ChangeBacklog).
+          const before = this.queue.receivedCommits;
+          if (msg.commitEndLsn) this.queue.commit(msg.commitEndLsn);
+          // Sent again after a reconnect: its markers were recorded the first time.
+          if (this.queue.receivedCommits > before) for (const id of this.txnMarkers) this.markers.set(id, this.queue.receivedCommits);
           this.txnMarkers = [];
-          // A transaction with no change of ours and nothing queued is applied by definition.
-          if (this.idle()) this.advance(this.receivedSeq, this.receivedLsn);
           this.wake();
           return;
+        }
         default:
           return;
       }
       this.wake();
       // Backpressure: hold the library (and so the socket) until the applier drains.
-      while (this.keys.size >= this.cfg.maxBacklog && !this.error && this.link) await this.waitFor(() => this.keys.size < this.cfg.maxBacklog, 1000);
+      while (this.pressured && !this.error && this.link) await this.waitFor(() => !this.pressured, 1000);
     } catch (err) {
       this.fail(err as Error);
     }
   }
 
-  /** Takes every queued key; null when there is nothing to apply. */
-  take(): Batch | null {
-    if (this.keys.size === 0 && !this.truncatePending) return null;
-    const batch: Batch = {
-      keys: [...this.keys.values()],
-      xids: [...this.xids],
-      throughSeq: this.receivedSeq,
-      throughLsn: this.receivedLsn,
-      truncate: this.truncatePending,
-    };
-    this.keys.clear();
-    this.xids.clear();
-    // The transaction being received continues after the take: its xid must
-    // still be checked with the rest of its keys.
-    if (this.currentXid) this.xids.add(this.currentXid);
-    this.truncatePending = false;
-    this.inFlight = true;
-    this.wake();
-    return batch;
-  }
-
-  /** Nothing queued and nothing being applied: every received commit is applied. */
-  private idle(): boolean {
-    return this.keys.size === 0 && !this.truncatePending && !this.inFlight;
-  }
-
-  /** The applier finished a batch (or gave it up: applied=false puts its keys back). */
-  finish(batch: Batch, applied: boolean): void {
-    this.inFlight = false;
-    if (!applied) {
-      for (const k of batch.keys) this.keys.set(JSON.stringify(k), k);
-      for (const x of batch.xids) this.xids.add(x);
-      if (batch.truncate) this.truncatePending = true;
-      this.wake();
-      return;
-    }
-    this.eventsApplied += batch.keys.length;
-    if (this.idle()) this.advance(this.receivedSeq, this.receivedLsn);
-    else this.advance(batch.throughSeq, batch.throughLsn);
-  }
-
   /** Keys to apply that no event brought (rows the copy had to skip): queued like changed keys. */
   addKeys(keys: readonly string[][]): void {
-    for (const k of keys) this.keys.set(JSON.stringify(k), [...k]);
+    for (const k of keys) this.queue.addExternal([...k]);
     if (keys.length) this.wake();
-  }
-
-  /** A batch applied inside a transaction that then rolled back: its keys must be applied again. */
-  requeue(batch: Batch): void {
-    for (const k of batch.keys) this.keys.set(JSON.stringify(k), k);
-    for (const x of batch.xids) this.xids.add(x);
-    if (batch.truncate) this.truncatePending = true;
-    this.wake();
-  }
-
-  private advance(seq: number, lsn: string | null): void {
-    if (seq > this.appliedSeq) {
-      this.appliedSeq = seq;
-      // After a reconnect the server sends again commits we had applied but
-      // whose acknowledgement it never got: the position never moves back.
-      if (lsn && lsnAfter(lsn, this.appliedLsn)) {
-        this.appliedLsn = lsn;
-        this.link?.acknowledge(lsn);
-      }
-    }
-    this.wake();
   }
 
   /** True once the marker's transaction was received and everything up to it applied. */
   markerApplied(id: string): boolean {
     const seq = this.markers.get(id);
-    return seq !== undefined && seq <= this.appliedSeq;
+    return seq !== undefined && seq <= this.queue.appliedCommits;
   }
 
   markerReceived(id: string): boolean {
@@ -342,6 +323,17 @@ export class ChangeStream {
         });
       });
     }
+  }
+
+  /** Resolves on stream or applier activity, or after ms. */
+  waitForActivity(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.waiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   wake(): void {

@@ -15,7 +15,7 @@
  * holds them.
  */
 import type pg from 'pg';
-import type { CopyGate } from '../../core/copy-gate.js';
+import type { CopyWindow } from '../../core/copy-window.js';
 import { GhostwrightError } from '../../errors.js';
 import type { KeyTuple, TableInfo, TableRef, VerifyChunk, VerifyPoint } from '../engine.js';
 import { inTransaction } from './connect.js';
@@ -24,7 +24,7 @@ import { chunkEndSql, copyRangeSql, type CopySpec, type Sql } from './sql.js';
 
 export interface PgVerifyContext {
   pool: pg.Pool;
-  gate: CopyGate;
+  window: CopyWindow;
   spec: CopySpec;
   ghost: TableInfo;
   lockTimeoutMs: number;
@@ -153,12 +153,12 @@ function lockTimeout(t: TableRef, ms: number, err: unknown): GhostwrightError {
   });
 }
 
-/** Copies the original's rows of (after, through] into the ghost again, replacing the ghost's rows of those keys, inside the copy gate. */
-export async function recopyPgRange(ctx: Pick<PgVerifyContext, 'pool' | 'gate' | 'spec'>, after: KeyTuple | null, through: KeyTuple): Promise<void> {
+/** Copies the original's rows of (after, through] into the ghost again, replacing the ghost's rows of those keys, with no chunk or apply batch running. */
+export async function recopyPgRange(ctx: Pick<PgVerifyContext, 'pool' | 'window' | 'spec'>, after: KeyTuple | null, through: KeyTuple): Promise<void> {
   const { spec } = ctx;
   const del = keyRange(spec.targetKey, spec.keyTypes, after, through);
   const ins = copyRangeSql(spec, after, through);
-  await ctx.gate.apply(() =>
+  await ctx.window.exclusive(() =>
     inTransaction(ctx.pool, async (client) => {
       await client.query(`DELETE FROM ${qualified(spec.ghost)} WHERE ${del.sql}`, del.params);
       await client.query(ins.sql, ins.params);
