@@ -11,6 +11,8 @@
  * before; under pgbench, TPC-B's invariant holds afterwards (sum of account
  * balances = branch balances = teller balances = history deltas) and no
  * account row is missing or extra. Missing tools are named and skipped.
+ * Verification's cost is printed under the table: its time (core/verify.ts's
+ * report) and, under load, pgbench's tps while it ran against before.
  *
  * Usage: npm run bench:pg -- [--rows N] [--url postgres://...] [--warmup S] [--gw-flags "..."] [--no-load]
  *        [--pg-version 15|16|17|18 | --pg-bin DIR] (the sandbox's server; pgbench/pg_repack also from DIR)
@@ -26,9 +28,10 @@ import { silentLogger } from '../src/log.js';
 import { startSandbox, type Sandbox } from '../src/sandbox/index.js';
 import { applierRate } from './applier-hook.js';
 import {
-  findTool, lastLines, parseArgs, parsePgbenchLine, printTable, runChild, runGhostwright, say, sleep, startLoadTool, underLoad, usage,
+  findTool, lastLines, loadWindow, parseArgs, parsePgbenchLine, printTable, runChild, runGhostwright, say, sleep, startLoadTool, underLoad, usage,
   type BenchRow, type RunningLoad,
 } from './harness.js';
+import type { VerifyReport } from '../src/core/verify.js';
 
 const TABLE = 'pgbench_accounts';
 const CLAUSES = 'ADD COLUMN extra int NOT NULL DEFAULT 0, ALTER COLUMN abalance TYPE bigint';
@@ -53,6 +56,9 @@ const spec = parseConnectionUrl(url);
 const engine = await connectEngine(spec, silentLogger);
 const rows: BenchRow[] = [];
 const notes: string[] = [];
+/** Verification of each ghostwright run: the report's figures, and under load pgbench's tps while it ran. */
+const verifyLines: string[] = [];
+let lastVerify: VerifyReport | undefined;
 const scale = Math.max(1, Math.round(args.rows / 100_000));
 const nRows = scale * 100_000;
 const env = { ...process.env, PGPASSWORD: spec.password ?? '' };
@@ -99,6 +105,7 @@ try {
   before = await rowHash();
   const gw = await ghostwright();
   rows.push({ ...gw, run: 'ghostwright (defaults)', load: noLoad, rows: nRows, blockingMs, check: gw.wallMs === null ? 'failed' : await hashCheck(before, true) });
+  verifyLines.push(`ghostwright, no load: ${describeVerify(lastVerify, gw.wallMs)}`);
   say('done: ghostwright, no load');
 
   if (!args.skipLoad) {
@@ -116,6 +123,14 @@ try {
         else if (/aborted|error/i.test(text)) notes.push(`pgbench reported for ${tool.name}: ${lastLines(text.split('\n').filter((l) => /aborted|error/i.test(l)).join('\n'), 2)}`);
       }
       await sleep(500); // pgbench's killed sessions end their transactions
+      if (tool.changed) {
+        // The load's clock (seconds since pgbench started) against the report's epoch time.
+        const loadEpochMs = Date.now() - load.now() * 1000;
+        const v = lastVerify;
+        const during = v ? loadWindow(load.samples, (v.startedAt - loadEpochMs) / 1000, (v.startedAt + v.ms - loadEpochMs) / 1000) : null;
+        const tps = during && during.seconds ? `pgbench ${during.tps.toFixed(0)} tps during it (${during.seconds} s sampled) vs ${out.before?.tps.toFixed(0) ?? '-'} before, ${out.during?.tps.toFixed(0) ?? '-'} over the whole run` : 'no pgbench sample inside it (shorter than a second)';
+        verifyLines.push(`${tool.name}, under load: ${describeVerify(v, out.result.wallMs)}; ${tps}`);
+      }
       rows.push({ ...out.result, run: tool.name, load: loaded, rows: nRows, blockingMs: null, before: out.before, during: out.during, check: out.result.wallMs === null ? 'failed' : await tpcbCheck(tool.changed) });
       say(`done: ${tool.name}, under load`);
     }
@@ -123,6 +138,8 @@ try {
   say();
   printTable(rows, 'peak retained WAL MB', 'pg_repack (no type change)');
   for (const n of notes) say(`note: ${n}`);
+  say('verification (before the cut-over: checksums of the original and the new table, chunk by chunk, at one consistent point):');
+  for (const l of verifyLines) say(`  ${l}`);
   say('notes: wall = the tool\'s process (or the statement) from start to exit; rows/s = rows / wall; x blocking = against the blocking ALTER without load;');
   say('  tps = pgbench -P 1 lines, mean in the seconds before the tool (after 2 s of warm-up) and while it ran (pgbench prints no per-second p95);');
   say('  pg_repack rewrites without changing the type: a floor, not the same work; the blocking ALTER\'s stall is its whole run; pg_repack does not report its swap time (-);');
@@ -135,7 +152,14 @@ try {
 
 // ---------------------------------------------------------------- the runs
 
+function describeVerify(v: VerifyReport | undefined, wallMs: number | null): string {
+  if (!v) return 'not reported (--no-verify, or the run failed)';
+  const share = wallMs ? ` = ${((100 * v.ms) / wallMs).toFixed(0)}% of the run` : '';
+  return `${(v.ms / 1000).toFixed(2)} s${share}, ${v.rows.toLocaleString('en')} rows in ${v.chunks} chunks, writers held ${v.lockMs} ms to fix its point, ${v.recopiedChunks} chunks re-copied`;
+}
+
 async function ghostwright() {
+  lastVerify = undefined;
   let peakWal = 0;
   let busy = false;
   const gauge = setInterval(() => {
@@ -148,6 +172,7 @@ async function ghostwright() {
   }, 200);
   try {
     const res = await runGhostwright(['alter', '--url', url!, '--table', TABLE, '--alter', CLAUSES, '--execute', '--ok-to-drop-table', ...args.gwFlags]);
+    lastVerify = res.report?.verify;
     const extra = (peakWal / 1048576).toFixed(1);
     if (res.report?.status !== 'done') {
       notes.push(`ghostwright failed: ${JSON.stringify(res.report?.error ?? lastLines(res.stderr))}`);

@@ -19,6 +19,8 @@ import type { AlterOptions } from './options.js';
 import type { MigrationSupervisor } from './supervisor.js';
 
 export interface VerifyReport {
+  /** When it began (epoch ms): benches line it up with a load's own timeline. */
+  startedAt: number;
   ms: number;
   /** Rows of the original compared. */
   rows: number;
@@ -46,7 +48,7 @@ export async function verifyGhost(online: VerifyTarget, supervisor: VerifySuperv
   supervisor.setState('verifying');
   const live = supervisor.live.progress;
   live.rowsVerified = 0;
-  const report: VerifyReport = { ms: 0, rows: 0, chunks: 0, recopiedChunks: 0, lockMs: 0, uncompared: [] };
+  const report: VerifyReport = { startedAt: started, ms: 0, rows: 0, chunks: 0, recopiedChunks: 0, lockMs: 0, uncompared: [] };
   const differing: { after: KeyTuple | null; through: KeyTuple }[] = [];
   const point = await fixPoint(online, supervisor, options, log, report);
   report.uncompared = point.uncompared;
