@@ -321,9 +321,12 @@ describe('keys and memory', () => {
     }
     await alter.waitCaughtUp(20_000);
     clearInterval(sample);
-    // the stream stopped reading at the bound instead of queueing all 5000+ keys
-    expect(stalled).toBe(max);
-    expect(peak).toBeLessThanOrEqual(max);
+    // The stream stopped reading at the bound instead of queueing all 5000+ keys: at most `max`
+    // distinct keys queued (core/change-backlog.ts water marks), plus the one batch the applier
+    // took from that queue, stuck on the lock. Each key changed once so far: changes = keys.
+    expect(stalled).toBeGreaterThanOrEqual(max);
+    expect(stalled).toBeLessThanOrEqual(2 * max);
+    expect(peak).toBeLessThanOrEqual(2 * max);
     const res = await alter.cutOver();
     await alter.cleanup();
     expect(res.oldTable).toBe('_burst_del');

@@ -157,9 +157,9 @@ export class ChangeStream {
     });
   }
 
-  /** Distinct keys queued (not counting a batch being applied). */
+  /** Row changes received and not applied yet (queued, or in the batch being applied), as on MySQL. */
   get backlog(): number {
-    return this.queue.size;
+    return this.queue.backlog;
   }
 
   get eventsApplied(): number {
