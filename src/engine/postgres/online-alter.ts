@@ -16,7 +16,7 @@ import { helperNames, publicationName, SLOT_PREFIX, slotName } from '../../core/
 import { DEFAULT_THROTTLE } from '../../core/options.js';
 import { GhostwrightError, RefusedError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import type { AlterRequest, CheckResult, ChunkResult, CopyRange, CutOverResult, KeyTuple, LoadMeasurement, OnlineAlter, StreamStats, TableInfo, TableRef, VerifyPoint } from '../engine.js';
+import type { AlterRequest, CheckResult, ChunkResult, CopyRange, CutOverResult, RangeProgress, KeyTuple, LoadMeasurement, OnlineAlter, StreamStats, TableInfo, TableRef, VerifyPoint } from '../engine.js';
 import { openPgVerifyPoint, recopyPgRange } from './verify.js';
 import { PgApplySql } from './apply.js';
 import { copyChunk, keyBounds, splitPoints } from './copy.js';
@@ -283,9 +283,9 @@ export class PgOnlineAlter implements OnlineAlter {
    * last range leaves keys above it to the stream. From here on the applier
    * places each changed key against the copy (core/copy-window.ts).
    */
-  beginCopy(ranges: readonly CopyRange[]): void {
+  beginCopy(ranges: readonly CopyRange[], progress?: readonly RangeProgress[]): void {
     try {
-      this.window.begin(ranges);
+      this.window.begin(ranges, progress);
     } catch (err) {
       throw new GhostwrightError('E_STATE', (err as Error).message);
     }
