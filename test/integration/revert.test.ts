@@ -12,7 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runOnlineAlter, runRevert } from '../../src/alter.js';
 import { alterOptions, type AlterOptions } from '../../src/core/options.js';
 import type { AlterReport } from '../../src/core/report.js';
-import { createLogger } from '../../src/log.js';
+import { parseConnectionUrl } from '../../src/connection.js';
+import { createMysqlEngine } from '../../src/engine/mysql/index.js';
+import { createLogger, silentLogger } from '../../src/log.js';
 import { cli } from '../helpers/cli.js';
 import { diffSignatures, fidelityTable, rowSignatures, seedRows, startLoad } from '../helpers/mysql-load.js';
 import { dropDatabase, freshDatabase, sql, type TestSql } from '../helpers/servers.js';
@@ -146,6 +148,27 @@ describe('revert after cut-over on mysql', () => {
     expectRefused(r, 'E_REVERT_WINDOW');
     expect(r.error?.message).toMatch(/purged-bin\.000001/);
     expect((await columns('win')).map((c) => c.name)).toEqual(['id', 'v', 's', 'c']);
+  });
+
+  it('a revert killed before its swap is found again: cleanup keeps the renamed old table, the next revert finishes it', async () => {
+    await simple('intr');
+    expectDone(await forward(url, 'intr', 'ADD COLUMN c INT NULL'));
+    await db.query("INSERT INTO intr (id, v, s, c) VALUES (3, 3, 'after', 9); UPDATE intr SET v = 20 WHERE id = 2; DELETE FROM intr WHERE id = 1");
+    // What a kill -9 between the revert's rename and its swap leaves: the old table under the ghost's name, its revert point on it.
+    await db.query('RENAME TABLE _intr_del TO intr_gho');
+    const engine = await createMysqlEngine(parseConnectionUrl(url), silentLogger);
+    try {
+      expect(await engine.leftovers(engine.tableRef('intr'))).toEqual([{ kind: 'old-table', name: 'intr_gho' }]);
+    } finally {
+      await engine.close();
+    }
+    expect((await revert(url, 'intr', { execute: false })).status).toBe('dry-run');
+    expect((await db.query("SHOW TABLES LIKE 'intr\\_gho'")).length).toBe(1);
+    expectDone(await revert(url, 'intr'));
+    expect(await db.query('SELECT id, v, s FROM intr ORDER BY id')).toEqual([{ id: '2', v: 20, s: null }, { id: '3', v: 3, s: 'after' }]);
+    expect((await columns('intr')).map((c) => c.name)).toEqual(['id', 'v', 's']);
+    expect(await comment('intr')).toBe('');
+    expect((await columns('_intr_del')).map((c) => c.name)).toEqual(['id', 'v', 's', 'c']);
   });
 });
 

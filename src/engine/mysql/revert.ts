@@ -11,7 +11,9 @@
  * before `t`; the ghost name `t_gho` sorts after it. A forward cut-over's
  * RENAME also needs `_t_del` free: it becomes the new shape's name, with a
  * revert point of its own (so a revert can be reverted). On any failure
- * before the swap, the table gets its name and revert point back.
+ * before the swap, the table gets its name back; its revert point (the
+ * comment) stays on it until the swap, so a killed revert is found again
+ * as `t_gho` and goes on, and `cleanup` does not take it for a ghost.
  */
 import type { Pool, PoolConnection } from 'mysql2/promise';
 import type { ConnectionSpec } from '../../connection.js';
@@ -40,8 +42,6 @@ export class MysqlRevert implements RevertJob {
   private readonly pool: Pool;
   private readonly ghost: TableRef;
   private old: TableRef | null = null;
-  /** The old table's comment as found (our JSON): put back if the revert stops before the swap. */
-  private pointComment = '';
   private point: RevertPoint | null = null;
   private newShape: TableInfo | null = null;
   private ghostShape: TableInfo | null = null;
@@ -52,7 +52,10 @@ export class MysqlRevert implements RevertJob {
   private applier: ChangeApplier<BinlogPosition> | null = null;
   private applySql: MysqlApplySql | null = null;
   private utcKey = false;
+  /** The old table is named like the ghost now (by this run, or by a revert killed before its swap). */
   private renamed = false;
+  /** This run renamed it: an abort names it back. */
+  private renamedHere = false;
   private swapped = false;
   private closed = false;
 
@@ -65,20 +68,17 @@ export class MysqlRevert implements RevertJob {
   async prepare(): Promise<RevertTarget> {
     const t = this.ctx.request.table;
     this.newShape = await inspectTable(this.pool, t, this.ctx.info.flavor);
-    const { ref, point, comment } = await this.findOldTable();
+    const { ref, point, interrupted } = await this.findOldTable();
     this.old = ref;
     this.point = point;
-    this.pointComment = comment;
+    this.renamed = interrupted;
     const logs = (await queryRows(this.pool, 'SHOW BINARY LOGS')).map((r) => String(r.Log_name));
     if (!logs.includes(point.from.file)) {
       throw new RefusedError('E_REVERT_WINDOW', `the revert window of ${t.name} has passed: binlog file ${point.from.file} (the cut-over at ${point.at}) is purged from the server`, {
         hint: `the writes since the cut-over can no longer be read; keep binlogs longer (binlog_expire_logs_seconds) next time, or drop ${ref.name} once it is not needed`,
       });
     }
-    if ((await queryRows(this.pool, 'SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [t.schema, this.ghost.name])).length) {
-      throw new RefusedError('E_LEFTOVER', `${this.ghost.name} exists (a ghost of an earlier run); the revert needs that name`, { hint: `ghostwright cleanup --table ${t.name} --execute` });
-    }
-    const oldShape = await inspectTable(this.pool, ref, this.ctx.info.flavor);
+    const oldShape = await inspectTable(this.pool, interrupted ? this.ghost : ref, this.ctx.info.flavor);
     const problems = revertShapeProblems(this.newShape, oldShape, fold);
     if (problems.length) {
       throw new RefusedError('E_REVERT_SHAPE', `the old shape (${ref.name}) can't hold the new table's rows: ${problems.map((p) => `${p.column}: ${p.reason}`).join('; ')}`, {
@@ -96,27 +96,34 @@ export class MysqlRevert implements RevertJob {
     return { oldTable: ref.name, swappedAt: point.at, from: formatPosition(point.from), columns: mapping.pairs.map((p) => p.target), defaulted: mapping.added };
   }
 
-  /** `_t_del`, else the newest `_t_<stamp>_del` (--timestamp-old-table), with its revert point. */
-  private async findOldTable(): Promise<{ ref: TableRef; point: RevertPoint; comment: string }> {
+  /**
+   * `_t_del`, else the newest `_t_<stamp>_del` (--timestamp-old-table), with
+   * its revert point; or `t_gho` carrying one: a revert killed before its
+   * swap (it goes on from there, the apply being idempotent).
+   */
+  private async findOldTable(): Promise<{ ref: TableRef; point: RevertPoint; interrupted: boolean }> {
     const t = this.ctx.request.table;
     const plain = helperNames('mysql', t.name, MYSQL_IDENTIFIER_LIMIT).old;
-    const rows = await queryRows(this.pool, "SELECT TABLE_NAME AS n, TABLE_COMMENT AS c FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME LIKE '\\_%\\_del'", [t.schema]);
-    const kept = rows
-      .map((r) => ({ name: String(r.n), comment: String(r.c ?? '') }))
-      .filter((r) => r.name === plain || isStampedOldTable('mysql', t.name, r.name, MYSQL_IDENTIFIER_LIMIT));
+    const rows = await queryRows(this.pool, "SELECT TABLE_NAME AS n, TABLE_COMMENT AS c FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND (TABLE_NAME LIKE '\\_%\\_del' OR TABLE_NAME = ?)", [t.schema, this.ghost.name]);
+    const all = rows.map((r) => ({ name: String(r.n), comment: String(r.c ?? ''), point: decodeRevertPoint(String(r.c ?? '')) }));
+    const interrupted = all.find((r) => r.name === this.ghost.name);
+    if (interrupted?.point) return { ref: { schema: t.schema, name: plain }, point: interrupted.point, interrupted: true };
+    if (interrupted) {
+      throw new RefusedError('E_LEFTOVER', `${this.ghost.name} exists (a ghost of an earlier run); the revert needs that name`, { hint: `ghostwright cleanup --table ${t.name} --execute` });
+    }
+    const kept = all.filter((r) => r.name === plain || isStampedOldTable('mysql', t.name, r.name, MYSQL_IDENTIFIER_LIMIT));
     if (!kept.length) {
       throw new RefusedError('E_REVERT_NO_OLD_TABLE', `no kept old table of ${t.name} (${plain}): nothing to revert to`, {
         hint: 'the cut-over dropped it (--ok-to-drop-table) or it was dropped since; revert with a forward ALTER instead',
       });
     }
-    const withPoint = kept.map((k) => ({ ...k, point: decodeRevertPoint(k.comment) })).filter((k) => k.point !== null);
-    const best = withPoint.sort((a, b) => (a.point!.at < b.point!.at ? 1 : -1))[0];
+    const best = kept.filter((k) => k.point !== null).sort((a, b) => (a.point!.at < b.point!.at ? 1 : -1))[0];
     if (!best) {
       throw new RefusedError('E_REVERT_NO_POINT', `${kept.map((k) => k.name).join(', ')} carries no revert point: its cut-over did not record where the new table's writes begin`, {
         hint: 'only a cut-over by this ghostwright version can be reverted; revert with a forward ALTER instead',
       });
     }
-    return { ref: { schema: t.schema, name: best.name }, point: best.point!, comment: best.comment };
+    return { ref: { schema: t.schema, name: best.name }, point: best.point!, interrupted: false };
   }
 
   private need<T>(v: T | null, what: string): T {
@@ -129,9 +136,12 @@ export class MysqlRevert implements RevertJob {
     const old = this.need(this.old, 'startStream');
     const point = this.need(this.point, 'startStream');
     const plan = this.need(this.plan, 'startStream');
-    await queryExec(this.pool, buildRename([[old, this.ghost]]).sql);
-    this.renamed = true;
-    await setTableComment(this.pool, this.ghost, point.comment);
+    // The revert point stays on the table until the swap: a revert killed
+    // before it is found again (findOldTable), and cleanup leaves it alone.
+    if (!this.renamed) {
+      await queryExec(this.pool, buildRename([[old, this.ghost]]).sql);
+      this.renamed = this.renamedHere = true;
+    }
     this.ghostShape = await inspectTable(this.pool, this.ghost, this.ctx.info.flavor);
     const key = plan.sourceKey.map((name) => ({ name, type: this.newShape!.columns.find((c) => c.name === name)?.type ?? '' }));
     this.stream = new BinlogStream({ spec: this.ctx.spec, table: t, key, start: point.from, allowDdlUntil: point.until, maxBacklog: this.ctx.request.maxBacklogEvents, log: this.ctx.log });
@@ -218,9 +228,24 @@ export class MysqlRevert implements RevertJob {
     await applier.stop();
     await stream.stop();
     stream.queue.clear();
+    await this.restoreComment();
     // The new shape is now the kept table: it can be swapped back in turn.
     await keepRevertPoint(this.pool, old, from, this.ctx.log);
     return { stallMs, oldTable: old.name };
+  }
+
+  /** The table's own comment back, on the live table: a metadata-only change, bounded like the cut-over's lock. */
+  private async restoreComment(): Promise<void> {
+    const t = this.ctx.request.table;
+    const conn = await this.pool.getConnection();
+    try {
+      await conn.query('SET SESSION lock_wait_timeout = ?', [Math.max(1, Math.ceil(this.ctx.request.cutOverLockTimeoutMs / 1000))]);
+      await setTableComment(conn, t, this.need(this.point, 'restoreComment').comment);
+    } catch (err) {
+      this.ctx.log.warn({ err, table: t.name }, `reverted, but the table's comment still holds the revert point; set it back by hand: ALTER TABLE ... COMMENT = ...`);
+    } finally {
+      conn.destroy();
+    }
   }
 
   async cleanup(): Promise<void> {
@@ -231,11 +256,10 @@ export class MysqlRevert implements RevertJob {
   async abort(): Promise<void> {
     try {
       await this.stopStream();
-      if (this.renamed && !this.swapped && this.old) {
+      if (this.renamedHere && !this.swapped && this.old) {
         // Back to where the revert found it: the same name and the same revert point.
         await queryExec(this.pool, buildRename([[this.ghost, this.old]]).sql);
-        await setTableComment(this.pool, this.old, this.pointComment);
-        this.renamed = false;
+        this.renamed = this.renamedHere = false;
       }
     } catch (err) {
       this.ctx.log.warn({ err, table: this.ghost.name }, `revert abort: rename ${this.ghost.name} back to ${this.old?.name} by hand, with its comment`);
