@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decideOriginFilter, originCheck, originGrantSql, originName, subscriptionCheck, type OriginFacts } from '../../src/engine/postgres/origin.js';
-import { startReplicationSql } from '../../src/engine/postgres/stream.js';
+import { startReplicationSql } from '../../src/engine/postgres/pgoutput.js';
 import { hydrateSymlinks } from '../../src/sandbox/pg-binaries.js';
 
 const facts = (over: Partial<OriginFacts> = {}): OriginFacts => ({ versionNum: 170010, canUseOrigins: true, user: 'dba', subscriptions: [], foreignOrigins: [], ...over });

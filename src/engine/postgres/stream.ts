@@ -26,51 +26,15 @@
  * library stops reading the socket, and the server buffers WAL in the slot
  * instead of in our heap.
  */
-import { PgoutputPlugin, type Pgoutput } from 'pg-logical-replication';
+import type { Pgoutput } from 'pg-logical-replication';
 import type { ConnectionSpec } from '../../connection.js';
 import { GhostwrightError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { ChangeBacklog } from '../../core/change-backlog.js';
-import { quoteIdent } from './ident.js';
+import { TextPgoutputPlugin } from './pgoutput.js';
 import { ReplicationLink } from './replication-link.js';
 
 export const MARKER_PREFIX = 'ghostwright';
-
-export interface PgoutputOptions {
-  publication: string;
-  /** 16+: skip, before decoding, every transaction stamped with a replication origin (the copy's; see origin.ts). */
-  originNone: boolean;
-}
-
-/**
- * START_REPLICATION with our pgoutput options. The library passes only
- * proto_version, publication_names and messages; `origin` (16+) is ours.
- * proto_version 4 (16+) changes nothing for us without `streaming`: the
- * messages of a non-streamed transaction are those of version 1.
- */
-export function startReplicationSql(slot: string, lsn: string, o: PgoutputOptions): string {
-  const literal = (v: string) => `'${v.replace(/'/g, "''")}'`;
-  const options = [`proto_version '${o.originNone ? 4 : 1}'`, `publication_names ${literal(quoteIdent(o.publication))}`, `messages 'true'`];
-  if (o.originNone) options.push(`origin 'none'`);
-  return `START_REPLICATION SLOT ${quoteIdent(slot)} LOGICAL ${lsn} (${options.join(', ')})`;
-}
-
-/** pgoutput with every column value kept as the server's text (no global pg.types parser). */
-class TextPgoutputPlugin extends PgoutputPlugin {
-  constructor(private readonly pgoutput: PgoutputOptions) {
-    super({ protoVersion: 1, publicationNames: [pgoutput.publication], messages: true });
-  }
-
-  override start(client: Parameters<PgoutputPlugin['start']>[0], slotName: string, lastLsn: string): Promise<unknown> {
-    return client.query(startReplicationSql(slotName, lastLsn, this.pgoutput));
-  }
-
-  override parse(buffer: Buffer): Pgoutput.Message {
-    const msg = super.parse(buffer);
-    if (msg.tag === 'relation') for (const col of msg.columns) col.parser = (raw: unknown) => raw;
-    return msg;
-  }
-}
 
 export interface StreamConfig {
   spec: ConnectionSpec;
