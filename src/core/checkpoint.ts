@@ -122,7 +122,8 @@ export interface ResumeRequest {
   table: string;
   /** The ALTER clauses of this request. */
   alter: string;
-  resume: boolean;
+  /** true: --resume; 'auto' (the ledger): resume a checkpoint if there is one, else start fresh. */
+  resume: boolean | 'auto';
 }
 
 /**
@@ -133,7 +134,7 @@ export function resumeDecision(found: Checkpoint | null, req: ResumeRequest): Ch
   const [schema, ...rest] = req.table.split('.');
   const cleanup = cleanupCommand({ schema: schema!, name: rest.join('.') }, false);
   if (!found) {
-    if (!req.resume) return null;
+    if (req.resume !== true) return null;
     throw new RefusedError('E_NO_CHECKPOINT', `--resume: no interrupted run on ${req.table} to resume (no checkpoint in its changelog)`, {
       hint: `run without --resume to start over; if an earlier run left a ghost without a checkpoint (killed before its first one), remove it first: ${cleanup}`,
     });

@@ -65,8 +65,8 @@ export interface AlterOptions {
   initiallyDropGhostTable: boolean;
   /** gh-ost --initially-drop-old-table: drop a kept `_t_del` of this table first. */
   initiallyDropOldTable: boolean;
-  /** --resume: continue the interrupted run on this table from its checkpoint (core/checkpoint.ts). */
-  resume: boolean;
+  /** --resume: continue the interrupted run on this table from its checkpoint (core/checkpoint.ts); 'auto' (migrate): when there is one. */
+  resume: boolean | 'auto';
   /** How often the checkpoint is written while the run goes on (and at each phase change). */
   checkpointIntervalMs: number;
 }

@@ -12,13 +12,13 @@ import type { AlterOptions } from './options.js';
 
 /** The checkpoint this run continues, or null for a fresh run; refuses (exit 2) otherwise. */
 export async function findCheckpoint(online: OnlineAlter, options: AlterOptions, table: string, alter: string): Promise<Checkpoint | null> {
-  if (options.resume && (options.initiallyDropGhostTable || options.timestampOldTable)) {
+  if (options.resume === true && (options.initiallyDropGhostTable || options.timestampOldTable)) {
     throw new RefusedError('E_BAD_FLAG', `--resume cannot be combined with ${options.initiallyDropGhostTable ? '--initially-drop-ghost-table' : '--timestamp-old-table'}`, {
       hint: '--resume continues the interrupted run with its ghost and old-table name; drop the other flag',
     });
   }
   if (!online.readCheckpoint || !online.attach || !online.trimToCheckpoint) {
-    if (options.resume) throw new RefusedError('E_BAD_FLAG', '--resume is not supported by this engine yet', { hint: 'run without --resume after ghostwright cleanup' });
+    if (options.resume === true) throw new RefusedError('E_BAD_FLAG', '--resume is not supported by this engine yet', { hint: 'run without --resume after ghostwright cleanup' });
     return null;
   }
   return resumeDecision(await online.readCheckpoint(), { table, alter, resume: options.resume });

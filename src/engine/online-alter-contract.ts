@@ -26,7 +26,7 @@ export interface AlterRequest {
   /** PG: preflight refuses while running ghostwright slots retain more WAL than this (--max-retained-wal-mb). */
   maxRetainedWalBytes?: number;
   /** --resume: continue the interrupted run whose checkpoint is in the changelog (see core/checkpoint.ts). */
-  resume?: boolean;
+  resume?: boolean | 'auto';
 }
 
 export interface CopyRange {

@@ -168,6 +168,10 @@ function interruptedHint(url: string, script: string, done: number, failed: Plan
   if (isGhostwrightError(err) && err.code === 'E_INTERRUPTED') {
     return `${applied}; the online ALTER of ${table} (statement ${failed.index}) was stopped and rolled back (its ghost, changelog, replication slot, publication and socket are gone; ${table} is as it was); ${rerun}`;
   }
+  // The engine kept its ghost and checkpoint (the server went away): the rerun resumes it.
+  if (isGhostwrightError(err) && err.hint?.includes('--resume')) {
+    return `${applied}; the online ALTER of ${table} (statement ${failed.index}) kept its ghost and checkpoint: run \`ghostwright migrate\` again and it resumes that ALTER from the checkpoint (to start it over instead: ${leftoversHint(url, table)})`;
+  }
   return `${applied}; the online ALTER of ${table} (statement ${failed.index}) may have left its helpers behind: ${leftoversHint(url, table)}`;
 }
 
@@ -224,8 +228,10 @@ export async function runStatement(ctx: ApplyContext, p: PlannedStatement): Prom
 async function runOnline(ctx: ApplyContext, p: PlannedStatement): Promise<void> {
   if (!p.alter) throw new Error('online path without an ALTER');
   ctx.log.info({ table: p.alter.table, estimatedRows: p.alter.estimatedRows }, 'handing the ALTER to the online engine');
-  const options = alterOptions({ ...ctx.onlineOptions, url: ctx.url, table: p.alter.table, alter: p.alter.clauses, execute: true });
+  // An earlier migrate killed during this ALTER left its checkpoint: the ALTER resumes from it.
+  const options = alterOptions({ ...ctx.onlineOptions, url: ctx.url, table: p.alter.table, alter: p.alter.clauses, execute: true, resume: 'auto' });
   const report = await ctx.online(options, { log: ctx.log, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+  if (report.resumed) ctx.log.warn({ table: p.alter.table, ...report.resumed }, 'the online ALTER interrupted by an earlier migrate was resumed from its checkpoint, not started over');
   if (report.status !== 'done') {
     const e = report.error;
     throw new GhostwrightError(e?.code ?? 'E_ONLINE_ALTER', `online ALTER of ${p.alter.table} ${report.status}: ${e?.message ?? 'no detail'}`, {
