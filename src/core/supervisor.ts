@@ -189,8 +189,10 @@ export class MigrationSupervisor {
     let open = true;
     this.closers.push(() => {
       open = false;
-      // A count still running must not hold up the end of the migration.
-      void session?.close().catch(() => undefined);
+      // A count still running must not hold up the end of the migration, nor
+      // go on scanning the table on the server after we have gone.
+      const s = session;
+      if (s) void (s.cancel?.() ?? Promise.resolve()).catch(() => undefined).finally(() => s.close().catch(() => undefined));
     });
     void (async () => {
       try {

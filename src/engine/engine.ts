@@ -101,6 +101,12 @@ export type EngineFactory = (spec: ConnectionSpec, log: Logger) => Promise<Engin
 /** A dedicated connection: transactions and session-scoped locks live on it. */
 export interface SqlSession {
   query(sql: string, params?: unknown[]): Promise<{ rows: Record<string, unknown>[]; affectedRows: number }>;
+  /**
+   * Stops the statement running on this session, from another connection
+   * (MySQL KILL QUERY, PostgreSQL pg_cancel_backend): closing alone leaves
+   * the server running it to the end. The session stays open.
+   */
+  cancel?(): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -7,7 +7,7 @@ import type { Pool, ResultSetHeader } from 'mysql2/promise';
 import type { ConnectionSpec } from '../../connection.js';
 import type { Logger } from '../../log.js';
 import type { AlterRequest, CheckResult, Engine, Leftover, EngineCapabilities, OnlineAlter, ServerInfo, SqlSession, TableInfo, TableRef } from '../engine.js';
-import { connectError, connectionOptions, createPool, setupSession } from './connect.js';
+import { connectError, connectionOptions, createPool, openConnection, setupSession } from './connect.js';
 import { doctorChecks, readServerInfo } from './doctor.js';
 import { dropMysqlLeftovers, mysqlLeftovers } from './leftovers.js';
 import { inspectTable } from './inspect.js';
@@ -107,6 +107,14 @@ class MysqlEngine implements Engine {
       query: async (sql, params = []) => {
         const [raw, fields] = await conn.query(sql, params);
         return toResult(raw, fields);
+      },
+      cancel: async () => {
+        const killer = await openConnection(this.spec);
+        try {
+          await killer.query(`KILL QUERY ${Number(conn.threadId)}`);
+        } finally {
+          await killer.end().catch(() => undefined);
+        }
       },
       close: async () => {
         await conn.end().catch(() => undefined);

@@ -79,6 +79,10 @@ class PostgresEngine implements Engine {
       async query(sql: string, params?: unknown[]) {
         return lastResult(await client.query(sql, params));
       },
+      cancel: async () => {
+        if (closed) return;
+        await this.pool.query('SELECT pg_cancel_backend($1)', [(client as unknown as { processID: number }).processID]);
+      },
       async close() {
         if (closed) return;
         closed = true;
