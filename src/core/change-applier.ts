@@ -16,6 +16,7 @@ import type { Logger } from '../log.js';
 import type { KeyTuple } from '../engine/engine.js';
 import type { BacklogBatch, BacklogEntry, ChangeBacklog } from './change-backlog.js';
 import type { CopiedSpans, CopyWindow } from './copy-window.js';
+import { newApplyStats, type ApplyStats } from './run-stats.js';
 
 /** One batch as the engine writes it. */
 export interface ApplyWork {
@@ -67,6 +68,8 @@ export class ChangeApplier<P> {
   private held = false;
   private busy: Promise<unknown> | null = null;
   error: Error | null = null;
+  /** Counters for the run's stats (lock and duplicate retries are the engine's). */
+  readonly stats: Omit<ApplyStats, 'lockRetries' | 'dupRetries'> = newApplyStats();
 
   constructor(private readonly p: ApplierParts<P>) {}
 
@@ -109,7 +112,10 @@ export class ChangeApplier<P> {
       const did = await work;
       this.busy = null;
       // Everything queued waits for chunks in flight: let them finish.
-      if (!did) await this.p.window.changed(50);
+      if (!did) {
+        this.stats.idleRounds++;
+        await this.p.window.changed(50);
+      }
     }
   }
 
@@ -117,7 +123,9 @@ export class ChangeApplier<P> {
   async applyOnce(): Promise<boolean> {
     const { backlog, window } = this.p;
     const exclusive = backlog.hasTruncate;
+    const asked = Date.now();
     return window.batch(exclusive, async () => {
+      this.stats.windowWaitMs += Date.now() - asked;
       if (this.held && !exclusive) return false;
       const batch = backlog.take(this.p.sql.batchSize(), (k) => window.place(k) !== 'wait');
       if (!batch.entries.length && !batch.truncate) return false;
@@ -141,6 +149,7 @@ export class ChangeApplier<P> {
     }
     const requeue: BacklogEntry[] = [];
     let settled = false;
+    let late = 0;
     const work: ApplyWork = {
       write: now,
       ahead: ahead.map((e) => e.key),
@@ -150,24 +159,41 @@ export class ChangeApplier<P> {
       settle: () => {
         if (settled) throw new Error('settle() called twice');
         settled = true;
-        const late: KeyTuple[] = [];
+        const out: KeyTuple[] = [];
         for (const e of ahead) {
           const where = window.place(e.key);
-          if (where === 'apply') late.push(e.key);
+          if (where === 'apply') out.push(e.key);
           else if (where === 'wait') requeue.push(e);
         }
-        return late;
+        late = out.length;
+        return out;
       },
     };
     let ok = false;
+    const t0 = Date.now();
     try {
       ok = await write(work);
       if (ok && ahead.length && !settled) throw new Error('the engine applied a batch without settling the keys ahead of the copy');
     } finally {
       if (ok) backlog.done(batch, requeue);
       else backlog.requeue(batch);
+      this.count(batch.entries.length, now.length + late, ahead.length - late - requeue.length, requeue.length, Date.now() - t0, ok);
     }
     return true;
+  }
+
+  private count(keys: number, written: number, left: number, requeued: number, ms: number, ok: boolean): void {
+    const s = this.stats;
+    s.batchMs += ms;
+    s.maxBatchMs = Math.max(s.maxBatchMs, ms);
+    if (!ok) return;
+    s.batches++;
+    s.keys += keys;
+    s.written += written;
+    s.leftToCopy += left;
+    s.requeued += requeued;
+    s.maxBatchKeys = Math.max(s.maxBatchKeys, keys);
+    this.p.log.debug({ keys, written, left, requeued, ms }, 'apply batch');
   }
 
   /**

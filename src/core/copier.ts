@@ -11,6 +11,8 @@ import type { AlterOptions } from './options.js';
 import type { MigrationSupervisor } from './supervisor.js';
 import { remainingRanges, type RangeProgress } from './checkpoint.js';
 import type { CopyProgress } from './checkpointer.js';
+import { countChunk, countThrottle, type CopyStats } from './run-stats.js';
+import type { Logger } from '../log.js';
 
 export interface CopyTracking {
   progress: CopyProgress;
@@ -18,6 +20,9 @@ export interface CopyTracking {
   resumed?: readonly RangeProgress[] | undefined;
   /** Runs once the ranges are known, before the first chunk (the first checkpoint). */
   begun?: () => Promise<void>;
+  /** Where the copy's time goes (the report's stats), and a debug line per chunk. */
+  stats?: CopyStats;
+  log?: Logger;
 }
 
 /**
@@ -46,7 +51,7 @@ export async function copyTable(online: OnlineAlter, supervisor: MigrationSuperv
     todo.map((range, i) =>
       range
         ? limit(async () => {
-            total += await copyRange(online, supervisor, options, range, (last, rows) => progress.chunkDone(i, last, rows));
+            total += await copyRange(online, supervisor, options, range, (last, rows) => progress.chunkDone(i, last, rows), tracking);
           })
         : null,
     ),
@@ -66,26 +71,43 @@ export function toRanges(points: KeyTuple[], max: KeyTuple): CopyRange[] {
   return ranges;
 }
 
-async function copyRange(online: OnlineAlter, supervisor: MigrationSupervisor, options: AlterOptions, range: CopyRange, committed: (last: KeyTuple | null, rows: number) => void): Promise<number> {
+async function copyRange(
+  online: OnlineAlter,
+  supervisor: MigrationSupervisor,
+  options: AlterOptions,
+  range: CopyRange,
+  committed: (last: KeyTuple | null, rows: number) => void,
+  { stats, log }: Pick<CopyTracking, 'stats' | 'log'>,
+): Promise<number> {
   const live = supervisor.live;
   const limits = { ...DEFAULT_LIMITS, targetMs: options.chunkTimeMs };
   let cursor: CopyRange = { ...range };
   let copied = 0;
   let size = live.settings.chunkSize;
   for (;;) {
+    const reason = live.progress.throttleReason;
+    let t = Date.now();
     await supervisor.waitUntilClear();
+    if (stats) countThrottle(stats, reason ?? live.progress.throttleReason, Date.now() - t);
+    t = Date.now();
     await waitForBacklog(online, supervisor, options.maxBacklogEvents);
+    if (stats) stats.backlogWaitMs += Date.now() - t;
     // A DBA's `chunk-size=N` on the socket wins over the adaptive size.
     if (live.settings.chunkSize !== options.chunkSize && live.settings.chunkSize !== size) size = live.settings.chunkSize;
     const t0 = Date.now();
     const chunk = await online.copyChunk(cursor, size);
-    const busyMs = Date.now() - t0;
+    // Busy: the server worked for this chunk (its boundary read included); waiting for the window is not work.
+    const busyMs = Date.now() - t0 - (chunk.windowWaitMs ?? 0);
+    if (stats) countChunk(stats, { size, rows: chunk.rows, ms: busyMs - (chunk.boundaryMs ?? 0), boundaryMs: chunk.boundaryMs ?? 0, windowWaitMs: chunk.windowWaitMs ?? 0 });
+    log?.debug({ size, rows: chunk.rows, ms: busyMs, boundaryMs: chunk.boundaryMs, windowWaitMs: chunk.windowWaitMs, backlog: online.streamStats().backlog }, 'chunk');
     copied += chunk.rows;
     live.progress.rowsCopied += chunk.rows;
     committed(chunk.last, chunk.rows);
     if (!chunk.last) return copied;
     if (live.settings.chunkSize === options.chunkSize) size = nextChunkSize(size, busyMs, chunk.rows, limits);
+    t = Date.now();
     await supervisor.restAfterChunk(busyMs);
+    if (stats) stats.shareRestMs += Date.now() - t;
     cursor = { after: chunk.last, upTo: cursor.upTo };
   }
 }

@@ -35,6 +35,7 @@ import { verifyGhost } from './verify.js';
 import { checkResumeKey, type Checkpoint } from './checkpoint.js';
 import { Checkpointer, CopyProgress } from './checkpointer.js';
 import { findCheckpoint, keepForResume, leftoversBesidesRun, swapCommitted } from './resume.js';
+import { newApplyStats, newCopyStats, roundStats } from './run-stats.js';
 
 export interface MigratorDeps {
   /** The engines (engine/index.ts's engineCatalog; src/alter.ts wires it). */
@@ -162,8 +163,11 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps):
     const cps = new Checkpointer({ online, table: report.table, alter: clauses, key: { name: plan.keyName, columns: plan.sourceKey }, progress, state: () => supervisor!.live.progress.state, log, intervalMs: options.checkpointIntervalMs });
     checkpointer = cps;
     const copyStarted = Date.now();
-    report.rowsCopied = await copyTable(online, supervisor, options, { progress, resumed: checkpoint?.ranges, begun: () => cps.start() });
+    const copyStats = newCopyStats();
+    report.stats = { copy: copyStats, apply: newApplyStats() };
+    report.rowsCopied = await copyTable(online, supervisor, options, { progress, resumed: checkpoint?.ranges, begun: () => cps.start(), stats: copyStats, log });
     report.copyMs = Date.now() - copyStarted;
+    log.info({ copy: roundStats(copyStats), apply: online.streamStats().apply }, 'copy done');
     supervisor.copyFinished();
     await cps.write('catching-up');
 
@@ -184,6 +188,7 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps):
     supervisor.quiesce();
     supervisor.setState('cleaning-up');
     report.eventsApplied = online.streamStats().eventsApplied;
+    report.stats = roundStats({ copy: copyStats, apply: online.streamStats().apply ?? newApplyStats() });
     await online.cleanup();
     report.status = 'done';
     supervisor.setState('done');

@@ -1,6 +1,7 @@
 import type { ErrorJson } from '../errors.js';
 import type { RevertTarget } from '../engine/revert-contract.js';
 import type { VerifyReport } from './verify.js';
+import type { RunStats } from './run-stats.js';
 
 /** The final report of an online ALTER, as printed by --json. */
 /** 'unreachable': the server did not answer, nothing changed, a retry may help (exit 3). */
@@ -23,6 +24,8 @@ export interface AlterReport {
    * `--replica none`; `watched` names every replica measured at least once.
    */
   replicas?: { discovery: boolean; watched: string[] };
+  /** Where the time went: copy chunks and their waits, apply batches and retries (core/run-stats.ts). */
+  stats?: RunStats;
   /** Verification before cut-over: its time, rows and what it re-copied (absent with --no-verify). */
   verify?: VerifyReport;
   /** Dry run: what would happen. */

@@ -41,6 +41,9 @@ export interface ChunkResult {
   rows: number;
   /** Last key read, or null when the range is exhausted. */
   last: KeyTuple | null;
+  /** Where the chunk's time went, ms (optional: for the run's stats, core/run-stats.ts). */
+  boundaryMs?: number;
+  windowWaitMs?: number;
 }
 
 export interface StreamStats {
@@ -50,6 +53,33 @@ export interface StreamStats {
   backlog: number;
   /** Stream position of the last applied commit ('file:pos' / LSN). */
   appliedPosition: string;
+  /** The applier's counters (engines on the engine-neutral applier). */
+  apply?: ApplyStats;
+}
+
+/** The applier's counters for the run's stats (core/run-stats.ts); times in ms. */
+export interface ApplyStats {
+  batches: number;
+  /** Keys taken from the backlog. */
+  keys: number;
+  /** Keys written to the ghost (re-read from the original). */
+  written: number;
+  /** Keys the copy had not reached: left to it after their commits were seen. */
+  leftToCopy: number;
+  /** Keys a chunk in flight covered when they were settled: queued again. */
+  requeued: number;
+  /** Time inside the engine's batch transaction. */
+  batchMs: number;
+  maxBatchMs: number;
+  maxBatchKeys: number;
+  /** Batches rolled back on a deadlock or lock wait timeout, and retried. */
+  lockRetries: number;
+  /** Batches that met a duplicate on another unique key (retried, or the run failed). */
+  dupRetries: number;
+  /** Batches that waited for the copy window (chunks, in the mode that can't place keys). */
+  windowWaitMs: number;
+  /** Rounds where every queued key waited for a chunk in flight. */
+  idleRounds: number;
 }
 
 export interface LoadMeasurement {

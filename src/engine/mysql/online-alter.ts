@@ -241,7 +241,8 @@ export class MysqlOnlineAlter implements OnlineAlter {
 
   streamStats(): StreamStats {
     const q = this.stream?.queue;
-    return { eventsApplied: q?.eventsApplied ?? 0, backlog: q?.backlog ?? 0, appliedPosition: q ? formatPosition(q.applied) : '' };
+    const apply = this.applier && this.applySql ? { ...this.applier.stats, ...this.applySql.retries } : undefined;
+    return { eventsApplied: q?.eventsApplied ?? 0, backlog: q?.backlog ?? 0, appliedPosition: q ? formatPosition(q.applied) : '', ...(apply ? { apply } : {}) };
   }
 
   async waitCaughtUp(timeoutMs: number): Promise<void> {
@@ -346,15 +347,20 @@ export class MysqlOnlineAlter implements OnlineAlter {
     const plan = this.needPlan();
     const scan = this.scan();
     // The chunk is a closed range (after, through]: rows inserted later beyond it come through the stream.
+    const t0 = Date.now();
     const through =
       (await this.keyRow(buildKeyAtOffset({ ...scan, after: range.after, upTo: range.upTo, offset: Math.max(0, limit - 1) }))) ??
       (await this.keyRow(buildLastKeyInRange({ ...scan, after: range.after, upTo: range.upTo })));
+    const boundaryMs = Date.now() - t0;
     if (!through) {
       this.window.rangeDone(range);
-      return { rows: 0, last: null };
+      return { rows: 0, last: null, boundaryMs };
     }
     const spec = { source: this.ctx.request.table, ghost: this.ghost, pairs: plan.mapping.pairs, index: scan.index, key: scan.key, after: range.after, through };
+    const t1 = Date.now();
+    let windowWaitMs = 0;
     const rows = await this.window.chunk(range, through, async () => {
+      windowWaitMs = Date.now() - t1;
       const conn = await this.rowSession(await this.pool.getConnection());
       try {
         const q = buildCopyChunk(spec);
@@ -365,7 +371,7 @@ export class MysqlOnlineAlter implements OnlineAlter {
         conn.release();
       }
     });
-    return { rows, last: through };
+    return { rows, last: through, boundaryMs, windowWaitMs };
   }
 
   /**
