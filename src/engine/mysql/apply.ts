@@ -7,9 +7,10 @@
  *
  * Visibility (DESIGN §2): a transaction is in the binlog before its commit is
  * visible, so every read of the original here LOCKS IN SHARE MODE: it waits
- * for the writer's row locks, i.e. for the commit. Keys the copy had not
- * reached are read that way first (key columns only), and only then placed
- * against the copy (settle): a chunk that starts after this read sees the
+ * for the writer's row locks, i.e. for the commit. Every key of a batch is
+ * read that way first (key columns only, before anything is written to the
+ * ghost: see write()); the keys the copy had not reached are placed against
+ * the copy only then (settle): a chunk that starts after this read sees the
  * commit.
  *
  * Not REPLACE (as gh-ost applies): REPLACE deletes whatever ghost row
@@ -67,6 +68,8 @@ export class MysqlApplySql implements ApplySql {
   /** The keys of the last attempt's write, for finding what they collided with. */
   private lastKeys: readonly KeyTuple[] = [];
   private readonly uniqueKeys = new Map<string, string[] | null>();
+  /** Batches rolled back and retried, for the run's stats. */
+  readonly retries = { lockRetries: 0, dupRetries: 0 };
 
   /** A short loss of the server is ridden out (core/reconnect.ts). */
   private readonly lost = new ReconnectBudget();
@@ -116,9 +119,11 @@ export class MysqlApplySql implements ApplySql {
       return true;
     } catch (err) {
       const e = err as { code?: string; message?: string };
+      if (e.code === 'ER_DUP_ENTRY') this.retries.dupRetries++;
       // The locking read can deadlock with the application's transactions; InnoDB
       // rolled our batch back, so it is simply retried.
       if ((e.code === 'ER_LOCK_DEADLOCK' || e.code === 'ER_LOCK_WAIT_TIMEOUT') && ++this.lockFailures <= LOCK_RETRIES) {
+        this.retries.lockRetries++;
         this.o.log.debug({ attempt: this.lockFailures, code: e.code }, 'apply: lock conflict, retrying the batch');
         return false;
       }
@@ -209,12 +214,20 @@ export class MysqlApplySql implements ApplySql {
     if (!locked) await conn.query('START TRANSACTION');
     try {
       let keys = work.write;
-      if (work.ahead.length) {
-        // Wait for the commits of the keys the copy may still read, then place them.
-        const lock = buildLockKeys(this.spec(work.ahead));
+      // Wait for the commits of EVERY key first (a plain locking read), then
+      // place the keys the copy may still read. Only then the ghost is written:
+      // an INSERT ... SELECT into a table with an AUTO_INCREMENT column holds
+      // the table's AUTO-INC lock to the end of the statement
+      // (innodb_autoinc_lock_mode=1, MariaDB's default), so an INSERT whose
+      // locking read waited for the application's row locks stalled every copy
+      // chunk behind it (measured: copy 14k rows/s under sysbench). Once the
+      // locks are ours, the INSERT's own locking read does not wait.
+      const lockKeys = locked ? work.ahead : [...work.write, ...work.ahead, ...this.refresh];
+      if (lockKeys.length) {
+        const lock = buildLockKeys(this.spec(lockKeys));
         await queryRows(conn, lock.sql, lock.params);
-        keys = [...keys, ...work.settle()];
       }
+      if (work.ahead.length) keys = [...keys, ...work.settle()];
       if (this.refresh.length) {
         const seen = new Set(keys.map(tupleId));
         keys = [...keys, ...this.refresh.filter((k) => !seen.has(tupleId(k)))];
