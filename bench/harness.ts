@@ -6,7 +6,7 @@
  * memory never counts.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { AlterReport } from '../src/core/report.js';
 
@@ -18,6 +18,12 @@ export interface BenchArgs {
   /** Extra ghostwright flags, e.g. `--max-share 50` (one string, split on spaces). */
   gwFlags: string[];
   skipLoad: boolean;
+  /** --no-idle: only the runs under load. */
+  skipIdle: boolean;
+  /** --only a,b: run only the tools whose name contains one of these words (e.g. ghostwright,pt-online). */
+  only: string[];
+  /** --gw-log FILE: ghostwright's log at debug level, appended to FILE (the instrumentation, see README). */
+  gwLog: string | undefined;
   pgVersion: string | undefined;
   pgBin: string | undefined;
 }
@@ -39,6 +45,9 @@ export function parseArgs(argv: string[]): BenchArgs {
     warmup,
     gwFlags: (get('--gw-flags') ?? '').split(/\s+/).filter(Boolean),
     skipLoad: argv.includes('--no-load'),
+    skipIdle: argv.includes('--no-idle'),
+    only: (get('--only') ?? '').split(',').map((w) => w.trim().toLowerCase()).filter(Boolean),
+    gwLog: get('--gw-log'),
     pgVersion,
     pgBin: get('--pg-bin'),
   };
@@ -86,9 +95,10 @@ export async function runChild(cmd: string, args: string[], env: NodeJS.ProcessE
 }
 
 /** ghostwright's own CLI from this checkout, with --json: the report comes back parsed. */
-export async function runGhostwright(args: string[]): Promise<ChildResult & { report: AlterReport | null }> {
+export async function runGhostwright(args: string[], logFile?: string): Promise<ChildResult & { report: AlterReport | null }> {
   const bin = fileURLToPath(new URL('../../bin/ghostwright', import.meta.url));
-  const res = await runChild(process.execPath, [bin, ...args, '--json', '--progress', 'none', '--log-level', 'warn']);
+  const res = await runChild(process.execPath, [bin, ...args, '--json', '--progress', 'none', '--log-level', logFile ? 'debug' : 'warn']);
+  if (logFile) appendFileSync(logFile, res.stderr);
   let report: AlterReport | null = null;
   try {
     report = JSON.parse(res.stdout) as AlterReport;

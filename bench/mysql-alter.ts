@@ -12,7 +12,8 @@
  * equal the mirror row for row, which is the check. Tools that are not
  * installed are named in the output and skipped.
  *
- * Usage: npm run bench:mysql -- [--rows N] [--url mysql://...] [--warmup S] [--gw-flags "--max-share 50"] [--no-load]
+ * Usage: npm run bench:mysql -- [--rows N] [--url mysql://...] [--warmup S] [--gw-flags "--max-share 50"] [--no-load] [--no-idle]
+ *   [--only ghostwright,pt-online] [--gw-log FILE (ghostwright's debug log)]
  */
 import { availableParallelism, loadavg } from 'node:os';
 import { mkdtempSync } from 'node:fs';
@@ -26,9 +27,10 @@ import { silentLogger } from '../src/log.js';
 import { startSandbox, type Sandbox } from '../src/sandbox/index.js';
 import { applierRate } from './applier-hook.js';
 import {
-  findTool, lastLines, parseArgs, parseSysbenchLine, printTable, runChild, runGhostwright, say, startLoadTool, underLoad,
+  findTool, lastLines, loadWindow, parseArgs, parseSysbenchLine, printTable, runChild, runGhostwright, say, startLoadTool, underLoad,
   type BenchRow, type ChildResult, type RunningLoad,
 } from './harness.js';
+import type { AlterReport } from '../src/core/report.js';
 
 const TABLE = 'sbtest1';
 const MIRROR = 'sbtest1_mirror';
@@ -48,6 +50,9 @@ const sysbench = findTool(['sysbench']);
 const ptosc = findTool(['pt-online-schema-change']);
 const rows: BenchRow[] = [];
 const notes: string[] = [];
+/** The last ghostwright run's report: its verification and stats go under the table. */
+let lastReport: AlterReport | null = null;
+const statLines: string[] = [];
 
 try {
   const version = String((await engine.execute('SELECT VERSION() AS v')).rows[0]?.v ?? '?');
@@ -64,13 +69,15 @@ try {
     { name: 'ghostwright (defaults)', run: ghostwright },
   ];
   if (ptosc) tools.push({ name: 'pt-online-schema-change', run: () => ptOsc(ptosc) });
+  if (args.only.length) tools.splice(0, tools.length, ...tools.filter((t) => args.only.some((w) => t.name.toLowerCase().includes(w))));
 
   let blockingMs: number | null = null;
-  for (const tool of tools) {
+  for (const tool of args.skipIdle ? [] : tools) {
     await buildTable(engine, args.rows);
     const r = await tool.run();
     if (tool.run === blocking) blockingMs = r.wallMs;
-    rows.push({ ...r, run: tool.name, load: 'none', rows: args.rows, blockingMs, check: await rowCheck(engine) });
+    rows.push({ ...r, run: tool.name, load: 'none', rows: args.rows, blockingMs, extra: verifyCell(tool.run === ghostwright, null), check: await rowCheck(engine) });
+    if (tool.run === ghostwright) statLines.push(statsLine('no load'));
     say(`done: ${tool.name}, no load`);
   }
   if (sysbench && !args.skipLoad) {
@@ -85,16 +92,19 @@ try {
         if (load.samples.length === 0) notes.push(`sysbench printed no report for ${tool.name}: ${lastLines(text)}`);
       }
       if (tool.run === blocking) blockingMs = out.result.wallMs;
-      rows.push({ ...out.result, run: tool.name, load: `sysbench oltp_read_write (mirrored) ${LOAD_THREADS} thr`, rows: args.rows, blockingMs, before: out.before, during: out.during, check: await rowCheck(engine) });
+      rows.push({ ...out.result, run: tool.name, load: `sysbench oltp_read_write (mirrored) ${LOAD_THREADS} thr`, rows: args.rows, blockingMs, before: out.before, during: out.during, extra: verifyCell(tool.run === ghostwright, load), check: await rowCheck(engine) });
+      if (tool.run === ghostwright) statLines.push(statsLine('under load'));
       say(`done: ${tool.name}, under load`);
     }
   }
   say();
-  printTable(rows, null, 'pt-online-schema-change');
+  printTable(rows, 'verify s (load tps during)', 'pt-online-schema-change');
   for (const n of notes) say(`note: ${n}`);
+  for (const l of statLines) say(l);
   say('notes: wall = the tool\'s process from start to exit; rows/s = rows / wall; "x blocking" compares with the blocking ALTER of the same load column;');
   say('  tps/p95 = sysbench --report-interval=1 lines: mean tps and median per-second p95 in the seconds before the tool (after 2 s of warm-up) and while it ran;');
   say('  the blocking ALTER\'s stall is its whole run (writes wait for it); pt-osc does not report its swap time (-).');
+  say('  verify = ghostwright\'s row-by-row verification before its cut-over (part of its wall time; --no-verify skips it), with the load\'s mean tps in the seconds it ran.');
   say(await applierRate(url, 'mysql'));
 } finally {
   await engine.close();
@@ -111,7 +121,9 @@ async function blocking() {
 }
 
 async function ghostwright() {
-  const res = await runGhostwright(['alter', '--url', url!, '--table', TABLE, '--alter', CLAUSES, '--execute', '--ok-to-drop-table', ...args.gwFlags]);
+  lastReport = null;
+  const res = await runGhostwright(['alter', '--url', url!, '--table', TABLE, '--alter', CLAUSES, '--execute', '--ok-to-drop-table', ...args.gwFlags], args.gwLog);
+  lastReport = res.report;
   if (res.report?.status !== 'done') {
     notes.push(`ghostwright failed: ${JSON.stringify(res.report?.error ?? lastLines(res.stderr))}`);
     return { wallMs: null, stallMs: null, peakRssMb: res.peakRssMb };
@@ -142,6 +154,33 @@ function startSysbench(bin: string, s: ConnectionSpec, tableSize: number): Runni
     ],
     parseSysbenchLine,
     { ...process.env, LUA_PATH: `/usr/share/sysbench/?.lua;${process.env.LUA_PATH ?? ';'}` },
+  );
+}
+
+/** `2.31 (412 tps)`: the verification's time and, under load, the load's tps while it ran. */
+function verifyCell(isGhostwright: boolean, load: RunningLoad | null): string | undefined {
+  const v = isGhostwright ? lastReport?.verify : undefined;
+  if (!v) return isGhostwright ? 'off/failed' : undefined;
+  const secs = (v.ms / 1000).toFixed(2);
+  if (!load) return secs;
+  const from = (v.startedAt - (performance.timeOrigin + load.startedAt)) / 1000;
+  const w = loadWindow(load.samples, Math.floor(from), from + v.ms / 1000);
+  return `${secs} (${Number.isFinite(w.tps) ? Math.round(w.tps) : '-'} tps)`;
+}
+
+/** Where ghostwright's time went (its report's stats): chunks, waits, apply batches. */
+function statsLine(load: string): string {
+  const st = lastReport?.stats;
+  if (!st) return `ghostwright stats (${load}): none (the run failed)`;
+  const c = st.copy;
+  const a = st.apply;
+  const reasons = Object.entries(c.throttleReasons).map(([r, ms]) => `${r} ${ms} ms`).join(', ');
+  return (
+    `ghostwright stats (${load}): copy ${c.chunks} chunks, ${c.firstChunkRows}->${c.maxChunkRows} rows (last ${c.lastChunkRows}), ` +
+    `in chunks ${c.chunkMs} ms + boundaries ${c.boundaryMs} ms (summed over workers), slowest ${c.maxChunkMs} ms; waited: window ${c.windowWaitMs} ms, ` +
+    `throttle ${c.throttleWaitMs} ms${reasons ? ` (${reasons})` : ''}, backlog ${c.backlogWaitMs} ms, share ${c.shareRestMs} ms; ` +
+    `apply ${a.batches} batches, ${a.keys} keys (${a.written} written, ${a.leftToCopy} left to the copy, ${a.requeued} requeued), ` +
+    `${a.batchMs} ms in batches (max ${a.maxBatchMs} ms, ${a.maxBatchKeys} keys), retries: ${a.lockRetries} lock, ${a.dupRetries} duplicate`
   );
 }
 
