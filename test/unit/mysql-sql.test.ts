@@ -73,7 +73,8 @@ describe('mysql key predicates', () => {
     });
   });
   it('builds key membership', () => {
-    expect(keyIn(['id'], [[1], ['18446744073709551615']])).toEqual({ sql: '`id` IN (?, ?)', params: [1, '18446744073709551615'] });
+    expect(keyIn(['id'], [[1], ['18446744073709551615']])).toEqual({ sql: '((`id` = ?) OR (`id` = ?))', params: [1, '18446744073709551615'] });
+    expect(keyIn(['id'], [[1], [2]])).toEqual({ sql: '`id` IN (?, ?)', params: [1, 2] });
     const buf = Buffer.from([0, 255]);
     expect(keyIn(['a', 'b'], [[1, buf], [2, 'y']])).toEqual({ sql: '((`a` = ? AND `b` = ?) OR (`a` = ? AND `b` = ?))', params: [1, buf, 2, 'y'] });
     expect(() => keyIn(['id'], [])).toThrow();
@@ -126,6 +127,14 @@ describe('mysql copy and apply builders', () => {
     });
     // a key over a column the original doesn't feed (added with a default): no lookup
     expect(buildCollidingKeys({ ...spec, uniqueKey: ['id', 'added'] })).toBeNull();
+  });
+  it('DECIMAL keys (text values) are matched by equalities, never by an IN list compared as DOUBLE', () => {
+    expect(keyIn(['k'], [['12345678901234567882.0000000067'], ['12345678901234567883.0000000001']])).toEqual({
+      sql: '((`k` = ?) OR (`k` = ?))',
+      params: ['12345678901234567882.0000000067', '12345678901234567883.0000000001'],
+    });
+    expect(keyIn(['k'], [['a'], ['b']]).sql).toBe('`k` IN (?, ?)');
+    expect(keyIn(['k'], [[1], [2]]).sql).toBe('`k` IN (?, ?)');
   });
   it('cut-over statements', () => {
     const del = { schema: 'shop', name: '_orders_del' };

@@ -122,12 +122,22 @@ export function keyCompare(key: readonly string[], op: '>' | '<=', values: KeyTu
   return { sql: ors.length === 1 ? ors[0]! : `(${ors.join(' OR ')})`, params };
 }
 
+/**
+ * A DECIMAL key's values arrive as text. MariaDB 10.11 compares a DECIMAL
+ * column with a list of two or more text values as DOUBLE: `k IN ('...82.0000000067',
+ * '...83.0000000001')` on DECIMAL(30,10) missed one row and matched a neighbour
+ * in our tests, so an apply would touch the wrong rows. Equalities convert the
+ * value to the column's type and are exact; on a text key they mean the same
+ * as IN.
+ */
+const isNumericText = (v: unknown): boolean => typeof v === 'string' && /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(v);
+
 /** Membership of a batch of key tuples: k IN (?, ?) or (a = ? AND b = ?) OR (...). */
 export function keyIn(key: readonly string[], tuples: readonly KeyTuple[], alias = ''): Sql {
   if (tuples.length === 0) throw new Error('keyIn needs at least one key');
   const params: unknown[] = [];
   const col = (c: string) => (alias ? `${alias}.${quoteIdent(c)}` : quoteIdent(c));
-  if (key.length === 1) {
+  if (key.length === 1 && !tuples.some((t) => isNumericText(t[0]))) {
     for (const t of tuples) params.push(t[0]);
     return { sql: `${col(key[0]!)} IN (${tuples.map(() => '?').join(', ')})`, params };
   }
