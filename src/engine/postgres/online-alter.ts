@@ -16,6 +16,9 @@ import { helperNames, publicationName, SLOT_PREFIX, slotName } from '../../core/
 import { DEFAULT_THROTTLE } from '../../core/options.js';
 import { GhostwrightError, RefusedError } from '../../errors.js';
 import type { Logger } from '../../log.js';
+import { serializeCheckpoint, type Checkpoint } from '../../core/checkpoint.js';
+import { checkResumable, readPgCheckpoint, readRunRecord, trimGhost, writeCheckpointRow, writeRunRecord, type PgRunRecord } from './resume.js';
+import { createSlot, dropSlot, slotState } from './slot.js';
 import type { AlterRequest, CheckResult, ChunkResult, CopyRange, CutOverResult, RangeProgress, KeyTuple, LoadMeasurement, OnlineAlter, StreamStats, TableInfo, TableRef, VerifyPoint } from '../engine.js';
 import { openPgVerifyPoint, recopyPgRange } from './verify.js';
 import { PgApplySql } from './apply.js';
@@ -31,7 +34,7 @@ import { uniqueIndexesKept, type CopySpec } from './sql.js';
 import { ChangeStream, MARKER_PREFIX } from './stream.js';
 import { parseUsing } from './using.js';
 import { ensureReplicaIdentity, restoreReplicaIdentity } from './identity.js';
-import { CopySessions, decideOriginFilter, originCheck, originFacts, subscriptionCheck, type OriginDecision } from './origin.js';
+import { CopySessions, dropRunOrigins, decideOriginFilter, originCheck, originFacts, subscriptionCheck, type OriginDecision } from './origin.js';
 import { leftoverOriginCheck, materializedViewCheck } from './checks.js';
 
 export interface PgAlterDeps {
@@ -63,7 +66,8 @@ export class PgOnlineAlter implements OnlineAlter {
   readonly ghost: TableRef;
   readonly old: TableRef;
   readonly changelog: TableRef;
-  readonly slot: string;
+  /** `ghostwright_<hash>_<pid>`; a resumed run goes on with the slot of the run it continues. */
+  private slotName: string;
   readonly publication: string;
   /** Where the copy is; exact once usePlan knows the key types. */
   private window = new CopyWindow(null);
@@ -78,7 +82,11 @@ export class PgOnlineAlter implements OnlineAlter {
   private origin: OriginDecision | null = null;
   private applier: ChangeApplier<string> | null = null;
   private applySql: PgApplySql | null = null;
-  private readonly probe: PgLoadProbe;
+  private probe: PgLoadProbe;
+  /** The run record found in the changelog (resume.ts), and whether this run continues it (attach). */
+  private found: PgRunRecord | null = null;
+  private resuming = false;
+  private adopted = false;
   private markerSeq = 0;
   /** ANALYZE of the ghost, run once the copy is done, while the stream catches up (see waitCaughtUp). */
   private ghostAnalyzed: Promise<boolean> | null = null;
@@ -100,9 +108,17 @@ export class PgOnlineAlter implements OnlineAlter {
     this.ghost = { schema: t.schema, name: names.ghost };
     this.old = { schema: t.schema, name: names.old };
     this.changelog = { schema: t.schema, name: names.changelog };
-    this.slot = slotName(t.schema, t.name);
+    this.slotName = slotName(t.schema, t.name);
     this.publication = publicationName(t.schema, t.name);
-    this.probe = new PgLoadProbe({ pool: this.pool, slot: this.slot, changelog: this.changelog, replicas: deps.replicas, discoverReplicas: deps.discoverReplicas, log: this.log });
+    this.probe = this.newProbe();
+  }
+
+  private newProbe(): PgLoadProbe {
+    return new PgLoadProbe({ pool: this.pool, slot: this.slotName, changelog: this.changelog, replicas: this.deps.replicas, discoverReplicas: this.deps.discoverReplicas, log: this.log });
+  }
+
+  get slot(): string {
+    return this.slotName;
   }
 
   async preflight(original: TableInfo): Promise<CheckResult[]> {
@@ -205,20 +221,11 @@ export class PgOnlineAlter implements OnlineAlter {
     if (await restoreReplicaIdentity(this.pool, table, this.identityChanged, this.deps.request.cutOverLockTimeoutMs, this.log)) this.identityChanged = null;
   }
 
-  async startStream(): Promise<void> {
+  /** `from` (resume): informational; the slot's confirmed position is where the server restarts (resume.ts). */
+  async startStream(from?: string): Promise<void> {
     const spec = this.copySpec();
-    await this.ensureReplicaIdentity();
-    // The changelog is published too: its heartbeat commits (every ~100 ms)
-    // give the stream positions to acknowledge while the table itself is
-    // quiet, so the slot does not retain the whole database's WAL meanwhile.
-    await this.pool.query(`CREATE PUBLICATION ${quoteIdent(this.publication)} FOR TABLE ${qualified(this.original)}, ${qualified(this.changelog)}`);
-    this.publicationCreated = true;
-    // Creating the logical slot waits for transactions running now to end;
-    // every commit after its consistent point is decoded, and every chunk's
-    // snapshot is taken after it: nothing can fall between copy and stream.
+    const lsn = this.resuming ? await this.resumePosition(from) : await this.createStream();
     const filter = (await this.originDecision()).filter;
-    const lsn = await this.createSlot(this.deps.request.streamStartTimeoutMs ?? 60_000);
-    this.slotCreated = true;
     this.copySessions = new CopySessions(this.deps.spec, 4, filter ? this.slot : null);
     const stream = new ChangeStream({ spec: this.deps.spec, slot: this.slot, publication: this.publication, originNone: filter, keyColumns: spec.sourceKey, ignoreTable: this.changelog, maxBacklog: this.deps.request.maxBacklogEvents, startLsn: lsn, log: this.log });
     this.stream = stream;
@@ -229,32 +236,30 @@ export class PgOnlineAlter implements OnlineAlter {
     this.applier.start();
   }
 
-  /**
-   * Creates the slot, which waits until every transaction that holds an xid
-   * now has ended. One left open (an idle session in a transaction) would
-   * hold the migration forever: after timeoutMs it fails, naming them.
-   */
-  private async createSlot(timeoutMs: number): Promise<string> {
-    const client = await this.pool.connect();
-    try {
-      await client.query(`SELECT set_config('statement_timeout', $1, false)`, [`${timeoutMs}ms`]);
-      const res = await client.query<{ lsn: string }>(`SELECT lsn::text AS lsn FROM pg_create_logical_replication_slot($1, 'pgoutput')`, [this.slot]);
-      return res.rows[0]!.lsn;
-    } catch (err) {
-      if (sqlState(err) !== '57014') throw err;
-      const open = await catalog<{ pid: number; since: string; state: string }>(
-        this.pool,
-        `SELECT pid, xact_start::text AS since, state FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid() ORDER BY xact_start LIMIT 5`,
-      );
-      const who = open.map((o) => `pid ${o.pid} (${o.state}, in a transaction since ${o.since})`).join(', ');
-      throw new GhostwrightError('E_STREAM_START', `the replication slot could not be created within ${timeoutMs / 1000} s: it waits for transactions already running to end${who ? `: ${who}` : ''}`, {
-        cause: err,
-        hint: 'end or commit those transactions (pg_terminate_backend(pid) if they are abandoned) and rerun, or raise --stream-start-timeout',
-      });
-    } finally {
-      await client.query(`SELECT set_config('statement_timeout', '0', false)`).catch(() => undefined);
-      client.release();
-    }
+  /** A fresh run: replica identity, publication, slot, and the run record a resume needs. Returns the slot's consistent point. */
+  private async createStream(): Promise<string> {
+    await this.ensureReplicaIdentity();
+    // The changelog is published too: its heartbeat commits (every ~100 ms)
+    // give the stream positions to acknowledge while the table itself is
+    // quiet, so the slot does not retain the whole database's WAL meanwhile.
+    await this.pool.query(`CREATE PUBLICATION ${quoteIdent(this.publication)} FOR TABLE ${qualified(this.original)}, ${qualified(this.changelog)}`);
+    this.publicationCreated = true;
+    // Creating the logical slot waits for transactions running now to end;
+    // every commit after its consistent point is decoded, and every chunk's
+    // snapshot is taken after it: nothing can fall between copy and stream.
+    const filter = (await this.originDecision()).filter;
+    const lsn = await createSlot(this.pool, this.slotName, this.deps.request.streamStartTimeoutMs ?? 60_000);
+    this.slotCreated = true;
+    await writeRunRecord(this.pool, this.changelog, { slot: this.slotName, publication: this.publication, originFilter: filter, identityChanged: this.identityChanged, ghostFks: this.ghostFks });
+    return lsn;
+  }
+
+  /** A resumed run restarts where the slot confirmed (the server never sends from before it); `from` is the checkpoint's, at or before it. */
+  private async resumePosition(from: string | undefined): Promise<string> {
+    const slot = await slotState(this.pool, this.slotName);
+    if (!slot?.confirmedFlushLsn) throw new GhostwrightError('E_RESUME_STREAM_GONE', `the replication slot ${this.slotName} disappeared`, { hint: 'run ghostwright cleanup, then start over without --resume' });
+    this.log.info({ slot: this.slotName, checkpoint: from, confirmed: slot.confirmedFlushLsn }, 'resume: the stream restarts from the slot');
+    return slot.confirmedFlushLsn;
   }
 
   streamStats(): StreamStats {
@@ -367,10 +372,44 @@ export class PgOnlineAlter implements OnlineAlter {
     await this.pool.query(`INSERT INTO ${qualified(this.changelog)} (id, heartbeat) VALUES (1, clock_timestamp()) ON CONFLICT (id) DO UPDATE SET heartbeat = EXCLUDED.heartbeat, updated_at = clock_timestamp()`);
   }
 
-  async checkpoint(state: Record<string, unknown>): Promise<void> {
+  async checkpoint(state: Checkpoint): Promise<void> {
     if (this.closed) return;
-    const full = { ...state, streamPosition: this.stream?.position ?? null, slot: this.slot };
-    await this.pool.query(`INSERT INTO ${qualified(this.changelog)} (id, state) VALUES (2, $1::jsonb) ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, updated_at = clock_timestamp()`, [JSON.stringify(full)]);
+    await writeCheckpointRow(this.pool, this.changelog, serializeCheckpoint(state));
+  }
+
+  /** The acknowledged position: every commit before it is in the ghost or left to the copy (stream.ts). */
+  restartPosition(): string | null {
+    return this.stream?.position || null;
+  }
+
+  async readCheckpoint(): Promise<Checkpoint | null> {
+    this.found = await readRunRecord(this.pool, this.changelog);
+    return readPgCheckpoint(this.pool, this.changelog, this.original);
+  }
+
+  /** Resume: checks the run can go on (resume.ts), then takes its ghost, changelog, slot, publication and origins as this run's own. */
+  async attach(cp: Checkpoint): Promise<TableInfo> {
+    const record = await checkResumable(this.pool, { table: this.original, ghost: this.ghost, record: this.found, checkpoint: cp });
+    this.adopt(record);
+    this.resuming = true;
+    this.originalInfo ??= await inspectTable(this.pool, this.original);
+    this.ghostInfo = await inspectTable(this.pool, this.ghost);
+    return this.ghostInfo;
+  }
+
+  private adopt(record: PgRunRecord): void {
+    this.slotName = record.slot;
+    this.probe = this.newProbe();
+    this.adopted = true;
+    this.slotCreated = this.publicationCreated = this.ghostCreated = true;
+    this.identityChanged = record.identityChanged;
+    this.ghostFks = record.ghostFks;
+    this.origin = { filter: record.originFilter, subscriptions: [], detail: 'as the interrupted run decided' };
+  }
+
+  async trimToCheckpoint(ranges: readonly RangeProgress[]): Promise<void> {
+    const removed = await trimGhost(this.pool, this.copySpec(), ranges, 60_000);
+    this.log.info({ removed }, 'resume: ghost rows beyond the checkpoint removed; the copy reads them again');
   }
 
   private context(): CutOverContext {
@@ -403,32 +442,26 @@ export class PgOnlineAlter implements OnlineAlter {
   }
 
   /** Stops the stream, then drops slot (it can't be dropped while in use) and publication. */
-  private async dropStream(): Promise<void> {
+  private async dropStream(keep = false): Promise<void> {
     await this.applier?.stop();
     await this.stream?.stop();
     this.applier = null;
     this.applySql = null;
     this.stream = null;
+    if (keep) return this.copySessions?.close(this.pool, true);
     try {
       await this.dropSlotAndPublication();
     } finally {
       // The copy's sessions end first: an origin in use cannot be dropped.
       await this.copySessions?.close(this.pool);
     }
+    // The origins of a run taken over were made by its sessions: dropped by name.
+    if (this.adopted) await dropRunOrigins(this.pool, this.slotName);
   }
 
   private async dropSlotAndPublication(): Promise<void> {
     if (this.slotCreated) {
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await this.pool.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1`, [this.slot]);
-          break;
-        } catch (err) {
-          // 55006: the walsender has not released the slot yet.
-          if ((err as { code?: string }).code !== '55006' || attempt > 100) throw err;
-          await new Promise((r) => setTimeout(r, 50));
-        }
-      }
+      await dropSlot(this.pool, this.slotName);
       this.slotCreated = false;
     }
     if (this.publicationCreated) {
@@ -438,6 +471,8 @@ export class PgOnlineAlter implements OnlineAlter {
   }
 
   async cleanup(): Promise<void> {
+    // A run whose swap had committed when it was killed (core/resume.ts): only its stream objects and changelog are left.
+    if (this.found && !this.resuming) this.adopt(this.found);
     try {
       await this.dropStream();
       await this.pool.query(`DROP TABLE IF EXISTS ${qualified(this.changelog)}`);
@@ -451,7 +486,17 @@ export class PgOnlineAlter implements OnlineAlter {
     }
   }
 
-  async abort(): Promise<void> {
+  /** keepForResume: stop and close, drop nothing (ghost, changelog, slot, publication, origins, replica identity stay). */
+  async abort(options: { keepForResume?: boolean } = {}): Promise<void> {
+    if (options.keepForResume) {
+      try {
+        await this.dropStream(true);
+      } catch (err) {
+        this.log.warn({ err }, 'abort: stopping the stream failed');
+      }
+      await this.closePools();
+      return;
+    }
     const step = async (what: string, fn: () => Promise<void>): Promise<void> => {
       try {
         await fn();

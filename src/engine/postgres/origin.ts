@@ -177,7 +177,7 @@ export class CopySessions {
         // A leftover of the same name (same table, same pid) can only be a dead run's.
         await client.query(`SELECT pg_replication_origin_create($1) WHERE NOT EXISTS (SELECT 1 FROM pg_replication_origin WHERE roname = $1)`, [name]);
         this.created.push(name);
-        await client.query(`SELECT pg_replication_origin_session_setup($1)`, [name]);
+        await setUpOrigin(client, name);
         this.setUp.add(client);
       }
       const res = await client.query<R>(text, params);
@@ -190,14 +190,37 @@ export class CopySessions {
     }
   }
 
-  /** Ends the sessions (which releases their origins), then drops the origins. Safe to call twice. */
-  async close(admin: pg.Pool): Promise<void> {
+  /** Ends the sessions (which releases their origins), then drops the origins unless kept for --resume. Safe to call twice. */
+  async close(admin: pg.Pool, keepOrigins = false): Promise<void> {
     await this.pool.end().catch(() => undefined);
+    if (keepOrigins) return;
     for (const name of [...this.created]) {
       await dropOrigin(admin, name);
       this.created.splice(this.created.indexOf(name), 1);
     }
   }
+}
+
+/**
+ * Binds the session to the origin. On resume the origin may still be held for
+ * a moment by a session of the killed run that is just ending (55006).
+ */
+async function setUpOrigin(client: pg.PoolClient, name: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await client.query(`SELECT pg_replication_origin_session_setup($1)`, [name]);
+      return;
+    } catch (err) {
+      if (sqlState(err) !== '55006' || attempt > 100) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+/** The origins of the run whose slot is `slot` (`<slot>`, `<slot>_<n>`), dropped: a resumed run's or one whose sessions are gone. */
+export async function dropRunOrigins(db: pg.Pool, slot: string): Promise<void> {
+  const rows = await catalog<{ name: string }>(db, `SELECT roname AS name FROM pg_replication_origin WHERE roname = $1 OR starts_with(roname, $1 || '_')`, [slot]).catch(() => []);
+  for (const r of rows) await dropOrigin(db, r.name);
 }
 
 /** Drops an origin; waits while a session that just ended still holds it (55006). */

@@ -212,3 +212,9 @@ function rangeWhere(spec: CopySpec, after: readonly unknown[] | null, upTo: read
   }
   return { where: where.length ? ` WHERE ${where.join(' AND ')}` : '', params };
 }
+
+/** Resume: deletes the ghost's rows with after < key <= upTo (the part of a range no checkpoint vouches for). */
+export function trimGhostSql(spec: CopySpec, after: readonly unknown[] | null, upTo: readonly unknown[] | null): Sql {
+  const { where, params } = rangeWhere({ ...spec, sourceKey: spec.targetKey }, after, upTo);
+  return { sql: `DELETE FROM ${qualified(spec.ghost)}${where}`, params };
+}
