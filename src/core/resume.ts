@@ -31,7 +31,9 @@ export function swapCommitted(cp: Checkpoint, leftovers: readonly Leftover[]): b
 
 /** Preflight's leftover check for a resumed run: its own ghost and changelog are expected. */
 export async function leftoversBesidesRun(engine: Engine, ref: TableRef, ignore: readonly string[], oldTableStamped: boolean) {
-  const found = (await engine.leftovers(ref)).filter((l) => l.kind !== 'ghost' && l.kind !== 'changelog' && !ignore.includes(l.name));
+  // The run's own helpers; on PostgreSQL also its slot, publication and origins (attach checks they are the run's and usable).
+  const own: readonly Leftover['kind'][] = ['ghost', 'changelog', 'slot', 'publication', 'origin'];
+  const found = (await engine.leftovers(ref)).filter((l) => !own.includes(l.kind) && !ignore.includes(l.name));
   return leftoverCheck(ref, found, { oldTableStamped });
 }
 
