@@ -45,6 +45,13 @@ export interface PostgresSandbox {
   standbyPid: number | undefined;
   dir: string;
   stop(): Promise<void>;
+  /**
+   * Stops the primary (fast shutdown, or `immediate`: a crash, recovery on
+   * start), keeps it down `downMs`, and starts it again on the same port and
+   * data (tests of a server restart under a running migration). `pid` stays
+   * the first postmaster's.
+   */
+  restartPrimary(o?: { immediate?: boolean; downMs?: number }): Promise<void>;
 }
 
 function serverUser(): RunAs | undefined {
@@ -277,6 +284,12 @@ export async function startPostgres(opts: StartPostgresOptions): Promise<Postgre
       standbyPid: standby?.proc.pid,
       dir,
       stop: stopAll,
+      async restartPrimary(o = {}) {
+        const current = started[0]!;
+        await stopProcess(current.proc.pid, current.serverDir, o.immediate ? 'SIGQUIT' : 'SIGINT', 30_000);
+        await new Promise((r) => setTimeout(r, o.downMs ?? 0));
+        started[0] = await boot(bins, current.serverDir, current.port, user, opts.detach ?? false, log);
+      },
     };
   } catch (err) {
     await stopAll();

@@ -1,0 +1,68 @@
+/**
+ * A PostgreSQL server restart in the middle of the copy, with the CLI
+ * running: the run fails on the lost server (its next chunk can't connect),
+ * keeps its ghost, changelog, checkpoint and persistent slot, and says to
+ * resume; `--resume` on the restarted server ends with the new table equal,
+ * row for row, to the mirror of every write committed before and after.
+ * A private server (a restart of the shared one would stall other files).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPostgres, type PostgresSandbox } from '../../src/sandbox/index.js';
+import { hasPostgres } from '../helpers/servers.js';
+import { background, copying, createPair, expectFinished, readCheckpoint, runToEnd, startLoad, waitUntil } from '../helpers/pg-resume.js';
+
+const N = 20_000;
+
+describe.skipIf(!hasPostgres())('PostgreSQL: server restart mid-copy, then --resume', () => {
+  let sandbox: PostgresSandbox | undefined;
+  const dir = mkdtempSync(join(tmpdir(), 'gw-resume-restart-'));
+
+  beforeAll(async () => {
+    sandbox = await startPostgres({ dir, pgVersion: process.env.GHOSTWRIGHT_TEST_PG_VERSION || undefined });
+  });
+  afterAll(async () => {
+    await sandbox?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it.each([
+    ['fast shutdown', false],
+    ['crash (immediate shutdown)', true],
+  ])('%s: the run keeps its state and --resume finishes it', async (_name, immediate) => {
+    const url = sandbox!.url;
+    const table = immediate ? 'r_crash' : 'r_fast';
+    const args = ['alter', '--url', url, '--table', table, '--alter', 'ADD COLUMN extra int NOT NULL DEFAULT 7', '--execute', '--json', '--progress', 'none', '--chunk-size', '200', '--chunk-time', '20', '--max-share', '40', '--threads', '2', '--checkpoint-interval-millis', '300', '--replica', 'none'];
+    let db = new pg.Client({ connectionString: url });
+    await db.connect();
+    await createPair(db, table, N);
+    let load = startLoad(url, table, N, N);
+    const run = background(args);
+    try {
+      await waitUntil('a checkpoint mid-copy', async () => copying(await readCheckpoint(db, table)), run);
+      await load.stop();
+      await db.end();
+      await sandbox!.restartPrimary({ immediate, downMs: 3000 });
+      const code = await run.exited;
+      expect(code, run.output()).not.toBe(0);
+      const report = JSON.parse(run.stdout()) as { status: string; error: { hint?: string } };
+      expect(report.error.hint, run.output()).toContain('--resume');
+      db = new pg.Client({ connectionString: url });
+      await db.connect();
+      expect((await readCheckpoint(db, table))?.phase).toBe('copying');
+      const max = Number((await db.query(`SELECT max(id) AS m FROM ${table}_mirror`)).rows[0].m);
+      load = startLoad(url, table, max + 1000, max);
+      const resumed = await runToEnd([...args, '--resume']);
+      expect(resumed.code, resumed.out).toBe(0);
+      expect(resumed.report?.status, resumed.out).toBe('done');
+    } finally {
+      if (run.child.exitCode === null) await run.kill9();
+      await load.stop();
+    }
+    await expectFinished(db, table);
+    await db.end();
+  });
+});
