@@ -115,3 +115,19 @@ export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient
     client.release();
   }
 }
+
+/**
+ * Runs fn again while it fails with 55006 (object in use): a slot or
+ * replication origin stays held for a moment by a session that just ended
+ * (ours, or a killed run's). Gives up after `attempts` tries.
+ */
+export async function whileInUse<T>(fn: () => Promise<T>, attempts = 100, delayMs = 50): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (sqlState(err) !== '55006' || attempt >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, delayMs));
+    }
+  }
+}

@@ -31,7 +31,7 @@
 import pg from 'pg';
 import type { ConnectionSpec } from '../../connection.js';
 import type { CheckResult } from '../engine.js';
-import { catalog, clientConfig, sqlState, survivingLostConnections } from './connect.js';
+import { catalog, clientConfig, survivingLostConnections, whileInUse } from './connect.js';
 import { quoteIdent } from './ident.js';
 
 /** First server version whose pgoutput accepts `origin` (and protocol version 4). */
@@ -206,15 +206,7 @@ export class CopySessions {
  * a moment by a session of the killed run that is just ending (55006).
  */
 async function setUpOrigin(client: pg.PoolClient, name: string): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await client.query(`SELECT pg_replication_origin_session_setup($1)`, [name]);
-      return;
-    } catch (err) {
-      if (sqlState(err) !== '55006' || attempt > 100) throw err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  await whileInUse(() => client.query(`SELECT pg_replication_origin_session_setup($1)`, [name]), 100, 100);
 }
 
 /** The origins of the run whose slot is `slot` (`<slot>`, `<slot>_<n>`), dropped: a resumed run's or one whose sessions are gone. */
@@ -225,15 +217,7 @@ export async function dropRunOrigins(db: pg.Pool, slot: string): Promise<void> {
 
 /** Drops an origin; waits while a session that just ended still holds it (55006). */
 export async function dropOrigin(db: pg.Pool, name: string): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await db.query(`SELECT pg_replication_origin_drop(roname) FROM pg_replication_origin WHERE roname = $1`, [name]);
-      return;
-    } catch (err) {
-      if (sqlState(err) !== '55006' || attempt > 100) throw err;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+  await whileInUse(() => db.query(`SELECT pg_replication_origin_drop(roname) FROM pg_replication_origin WHERE roname = $1`, [name]));
 }
 
 /** Origins of ours (prefix), for leftover reports: they only ever belong to a run's copy sessions. */

@@ -11,7 +11,7 @@
  */
 import type pg from 'pg';
 import { GhostwrightError } from '../../errors.js';
-import { catalog, sqlState } from './connect.js';
+import { catalog, sqlState, whileInUse } from './connect.js';
 
 /**
  * Creates the slot, which waits until every transaction that holds an xid
@@ -42,17 +42,9 @@ export async function createSlot(pool: pg.Pool, slot: string, timeoutMs: number)
   }
 }
 
-/** Drops the slot if it exists; waits while a walsender that just ended still holds it (55006). */
+/** Drops the slot if it exists; waits while a walsender that just ended still holds it. */
 export async function dropSlot(pool: pg.Pool, slot: string): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await pool.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1`, [slot]);
-      return;
-    } catch (err) {
-      if (sqlState(err) !== '55006' || attempt > 100) throw err;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+  await whileInUse(() => pool.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1`, [slot]));
 }
 
 export interface SlotState {
