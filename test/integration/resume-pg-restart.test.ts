@@ -17,7 +17,7 @@ import { background, copying, createPair, expectFinished, readCheckpoint, runToE
 
 const N = 20_000;
 
-describe.skipIf(!hasPostgres())('PostgreSQL: server restart mid-copy, then --resume', () => {
+describe.skipIf(!hasPostgres())('PostgreSQL: server restart mid-copy, then --resume', { timeout: 400_000 }, () => {
   let sandbox: PostgresSandbox | undefined;
   const dir = mkdtempSync(join(tmpdir(), 'gw-resume-restart-'));
 

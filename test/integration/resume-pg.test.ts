@@ -21,7 +21,8 @@ const N = 20_000;
 const ALTER = 'ADD COLUMN extra int NOT NULL DEFAULT 7';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe.skipIf(!hasPostgres())('PostgreSQL: kill -9 of the CLI in each phase, then --resume, under a write load', () => {
+// Each case runs the CLI two to four times under load: minutes on a loaded 2-core machine.
+describe.skipIf(!hasPostgres())('PostgreSQL: kill -9 of the CLI in each phase, then --resume, under a write load', { timeout: 400_000 }, () => {
   let url: string;
   let db: pg.Client;
   const dir = mkdtempSync(join(tmpdir(), 'gw-resume-pg-'));
