@@ -98,7 +98,7 @@ export function isConnectionLost(err: unknown): boolean {
     seen.add(e);
     const o = e as { code?: unknown; message?: unknown; cause?: unknown };
     if (typeof o.code === 'string' && (UNREACHABLE_CODES.has(o.code) || LOST_CODES.has(o.code))) return true;
-    if (typeof o.message === 'string' && /server has gone away|connection lost|closed state|Connection terminated|terminating connection/i.test(o.message)) return true;
+    if (typeof o.message === 'string' && /server has gone away|connection lost|closed state|Connection terminated|terminating connection|is not queryable/i.test(o.message)) return true;
     return walk(o.cause);
   };
   return walk(err);
