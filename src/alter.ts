@@ -8,7 +8,7 @@
  */
 import { createProgressReporter } from './cli/progress.js';
 import { HookRunner } from './control/hooks.js';
-import { defaultSocketPath, startControlServer } from './control/socket.js';
+import { runSocketPath, startControlServer } from './control/socket.js';
 import { runOnlineAlter as runRunbook, type MigratorDeps } from './core/migrator.js';
 import type { MigrationObservers } from './core/observers.js';
 import type { AlterOptions } from './core/options.js';
@@ -36,7 +36,7 @@ export const standardObservers: MigrationObservers = {
     ),
   control: (socketPath, postponeFlagFile, { facts, live, status, log }) => {
     // Schemas live inside a database on PostgreSQL: its name keeps two databases' public.t apart.
-    const path = socketPath ?? defaultSocketPath(facts.databaseScoped ? { ...facts.table, database: facts.database } : facts.table);
+    const path = socketPath ?? runSocketPath(facts.table, facts.database, facts.databaseScoped);
     return startControlServer({ path, live, status, log, postponeFlagFile });
   },
 };

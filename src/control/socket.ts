@@ -57,6 +57,15 @@ export function defaultSocketPath(table: string | { schema: string; name: string
 }
 
 /**
+ * The default socket of a run on `table`. PostgreSQL names it with the
+ * database too (the same schema.table exists in every database of a server);
+ * the run and `cleanup` must agree on it, so both ask here.
+ */
+export function runSocketPath(table: { schema: string; name: string }, database: string, databaseScoped: boolean): string {
+  return defaultSocketPath(databaseScoped ? { ...table, database } : table);
+}
+
+/**
  * The default sockets in the temp dir of migrations of `table` (`t`,
  * `schema.t` or `db.schema.t`): `ghostwright control --table` finds the
  * migration's socket without knowing its schema and database.

@@ -10,7 +10,7 @@
 import { createConnection } from 'node:net';
 import type { Command } from 'commander';
 import { parseConnectionUrl, redactedUrl } from '../../connection.js';
-import { defaultSocketPath } from '../../control/socket.js';
+import { runSocketPath } from '../../control/socket.js';
 import { describeLeftover } from '../../core/leftovers.js';
 import { connectEngine } from '../../engine/index.js';
 import type { Leftover } from '../../engine/engine.js';
@@ -62,7 +62,8 @@ export function registerCleanup(program: Command): void {
       try {
         const ref = engine.tableRef(flags.table);
         const found = await engine.leftovers(ref);
-        const socket = flags.socket ?? defaultSocketPath(ref);
+        // The run's own default socket (on PostgreSQL it names the database too): a live run answers there.
+        const socket = flags.socket ?? runSocketPath(ref, spec.database, engine.capabilities.schemas);
         const active = found.filter((l) => l.active).map(describeLeftover);
         if (await socketAnswers(socket)) active.push(`control socket ${socket} answers`);
         if (active.length) {
