@@ -7,6 +7,7 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { parseConnectionUrl } from '../../src/connection.js';
 import { connectEngine } from '../../src/engine/index.js';
+import { GhostwrightError } from '../../src/errors.js';
 import { info, migrate, repair, validate } from '../../src/ledger/index.js';
 import { sql } from '../helpers/servers.js';
 import { DIALECTS, history, migrationsDir, sleepSql, freshDatabases } from '../fixtures/ledger/helpers.js';
@@ -97,7 +98,8 @@ describe.each(DIALECTS)('ledger failures and concurrency on %s', (dialect) => {
     let attempts = 0;
     const flaky = async (spec: Parameters<typeof connectEngine>[0], log: Parameters<typeof connectEngine>[1]) => {
       attempts++;
-      if (attempts < 3) throw new Error('ECONNREFUSED');
+      // what connectEngine throws for a server that does not answer yet (only that is retried)
+      if (attempts < 3) throw new GhostwrightError('E_UNREACHABLE', 'connect ECONNREFUSED 127.0.0.1:1');
       return connectEngine(spec, log);
     };
     const t0 = Date.now();

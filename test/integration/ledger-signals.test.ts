@@ -108,8 +108,9 @@ describe.each(cases)('%s: migrate gets %s during a delegated ALTER', (dialect, s
       expect(out.error.code).toBe('E_INTERRUPTED');
       expect(out.error.message).toContain(`V2__widen.sql: interrupted by ${signal} at statement 2 of 2`);
       expect(out.error.hint).toBe(
-        'statements 1..1 of V2__widen.sql are applied and recorded; the online ALTER of orders (statement 2) was stopped and rolled back ' +
-          '(its ghost, changelog, replication slot, publication and socket are gone; orders is as it was); run `ghostwright migrate` again: it resumes at statement 2',
+        // the table as the engine was handed it: quoted by the dialect (a mixed-case name must survive)
+        `statements 1..1 of V2__widen.sql are applied and recorded; the online ALTER of ${q('orders')} (statement 2) was stopped and rolled back ` +
+          `(its ghost, changelog, replication slot, publication and socket are gone; ${q('orders')} is as it was); run \`ghostwright migrate\` again: it resumes at statement 2`,
       );
     } catch (err) {
       stop = true;
