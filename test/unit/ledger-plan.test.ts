@@ -5,7 +5,7 @@ import { loadParsers } from '../../src/ledger/parsers.js';
 import { decideAlterPath, planStatements } from '../../src/ledger/plan.js';
 import { splitStatements } from '../../src/ledger/splitter.js';
 import type { TableInfo, TableRef } from '../../src/engine/engine.js';
-import { parseTableRef as mysqlTableRef, quoteIdent as mysqlQuote } from '../../src/engine/mysql/sql.js';
+import { parseTableRef as mysqlTableRef, quoteIdent as mysqlQuote } from '../../src/engine/mysql/ident.js';
 import { parseTableRef as pgTableRef, quoteIdent as pgQuote } from '../../src/engine/postgres/ident.js';
 
 beforeAll(loadParsers);

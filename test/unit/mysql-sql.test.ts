@@ -1,22 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import {
-  buildApplyDelete,
-  buildApplyInsert,
-  buildCollidingKeys,
-  buildChangelogWrite,
-  buildCopyChunk,
-  buildKeyAtOffset,
-  buildKeyBound,
-  buildLastKeyInRange,
-  buildLockTables,
-  buildMissingKeys,
-  buildRename,
-  keyCompare,
-  keyIn,
-  likeContains,
-  parseTableRef,
-  quoteIdent,
-} from '../../src/engine/mysql/sql.js';
+import { parseTableRef, quoteIdent } from '../../src/engine/mysql/ident.js';
+import { buildApplyDelete, buildApplyInsert, buildCollidingKeys } from '../../src/engine/mysql/apply-sql.js';
+import { buildChangelogWrite, buildCopyChunk, buildKeyAtOffset, buildKeyBound, buildLastKeyInRange, buildLockTables, buildMissingKeys, buildRename, keyCompare, keyIn, likeContains } from '../../src/engine/mysql/sql.js';
 import { RefusedError } from '../../src/errors.js';
 
 const t = { schema: 'shop', name: 'orders' };

@@ -15,7 +15,7 @@
 import NodeSqlParser from 'node-sql-parser';
 import { RefusedError } from '../../errors.js';
 import type { AlterClause, AlterClauseKind, AlterParser, AlterTarget, ParsedAlter } from '../alter.js';
-import { parseTableRef } from './sql.js';
+import { parseTableRef } from './ident.js';
 import { alterHead, joinTokens, MYSQL_LEX, oneStatement, splitTopLevel, tokenize, type Token } from '../sql-lexer.js';
 
 export { MYSQL_LEX };

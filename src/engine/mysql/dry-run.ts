@@ -18,7 +18,7 @@ import { RefusedError } from '../../errors.js';
 import type { TableInfo, TableRef } from '../engine.js';
 import { queryExec, queryRows } from './connect.js';
 import { inspectTemporaryTable } from './inspect-temporary.js';
-import { qualified } from './sql.js';
+import { qualified } from './ident.js';
 
 export interface PrivateProof {
   /** The session that holds the temporary table (one connection, never a pool). */

@@ -11,7 +11,7 @@ import { connectError, connectionOptions, createPool, openConnection, setupSessi
 import { doctorChecks, readServerInfo } from './doctor.js';
 import { dropMysqlLeftovers, mysqlLeftovers } from './leftovers.js';
 import { inspectTable } from './inspect.js';
-import { parseTableRef, quoteIdent, MAX_IDENTIFIER_CHARS } from './sql.js';
+import { parseTableRef, quoteIdent, MAX_IDENTIFIER_CHARS } from './ident.js';
 import { MYSQL_IDENTIFIER_LIMIT } from '../../core/names.js';
 import { MysqlOnlineAlter } from './online-alter.js';
 import { MysqlRevert } from './revert.js';

@@ -18,7 +18,7 @@ import { tokenize, type Token } from '../sql-lexer.js';
 import { MYSQL_LEX } from './alter-parse.js';
 import { queryRows, type Queryable, type Row } from './connect.js';
 import { columnFromRow, keysFromStatistics } from './inspect.js';
-import { qualified } from './sql.js';
+import { qualified } from './ident.js';
 
 /** Server output, not user input: a version comment in it is text to read, not code to refuse. */
 const SHOW_CREATE_LEX = { ...MYSQL_LEX, executableComments: false };

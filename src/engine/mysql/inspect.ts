@@ -7,7 +7,8 @@
 import { RefusedError } from '../../errors.js';
 import type { ColumnInfo, ForeignKeyInfo, IndexInfo, KeyInfo, TableInfo, TableRef, TriggerInfo } from '../engine.js';
 import { queryRows, type Queryable, type Row } from './connect.js';
-import { likeContains, qualified } from './sql.js';
+import { qualified } from './ident.js';
+import { likeContains } from './sql.js';
 
 const str = (v: unknown): string => (v === null || v === undefined ? '' : String(v));
 const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));

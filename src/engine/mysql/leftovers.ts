@@ -9,7 +9,7 @@ import { helperNames, isStampedOldTable } from '../../core/names.js';
 import type { Leftover, TableRef } from '../engine.js';
 import { queryExec, queryRows } from './connect.js';
 import { decodeRevertPoint } from './revert-point.js';
-import { qualified } from './sql.js';
+import { qualified } from './ident.js';
 
 export async function mysqlLeftovers(pool: Pool, ref: TableRef): Promise<Leftover[]> {
   const h = helperNames('mysql', ref.name);

@@ -16,7 +16,8 @@ import { cleanupCommand } from '../../core/leftovers.js';
 import { RefusedError } from '../../errors.js';
 import type { KeyTuple, TableRef } from '../engine.js';
 import { queryExec, queryRows, type BinlogPosition } from './connect.js';
-import { keyCompare, qualified, type Sql } from './sql.js';
+import { qualified } from './ident.js';
+import { keyCompare, type Sql } from './sql.js';
 
 export function parsePosition(text: string): BinlogPosition {
   const m = /^(.+):(\d+)$/.exec(text);

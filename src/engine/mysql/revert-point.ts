@@ -20,7 +20,7 @@ import type { Pool } from 'mysql2/promise';
 import type { TableRef } from '../engine.js';
 import type { Logger } from '../../log.js';
 import { currentBinlogPosition, queryExec, queryRows, type Queryable, type BinlogPosition } from './connect.js';
-import { qualified } from './sql.js';
+import { qualified } from './ident.js';
 
 export interface RevertPoint {
   from: BinlogPosition;

@@ -1,100 +1,22 @@
 /**
- * MySQL/MariaDB SQL text: the one identifier-quoting function and the pure
- * statement builders of the online ALTER. Every builder is `(spec) => { sql,
- * params }`; identifiers go through quoteIdent, values are `?` parameters
- * (mysql2 binds them: BIGINT as strings, binary keys as Buffers).
+ * MySQL/MariaDB SQL text: the pure statement builders of the online ALTER's
+ * copy and of its helper tables (the apply's are in apply-sql.ts). Every
+ * builder is `(spec) => { sql, params }`; identifiers go through quoteIdent
+ * (ident.ts), values are `?` parameters (mysql2 binds them: BIGINT as
+ * strings, binary keys as Buffers).
  */
-import { RefusedError } from '../../errors.js';
 import type { KeyTuple, TableRef } from '../engine.js';
 import type { ColumnPair } from '../../core/columns.js';
+import { qualified, quoteIdent } from './ident.js';
 
 export interface Sql {
   sql: string;
   params: unknown[];
 }
 
-/** MySQL limits database, table, column and index names to 64 characters. */
-export const MAX_IDENTIFIER_CHARS = 64;
-
-/** Backtick-quotes an identifier, doubling embedded backticks. */
-export function quoteIdent(name: string): string {
-  if (typeof name !== 'string' || name.length === 0) {
-    throw new RefusedError('E_BAD_IDENTIFIER', 'an identifier may not be empty', { hint: 'name the table or column' });
-  }
-  if (name.includes('\u0000')) {
-    throw new RefusedError('E_BAD_IDENTIFIER', 'an identifier may not contain a NUL character', { hint: 'check the table or column name' });
-  }
-  if ([...name].length > MAX_IDENTIFIER_CHARS) {
-    throw new RefusedError('E_BAD_IDENTIFIER', `identifier longer than ${MAX_IDENTIFIER_CHARS} characters: ${name.slice(0, 70)}...`, {
-      hint: 'MySQL/MariaDB identifiers are at most 64 characters',
-    });
-  }
-  return '`' + name.replace(/`/g, '``') + '`';
-}
-
-/** `schema`.`table` */
-export function qualified(ref: TableRef): string {
-  return `${quoteIdent(ref.schema)}.${quoteIdent(ref.name)}`;
-}
-
-/**
- * Parses `t`, `db.t`, and backtick-quoted parts (`` `my.db`.`t` ``) into a
- * TableRef; the database defaults to the connection's.
- */
-export function parseTableRef(text: string, defaultSchema: string): TableRef {
-  const parts: string[] = [];
-  let i = 0;
-  // Taken exactly: ' lead' is not `lead` (names may begin with spaces).
-  const s = text;
-  while (i < s.length) {
-    if (s[i] === '`') {
-      let j = i + 1;
-      let part = '';
-      for (;;) {
-        if (j >= s.length) throw badRef(text);
-        if (s[j] === '`') {
-          if (s[j + 1] === '`') {
-            part += '`';
-            j += 2;
-            continue;
-          }
-          break;
-        }
-        part += s[j];
-        j++;
-      }
-      parts.push(part);
-      i = j + 1;
-    } else {
-      const dot = s.indexOf('.', i);
-      const end = dot === -1 ? s.length : dot;
-      parts.push(s.slice(i, end));
-      i = end;
-    }
-    if (i < s.length) {
-      if (s[i] !== '.') throw badRef(text);
-      i++;
-      if (i >= s.length) throw badRef(text);
-    }
-  }
-  if (parts.length === 1) return { schema: defaultSchema, name: check(parts[0]!, text) };
-  if (parts.length === 2) return { schema: check(parts[0]!, text), name: check(parts[1]!, text) };
-  throw badRef(text);
-}
-
-function check(part: string, text: string): string {
-  if (!part) throw badRef(text);
-  quoteIdent(part);
-  return part;
-}
-
-function badRef(text: string): RefusedError {
-  return new RefusedError('E_BAD_TABLE', `not a table name: ${text}`, { hint: 'use table or database.table (backticks for names containing dots)' });
-}
-
 // ---------------------------------------------------------------- key predicates
 
-function cols(names: readonly string[]): string {
+export function cols(names: readonly string[]): string {
   return names.map(quoteIdent).join(', ');
 }
 
@@ -146,7 +68,7 @@ export function keyIn(key: readonly string[], tuples: readonly KeyTuple[], alias
   return { sql: `(${tuples.map(() => one).join(' OR ')})`, params };
 }
 
-function where(parts: Sql[]): Sql {
+export function where(parts: Sql[]): Sql {
   if (parts.length === 0) return { sql: '', params: [] };
   return { sql: ` WHERE ${parts.map((p) => p.sql).join(' AND ')}`, params: parts.flatMap((p) => p.params) };
 }
@@ -232,97 +154,6 @@ export function buildMissingKeys(spec: Omit<CopySpec, 'pairs'> & { targetKey: re
     sql: `SELECT ${s} FROM (SELECT ${cols(spec.key)} FROM ${qualified(spec.source)}${w.sql}) s LEFT JOIN ${qualified(spec.ghost)} g ON ${on} WHERE g.${quoteIdent(spec.targetKey[0]!)} IS NULL`,
     params: w.params,
   };
-}
-
-// ---------------------------------------------------------------- apply
-
-export interface ApplySpec {
-  source: TableRef;
-  ghost: TableRef;
-  pairs: readonly ColumnPair[];
-  sourceKey: readonly string[];
-  targetKey: readonly string[];
-  keys: readonly KeyTuple[];
-  /** The source index over sourceKey: the locking read must use it (see buildApplyInsert). */
-  index?: string;
-}
-
-/**
- * Key-based apply, step 1: remove every key of the batch from the ghost.
- * Step 2 re-inserts those still in the original with their CURRENT values,
- * so the ghost ends up as the original is now, whatever the events said.
- */
-export function buildApplyDelete(spec: ApplySpec): Sql {
-  const k = keyIn(spec.targetKey, spec.keys);
-  return { sql: `DELETE FROM ${qualified(spec.ghost)} WHERE ${k.sql}`, params: k.params };
-}
-
-/**
- * Step 2: a plain INSERT (no IGNORE, no REPLACE): the batch's keys are gone
- * from the ghost, so a duplicate can only come from another unique key of
- * the new shape; REPLACE would silently delete that other row.
- *
- * The read LOCKS IN SHARE MODE: a transaction is written to the binlog
- * before its InnoDB commit becomes visible, so a consistent read right after
- * its event can still see the old row. A locking read waits for the writer's
- * row locks, i.e. for the commit, and then reads the committed row.
- *
- * FORCE INDEX on the key: a batch listing a large share of a (small) table's
- * keys makes the optimizer prefer a full scan, and a locking scan waits for
- * the row lock of EVERY row it passes, even rows not in the batch (READ
- * COMMITTED releases non-matching rows only after acquiring them). One
- * application transaction holding one unrelated row for longer than the
- * migration's catch-up timeout then stalls the apply for good; with the key
- * index the read locks exactly the batch's keys.
- */
-export function buildApplyInsert(spec: ApplySpec): Sql {
-  const k = keyIn(spec.sourceKey, spec.keys);
-  const force = spec.index ? ` FORCE INDEX (${quoteIdent(spec.index)})` : '';
-  return {
-    sql: `INSERT INTO ${qualified(spec.ghost)} (${cols(spec.pairs.map((p) => p.target))}) SELECT ${cols(spec.pairs.map((p) => p.source))} FROM ${qualified(spec.source)}${force} WHERE ${k.sql} LOCK IN SHARE MODE`,
-    params: k.params,
-  };
-}
-
-/**
- * After a batch's INSERT hit a duplicate on another unique key of the ghost
- * (`uniqueKey`, ghost columns): the keys of the ghost rows outside the batch
- * that hold the values the batch's rows now have in the original. Such a row
- * is stale when its own change (the one that gave the value up) is not
- * applied yet: refreshing it from the original together with the batch ends
- * the collision at once, whatever the stream's lag. When the original itself
- * holds the duplicate, the refreshed batch fails again: a real conflict.
- * Null when a column of the key is not fed by a column of the original.
- */
-export function buildCollidingKeys(spec: ApplySpec & { uniqueKey: readonly string[] }): Sql | null {
-  const sources: string[] = [];
-  for (const c of spec.uniqueKey) {
-    const pair = spec.pairs.find((p) => p.target.toLowerCase() === c.toLowerCase());
-    if (!pair) return null;
-    sources.push(pair.source);
-  }
-  // No alias for the ghost: under the cut-over's LOCK TABLES an alias is a table that isn't locked.
-  const g = qualified(spec.ghost);
-  const batch = keyIn(spec.sourceKey, spec.keys);
-  const outside = keyIn(spec.targetKey, spec.keys, g);
-  const force = spec.index ? ` FORCE INDEX (${quoteIdent(spec.index)})` : '';
-  const derived = sources.map((c, i) => `${quoteIdent(c)} AS ${quoteIdent(`_gw${i}`)}`).join(', ');
-  const on = spec.uniqueKey.map((c, i) => `${g}.${quoteIdent(c)} = s.${quoteIdent(`_gw${i}`)}`).join(' AND ');
-  return {
-    sql: `SELECT ${spec.targetKey.map((c) => `${g}.${quoteIdent(c)}`).join(', ')} FROM ${g} JOIN (SELECT ${derived} FROM ${qualified(spec.source)}${force} WHERE ${batch.sql}) s ON ${on} WHERE NOT (${outside.sql})`,
-    params: [...batch.params, ...outside.params],
-  };
-}
-
-/**
- * A locking read of the batch's keys the copy has not reached (key columns
- * only): returns once every transaction that wrote them has committed (see
- * buildApplyInsert), so a chunk that starts afterwards sees those commits.
- */
-export function buildLockKeys(spec: ApplySpec): Sql {
-  const k = keyIn(spec.sourceKey, spec.keys);
-  const force = spec.index ? ` FORCE INDEX (${quoteIdent(spec.index)})` : '';
-  return { sql: `SELECT ${cols(spec.sourceKey)} FROM ${qualified(spec.source)}${force} WHERE ${k.sql} LOCK IN SHARE MODE`, params: k.params };
 }
 
 // ---------------------------------------------------------------- helpers' DDL

@@ -24,7 +24,8 @@ import { GhostwrightError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { ColumnInfo, KeyTuple, TableInfo, TableRef, VerifyChunk, VerifyPoint } from '../engine.js';
 import { BENIGN_WARNINGS, openConnection, queryExec, queryRows } from './connect.js';
-import { buildKeyAtOffset, buildLastKeyInRange, keyCompare, qualified, quoteIdent, type Sql } from './sql.js';
+import { qualified, quoteIdent } from './ident.js';
+import { buildKeyAtOffset, buildLastKeyInRange, keyCompare, type Sql } from './sql.js';
 
 export interface MysqlVerifyContext {
   spec: ConnectionSpec;

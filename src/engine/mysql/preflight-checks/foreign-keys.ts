@@ -7,7 +7,7 @@
  * per schema, so the new table's would have to be renamed.
  */
 import type { TableInfo } from '../../engine.js';
-import { qualified, quoteIdent } from '../sql.js';
+import { qualified, quoteIdent } from '../ident.js';
 import type { MysqlCheck } from './context.js';
 
 export const foreignKeys: MysqlCheck = {
