@@ -12,15 +12,10 @@ import { GhostwrightError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { freePort } from './ports.js';
 import { findBinary, mustRun, requireBinary, spawnServer, stopProcess, waitUntil, BIN_DIRS, runCommand, type ServerProcess } from './process.js';
+import { applyOverrides, baseSettings, initSql, isRoot, SANDBOX_DATABASE, SANDBOX_PASSWORD, SANDBOX_USER, toArgs, type MysqlFlavor, type ServerOverrides } from './mysql-settings.js';
+import { attachReplica, type StartedServer } from './mysql-replica.js';
 
-export const SANDBOX_USER = 'ghostwright';
-export const SANDBOX_PASSWORD = 'ghostwright';
-export const SANDBOX_DATABASE = 'ghostwright_test';
-
-export type MysqlFlavor = 'mariadb' | 'mysql';
-
-/** Server settings by name (`binlog_format` or `binlog-format`); `null` removes one of ours. */
-export type ServerOverrides = Record<string, string | null>;
+export { SANDBOX_DATABASE, SANDBOX_PASSWORD, SANDBOX_USER, type MysqlFlavor, type ServerOverrides } from './mysql-settings.js';
 
 export interface StartMysqlOptions {
   /** Directory that will hold the datadirs, sockets and logs (created if missing). */
@@ -79,96 +74,10 @@ export function mysqlUrl(port: number, database = SANDBOX_DATABASE): string {
   return `mysql://${SANDBOX_USER}:${SANDBOX_PASSWORD}@127.0.0.1:${port}/${database}`;
 }
 
-const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
 
-/** Settings shared by primary and replica, as `name -> value` (value '' = bare flag). */
-function baseSettings(flavor: MysqlFlavor, serverDir: string, port: number, serverId: number): Map<string, string> {
-  const s = new Map<string, string>([
-    ['datadir', join(serverDir, 'data')],
-    ['socket', join(serverDir, 'mysql.sock')],
-    ['pid-file', join(serverDir, 'mysqld.pid')],
-    ['log-error', join(serverDir, 'error.log')],
-    ['port', String(port)],
-    ['bind-address', '127.0.0.1'],
-    ['skip-name-resolve', ''],
-    ['server-id', String(serverId)],
-    ['log-bin', join(serverDir, 'data', 'binlog')],
-    ['relay-log', join(serverDir, 'data', 'relay')],
-    ['binlog-format', 'ROW'],
-    ['binlog-row-image', 'FULL'],
-    ['binlog-row-metadata', 'FULL'],
-    ['log-slave-updates', 'ON'],
-    ['character-set-server', 'utf8mb4'],
-    ['collation-server', flavor === 'mariadb' ? 'utf8mb4_general_ci' : 'utf8mb4_0900_ai_ci'],
-    ['default-time-zone', '+00:00'],
-    ['max-connections', '500'],
-    // Throwaway data: trade durability for speed.
-    ['innodb-buffer-pool-size', '256M'],
-    ['innodb-log-file-size', '96M'],
-    ['innodb-flush-log-at-trx-commit', '2'],
-    ['innodb-doublewrite', '0'],
-    ['sync-binlog', '0'],
-    ['init-file', join(serverDir, 'init.sql')],
-    // Private temp dir: MariaDB names temp-table files by a counter, not the pid,
-    // so servers sharing /tmp (parallel bootstraps) collide on them.
-    ['tmpdir', join(serverDir, 'tmp')],
-  ]);
-  if (flavor === 'mariadb') {
-    s.set('gtid-strict-mode', 'ON');
-    s.set('gtid-domain-id', '0');
-  } else {
-    s.set('gtid-mode', 'ON');
-    s.set('enforce-gtid-consistency', 'ON');
-    s.set('mysqlx', 'OFF');
-    // innodb_log_file_size is deprecated since 8.0.30 (redo capacity instead);
-    // log_replica_updates is ON by default and its old name is deprecated.
-    s.delete('innodb-log-file-size');
-    s.delete('log-slave-updates');
-  }
-  if (isRoot()) s.set('user', 'root');
-  return s;
-}
-
-function applyOverrides(s: Map<string, string>, overrides: ServerOverrides | undefined): void {
-  for (const [rawKey, value] of Object.entries(overrides ?? {})) {
-    const key = rawKey.replace(/_/g, '-');
-    if (value === null) s.delete(key);
-    else if (key === 'log-bin' && /^(off|0|false)$/i.test(value)) {
-      s.delete('log-bin');
-      s.set('skip-log-bin', '');
-    } else s.set(key, value);
-  }
-}
-
-function toArgs(s: Map<string, string>): string[] {
-  return ['--no-defaults', ...[...s].map(([k, v]) => (v === '' ? `--${k}` : `--${k}=${v}`))];
-}
-
-/**
- * Runs at every start-up, before the server accepts connections. Not binlogged,
- * so a replica's own copy of these statements never collides with the stream.
- */
-function initSql(): string {
-  const u = SANDBOX_USER;
-  const p = SANDBOX_PASSWORD;
-  return [
-    'SET sql_log_bin = 0;',
-    `CREATE USER IF NOT EXISTS '${u}'@'%' IDENTIFIED BY '${p}';`,
-    `CREATE USER IF NOT EXISTS '${u}'@'localhost' IDENTIFIED BY '${p}';`,
-    `GRANT ALL PRIVILEGES ON *.* TO '${u}'@'%' WITH GRANT OPTION;`,
-    `GRANT ALL PRIVILEGES ON *.* TO '${u}'@'localhost' WITH GRANT OPTION;`,
-    `CREATE DATABASE IF NOT EXISTS \`${SANDBOX_DATABASE}\`;`,
-    '',
-  ].join('\n');
-}
-
-interface RunningServer {
-  proc: ServerProcess;
+interface RunningServer extends StartedServer {
   /** Starts the same server again (same settings, port and data), once it has stopped. */
   respawn(): Promise<ServerProcess>;
-  port: number;
-  serverDir: string;
-  socket: string;
 }
 
 async function initDatadir(bins: Binaries, serverDir: string): Promise<void> {
@@ -254,61 +163,6 @@ function readFileSafe(f: string): string {
   }
 }
 
-async function rootQuery<T = unknown>(socket: string, sql: string, params: unknown[] = []): Promise<T> {
-  const conn = await mysql.createConnection({ socketPath: socket, user: 'root' });
-  try {
-    const [rows] = await conn.query(sql, params);
-    return rows as T;
-  } finally {
-    await conn.end();
-  }
-}
-
-/** Attaches `replica` to `primary` with GTID auto-positioning and waits until a write on the primary arrives. */
-async function attachReplica(flavor: MysqlFlavor, primary: RunningServer, replica: RunningServer): Promise<void> {
-  if (flavor === 'mariadb') {
-    await rootQuery(
-      replica.socket,
-      `CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=?, MASTER_USER=?, MASTER_PASSWORD=?, MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1`,
-      [primary.port, SANDBOX_USER, SANDBOX_PASSWORD],
-    );
-    await rootQuery(replica.socket, 'START SLAVE');
-  } else {
-    await rootQuery(
-      replica.socket,
-      `CHANGE REPLICATION SOURCE TO SOURCE_HOST='127.0.0.1', SOURCE_PORT=?, SOURCE_USER=?, SOURCE_PASSWORD=?, SOURCE_AUTO_POSITION=1, GET_SOURCE_PUBLIC_KEY=1, SOURCE_CONNECT_RETRY=1`,
-      [primary.port, SANDBOX_USER, SANDBOX_PASSWORD],
-    );
-    await rootQuery(replica.socket, 'START REPLICA');
-  }
-  // Prove the stream end to end: a binlogged no-op on the primary, waited for on the replica.
-  await rootQuery(primary.socket, 'CREATE DATABASE IF NOT EXISTS `_ghostwright_sandbox_probe`');
-  await rootQuery(primary.socket, 'DROP DATABASE IF EXISTS `_ghostwright_sandbox_probe`');
-  const logFile = join(replica.serverDir, 'error.log');
-  if (flavor === 'mariadb') {
-    const [row] = await rootQuery<Array<{ pos: string }>>(primary.socket, 'SELECT @@GLOBAL.gtid_binlog_pos AS pos');
-    const pos = row?.pos ?? '';
-    await waitUntil(
-      `MariaDB replica in ${replica.serverDir} catching up to ${pos}`,
-      async () => {
-        const [r] = await rootQuery<Array<{ w: number | null }>>(replica.socket, 'SELECT MASTER_GTID_WAIT(?, 1) AS w', [pos]);
-        return r?.w === 0 ? true : undefined;
-      },
-      { proc: replica.proc, logFile, timeoutMs: 30_000 },
-    );
-  } else {
-    const [row] = await rootQuery<Array<{ pos: string }>>(primary.socket, 'SELECT @@GLOBAL.gtid_executed AS pos');
-    const pos = row?.pos ?? '';
-    await waitUntil(
-      `MySQL replica in ${replica.serverDir} catching up to ${pos}`,
-      async () => {
-        const [r] = await rootQuery<Array<{ w: number | null }>>(replica.socket, 'SELECT WAIT_FOR_EXECUTED_GTID_SET(?, 1) AS w', [pos]);
-        return r?.w === 0 ? true : undefined;
-      },
-      { proc: replica.proc, logFile, timeoutMs: 30_000 },
-    );
-  }
-}
 
 export async function startMysql(opts: StartMysqlOptions): Promise<MysqlSandbox> {
   const log = opts.log ?? silentLogger;

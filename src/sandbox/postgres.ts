@@ -17,7 +17,7 @@ import { freePort } from './ports.js';
 import { lookupUser, mustRun, runCommand, spawnServer, stopProcess, waitUntil, readSafe, type RunAs, type ServerProcess } from './process.js';
 import { findPgBinaries, type PgBinaries } from './pg-binaries.js';
 import { copyStandbyDataDir } from './pg-standby-copy.js';
-import { SANDBOX_DATABASE, SANDBOX_PASSWORD, SANDBOX_USER, type ServerOverrides } from './mysql.js';
+import { SANDBOX_DATABASE, SANDBOX_PASSWORD, SANDBOX_USER, type ServerOverrides } from './mysql-settings.js';
 
 export interface StartPostgresOptions {
   /** Directory that will hold the data directories, sockets and logs (created if missing). */
