@@ -225,6 +225,7 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps):
     checkpointer?.stop();
     report.durationMs = Date.now() - started;
     if (supervisor) {
+      report.phases = { setup: Math.round((supervisor.startedAt - started) / 10) / 100, ...supervisor.timeline() };
       report.rowsCopied = Math.max(report.rowsCopied, supervisor.live.progress.rowsCopied);
       if (options.execute) report.replicas = { discovery: options.replicaDiscovery, watched: Object.keys(supervisor.live.progress.replicaLagMs) };
       await supervisor.stop();

@@ -26,6 +26,12 @@ export interface AlterReport {
   replicas?: { discovery: boolean; watched: string[] };
   /** Where the time went: copy chunks and their waits, apply batches and retries (core/run-stats.ts). */
   stats?: RunStats;
+  /**
+   * Seconds per phase, both engines: `setup` (connect, inspect, preflight)
+   * then each run state (starting = ghost and stream, copying, throttled,
+   * catching-up, verifying, postponed, cutting-over, cleaning-up).
+   */
+  phases?: Record<string, number>;
   /** Verification before cut-over: its time, rows and what it re-copied (absent with --no-verify). */
   verify?: VerifyReport;
   /** Dry run: what would happen. */

@@ -45,7 +45,20 @@ export function stateAfterDecision(current: MigrationState, throttled: boolean):
 
 /** The run's state, kept in the live progress every reader already has. */
 export class RunState {
+  /** Time spent in each state so far, ms (the report's timeline). */
+  private readonly spentMs: Partial<Record<MigrationState, number>> = {};
+  private since = performance.now();
+
   constructor(private readonly progress: LiveProgress) {}
+
+  /** Seconds per state, the current one up to now, in the order first entered: where the run's time went. */
+  timeline(): Partial<Record<MigrationState, number>> {
+    const out: Partial<Record<MigrationState, number>> = {};
+    const now = performance.now();
+    const spent = { ...this.spentMs, [this.current]: (this.spentMs[this.current] ?? 0) + now - this.since };
+    for (const [state, ms] of Object.entries(spent) as [MigrationState, number][]) out[state] = Math.round(ms / 10) / 100;
+    return out;
+  }
 
   get current(): MigrationState {
     return this.progress.state;
@@ -58,6 +71,9 @@ export class RunState {
     if (!mayMove(from, to)) {
       throw new GhostwrightError('E_STATE', `internal: the run cannot go from ${from} to ${to}`, { hint: 'a bug in the runbook: report it with the log', exitCode: 1 });
     }
+    const now = performance.now();
+    this.spentMs[from] = (this.spentMs[from] ?? 0) + now - this.since;
+    this.since = now;
     this.progress.state = to;
     return true;
   }

@@ -38,6 +38,8 @@ export interface SupervisorInit {
 
 export class MigrationSupervisor {
   readonly live: LiveMigration;
+  /** Epoch ms when the run's states began (the report's timeline starts here). */
+  readonly startedAt = Date.now();
   /** The one place a state change is recorded (core/run-state.ts). */
   private readonly state: RunState;
   private readonly abort = new AbortController();
@@ -214,6 +216,11 @@ export class MigrationSupervisor {
   copyFinished(): void {
     this.copyDone = true;
     this.live.progress.rowsEstimated = this.live.progress.rowsCopied;
+  }
+
+  /** Seconds spent in each state so far (core/run-state.ts). */
+  timeline(): Partial<Record<MigrationState, number>> {
+    return this.state.timeline();
   }
 
   setState(state: MigrationState): void {

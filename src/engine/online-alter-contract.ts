@@ -78,6 +78,8 @@ export interface ApplyStats {
   dupRetries: number;
   /** Batches that waited for the copy window (chunks, in the mode that can't place keys). */
   windowWaitMs: number;
+  /** PostgreSQL: waiting for a batch's commits to become visible to its snapshot (apply.ts). */
+  visibleWaitMs?: number;
   /** Rounds where every queued key waited for a chunk in flight. */
   idleRounds: number;
 }

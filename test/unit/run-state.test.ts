@@ -49,4 +49,18 @@ describe('run state machine', () => {
     expect(stateAfterDecision('catching-up', true)).toBeNull();
     expect(stateAfterDecision('postponed', false)).toBeNull();
   });
+
+  it('times each state: the timeline sums the time spent in it, the current one up to now', async () => {
+    const s = run();
+    await new Promise((r) => setTimeout(r, 30));
+    s.enter('copying');
+    s.enter('throttled');
+    s.enter('copying');
+    await new Promise((r) => setTimeout(r, 30));
+    const t = s.timeline();
+    expect(Object.keys(t)).toEqual(['starting', 'copying', 'throttled']);
+    expect(t.starting).toBeGreaterThanOrEqual(0.02);
+    expect(t.copying).toBeGreaterThanOrEqual(0.02);
+    expect(t.throttled).toBeLessThan(0.02);
+  });
 });

@@ -63,6 +63,8 @@ export function xidsVisible(snapshot: string, xids: readonly number[]): boolean 
 
 export class PgApplySql implements ApplySql {
   private uniqueFailingSince: number | null = null;
+  /** For the run's stats: batches retried on a unique violation, and the time spent waiting for commits to become visible. */
+  readonly retries = { lockRetries: 0, dupRetries: 0, visibleWaitMs: 0 };
 
   constructor(
     private readonly pool: pg.Pool,
@@ -78,7 +80,9 @@ export class PgApplySql implements ApplySql {
   async apply(work: ApplyWork): Promise<boolean> {
     const client = await this.pool.connect();
     try {
+      const t0 = Date.now();
       await waitVisible(client, work.tokens);
+      this.retries.visibleWaitMs += Date.now() - t0;
       const keys = work.ahead.length ? [...work.write, ...work.settle()] : work.write;
       // One round trip (simple protocol): see the header for the join settings.
       await client.query(`BEGIN; ${KEY_PROBES_ONLY}; SAVEPOINT gw_apply`);
@@ -86,6 +90,7 @@ export class PgApplySql implements ApplySql {
         await this.write(client, keys, work, this.uniqueFailingSince !== null);
       } catch (err) {
         if (sqlState(err) !== '23505' || this.uniqueFailingSince !== null) throw err;
+        this.retries.dupRetries++;
         await client.query('ROLLBACK TO SAVEPOINT gw_apply');
         await this.write(client, keys, work, true);
       }
@@ -146,6 +151,7 @@ export class PgApplySql implements ApplySql {
       if (err instanceof GhostwrightError) throw err;
       throw new GhostwrightError('E_APPLY', `applying changes to the ghost failed: ${(err as Error).message}`, { cause: err });
     }
+    this.retries.dupRetries++;
     this.uniqueFailingSince ??= Date.now();
     if (Date.now() - this.uniqueFailingSince >= UNIQUE_RETRY_MS) {
       throw new GhostwrightError('E_APPLY_UNIQUE', `applying changes violates a unique constraint of the new table for ${UNIQUE_RETRY_MS / 1000} s: ${(err as Error).message}`, {

@@ -64,13 +64,19 @@ export async function copyChunk(c: PgCopyParts, range: CopyRange, limit: number)
   const n = spec.sourceKey.length;
   for (let attempt = 1; ; attempt++) {
     // The end is found before the claim; a row that appears meanwhile below it is in the chunk's snapshot or comes by the stream.
+    const t0 = Date.now();
     const e = chunkEndSql(spec, range.after, range.upTo, limit);
     const endRow = (await c.sessions.query(e.sql, e.params)).rows[0];
     // No row `limit` ahead: fewer were left, this chunk runs to the range's end and completes it.
     const end = endRow ? keyRow(endRow, n) : null;
+    const t1 = Date.now();
+    let windowWaitMs = 0;
     try {
-      const rows = await c.window.chunk(range, end, () => copyRows(c, range.after, end ?? range.upTo));
-      return { rows, last: end };
+      const rows = await c.window.chunk(range, end, () => {
+        windowWaitMs = Date.now() - t1;
+        return copyRows(c, range.after, end ?? range.upTo);
+      });
+      return { rows, last: end, boundaryMs: t1 - t0, windowWaitMs };
     } catch (err) {
       if (sqlState(err) !== '23505') throw err;
       // Another unique index met a ghost row whose change is still queued:

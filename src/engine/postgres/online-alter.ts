@@ -263,7 +263,8 @@ export class PgOnlineAlter implements OnlineAlter {
   }
 
   streamStats(): StreamStats {
-    return { eventsApplied: this.stream?.eventsApplied ?? 0, backlog: this.stream?.backlog ?? 0, appliedPosition: this.stream?.position ?? '' };
+    const apply = this.applier && this.applySql ? { ...this.applier.stats, ...this.applySql.retries } : undefined;
+    return { eventsApplied: this.stream?.eventsApplied ?? 0, backlog: this.stream?.backlog ?? 0, appliedPosition: this.stream?.position ?? '', ...(apply ? { apply } : {}) };
   }
 
   failure(): Error | null {
