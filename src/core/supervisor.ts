@@ -5,11 +5,11 @@
  * it "may I go on?"; they never look at load or flags themselves.
  */
 import type { ConnectionSpec } from '../connection.js';
-import type { Engine, OnlineAlter, SqlSession } from '../engine/engine.js';
+import type { Engine, OnlineAlter } from '../engine/engine.js';
 import { GhostwrightError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { postponeReason } from './flags.js';
-import { etaMs, newLiveMigration, rowsPerSecond, type LiveMigration, type MigrationState } from './live.js';
+import { countRowsInBackground } from './exact-count.js';
+import { newLiveMigration, type LiveMigration, type MigrationState } from './live.js';
 import { helperNames } from './names.js';
 import { nullObservers, type HookName, type HookSink, type MigrationObservers, type ProgressView, type RunFacts } from './observers.js';
 import type { AlterOptions } from './options.js';
@@ -18,7 +18,8 @@ import { restAfterChunk } from './share.js';
 import { RunState, stateAfterDecision } from './run-state.js';
 import { Throttler } from './throttle.js';
 import { abortError, type ThrottleDecision } from './throttle-decide.js';
-import { describeSilence, ServerProbe } from './server-probe.js';
+import { ServerProbe } from './server-probe.js';
+import { migrationStatus } from './status.js';
 
 export interface SupervisorInit {
   options: AlterOptions;
@@ -137,7 +138,13 @@ export class MigrationSupervisor {
     const { options, online, log } = this.init;
     this.live.progress.copyStartedAt = Date.now();
     this.setState('copying');
-    if (options.exactRowcount) this.countRowsInBackground();
+    if (options.exactRowcount) {
+      const stopCount = countRowsInBackground(this.init.engine, options.table, log, (n) => {
+        const p = this.live.progress;
+        if (!this.copyDone) p.rowsEstimated = Math.max(n, p.rowsCopied);
+      });
+      this.closers.push(stopCount);
+    }
     this.throttler.start();
     this.closers.push(() => this.throttler.stop());
     this.closers.push(() => this.probe.close());
@@ -176,40 +183,6 @@ export class MigrationSupervisor {
       if (decision.throttled && !wasThrottled) void this.hook('on-throttled', { GHOSTWRIGHT_THROTTLE_REASON: decision.reason ?? '' });
       wasThrottled = decision.throttled;
     });
-  }
-
-  /**
-   * gh-ost's --exact-rowcount: SELECT COUNT(*) on a connection of its own,
-   * never awaited by the copy. The count becomes the progress total (the
-   * copy may already have passed it: rows inserted meanwhile are copied too).
-   */
-  private countRowsInBackground(): void {
-    const { engine, log } = this.init;
-    const ref = engine.tableRef(this.init.options.table);
-    const table = `${engine.quoteIdent(ref.schema)}.${engine.quoteIdent(ref.name)}`;
-    let session: SqlSession | null = null;
-    let open = true;
-    this.closers.push(() => {
-      open = false;
-      // A count still running must not hold up the end of the migration, nor
-      // go on scanning the table on the server after we have gone.
-      const s = session;
-      if (s) void (s.cancel?.() ?? Promise.resolve()).catch(() => undefined).finally(() => s.close().catch(() => undefined));
-    });
-    void (async () => {
-      try {
-        session = await engine.openSession();
-        if (!open) return void (await session.close());
-        const { rows } = await session.query(`SELECT COUNT(*) AS n FROM ${table}`);
-        const n = Number(rows[0] ? Object.values(rows[0])[0] : NaN);
-        if (!open || !Number.isFinite(n)) return;
-        const p = this.live.progress;
-        if (!this.copyDone) p.rowsEstimated = Math.max(n, p.rowsCopied);
-        log.info({ rows: n }, 'exact row count');
-      } catch (err) {
-        if (open) log.warn({ err }, 'exact row count failed; progress goes on with the estimate');
-      }
-    })();
   }
 
   /** The copy is over: the total is what was copied, so progress ends at exactly 100%. */
@@ -281,33 +254,7 @@ export class MigrationSupervisor {
   }
 
   status(): Record<string, unknown> {
-    const p = this.live.progress;
-    return {
-      state: p.state,
-      table: p.table,
-      engine: p.engine,
-      rowsCopied: p.rowsCopied,
-      rowsEstimated: p.rowsEstimated,
-      rowsPerSecond: rowsPerSecond(p),
-      etaMs: etaMs(p),
-      eventsApplied: p.eventsApplied,
-      backlog: p.backlog,
-      throttleReason: p.throttleReason,
-      server: this.serverState(),
-      replicaLagMs: p.replicaLagMs,
-      chunkSize: this.live.settings.chunkSize,
-      maxSharePercent: this.live.settings.maxSharePercent,
-      // In force, whatever holds it (command or flag file), and why.
-      postponeCutOver: postponeReason(this.init.options.postponeCutOverFlagFile, this.live.settings) !== null,
-      postponeReason: postponeReason(this.init.options.postponeCutOverFlagFile, this.live.settings),
-      elapsedMs: Date.now() - p.startedAt,
-    };
-  }
-
-  /** 'responding', or 'server not responding for N s' (a frozen or unreachable server). */
-  private serverState(): string {
-    const silent = this.probe.silentMs();
-    return silent === null ? 'responding' : describeSilence(silent);
+    return migrationStatus(this.live, this.probe.silentMs(), this.init.options.postponeCutOverFlagFile);
   }
 
   /** After the swap: no more heartbeats or status hooks (the changelog is about to go). */
