@@ -34,7 +34,7 @@ import { MigrationSupervisor } from './supervisor.js';
 import { verifyGhost } from './verify.js';
 import { checkResumeKey, type Checkpoint } from './checkpoint.js';
 import { Checkpointer, CopyProgress } from './checkpointer.js';
-import { findCheckpoint, keepForResume, leftoversBesidesRun, swapCommitted } from './resume.js';
+import { findCheckpoint, keepForResume, leftoversBesidesRun, swapCommitted, testKillPoint } from './resume.js';
 import { newApplyStats, newCopyStats, roundStats } from './run-stats.js';
 
 export interface MigratorDeps {
@@ -108,7 +108,7 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps):
       { replicas, discoverReplicas: options.replicaDiscovery, log },
     );
     // resume: an interrupted run's checkpoint is continued with --resume, refused without.
-    checkpoint = await findCheckpoint(online, options, report.table, clauses);
+    checkpoint = await findCheckpoint(online, options, report.table, clauses, () => engine!.leftovers(ref));
     if (checkpoint) report.resumed = { phase: checkpoint.phase, rowsCopied: checkpoint.rowsCopied, streamPosition: checkpoint.streamPosition };
     if (checkpoint && options.execute && swapCommitted(checkpoint, await engine.leftovers(ref))) {
       await finishCommittedSwap(engine, online, ref, options);
@@ -181,6 +181,7 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps):
     cps.pause();
     const cut = await cutOverWithRetries(online, supervisor, options, log);
     swapped = true;
+    testKillPoint('after-swap');
     report.cutOverStallMs = Math.round(cut.stallMs);
     report.cutOverAttempts = cut.attempts;
     report.oldTable = cut.oldTable;

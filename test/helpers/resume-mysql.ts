@@ -16,8 +16,9 @@ export interface CliRun {
   done: Promise<Run>;
 }
 
-export function startCli(args: string[]): CliRun {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** `env`: added to this process's environment (e.g. GHOSTWRIGHT_TEST_KILL_AT). */
+export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): CliRun {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d) => (stdout += String(d)));
