@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { unchangedFrom } from '../../src/engine/postgres/stream.js';
+import { unchangedFrom } from '../../src/engine/postgres/pgoutput.js';
 
 describe('unchangedFrom (a TOASTed key column the UPDATE left alone)', () => {
   it('takes an unchanged (undefined) key column from the old key image', () => {

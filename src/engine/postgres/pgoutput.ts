@@ -41,3 +41,21 @@ export class TextPgoutputPlugin extends PgoutputPlugin {
     return msg;
   }
 }
+
+/**
+ * A key column stored out of line (TOAST) that the UPDATE did not change
+ * arrives in the new tuple as 'unchanged' (undefined), not as its value; the
+ * update then failed with E_STREAM_KEY. The server logs the old key image
+ * whenever the replica identity has external values, so an unchanged key
+ * column takes its value from there (unchanged means equal).
+ */
+export function unchangedFrom(
+  next: Record<string, unknown> | null | undefined,
+  old: Record<string, unknown> | null | undefined,
+  keyColumns: readonly string[],
+): Record<string, unknown> | null {
+  if (!next || !old) return null;
+  const merged = { ...next };
+  for (const col of keyColumns) if (merged[col] === undefined && col in merged) merged[col] = old[col];
+  return merged;
+}

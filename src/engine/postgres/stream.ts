@@ -31,7 +31,8 @@ import type { ConnectionSpec } from '../../connection.js';
 import { GhostwrightError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { ChangeBacklog } from '../../core/change-backlog.js';
-import { TextPgoutputPlugin } from './pgoutput.js';
+import { compareLsn, lsnAfter } from './lsn.js';
+import { TextPgoutputPlugin, unchangedFrom } from './pgoutput.js';
 import { ReplicationLink } from './replication-link.js';
 
 export const MARKER_PREFIX = 'ghostwright';
@@ -49,40 +50,6 @@ export interface StreamConfig {
   /** The slot's consistent point: what we may acknowledge before anything was applied. */
   startLsn: string;
   log: Logger;
-}
-
-/**
- * A key column stored out of line (TOAST) that the UPDATE did not change
- * arrives in the new tuple as 'unchanged' (undefined), not as its value; the
- * update then failed with E_STREAM_KEY. The server logs the old key image
- * whenever the replica identity has external values, so an unchanged key
- * column takes its value from there (unchanged means equal).
- */
-export function unchangedFrom(
-  next: Record<string, unknown> | null | undefined,
-  old: Record<string, unknown> | null | undefined,
-  keyColumns: readonly string[],
-): Record<string, unknown> | null {
-  if (!next || !old) return null;
-  const merged = { ...next };
-  for (const col of keyColumns) if (merged[col] === undefined && col in merged) merged[col] = old[col];
-  return merged;
-}
-
-const lsnValue = (l: string): bigint => {
-  const [hi, lo] = l.split('/');
-  return (BigInt(`0x${hi ?? '0'}`) << 32n) + BigInt(`0x${lo ?? '0'}`);
-};
-
-/** Order of LSNs printed as 'X/Y' (hex): < 0, 0, > 0. */
-export function compareLsn(a: string, b: string): number {
-  const d = lsnValue(a) - lsnValue(b);
-  return d < 0n ? -1 : d > 0n ? 1 : 0;
-}
-
-/** a > b for LSNs printed as 'X/Y' (hex). */
-export function lsnAfter(a: string, b: string): boolean {
-  return compareLsn(a, b) > 0;
 }
 
 export class ChangeStream {
