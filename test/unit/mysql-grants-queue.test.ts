@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkGrants, parseGrant } from '../../src/engine/mysql/grants.js';
 import { binlogChecks, parseVersion } from '../../src/engine/mysql/doctor.js';
-import { isDdlOnTable, keyNormalizer } from '../../src/engine/mysql/stream.js';
+import { isDdlOnTable, keyNormalizer } from '../../src/engine/mysql/binlog-decode.js';
 import { comparePositions, withoutSqlModes } from '../../src/engine/mysql/connect.js';
 
 describe('SHOW GRANTS parsing', () => {
