@@ -66,6 +66,21 @@ export function secondsOption(name: string, { positive }: { positive: boolean })
   };
 }
 
+const DURATION_UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A duration above 0 as milliseconds: `90s`, `30m`, `1h`, `2d`, or `1h30m`. */
+export function durationOption(name: string) {
+  return (value: string): number => {
+    const text = value.trim().toLowerCase();
+    const parts = [...text.matchAll(/(\d+(?:\.\d+)?)([smhd])/g)];
+    const ms = parts.reduce((sum, p) => sum + Number(p[1]) * DURATION_UNITS[p[2]!]!, 0);
+    if (!parts.length || parts.map((p) => p[0]).join('') !== text || !(ms > 0)) {
+      throw new RefusedError('E_BAD_FLAG', `${name} must be a duration above 0 such as 90s, 30m, 1h or 2d, got "${value}"`);
+    }
+    return Math.round(ms);
+  };
+}
+
 /** `auto` (let the tool pick) or a whole number >= 1. */
 export function threadsOption(name: string) {
   const int = positiveIntOption(name);

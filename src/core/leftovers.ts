@@ -12,7 +12,7 @@ export function cleanupCommand(table: TableRef, dropOldTable: boolean): string {
 }
 
 export function describeLeftover(l: Leftover): string {
-  return `${l.kind} ${l.name}${l.active ? ' (in use: a run is going on)' : ''}`;
+  return `${l.kind} ${l.name}${l.active ? ' (in use: a run is going on)' : ''}${l.note ? ` (${l.note})` : ''}`;
 }
 
 /** A failed error-level check when anything is left; the fix is the cleanup command (or waiting for the run in progress). */

@@ -104,6 +104,7 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps):
         streamStartTimeoutMs: options.streamStartTimeoutMs,
         maxRetainedWalBytes: options.throttle.maxRetainedWalBytes,
         resume: options.resume,
+        ...(options.revertWindowMs ? { revertWindowMs: options.revertWindowMs } : {}),
       },
       { replicas, discoverReplicas: options.replicaDiscovery, log },
     );

@@ -69,6 +69,8 @@ export interface AlterOptions {
   resume: boolean | 'auto';
   /** How often the checkpoint is written while the run goes on (and at each phase change). */
   checkpointIntervalMs: number;
+  /** PG --revert-window: keep the slot after the cut-over this long, so `alter --revert` can swap back (null: drop it). */
+  revertWindowMs: number | null;
 }
 
 export const DEFAULT_THROTTLE: ThrottleOptions = Object.freeze({
@@ -99,6 +101,7 @@ export function alterOptions(partial: Partial<AlterOptions> & Pick<AlterOptions,
     initiallyDropOldTable: false,
     resume: false,
     checkpointIntervalMs: 2000,
+    revertWindowMs: null,
     postponeCutOverFlagFile: null,
     replicas: [],
     replicaDiscovery: true,

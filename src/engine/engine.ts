@@ -60,6 +60,8 @@ export interface Leftover {
   active?: boolean;
   /** An old table kept by a --timestamp-old-table run (`_t_<stamp>_del`): listed for cleanup, never in a new run's way. */
   timestamped?: boolean;
+  /** What it is beyond its kind, for people (e.g. a slot kept for alter --revert, and until when). */
+  note?: string;
 }
 
 export interface Engine {

@@ -27,6 +27,8 @@ export interface AlterRequest {
   maxRetainedWalBytes?: number;
   /** --resume: continue the interrupted run whose checkpoint is in the changelog (see core/checkpoint.ts). */
   resume?: boolean | 'auto';
+  /** PG --revert-window: keep the slot after the cut-over this long, for `alter --revert` (postgres/revert-point.ts). MySQL reverts from the binlog. */
+  revertWindowMs?: number;
 }
 
 export interface CopyRange {

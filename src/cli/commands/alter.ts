@@ -5,7 +5,7 @@ import { alterOptions, replicaChoice, type AlterOptions } from '../../core/optio
 import type { AlterReport } from '../../core/report.js';
 import { exitForStatus, RefusedError } from '../../errors.js';
 import { envelope, printEnvelope } from '../envelope.js';
-import { choiceOption, collect, httpUrlOption, intOption, loggerFor, positiveIntOption, PROGRESS_MODES, ReportedExit, requireUrl, secondsOption, threadsOption } from '../common.js';
+import { choiceOption, collect, durationOption, httpUrlOption, intOption, loggerFor, positiveIntOption, PROGRESS_MODES, ReportedExit, requireUrl, secondsOption, threadsOption } from '../common.js';
 import { resolvePassword, warnPasswordInArgv, type PasswordFlags } from '../password.js';
 import { gracefulInterrupts } from '../signals.js';
 
@@ -49,6 +49,7 @@ interface AlterFlags extends PasswordFlags {
   initiallyDropOldTable?: boolean;
   resume?: boolean;
   checkpointIntervalMillis?: number;
+  revertWindow?: number;
 }
 
 export function registerAlter(program: Command): void {
@@ -59,6 +60,7 @@ export function registerAlter(program: Command): void {
     .requiredOption('--table <name>', 'table to change, optionally schema-qualified')
     .option('--alter <sql>', 'clauses after ALTER TABLE <table>, or a whole ALTER TABLE statement for the same table (required unless --revert)')
     .option('--revert', 'swap the kept old table (_<table>_del) back in, with every write made since the cut-over (dry run unless --execute)')
+    .option('--revert-window <duration>', 'PostgreSQL: keep the replication slot after the cut-over this long (e.g. 1h), so alter --revert can swap back; its WAL is retained meanwhile', durationOption('--revert-window'))
     .option('--execute', 'migrate for real (default: dry run that proves the ALTER on a ghost table and prints the plan)')
     .option('--chunk-size <n>', 'rows per chunk to start with; adapts to --chunk-time', positiveIntOption('--chunk-size'), 5000)
     .option('--chunk-time <ms>', 'target time per chunk', positiveIntOption('--chunk-time'), 500)
@@ -132,6 +134,7 @@ export function toOptions(flags: AlterFlags): AlterOptions {
     initiallyDropOldTable: flags.initiallyDropOldTable === true,
     resume: flags.resume === true,
     checkpointIntervalMs: flags.checkpointIntervalMillis ?? 2000,
+    revertWindowMs: revertWindow(flags),
     postponeCutOverFlagFile: flags.postponeCutOverFlagFile ?? null,
     ...replicaChoice(flags.replica),
     socketPath: flags.socket ?? null,
@@ -155,6 +158,14 @@ export function toOptions(flags: AlterFlags): AlterOptions {
       maxSharePercent: flags.maxShare,
     },
   });
+}
+
+/** --revert-window needs the old table kept, and belongs to the forward ALTER. */
+function revertWindow(flags: AlterFlags): number | null {
+  if (flags.revertWindow === undefined) return null;
+  if (flags.okToDropTable) throw new RefusedError('E_USAGE', '--revert-window keeps the old table for a revert: it cannot go with --ok-to-drop-table', { hint: 'drop one of the two flags' });
+  if (flags.revert) throw new RefusedError('E_USAGE', '--revert-window belongs to the forward alter, not to --revert', { hint: 'drop --revert-window' });
+  return flags.revertWindow;
 }
 
 /** --alter, or nothing with --revert (which reads the old shape from the kept table). */

@@ -32,12 +32,13 @@ export function registerDoctor(program: Command): void {
         checks = await engine.doctor(replicas);
         if (opts.table !== undefined) {
           const ref = engine.tableRef(opts.table);
-          const check = leftoverCheck(ref, await engine.leftovers(ref));
-          checks.push(check.fix ? { ...check, fix: check.fix.replace('<URL>', redactedUrl(spec)) } : check);
+          checks.push(leftoverCheck(ref, await engine.leftovers(ref)));
         }
       } finally {
         await engine.close();
       }
+      // Fixes that name a ghostwright command get this server's (redacted) URL.
+      checks = checks.map((c) => (c.fix?.includes('<URL>') ? { ...c, fix: c.fix.replaceAll('<URL>', redactedUrl(spec)) } : c));
       const ready = checks.every((c) => c.ok || c.severity !== 'error');
       if (opts.json) {
         const failed = checks.filter((c) => !c.ok && c.severity === 'error');

@@ -8,6 +8,7 @@ import { SLOT_PREFIX } from '../../core/names.js';
 import type { CheckResult } from '../engine.js';
 import { catalog, createPool } from './connect.js';
 import { quoteIdent } from './ident.js';
+import { findRevertPoints } from './revert-point.js';
 
 export const MIN_VERSION_NUM = 140000;
 
@@ -73,9 +74,10 @@ export async function ourSlots(db: pg.Pool | pg.ClientBase): Promise<SlotRow[]> 
 
 export const dropSlotFix = (name: string): string => `SELECT pg_drop_replication_slot('${name.replace(/'/g, "''")}');`;
 
-/** Leftover slots of ours: an inactive one retains WAL forever. */
+/** Leftover slots of ours: an inactive one retains WAL forever (one kept for alter --revert is revert-window-check.ts's). */
 export async function leftoverSlotCheck(db: pg.Pool | pg.ClientBase): Promise<CheckResult> {
-  const inactive = (await ourSlots(db)).filter((s) => !s.active);
+  const kept = await revertSlotNames(db);
+  const inactive = (await ourSlots(db)).filter((s) => !s.active && !kept.has(s.name));
   return check(
     'leftover-slots',
     'Leftover ghostwright replication slots',
@@ -84,6 +86,11 @@ export async function leftoverSlotCheck(db: pg.Pool | pg.ClientBase): Promise<Ch
     inactive.map((s) => dropSlotFix(s.name)).join(' '),
     'warn',
   );
+}
+
+/** Slots kept on purpose after a cut-over, for alter --revert (revert-point.ts). */
+export async function revertSlotNames(db: pg.Pool | pg.ClientBase): Promise<Set<string>> {
+  return new Set((await findRevertPoints(db)).map((p) => p.point.slot));
 }
 
 /**

@@ -54,6 +54,10 @@ export interface CutOverContext {
   emitMarker: () => Promise<string>;
   /** ANALYZE of the ghost started while the stream caught up; true when it ran (no ANALYZE after the swap then). */
   ghostAnalyzed: Promise<boolean> | null;
+  /** Inside the transaction, right before the renames (a revert moves the kept old table to the ghost's name). */
+  beforeSwap?: (a: pg.ClientBase) => Promise<void>;
+  /** Inside the transaction, after the renames (--revert-window: publish the new table, record the revert point). */
+  afterSwap?: (a: pg.ClientBase) => Promise<void>;
   log: Logger;
 }
 
@@ -107,9 +111,11 @@ export async function cutOver(ctx: CutOverContext): Promise<CutOverResult> {
     stream.forgetMarker(id);
     phases.catchUpMs = performance.now() - lockedAt - phases.lockMs!;
     const deps = await readDependents(a, rel!.oid, ctx.publication, ctx.identityOverride);
+    await ctx.beforeSwap?.(a);
     const res = await swap(a, { original, ghost: ctx.ghost, old: ctx.old, oldTableStamp: ctx.request.oldTableStamp, deps, ghostFks: ctx.ghostFks, columnMap: ctx.columnMap });
     toValidate = res.toValidate;
     for (const w of res.warnings) ctx.log.warn(w);
+    await ctx.afterSwap?.(a);
     phases.swapMs = performance.now() - lockedAt - phases.lockMs! - phases.catchUpMs!;
     await a.query('COMMIT');
     stallMs = performance.now() - lockedAt;

@@ -12,8 +12,10 @@ import { connectError, createPool } from './connect.js';
 import { PG_MAX_IDENTIFIER_BYTES, parseTableRef, quoteIdent } from './ident.js';
 import { PG_IDENTIFIER_LIMIT } from '../../core/names.js';
 import { inspectTable } from './inspect.js';
+import { revertWindowCheck } from './revert-window-check.js';
+import { DEFAULT_THROTTLE } from '../../core/options.js';
 import { PgOnlineAlter } from './online-alter.js';
-import { pgRevert } from './revert.js';
+import { PgRevert } from './revert.js';
 import type { RevertJob, RevertRequest } from '../revert-contract.js';
 
 export { quoteIdent } from './ident.js';
@@ -44,7 +46,7 @@ class PostgresEngine implements Engine {
   }
 
   async doctor(replicas: ConnectionSpec[]): Promise<CheckResult[]> {
-    return [...(await serverChecks(this.pool, null)), await leftoverSlotCheck(this.pool), await leftoverOriginCheck(this.pool), await originPrivilegeCheck(this.pool), ...(await standbyChecks(this.pool)), ...(await replicaChecks(replicas))];
+    return [...(await serverChecks(this.pool, null)), await leftoverSlotCheck(this.pool), await leftoverOriginCheck(this.pool), await originPrivilegeCheck(this.pool), await revertWindowCheck(this.pool, DEFAULT_THROTTLE.maxRetainedWalBytes), ...(await standbyChecks(this.pool)), ...(await replicaChecks(replicas))];
   }
 
   inspect(ref: TableRef): Promise<TableInfo> {
@@ -64,7 +66,7 @@ class PostgresEngine implements Engine {
   }
 
   revert(request: RevertRequest, log: Logger): RevertJob {
-    return pgRevert(request, log);
+    return new PgRevert({ spec: this.spec, request, log });
   }
 
   async execute(sql: string, params?: unknown[]): Promise<{ rows: Record<string, unknown>[]; affectedRows: number }> {

@@ -13,6 +13,7 @@ import type { Leftover, TableRef } from '../engine.js';
 import { catalog, sqlState } from './connect.js';
 import { quoteIdent } from './ident.js';
 import { ourOrigins } from './origin.js';
+import { expired, findRevertPoints, restoreComment } from './revert-point.js';
 
 /** `ghostwright_<hash>_`: every slot (and origin) of a run on this table starts so. */
 export function slotPrefix(ref: TableRef): string {
@@ -38,7 +39,13 @@ export async function pgLeftovers(db: pg.Pool, ref: TableRef): Promise<Leftover[
   for (const t of stamped) if (isStampedOldTable('postgres', ref.name, t.name)) out.push({ kind: 'old-table', name: t.name, timestamped: true });
   const prefix = slotPrefix(ref);
   const slots = await catalog<{ name: string; active: boolean }>(db, `SELECT slot_name AS name, active FROM pg_replication_slots WHERE starts_with(slot_name::text, $1) ORDER BY 1`, [prefix]);
-  for (const s of slots) out.push({ kind: 'slot', name: s.name, active: s.active });
+  // A slot kept for alter --revert (--revert-window): removing it ends the window.
+  const windows = new Map((await findRevertPoints(db, ref.schema)).map((f) => [f.point.slot, f.point]));
+  for (const s of slots) {
+    const w = windows.get(s.name);
+    const note = w ? (expired(w) ? `kept for alter --revert; its revert window ended at ${w.expires}` : `kept for alter --revert until ${w.expires}; removing it ends the revert window`) : undefined;
+    out.push({ kind: 'slot', name: s.name, active: s.active, ...(note ? { note } : {}) });
+  }
   const pub = publicationName(ref.schema, ref.name);
   if ((await catalog(db, `SELECT 1 FROM pg_publication WHERE pubname = $1`, [pub])).length) out.push({ kind: 'publication', name: pub });
   for (const o of await ourOrigins(db, prefix)) out.push({ kind: 'origin', name: o });
@@ -49,11 +56,14 @@ export async function pgLeftovers(db: pg.Pool, ref: TableRef): Promise<Leftover[
 export async function dropPgLeftovers(db: pg.Pool, ref: TableRef, items: readonly Leftover[]): Promise<Leftover[]> {
   const order: Leftover['kind'][] = ['slot', 'publication', 'origin', 'ghost', 'changelog', 'old-table'];
   const dropped: Leftover[] = [];
+  const windows = items.some((i) => i.kind === 'slot') ? await findRevertPoints(db, ref.schema) : [];
   for (const kind of order) {
     for (const item of items.filter((i) => i.kind === kind)) {
       switch (kind) {
         case 'slot':
           await db.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1`, [item.name]);
+          // Its revert point goes with it: the old table gets its own comment back.
+          for (const w of windows.filter((f) => f.point.slot === item.name)) await restoreComment(db, w);
           break;
         case 'publication':
           await db.query(`DROP PUBLICATION IF EXISTS ${quoteIdent(item.name)}`);

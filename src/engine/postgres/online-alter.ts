@@ -36,6 +36,7 @@ import { parseUsing } from './using.js';
 import { ensureReplicaIdentity, restoreReplicaIdentity } from './identity.js';
 import { CopySessions, dropRunOrigins, decideOriginFilter, originCheck, originFacts, subscriptionCheck, type OriginDecision } from './origin.js';
 import { leftoverOriginCheck, materializedViewCheck } from './checks.js';
+import { keepRevertWindow, windowKeptOn } from './revert-point.js';
 
 export interface PgAlterDeps {
   spec: ConnectionSpec;
@@ -431,8 +432,15 @@ export class PgOnlineAlter implements OnlineAlter {
       identityOverride: this.identityChanged,
       emitMarker: () => this.emitMarker(),
       ghostAnalyzed: this.ghostAnalyzed,
+      ...(this.deps.request.revertWindowMs ? { afterSwap: (a: pg.ClientBase) => this.keepRevertWindow(a, this.deps.request.revertWindowMs!) } : {}),
       log: this.log,
     };
+  }
+
+  /** --revert-window, inside the swap's transaction (revert-point.ts). */
+  private keepRevertWindow(a: pg.ClientBase, windowMs: number): Promise<void> {
+    const columns = this.plan!.mapping.pairs.map((p) => p.target);
+    return keepRevertWindow(a, { original: this.original, old: this.old, slot: this.slotName, publication: this.publication, windowMs, columns });
   }
 
   async cutOver(): Promise<CutOverResult> {
@@ -442,8 +450,8 @@ export class PgOnlineAlter implements OnlineAlter {
     return result;
   }
 
-  /** Stops the stream, then drops slot (it can't be dropped while in use) and publication. */
-  private async dropStream(keep = false): Promise<void> {
+  /** Stops the stream, then drops slot (it can't be dropped while in use) and publication; keepSlot: both stay (a revert window). */
+  private async dropStream(keep = false, keepSlot = false): Promise<void> {
     await this.applier?.stop();
     await this.stream?.stop();
     this.applier = null;
@@ -451,7 +459,7 @@ export class PgOnlineAlter implements OnlineAlter {
     this.stream = null;
     if (keep) return this.copySessions?.close(this.pool, true);
     try {
-      await this.dropSlotAndPublication();
+      if (!keepSlot) await this.dropSlotAndPublication();
     } finally {
       // The copy's sessions end first: an origin in use cannot be dropped.
       await this.copySessions?.close(this.pool);
@@ -475,7 +483,10 @@ export class PgOnlineAlter implements OnlineAlter {
     // A run whose swap had committed when it was killed (core/resume.ts): only its stream objects and changelog are left.
     if (this.found && !this.resuming) this.adopt(this.found);
     try {
-      await this.dropStream();
+      // --revert-window: the swap recorded a revert point on the old table; its slot and publication stay for `alter --revert`.
+      const window = await windowKeptOn(this.pool, this.old, this.slotName);
+      await this.dropStream(false, window !== null);
+      if (window) this.log.info({ slot: this.slotName, until: window.expires }, `revert window kept until ${window.expires}: the slot retains WAL until alter --revert, cleanup, or the window's end`);
       await this.pool.query(`DROP TABLE IF EXISTS ${qualified(this.changelog)}`);
       if (this.identityChanged !== null) {
         // The original now lives on as _t_del (if kept): give it its identity back.

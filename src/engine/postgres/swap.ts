@@ -41,7 +41,7 @@ export function grantSql(target: string, acl: AclEntry[], owner: string): string
 }
 
 /** COMMENT takes no parameters: let the server quote the literal (format %L) from a bound value. */
-async function comment(db: pg.ClientBase, what: string, target: string, text: string | null): Promise<void> {
+export async function comment(db: pg.Pool | pg.ClientBase, what: string, target: string, text: string | null): Promise<void> {
   if (text === null) return;
   const res = await db.query<{ s: string }>(`SELECT format('COMMENT ON ${what} %s IS %L', $1::text, $2::text) AS s`, [target, text]);
   await db.query(res.rows[0]!.s);

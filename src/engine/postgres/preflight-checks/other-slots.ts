@@ -5,8 +5,9 @@
  * WAL twice as long).
  */
 import { SLOT_PREFIX } from '../../../core/names.js';
-import { dropSlotFix, ourSlots } from '../checks.js';
+import { dropSlotFix, ourSlots, revertSlotNames } from '../checks.js';
 import { slotPrefix } from '../leftovers.js';
+import { revertWindowCheck } from '../revert-window-check.js';
 import type { PgCheck } from './context.js';
 
 export const otherSlots: PgCheck = {
@@ -16,8 +17,10 @@ export const otherSlots: PgCheck = {
     const heavy: string[] = [];
     const foreign: string[] = [];
     const prefix = slotPrefix(table.ref);
+    // Slots kept for alter --revert: their own check, their WAL counted against the limit.
+    const kept = await revertSlotNames(pool);
     for (const s of await ourSlots(pool)) {
-      if (s.name.startsWith(prefix)) continue;
+      if (s.name.startsWith(prefix) || kept.has(s.name)) continue;
       if (!s.active) foreign.push(s.name);
       else if ((s.retained ?? 0) > names.maxRetainedWalBytes) heavy.push(`${s.name} (${s.retained} bytes)`);
     }
@@ -38,6 +41,7 @@ export const otherSlots: PgCheck = {
         detail: heavy.length ? heavy.join(', ') : 'below the limit',
         ...(heavy.length ? { fix: 'wait for the other migration to finish, or abort it (its slot retains WAL)' } : {}),
       },
+      await revertWindowCheck(pool, names.maxRetainedWalBytes),
     ];
   },
 };
