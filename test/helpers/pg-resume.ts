@@ -19,9 +19,9 @@ export interface Background {
   kill9(): Promise<void>;
 }
 
-/** Starts the CLI; stdout and stderr are kept for the failure message. */
-export function background(args: string[]): Background {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts the CLI; stdout and stderr are kept for the failure message. `env`: added to this process's. */
+export function background(args: string[], env: NodeJS.ProcessEnv = {}): Background {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let out = '';
   let stdout = '';
   child.stdout!.on('data', (d: Buffer) => ((out += d.toString()), (stdout += d.toString())));
