@@ -14,22 +14,21 @@
  * the cut-over committed, and abort() removes what we created.
  */
 import { parseConnectionUrl, redactedUrl, type ConnectionSpec } from '../connection.js';
-import type { ParsedAlter } from '../engine/alter.js';
-import type { CheckResult, Engine, EngineCatalog, OnlineAlter, TableInfo, TableRef } from '../engine/engine.js';
-import { preflightCode } from '../error-codes.js';
-import { GhostwrightError, RefusedError, statusForExit, toGhostwrightError } from '../errors.js';
+import type { Engine, EngineCatalog, OnlineAlter, TableRef } from '../engine/engine.js';
+import { GhostwrightError, statusForExit, toGhostwrightError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
-import { checkAlter, reAddedOf, renamesOf } from './alter-text.js';
-import { chooseSharedKey, mapColumns, type CopyPlan } from './columns.js';
+import { checkAlter } from './alter-text.js';
+import { describePlan, planCopy } from './copy-plan.js';
 import { copyTable } from './copier.js';
 import { cutOverWithRetries, waitWhilePostponed } from './cutover.js';
 import type { LiveMigration } from './live.js';
-import { helperNames, oldTableStamp } from './names.js';
+import { oldTableStamp } from './names.js';
 import { initialDrops } from './initial-drop.js';
 import { leftoverCheck } from './leftovers.js';
 import type { AlterOptions } from './options.js';
-import type { AlterPlan, AlterReport } from './report.js';
+import type { AlterReport } from './report.js';
 import type { MigrationObservers } from './observers.js';
+import { preflight } from './preflight.js';
 import { MigrationSupervisor } from './supervisor.js';
 import { verifyGhost } from './verify.js';
 import { checkResumeKey, type Checkpoint } from './checkpoint.js';
@@ -234,62 +233,6 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps):
     }
     await engine?.close().catch(() => undefined);
   }
-}
-
-/** Refuses on any failed error-level check; returns the warnings for the plan. */
-async function preflight(online: OnlineAlter, original: TableInfo, recheckLeftovers?: () => Promise<CheckResult>): Promise<CheckResult[]> {
-  if (!original.copyKey) {
-    throw new RefusedError('E_NO_KEY', `table ${original.ref.schema}.${original.ref.name} has no PRIMARY KEY or NOT NULL UNIQUE key`, {
-      hint: 'add a primary key (or a unique key over NOT NULL columns) first; the copy and the apply need one',
-    });
-  }
-  const checks = await online.preflight(original);
-  const at = checks.findIndex((c) => c.id === 'leftovers' && !c.ok);
-  if (at >= 0 && recheckLeftovers) checks[at] = await recheckLeftovers();
-  const failed = checks.filter((c) => !c.ok && c.severity === 'error');
-  if (failed.length > 0) {
-    const first = failed[0]!;
-    const lines = failed.map((c) => `${c.title}: ${c.detail}`).join('; ');
-    throw new RefusedError(preflightCode(first.id), `preflight refused: ${lines}`, {
-      hint: failed.map((c) => c.fix).filter(Boolean).join(' | ') || undefined,
-      details: { checks: failed.map((c) => c.id) },
-    });
-  }
-  return checks.filter((c) => !c.ok && c.severity === 'warn');
-}
-
-function planCopy(original: TableInfo, ghost: TableInfo, parsed: ParsedAlter, fold: (n: string) => string): CopyPlan {
-  const mapping = mapColumns(original, ghost, renamesOf(parsed, fold), fold, reAddedOf(parsed, fold));
-  const plan = chooseSharedKey(original, ghost, mapping, fold);
-  if (!plan) {
-    throw new RefusedError('E_NO_SHARED_KEY', 'no PRIMARY KEY or NOT NULL UNIQUE key is shared by the old and the new shape of the table', {
-      hint: 'keep the key columns (or one unique NOT NULL key) unchanged by the ALTER, or only widen it (the new key must contain the old one, and an index of the new table must start with the old key columns); else change the key in a separate migration',
-    });
-  }
-  return plan;
-}
-
-function describePlan(original: TableInfo, plan: CopyPlan, options: AlterOptions, engine: Engine, table: string, checks: CheckResult[], stamp?: string): AlterPlan {
-  const max = engine.capabilities.identifierLimit;
-  const { old: del, ghost: gho } = helperNames(engine.dialect, table, max, stamp);
-  const warnings: string[] = [];
-  const reAdded = plan.mapping.added.filter((c) => plan.mapping.dropped.some((d) => d.toLowerCase() === c.toLowerCase()));
-  if (reAdded.length) warnings.push(`columns dropped and added again, they take their defaults: ${reAdded.join(', ')}`);
-  if (plan.mapping.dropped.length) warnings.push(`columns dropped, their data is not copied: ${plan.mapping.dropped.join(', ')}`);
-  for (const c of checks) warnings.push(`${c.title}: ${c.detail}${c.fix ? ` (${c.fix})` : ''}`);
-  return {
-    key: { name: plan.keyName, columns: plan.sourceKey },
-    ...(plan.targetKeyUnique ? {} : { ghostKey: { name: plan.ghostKey.name, columns: plan.ghostKey.columns } }),
-    estimatedRows: original.estimatedRows,
-    estimatedBytes: original.estimatedBytes,
-    chunkSize: options.chunkSize,
-    threads: options.threads,
-    columnsCopied: plan.mapping.pairs.map((p) => (p.source === p.target ? p.source : `${p.source} -> ${p.target}`)),
-    columnsDropped: plan.mapping.dropped,
-    columnsAdded: plan.mapping.added,
-    cutOver: `atomic swap: ${table} -> ${del}, ${gho} -> ${table} (writers blocked at most ${options.cutOverLockTimeoutMs} ms per attempt, ${options.cutOverRetries} attempts); ${options.dropOldTable ? `${del} dropped afterwards` : `${del} kept`}`,
-    warnings,
-  };
 }
 
 /** The interrupted run had swapped the tables: only its changelog (and, with --ok-to-drop-table, the old table) is left. */
