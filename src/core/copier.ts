@@ -12,6 +12,7 @@ import type { MigrationSupervisor } from './supervisor.js';
 import { remainingRanges, type RangeProgress } from './checkpoint.js';
 import type { CopyProgress } from './checkpointer.js';
 import { countChunk, countThrottle, type CopyStats } from './run-stats.js';
+import { CopyWallClock } from './copy-wall.js';
 import type { Logger } from '../log.js';
 
 export interface CopyTracking {
@@ -33,6 +34,7 @@ export interface CopyTracking {
  */
 export async function copyTable(online: OnlineAlter, supervisor: MigrationSupervisor, options: AlterOptions, tracking: CopyTracking): Promise<number> {
   const { progress, resumed } = tracking;
+  const wall = tracking.stats ? new CopyWallClock(Date.now()) : undefined;
   let ranges: CopyRange[];
   if (resumed) ranges = resumed.map((r) => ({ after: r.after, upTo: r.upTo }));
   else {
@@ -51,11 +53,12 @@ export async function copyTable(online: OnlineAlter, supervisor: MigrationSuperv
     todo.map((range, i) =>
       range
         ? limit(async () => {
-            total += await copyRange(online, supervisor, options, range, (last, rows) => progress.chunkDone(i, last, rows), tracking);
+            total += await copyRange(online, supervisor, options, range, (last, rows) => progress.chunkDone(i, last, rows), { ...tracking, wall });
           })
         : null,
     ),
   );
+  if (wall && tracking.stats) tracking.stats.wall = wall.result();
   return total;
 }
 
@@ -77,7 +80,7 @@ async function copyRange(
   options: AlterOptions,
   range: CopyRange,
   committed: (last: KeyTuple | null, rows: number) => void,
-  { stats, log }: Pick<CopyTracking, 'stats' | 'log'>,
+  { stats, log, wall }: Pick<CopyTracking, 'stats' | 'log'> & { wall: CopyWallClock | undefined },
 ): Promise<number> {
   const live = supervisor.live;
   const limits = { ...DEFAULT_LIMITS, targetMs: options.chunkTimeMs };
@@ -88,17 +91,30 @@ async function copyRange(
     const reason = live.progress.throttleReason;
     let t = Date.now();
     await supervisor.waitUntilClear();
-    if (stats) countThrottle(stats, reason ?? live.progress.throttleReason, Date.now() - t);
-    t = Date.now();
+    let now = Date.now();
+    if (stats) countThrottle(stats, reason ?? live.progress.throttleReason, now - t);
+    wall?.span('throttle', t, now);
+    t = now;
     await waitForBacklog(online, supervisor, options.maxBacklogEvents);
-    if (stats) stats.backlogWaitMs += Date.now() - t;
+    now = Date.now();
+    if (stats) stats.backlogWaitMs += now - t;
+    wall?.span('backlog', t, now);
     // A DBA's `chunk-size=N` on the socket wins over the adaptive size.
     if (live.settings.chunkSize !== options.chunkSize && live.settings.chunkSize !== size) size = live.settings.chunkSize;
     const t0 = Date.now();
     const chunk = await online.copyChunk(cursor, size);
+    const t1 = Date.now();
     // Busy: the server worked for this chunk (its boundary read included); waiting for the window is not work.
-    const busyMs = Date.now() - t0 - (chunk.windowWaitMs ?? 0);
+    const busyMs = t1 - t0 - (chunk.windowWaitMs ?? 0);
     if (stats) countChunk(stats, { size, rows: chunk.rows, ms: busyMs - (chunk.boundaryMs ?? 0), boundaryMs: chunk.boundaryMs ?? 0, windowWaitMs: chunk.windowWaitMs ?? 0 });
+    if (wall) {
+      // copyChunk reads the boundary, then waits for the window, then inserts.
+      const b = t0 + (chunk.boundaryMs ?? 0);
+      const w = b + (chunk.windowWaitMs ?? 0);
+      wall.span('boundary', t0, b);
+      wall.span('window', b, w);
+      wall.span('chunk', w, t1);
+    }
     log?.debug({ size, rows: chunk.rows, ms: busyMs, boundaryMs: chunk.boundaryMs, windowWaitMs: chunk.windowWaitMs, backlog: online.streamStats().backlog }, 'chunk');
     copied += chunk.rows;
     live.progress.rowsCopied += chunk.rows;
@@ -107,7 +123,9 @@ async function copyRange(
     if (live.settings.chunkSize === options.chunkSize) size = nextChunkSize(size, busyMs, chunk.rows, limits);
     t = Date.now();
     await supervisor.restAfterChunk(busyMs);
-    if (stats) stats.shareRestMs += Date.now() - t;
+    now = Date.now();
+    if (stats) stats.shareRestMs += now - t;
+    wall?.span('share', t, now);
     cursor = { after: chunk.last, upTo: cursor.upTo };
   }
 }

@@ -7,6 +7,7 @@
  * count 2 s).
  */
 import type { ApplyStats } from '../engine/engine.js';
+import type { CopyWall } from './copy-wall.js';
 
 export type { ApplyStats };
 
@@ -32,6 +33,8 @@ export interface CopyStats {
   lastChunkRows: number;
   /** The slowest chunk, ms. */
   maxChunkMs: number;
+  /** The copy's WALL time by what its workers did (core/copy-wall.ts); set when the copy ends. */
+  wall?: CopyWall;
 }
 
 export interface RunStats {
