@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseTableRef, quoteIdent } from '../../src/engine/mysql/ident.js';
 import { buildApplyDelete, buildApplyInsert, buildCollidingKeys } from '../../src/engine/mysql/apply-sql.js';
 import { buildChangelogWrite, buildCopyChunk, buildKeyAtOffset, buildKeyBound, buildLastKeyInRange, buildLockTables, buildMissingKeys, buildRename, keyCompare, keyIn, likeContains } from '../../src/engine/mysql/sql.js';
+import { integerSplitPoints } from '../../src/engine/mysql/split.js';
 import { RefusedError } from '../../src/errors.js';
 
 const t = { schema: 'shop', name: 'orders' };
@@ -133,5 +134,15 @@ describe('mysql copy and apply builders', () => {
   });
   it('escapes LIKE wildcards', () => {
     expect(likeContains('`a_b%`')).toBe('%`a\\_b\\%`%');
+  });
+});
+
+describe('integerSplitPoints', () => {
+  it('splits an integer key by value, exactly beyond 2^53, distinct and inside the bounds', () => {
+    expect(integerSplitPoints([1], [1000], 2)).toEqual([['500']]);
+    expect(integerSplitPoints(['9007199254740993'], ['9007199254741003'], 2)).toEqual([['9007199254740998']]);
+    expect(integerSplitPoints([-10], [10], 4)).toEqual([['-5'], ['0'], ['5']]);
+    expect(integerSplitPoints([5], [6], 4)).toEqual([]);
+    expect(integerSplitPoints([5], [500], 1)).toEqual([]);
   });
 });

@@ -29,6 +29,7 @@ import { serializeCheckpoint, type Checkpoint, type RangeProgress } from '../../
 import { ReconnectBudget } from '../../core/reconnect.js';
 import { checkBinlogAvailable, parsePosition, readMysqlCheckpoint, trimGhost } from './resume.js';
 import { keepRevertPoint } from './revert-point.js';
+import { integerSplitPoints, rowsToSplit } from './split.js';
 
 export interface MysqlAlterContext {
   spec: ConnectionSpec;
@@ -56,6 +57,8 @@ export class MysqlOnlineAlter implements OnlineAlter {
   private applySql: MysqlApplySql | null = null;
   /** The copy key has a TIMESTAMP column: row sessions compare in UTC (see rowSession). */
   private utcKey = false;
+  /** The copy key is one integer column: split points by value (split.ts). */
+  private integerKey = false;
   private readonly utcSessions = new WeakSet<object>();
   private swapped = false;
   /**
@@ -176,6 +179,7 @@ export class MysqlOnlineAlter implements OnlineAlter {
     const types = plan.sourceKey.map((k) => this.original?.columns.find((c) => c.name.toLowerCase() === k.toLowerCase())?.type ?? '');
     this.window = new CopyWindow(keyOrder(types.map(mysqlKeyKind)));
     this.utcKey = types.some((t) => /^timestamp\b/i.test(t));
+    this.integerKey = types.length === 1 && mysqlKeyKind(types[0]!) === 'integer';
     if (this.utcKey) refuseZoneDependentConversions(plan, this.original, this.ghostInfo);
     // A duplicate on this key while copying is a row the stream wrote first (see checkCopyWarnings).
     // The apply deletes a key's ghost rows and inserts its current row, so a widened key
@@ -305,13 +309,12 @@ export class MysqlOnlineAlter implements OnlineAlter {
 
   async splitPoints(n: number): Promise<KeyTuple[]> {
     if (n <= 1) return [];
-    // TABLE_ROWS is an estimate, good enough to split a big table; a small
-    // (or freshly loaded, not yet analyzed) one is cheap to count exactly.
     const t = this.ctx.request.table;
-    const est = await queryRows(this.pool, 'SELECT TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [t.schema, t.name]);
-    let total = Number(est[0]?.n ?? 0);
-    if (total < 1_000_000) total = Number((await queryRows(this.pool, `SELECT COUNT(*) AS n FROM ${qualified(t)}`))[0]?.n ?? 0);
-    const step = Math.floor(total / n);
+    if (this.integerKey) {
+      const bounds = await this.keyBounds();
+      return bounds ? integerSplitPoints(bounds.min, bounds.max, n) : [];
+    }
+    const step = Math.floor((await rowsToSplit(this.pool, t)) / n);
     if (step < 1) return [];
     const out: KeyTuple[] = [];
     for (let i = 1; i < n; i++) {
