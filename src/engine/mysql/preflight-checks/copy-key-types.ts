@@ -6,16 +6,13 @@
  */
 import { RefusedError } from '../../../errors.js';
 import type { TableInfo } from '../../engine.js';
-import type { MysqlCheck } from './context.js';
+import { singleResultCheck } from '../../preflight-registry.js';
+import type { PreflightInput } from './context.js';
 
-export const copyKeyTypes: MysqlCheck = {
-  id: 'copy-key-types',
-  scope: 'table',
-  run: ({ original }) => {
-    const badKey = original.copyKey ? unsupportedKeyColumns(original, original.copyKey.columns) : null;
-    return [{ id: 'copy-key-types', title: 'copy key columns bind exactly', ok: badKey === null, severity: 'error', detail: badKey ? badKey.message : 'ok', fix: badKey?.hint }];
-  },
-};
+export const copyKeyTypes = singleResultCheck<PreflightInput>({ id: 'copy-key-types', scope: 'table', title: 'copy key columns bind exactly', severity: 'error' }, ({ original }) => {
+  const badKey = original.copyKey ? unsupportedKeyColumns(original, original.copyKey.columns) : null;
+  return { ok: badKey === null, detail: badKey ? badKey.message : 'ok', fix: badKey?.hint };
+});
 
 export function unsupportedKeyColumns(table: TableInfo | null, key: readonly string[]): RefusedError | null {
   if (!table) return null;

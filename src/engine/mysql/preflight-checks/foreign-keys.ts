@@ -8,22 +8,14 @@
  */
 import type { TableInfo } from '../../engine.js';
 import { qualified, quoteIdent } from '../ident.js';
-import type { MysqlCheck } from './context.js';
+import { singleResultCheck } from '../../preflight-registry.js';
+import type { PreflightInput } from './context.js';
 
-export const foreignKeys: MysqlCheck = {
-  id: 'foreign-keys',
-  scope: 'table',
-  run: ({ original }) => [
-    {
-      id: 'foreign-keys',
-      title: 'no foreign keys on the table',
-      ok: original.foreignKeys.length === 0,
-      severity: 'error',
-      detail: original.foreignKeys.length ? `the new table would lack ${original.foreignKeys.map((f) => f.name).join(', ')} (CREATE TABLE ... LIKE copies no foreign keys)` : 'none',
-      fix: original.foreignKeys.length ? `drop them for the migration and re-add them afterwards: ${foreignKeyFix(original)}` : undefined,
-    },
-  ],
-};
+export const foreignKeys = singleResultCheck<PreflightInput>({ id: 'foreign-keys', scope: 'table', title: 'no foreign keys on the table', severity: 'error' }, ({ original }) => ({
+  ok: original.foreignKeys.length === 0,
+  detail: original.foreignKeys.length ? `the new table would lack ${original.foreignKeys.map((f) => f.name).join(', ')} (CREATE TABLE ... LIKE copies no foreign keys)` : 'none',
+  fix: original.foreignKeys.length ? `drop them for the migration and re-add them afterwards: ${foreignKeyFix(original)}` : undefined,
+}));
 
 /** The statements that take the table's foreign keys off before the migration and put them back after it. */
 function foreignKeyFix(original: TableInfo): string {
