@@ -3,9 +3,10 @@
  * original and the ghost compared at ONE consistent point, chunk by chunk by
  * checksum, before the swap makes the ghost the table.
  *
- * The engine fixes the point (a brief write lock on the original, no longer
- * than the cut-over's, while the stream applies everything before it, then a
- * snapshot of both tables) and checksums the shared columns as the ghost
+ * The engine fixes the point (a snapshot of both tables at which the ghost
+ * holds every change before it: on MySQL a brief write lock on the original,
+ * no longer than the cut-over's, while the stream applies everything before
+ * it; on PostgreSQL no lock, see engine/postgres/verify.ts) and checksums the shared columns as the ghost
  * holds them. A chunk that differs is copied again from the original as it is
  * by then, and checked again at a new point: a difference the stream would
  * have fixed is gone, one that persists is a defect (of the copy, the apply,
@@ -57,7 +58,7 @@ export async function verifyGhost(online: VerifyTarget, supervisor: VerifySuperv
     let after: KeyTuple | null = null;
     for (;;) {
       supervisor.checkAborted();
-      const chunk = await point.chunk(after, Math.max(1000, supervisor.live.settings.chunkSize));
+      const chunk = await point.chunk(after, point.chunkRows ?? Math.max(1000, supervisor.live.settings.chunkSize));
       if (!chunk) break;
       report.chunks++;
       report.rows += chunk.rows;

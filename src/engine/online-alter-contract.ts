@@ -122,6 +122,8 @@ export interface VerifyPoint {
   lockMs: number;
   /** Shared columns left out of the comparison, with the reason (a type change no cast reproduces). */
   uncompared: string[];
+  /** Original rows per chunk the engine checks best; absent: the copy's chunk size (at least 1000). */
+  chunkRows?: number;
   /** The next chunk of at most limit original rows after `after` (null: from the first key); null when none is left. */
   chunk(after: KeyTuple | null, limit: number): Promise<VerifyChunk | null>;
   /** Checks exactly (after, through]. */

@@ -346,7 +346,8 @@ export class PgOnlineAlter implements OnlineAlter {
 
   async openVerifyPoint(): Promise<VerifyPoint> {
     if (!this.ghostInfo) throw new GhostwrightError('E_STATE', 'openVerifyPoint before createGhost');
-    return openPgVerifyPoint({ pool: this.pool, window: this.window, spec: this.copySpec(), ghost: this.ghostInfo, lockTimeoutMs: this.deps.request.cutOverLockTimeoutMs, waitCaughtUp: (ms) => this.waitCaughtUp(ms) });
+    const { stream, applier, applySql } = this.context();
+    return openPgVerifyPoint({ pool: this.pool, window: this.window, spec: this.copySpec(), ghost: this.ghostInfo, stream, applier, applySql, markerTimeoutMs: 60_000, emitMarker: () => this.emitMarker(), waitCaughtUp: (ms) => this.waitCaughtUp(ms) });
   }
 
   async recopyRange(after: KeyTuple | null, through: KeyTuple): Promise<void> {

@@ -184,7 +184,18 @@ export class PgRevert implements RevertJob {
 
   async openVerifyPoint(): Promise<VerifyPoint> {
     this.throwIfFailed();
-    return openPgVerifyPoint({ pool: this.pool, window: this.window, spec: this.need(this.spec, 'verify'), ghost: this.need(this.oldShape, 'verify'), lockTimeoutMs: this.ctx.request.cutOverLockTimeoutMs, waitCaughtUp: (ms) => this.waitCaughtUp(ms) });
+    return openPgVerifyPoint({
+      pool: this.pool,
+      window: this.window,
+      spec: this.need(this.spec, 'verify'),
+      ghost: this.need(this.oldShape, 'verify'),
+      stream: this.need(this.stream, 'verify'),
+      applier: this.need(this.applier, 'verify'),
+      applySql: this.need(this.applySql, 'verify'),
+      markerTimeoutMs: 60_000,
+      emitMarker: () => this.emitMarker(),
+      waitCaughtUp: (ms) => this.waitCaughtUp(ms),
+    });
   }
 
   async recopyRange(after: KeyTuple | null, through: KeyTuple): Promise<void> {

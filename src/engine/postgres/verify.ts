@@ -1,33 +1,54 @@
 /**
- * Verification before cut-over on PostgreSQL (see core/verify.ts).
+ * Verification before cut-over on PostgreSQL (see core/verify.ts), without
+ * holding writers at all.
  *
- * One consistent point: session L takes `LOCK TABLE t IN SHARE MODE` under a
- * lock_timeout (it waits for the transactions writing `t` and holds new
- * writers; readers go on), and the stream applies everything before a WAL
- * marker emitted then. Session S begins a REPEATABLE READ transaction and
- * takes its snapshot while L still holds the lock, so S sees `t` and the
- * ghost at the same point; L then lets go. S checksums both tables chunk by
- * chunk by the copy key while the application writes on.
+ * The point: the applier is held (after a catch-up, the backlog is small),
+ * so the ghost no longer changes. Session A begins a REPEATABLE READ
+ * transaction and exports its snapshot X; session B imports it. A WAL marker
+ * is emitted after X, and once the stream has RECEIVED it, every change
+ * visible in X is in the backlog or already in the ghost: a commit visible
+ * in X wrote its commit record before X, so before the marker. A then takes
+ * the whole backlog and applies it to the ghost INSIDE its transaction,
+ * reading the original at X: the ghost as A sees it is the ghost brought to
+ * exactly X (a change not visible in X that came along is re-read as of X:
+ * harmless). No other session writes the ghost meanwhile (the applier is
+ * held, the copy is done), so A's writes meet no serialization failure.
+ * B checksums the original at X while A checksums the ghost, in parallel.
+ * At close A rolls back, the taken keys go back to the backlog untouched (no
+ * position was acknowledged for them), and the applier resumes.
  *
- * A chunk's checksum is count(*) and the sum of 60 bits of each row's md5 of
+ * A chunk's checksum is count(*) and the sum of a 64-bit hash
+ * (hashtextextended, ~3x cheaper than md5) of each row's
  * `ROW(shared columns)::text`, the original's values cast to the ghost's
  * column types (format_type), or its ALTER ... USING expression: as the ghost
  * holds them.
  */
 import type pg from 'pg';
+import type { ChangeApplier, ApplyWork } from '../../core/change-applier.js';
+import type { BacklogBatch } from '../../core/change-backlog.js';
 import type { CopyWindow } from '../../core/copy-window.js';
 import { GhostwrightError } from '../../errors.js';
 import type { KeyTuple, TableInfo, TableRef, VerifyChunk, VerifyPoint } from '../engine.js';
+import type { PgApplySql } from './apply.js';
 import { inTransaction } from './connect.js';
 import { qualified, quoteIdent } from './ident.js';
 import { chunkEndSql, copyRangeSql, type CopySpec, type Sql } from './sql.js';
+import type { ChangeStream } from './stream.js';
+
+/** Original rows per verification chunk: a chunk costs ~4 round trips, its checksum ~1 us a row. */
+export const VERIFY_CHUNK_ROWS = 50_000;
 
 export interface PgVerifyContext {
   pool: pg.Pool;
   window: CopyWindow;
   spec: CopySpec;
   ghost: TableInfo;
-  lockTimeoutMs: number;
+  stream: ChangeStream;
+  applier: ChangeApplier<string>;
+  applySql: PgApplySql;
+  /** How long the stream may take to deliver the point's marker. */
+  markerTimeoutMs: number;
+  emitMarker: () => Promise<string>;
   waitCaughtUp: (timeoutMs: number) => Promise<void>;
 }
 
@@ -61,47 +82,58 @@ export function comparedExpressions(spec: CopySpec, ghost: TableInfo): { source:
   return { source, target };
 }
 
-const rowHash = (exprs: string[]): string => `md5(ROW(${exprs.join(', ')})::text)`;
+const rowHash = (exprs: string[]): string => `hashtextextended(ROW(${exprs.join(', ')})::text, 0)`;
 
 export function checksumSql(table: TableRef, key: string[], types: string[], exprs: string[], after: KeyTuple | null, through: KeyTuple): Sql {
   const w = keyRange(key, types, after, through);
-  return { sql: `SELECT count(*)::text AS n, coalesce(sum(('x' || substr(${rowHash(exprs)}, 1, 15))::bit(60)::bigint), 0)::text AS c FROM ${qualified(table)} WHERE ${w.sql}`, params: w.params };
+  return { sql: `SELECT count(*)::text AS n, coalesce(sum(${rowHash(exprs)}), 0)::text AS c FROM ${qualified(table)} WHERE ${w.sql}`, params: w.params };
 }
 
 export async function openPgVerifyPoint(ctx: PgVerifyContext): Promise<VerifyPoint> {
-  const { spec } = ctx;
+  const { spec, stream } = ctx;
   const cols = comparedExpressions(spec, ctx.ghost);
-  const lock = await ctx.pool.connect();
-  let snap: pg.PoolClient | null = null;
-  let lockMs = 0;
+  // A small backlog: what A applies below is little, and the stream is not paused at its high-water mark.
+  await ctx.waitCaughtUp(ctx.markerTimeoutMs);
+  await ctx.applier.hold(true);
+  const clients: pg.PoolClient[] = [];
+  let taken: BacklogBatch | null = null;
+  const end = async (): Promise<void> => {
+    for (const c of clients) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      c.release();
+    }
+    clients.length = 0;
+    // A's writes are gone: the keys it applied are pending again, their positions never acknowledged.
+    if (taken) stream.queue.requeue(taken);
+    taken = null;
+    await ctx.applier.hold(false);
+  };
+  let a: pg.PoolClient;
+  let b: pg.PoolClient;
   try {
-    snap = await ctx.pool.connect();
-    await lock.query('BEGIN');
-    await lock.query(`SELECT set_config('lock_timeout', $1, true)`, [`${ctx.lockTimeoutMs}ms`]);
-    const t0 = Date.now();
-    try {
-      await lock.query(`LOCK TABLE ${qualified(spec.original)} IN SHARE MODE`);
-      await ctx.waitCaughtUp(ctx.lockTimeoutMs);
-      await snap.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      await snap.query('SELECT 1'); // the snapshot is taken by the first statement
-    } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (code === '55P03' || code === 'E_CATCHUP_TIMEOUT') throw lockTimeout(spec.original, ctx.lockTimeoutMs, err);
-      throw err;
-    } finally {
-      await lock.query('ROLLBACK').catch(() => undefined);
-      lockMs = Date.now() - t0;
-    }
+    a = await ctx.pool.connect();
+    clients.push(a);
+    b = await ctx.pool.connect();
+    clients.push(b);
+    await a.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+    const exported = (await a.query<{ id: string }>('SELECT pg_export_snapshot() AS id')).rows[0]!.id;
+    if (!/^[0-9A-Fa-f-]+$/.test(exported)) throw new GhostwrightError('E_VERIFY', `unexpected snapshot id ${exported}`);
+    await b.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    await b.query(`SET TRANSACTION SNAPSHOT '${exported}'`);
+    const id = await ctx.emitMarker();
+    await stream.waitFor(() => stream.markerReceived(id) || stream.error !== null, ctx.markerTimeoutMs);
+    if (stream.error) throw stream.error;
+    const received = stream.markerReceived(id);
+    stream.forgetMarker(id);
+    if (!received) throw new GhostwrightError('E_VERIFY_LOCK_TIMEOUT', `the stream did not deliver the verification's marker within ${ctx.markerTimeoutMs} ms`, { hint: 'a heavy write load; it is retried' });
+    taken = stream.queue.take(Number.MAX_SAFE_INTEGER);
+    if (taken.entries.length || taken.truncate) await catchUpAtSnapshot(ctx, a, taken);
   } catch (err) {
-    if (snap) {
-      await snap.query('ROLLBACK').catch(() => undefined);
-      snap.release();
-    }
+    await end();
     throw err;
-  } finally {
-    lock.release();
   }
-  const s = snap;
+  const s = b;
+  const ghostSide = a;
   const n = spec.sourceKey.length;
   const keyOf = async (q: Sql): Promise<KeyTuple | null> => {
     const r = (await s.query(q.sql, q.params)).rows[0] as Record<string, unknown> | undefined;
@@ -114,14 +146,17 @@ export async function openPgVerifyPoint(ctx: PgVerifyContext): Promise<VerifyPoi
     return { sql: `SELECT ${keyText} FROM ${qualified(spec.original)}${where} ORDER BY ${order} LIMIT 1`, params: after ? [...after] : [] };
   };
   const check = async (after: KeyTuple | null, through: KeyTuple): Promise<VerifyChunk> => {
-    const o = checksumSql(spec.original, spec.sourceKey, spec.keyTypes, cols.source, after, through);
-    const g = checksumSql(spec.ghost, spec.targetKey, spec.keyTypes, cols.target, after, through);
-    const a = (await s.query(o.sql, o.params)).rows[0] as { n: string; c: string };
-    const b = (await s.query(g.sql, g.params)).rows[0] as { n: string; c: string };
-    return { after, through, rows: Number(a.n), same: a.n === b.n && a.c === b.c };
+    const oq = checksumSql(spec.original, spec.sourceKey, spec.keyTypes, cols.source, after, through);
+    const gq = checksumSql(spec.ghost, spec.targetKey, spec.keyTypes, cols.target, after, through);
+    // The original on B, the ghost (with A's catch-up) on A, side by side: one snapshot.
+    const [o, h] = await Promise.all([s.query(oq.sql, oq.params), ghostSide.query(gq.sql, gq.params)]);
+    const x = o.rows[0] as { n: string; c: string };
+    const y = h.rows[0] as { n: string; c: string };
+    return { after, through, rows: Number(x.n), same: x.n === y.n && x.c === y.c };
   };
   return {
-    lockMs,
+    lockMs: 0,
+    chunkRows: VERIFY_CHUNK_ROWS,
     uncompared: [],
     async chunk(after, limit) {
       const through = (await keyOf(chunkEndSql(spec, after, null, limit))) ?? (await keyOf(lastKey(after)));
@@ -131,7 +166,7 @@ export async function openPgVerifyPoint(ctx: PgVerifyContext): Promise<VerifyPoi
     async differingKeys(after, through, max) {
       const hashes = async (table: TableRef, key: string[], exprs: string[]) => {
         const w = keyRange(key, spec.keyTypes, after, through);
-        const rows = (await s.query(`SELECT ${key.map((k, i) => `${quoteIdent(k)}::text AS k${i}`).join(', ')}, ${rowHash(exprs)} AS h FROM ${qualified(table)} WHERE ${w.sql}`, w.params)).rows as Record<string, string>[];
+        const rows = (await (table === spec.ghost ? ghostSide : s).query(`SELECT ${key.map((k, i) => `${quoteIdent(k)}::text AS k${i}`).join(', ')}, ${rowHash(exprs)} AS h FROM ${qualified(table)} WHERE ${w.sql}`, w.params)).rows as Record<string, string>[];
         return new Map(rows.map((r) => [JSON.stringify(key.map((_, i) => r[`k${i}`])), r.h]));
       };
       const o = await hashes(spec.original, spec.sourceKey, cols.source);
@@ -139,18 +174,22 @@ export async function openPgVerifyPoint(ctx: PgVerifyContext): Promise<VerifyPoi
       const keys = [...new Set([...o.keys(), ...g.keys()])].filter((k) => o.get(k) !== g.get(k));
       return keys.slice(0, max).map((k) => JSON.parse(k) as string[]);
     },
-    async close() {
-      await s.query('ROLLBACK').catch(() => undefined);
-      s.release();
-    },
+    close: end,
   };
 }
 
-function lockTimeout(t: TableRef, ms: number, err: unknown): GhostwrightError {
-  return new GhostwrightError('E_VERIFY_LOCK_TIMEOUT', `verification could not hold writes to ${t.name} for ${ms} ms to fix its consistent point: ${(err as Error).message}`, {
-    cause: err,
-    hint: 'a long transaction or a heavy write load; it is retried, and --cut-over-lock-timeout bounds each attempt',
-  });
+/** Applies the taken keys to the ghost inside A's transaction, reading the original at A's snapshot. */
+async function catchUpAtSnapshot(ctx: PgVerifyContext, a: pg.ClientBase, batch: BacklogBatch): Promise<void> {
+  const work: ApplyWork = {
+    write: batch.entries.map((e) => e.key),
+    ahead: [],
+    tokens: [],
+    truncate: batch.truncate,
+    settle: () => [],
+    copied: ctx.window.exact ? null : ctx.window.spans(),
+  };
+  // final: at one snapshot, a unique violation is real.
+  await ctx.applySql.applyLocked(a, work, true);
 }
 
 /** Copies the original's rows of (after, through] into the ghost again, replacing the ghost's rows of those keys, with no chunk or apply batch running. */
