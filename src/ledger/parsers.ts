@@ -4,7 +4,8 @@
  * MySQL. Both return null instead of throwing when a statement is outside
  * what they understand; callers fall back to keyword rules then.
  */
-import NodeSqlParser from 'node-sql-parser';
+import { createRequire } from 'node:module';
+import type NodeSqlParser from 'node-sql-parser';
 import { loadModule, parseSync } from 'pgsql-parser';
 
 let pgLoaded: Promise<void> | null = null;
@@ -26,12 +27,16 @@ export function parsePg(sql: string): PgNode | null {
   }
 }
 
-const mysqlParser = new NodeSqlParser.Parser();
+// Required on first use: loading node-sql-parser takes ~0.3-0.8 s, which every
+// command's start-up paid (the CLI imports the ledger), PostgreSQL runs included.
+let mysqlParser: InstanceType<typeof NodeSqlParser.Parser> | null = null;
+const requireCjs = createRequire(import.meta.url);
 
 export type MysqlAst = Record<string, unknown> & { type?: string };
 
 export function parseMysql(sql: string): MysqlAst | null {
   try {
+    mysqlParser ??= new (requireCjs('node-sql-parser') as typeof NodeSqlParser).Parser();
     const ast = mysqlParser.astify(sql, { database: 'MySQL' }) as unknown;
     const first = Array.isArray(ast) ? ast[0] : ast;
     return (first as MysqlAst | undefined) ?? null;

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { GhostwrightError } from '../../errors.js';
-import { formatDemo, runDemo } from '../../demo/run.js';
 import { intOption, ReportedExit } from '../common.js';
 import { envelope, printEnvelope } from '../envelope.js';
 import { gracefulInterrupts } from '../signals.js';
@@ -17,6 +16,8 @@ export function registerDemo(program: Command): void {
     .option('--json', 'print the result as JSON on stdout')
     .action(async (opts: { engine: string; rows: number; threads: number; url?: string; keep?: boolean; json?: boolean }) => {
       if (opts.engine !== 'mysql' && opts.engine !== 'postgres') throw new GhostwrightError('E_BAD_FLAG', `--engine must be mysql or postgres, got ${opts.engine}`, { exitCode: 2 });
+      // Loaded when run: the demo imports the sandbox and both drivers.
+      const { formatDemo, runDemo } = await import('../../demo/run.js');
       const result = await runDemo({ engine: opts.engine, rows: opts.rows, url: opts.url, threads: opts.threads, keep: opts.keep === true, json: opts.json === true, signal: gracefulInterrupts() });
       const ok = result.verification.ok && result.report.status === 'done';
       const failure = new GhostwrightError('E_DEMO_FAILED', 'the demo migration did not verify', { exitCode: 1 });

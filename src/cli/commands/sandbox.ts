@@ -8,9 +8,12 @@
  */
 import { Option, type Command } from 'commander';
 import { RefusedError } from '../../errors.js';
-import { sandboxStatus, startSandbox, stopSandbox, type SandboxStatus } from '../../sandbox/index.js';
+import type { SandboxStatus } from '../../sandbox/index.js';
 import { loggerFor, ReportedExit } from '../common.js';
 import { envelope, printEnvelope } from '../envelope.js';
+
+/** Loaded when a sandbox command runs: it imports both drivers, which every other command's start-up would pay for. */
+const loadSandbox = () => import('../../sandbox/index.js');
 
 interface SandboxFlags {
   dir: string;
@@ -43,6 +46,7 @@ export function registerSandbox(program: Command): void {
     .action(async (_opts: unknown, cmd: Command) => {
       const f = flags(cmd);
       const log = loggerFor(cmd);
+      const { startSandbox } = await loadSandbox();
       const s = await startSandbox({
         dir: f.dir,
         mysql: f.only !== 'postgres',
@@ -84,6 +88,7 @@ export function registerSandbox(program: Command): void {
     .description('stop the servers (by their pid) and remove their files')
     .action(async (_opts: unknown, cmd: Command) => {
       const f = flags(cmd);
+      const { sandboxStatus, stopSandbox } = await loadSandbox();
       const before = sandboxStatus(f.dir);
       const stopped = await stopSandbox(f.dir);
       if (f.json) {
@@ -107,7 +112,7 @@ export function registerSandbox(program: Command): void {
     .description('show which sandbox servers run (exit 0 all running, 1 otherwise)')
     .action(async (_opts: unknown, cmd: Command) => {
       const f = flags(cmd);
-      const status = sandboxStatus(f.dir);
+      const status = (await loadSandbox()).sandboxStatus(f.dir);
       if (f.json) printEnvelope(envelope('sandbox status', status.allAlive ? 'done' : 'failed', status, status.allAlive ? undefined : { code: 'E_SANDBOX_DOWN', message: status.exists ? 'some sandbox servers are not running' : `no sandbox in ${status.dir}` }));
       else process.stdout.write(formatStatus(status));
       if (!status.allAlive) throw new ReportedExit(1);
