@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseTableRef, quoteIdent } from '../../src/engine/mysql/ident.js';
 import { buildApplyDelete, buildApplyInsert, buildCollidingKeys } from '../../src/engine/mysql/apply-sql.js';
 import { buildChangelogWrite, buildCopyChunk, buildKeyAtOffset, buildKeyBound, buildLastKeyInRange, buildLockTables, buildMissingKeys, buildRename, keyCompare, keyIn, likeContains } from '../../src/engine/mysql/sql.js';
-import { integerSplitPoints } from '../../src/engine/mysql/split.js';
+import { integerSplitPoints, nextIntegerBoundary } from '../../src/engine/mysql/split.js';
 import { RefusedError } from '../../src/errors.js';
 
 const t = { schema: 'shop', name: 'orders' };
@@ -139,10 +139,20 @@ describe('mysql copy and apply builders', () => {
 
 describe('integerSplitPoints', () => {
   it('splits an integer key by value, exactly beyond 2^53, distinct and inside the bounds', () => {
-    expect(integerSplitPoints([1], [1000], 2)).toEqual([['500']]);
+    expect(integerSplitPoints([1], [1000], 2)).toEqual([[500]]);
     expect(integerSplitPoints(['9007199254740993'], ['9007199254741003'], 2)).toEqual([['9007199254740998']]);
-    expect(integerSplitPoints([-10], [10], 4)).toEqual([['-5'], ['0'], ['5']]);
+    expect(integerSplitPoints([-10], [10], 4)).toEqual([[-5], [0], [5]]);
     expect(integerSplitPoints([5], [6], 4)).toEqual([]);
     expect(integerSplitPoints([5], [500], 1)).toEqual([]);
+  });
+});
+
+describe('nextIntegerBoundary', () => {
+  it('walks from the first key by width, ends at the last key, then stops', () => {
+    expect(nextIntegerBoundary(null, [1], [25], 10)).toEqual([10]);
+    expect(nextIntegerBoundary([10], [1], [25], 10)).toEqual([20]);
+    expect(nextIntegerBoundary([20], [1], [25], 10)).toEqual([25]);
+    expect(nextIntegerBoundary([25], [1], [25], 10)).toBeNull();
+    expect(nextIntegerBoundary(null, ['9007199254740993'], ['9007199254741993'], 5)).toEqual(['9007199254740997']);
   });
 });

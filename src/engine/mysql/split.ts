@@ -29,8 +29,27 @@ export function integerSplitPoints(min: KeyTuple, max: KeyTuple, n: number): Key
   if (n <= 1 || span < BigInt(n)) return [];
   const out: KeyTuple[] = [];
   // Bound back as text: a BIGINT beyond 2^53 stays exact.
-  for (let i = 1; i < n; i++) out.push([String(lo + (span * BigInt(i)) / BigInt(n))]);
+  for (let i = 1; i < n; i++) out.push([keyValue(lo + (span * BigInt(i)) / BigInt(n))]);
   return out;
+}
+
+/**
+ * The end of the next span of `width` key values after `after` (null: from
+ * min), capped at max; null once past max. The verification walks an integer
+ * key so, instead of reading `width` rows to find each chunk's end.
+ */
+export function nextIntegerBoundary(after: KeyTuple | null, min: KeyTuple, max: KeyTuple, width: number): KeyTuple | null {
+  const hi = BigInt(String(max[0]));
+  const from = after === null ? BigInt(String(min[0])) - 1n : BigInt(String(after[0]));
+  if (from >= hi) return null;
+  const end = from + BigInt(Math.max(1, Math.round(width)));
+  return [keyValue(end < hi ? end : hi)];
+}
+
+/** A number where it is exact, text beyond 2^53 (MySQL compares an integer column with a string as a double). */
+function keyValue(v: bigint): number | string {
+  const n = Number(v);
+  return Number.isSafeInteger(n) ? n : v.toString();
 }
 
 /** Rows to split by offset: the server's estimate, counted exactly only for a small table. */
