@@ -185,7 +185,7 @@ describe('runOnlineAlter on MySQL/MariaDB', () => {
       await db.query("CREATE TABLE dups (id INT PRIMARY KEY, email VARCHAR(40) NOT NULL); INSERT INTO dups VALUES (1, 'a@x'), (2, 'b@x'), (3, 'A@x'), (4, 'c@x')");
       const report = await runOnlineAlter(alterOptions({ url, table: 'dups', alter: 'ADD UNIQUE KEY uk_email (email)', execute: true }));
       expect(report.status).toBe('failed');
-      expect(report.error?.code).toBe('E_UNIQUE_CONFLICT');
+      expect(report.error?.code).toBe('E_APPLY_UNIQUE');
       expect(await db.query('SELECT id, email FROM dups ORDER BY id')).toEqual([
         { id: 1, email: 'a@x' },
         { id: 2, email: 'b@x' },

@@ -381,7 +381,7 @@ describe('refusals and failures leave the original intact', () => {
       );
       await (d as Driven).oa.abort();
     }
-    expect((failure as GhostwrightError)?.code).toBe('E_UNIQUE_CONFLICT');
+    expect((failure as GhostwrightError)?.code).toBe('E_APPLY_UNIQUE');
     expect((await engine.execute('SELECT COUNT(*) AS n FROM dup')).rows[0]).toEqual({ n: '4' });
     const left = await engine.execute("SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE '\\_dup\\_%'");
     expect(left.rows[0]).toEqual({ n: '0' });

@@ -136,7 +136,7 @@ export class MysqlApplySql implements ApplySql {
       // While the stream lags behind the binlog position seen at the first
       // duplicate, the change that frees the value is probably not received
       // yet: such retries don't count. Counting them failed a healthy run with
-      // E_UNIQUE_CONFLICT whenever the stream lagged > ~1 s (big unrelated
+      // E_APPLY_UNIQUE whenever the stream lagged > ~1 s (big unrelated
       // transactions in the binlog) while rows swapped unique values.
       if (e.code === 'ER_DUP_ENTRY' && (await this.streamBehindDuplicate(conn))) {
         this.o.log.debug({ msg: e.message }, 'apply: duplicate on another unique key while the stream lags; waiting for it');
@@ -149,7 +149,7 @@ export class MysqlApplySql implements ApplySql {
         return false;
       }
       if (e.code === 'ER_DUP_ENTRY') {
-        throw new GhostwrightError('E_UNIQUE_CONFLICT', `the new table's unique key rejects rows of the original: ${e.message}`, {
+        throw new GhostwrightError('E_APPLY_UNIQUE', `the new table's unique key rejects rows of the original: ${e.message}`, {
           cause: err,
           hint: 'the data violates a unique key the ALTER adds; de-duplicate the original first',
         });

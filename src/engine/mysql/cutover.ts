@@ -138,7 +138,7 @@ async function attempt(ctx: CutOverContext, a: Connection, b: Connection): Promi
     for (;;) {
       if (settled) {
         const err = (settled as { err?: unknown }).err;
-        throw new GhostwrightError('E_CUTOVER_FAILED', `cut-over: the rename failed early: ${(err as Error)?.message ?? 'unknown'}; the original table is untouched`, { cause: err });
+        throw new GhostwrightError('E_CUTOVER', `cut-over: the rename failed early: ${(err as Error)?.message ?? 'unknown'}; the original table is untouched`, { cause: err });
       }
       const rows = await queryRows(pool, 'SELECT STATE FROM information_schema.PROCESSLIST WHERE ID = ?', [b.threadId]);
       if (/metadata lock/i.test(String(rows[0]?.STATE ?? ''))) break;
@@ -152,7 +152,7 @@ async function attempt(ctx: CutOverContext, a: Connection, b: Connection): Promi
     const stallMs = Date.now() - t0;
     if (!result.ok) {
       if (isLockTimeout(result.err)) throw lockTimeout('the rename timed out', result.err);
-      throw new GhostwrightError('E_CUTOVER_FAILED', `cut-over rename failed: ${(result.err as Error)?.message}; the original table is untouched`, { cause: result.err });
+      throw new GhostwrightError('E_CUTOVER', `cut-over rename failed: ${(result.err as Error)?.message}; the original table is untouched`, { cause: result.err });
     }
     log.info({ stallMs }, 'cut-over: tables swapped');
     return { stallMs };

@@ -129,7 +129,7 @@ export class PgRevert implements RevertJob {
   }
 
   private need<T>(v: T | null, what: string): T {
-    if (v === null) throw new GhostwrightError('E_INTERNAL', `revert: ${what} before prepare()`);
+    if (v === null) throw new GhostwrightError('E_STATE', `revert: ${what} before prepare()`);
     return v;
   }
 
