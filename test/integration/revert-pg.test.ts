@@ -78,6 +78,10 @@ describe('revert after cut-over on postgres (--revert-window)', () => {
       await db.query(`INSERT INTO ${t} SELECT g, g % 1000, 'n' || g, g * 1.5 FROM generate_series(1, ${N}) g`);
     }
     await db.query(`CREATE INDEX ord_qty ON ord (qty); COMMENT ON TABLE ord IS 'orders of the shop'; ANALYZE ord`);
+    // A trigger that records who fired it: the revert's writes into the old table must not fire the old table's copy.
+    await db.query(`CREATE TABLE fired (app text NOT NULL);
+      CREATE FUNCTION note_fired() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO fired VALUES (current_setting('application_name')); RETURN NULL; END $$;
+      CREATE TRIGGER ord_fired AFTER INSERT OR UPDATE OR DELETE ON ord FOR EACH ROW EXECUTE FUNCTION note_fired()`);
     const original = await columns('ord');
     const load = new MirroredLoad({ url, table: 'ord', mirror: 'ord_mirror', workers: 2, firstNewId: N + 1, maxExistingId: N, pauseMs: 3 });
     load.start();
@@ -132,6 +136,26 @@ describe('revert after cut-over on postgres (--revert-window)', () => {
     expect(await slotExists(slot!)).toBe(false);
     expect(await pubExists(pub!)).toBe(false);
     expect(await q(`SELECT 1 FROM pg_class WHERE relname = '_ord_gho'`)).toEqual([]);
+    // The trigger is on the table again, once, enabled; it never fired for the tool's own sessions.
+    expect(await q(`SELECT tgrelid::regclass::text AS t, tgenabled AS e FROM pg_trigger WHERE tgname = 'ord_fired' ORDER BY 1`)).toEqual([
+      { t: '_ord_del', e: 'O' },
+      { t: 'ord', e: 'O' },
+    ]);
+    expect(await q(`SELECT DISTINCT app FROM fired WHERE app LIKE 'ghostwright%'`)).toEqual([]);
+    expect(Number((await q<{ n: string }>(`SELECT count(*) AS n FROM fired`))[0]!.n)).toBeGreaterThan(100);
+  });
+
+  it('postgres: a table keyed by a unique index only stays writable in the window, and reverts', async () => {
+    await db.query(`CREATE TABLE uk (id bigint NOT NULL, v int NOT NULL); CREATE UNIQUE INDEX uk_id ON uk (id); INSERT INTO uk SELECT g, g FROM generate_series(1, 50) g`);
+    expectDone(await forward('uk', 'ADD COLUMN c int'));
+    // Published, the new table needs a replica identity naming the key: else these would fail.
+    await db.query(`UPDATE uk SET v = 100, c = 1 WHERE id = 1; DELETE FROM uk WHERE id = 2; INSERT INTO uk VALUES (51, 51, 5); UPDATE uk SET id = 52 WHERE id = 3`);
+    expectDone(await revert('uk'));
+    expect(await columns('uk')).toEqual(['id bigint', 'v integer']);
+    const rows = await q<{ id: string; v: number }>(`SELECT id::text, v FROM uk WHERE id IN (1, 2, 3, 51, 52) ORDER BY id`);
+    expect(rows).toEqual([{ id: '1', v: 100 }, { id: '51', v: 51 }, { id: '52', v: 3 }]);
+    expect(Number((await q<{ n: string }>(`SELECT count(*) AS n FROM uk`))[0]!.n)).toBe(50);
+    expect((await q(`SELECT relreplident AS r FROM pg_class WHERE oid = 'uk'::regclass`))[0]).toEqual({ r: 'd' });
   });
 
   it('postgres: refuses without --revert-window (exit 2), leaving both tables as they were', async () => {
@@ -183,6 +207,28 @@ describe('revert after cut-over on postgres (--revert-window)', () => {
     expect(await pubExists(publication)).toBe(false);
     expect(await comment('_cln_del')).toBeNull();
     expect(await columns('_cln_del')).toEqual(['id bigint', 'v integer', 's character varying(60)']);
+  });
+
+  it('postgres: a kept revert slot counts against --max-retained-wal-mb of a later alter; doctor lists it', async () => {
+    await simple('wal1');
+    await simple('wal2');
+    expectDone(await forward('wal1', 'ADD COLUMN c int'));
+    const { slot } = await point('_wal1_del');
+    await db.query(`INSERT INTO wal1 SELECT g, g, 'x' FROM generate_series(10, 2000) g`);
+    const r = await runOnlineAlter(options(url, 'wal2', 'ADD COLUMN c int', { throttle: { maxRetainedWalBytes: 0 } as AlterOptions['throttle'] }), deps());
+    expectRefused(r, 'E_PREFLIGHT_REVERT_WINDOWS');
+    expect(r.error?.message).toContain(`${slot} (alter --revert of public.wal1) retains`);
+    expect(r.error?.message).toContain('above --max-retained-wal-mb 0');
+    expect(r.error?.hint).toContain('ghostwright cleanup --url <URL> --table public.wal1 --execute');
+    expect(await columns('wal2')).toEqual(['id bigint', 'v integer', 's character varying(60)']);
+    // Within the window and the default limit: reported, not failed.
+    const doctor = await cli(['doctor', '--url', url, '--json']);
+    const check = (JSON.parse(doctor.stdout) as { checks: { id: string; ok: boolean; detail: string }[] }).checks.find((c) => c.id === 'revert-windows');
+    expect(check?.ok).toBe(true);
+    expect(check?.detail).toContain(`${slot} (alter --revert of public.wal1)`);
+    expect(check?.detail).toContain('window open until');
+    expect((await cli(['cleanup', '--url', url, '--table', 'wal1', '--execute'])).code).toBe(0);
+    expect(await slotExists(slot)).toBe(false);
   });
 
   it('postgres: refuses a narrowed type, leaving both tables and the window as they were', async () => {

@@ -13,7 +13,7 @@ import type { Leftover, TableRef } from '../engine.js';
 import { catalog, sqlState } from './connect.js';
 import { quoteIdent } from './ident.js';
 import { ourOrigins } from './origin.js';
-import { expired, findRevertPoints, restoreComment } from './revert-point.js';
+import { closeWindow, expired, findRevertPoints } from './revert-point.js';
 
 /** `ghostwright_<hash>_`: every slot (and origin) of a run on this table starts so. */
 export function slotPrefix(ref: TableRef): string {
@@ -63,7 +63,7 @@ export async function dropPgLeftovers(db: pg.Pool, ref: TableRef, items: readonl
         case 'slot':
           await db.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1`, [item.name]);
           // Its revert point goes with it: the old table gets its own comment back.
-          for (const w of windows.filter((f) => f.point.slot === item.name)) await restoreComment(db, w);
+          for (const w of windows.filter((f) => f.point.slot === item.name)) await closeWindow(db, w, { restoreComment: true });
           break;
         case 'publication':
           await db.query(`DROP PUBLICATION IF EXISTS ${quoteIdent(item.name)}`);

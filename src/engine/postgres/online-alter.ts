@@ -448,7 +448,7 @@ export class PgOnlineAlter implements OnlineAlter {
   /** --revert-window, inside the swap's transaction (revert-point.ts). */
   private keepRevertWindow(a: pg.ClientBase, windowMs: number): Promise<void> {
     const columns = this.plan!.mapping.pairs.map((p) => p.target);
-    return keepRevertWindow(a, { original: this.original, old: this.old, slot: this.slotName, publication: this.publication, windowMs, columns });
+    return keepRevertWindow(a, { original: this.original, old: this.old, slot: this.slotName, publication: this.publication, windowMs, columns, key: this.plan!.targetKey, identityChanged: this.identityChanged });
   }
 
   async cutOver(): Promise<CutOverResult> {

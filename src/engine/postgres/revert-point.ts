@@ -22,7 +22,8 @@
  */
 import type pg from 'pg';
 import type { TableRef } from '../engine.js';
-import { catalog, whileInUse } from './connect.js';
+import { GhostwrightError } from '../../errors.js';
+import { boundLockWait, catalog, inTransaction, whileInUse } from './connect.js';
 import { qualified, quoteIdent } from './ident.js';
 import { comment } from './swap.js';
 
@@ -41,6 +42,13 @@ export interface PgRevertPoint {
   columns: string[];
   /** The table's own comment before ours (null: none). */
   comment: string | null;
+  /**
+   * The replica identity ('d' | 'n') the table gets back when the window
+   * ends: the run had set it to the key's index, which the new table keeps
+   * while it is published (else its updates and deletes would fail, and
+   * carry no key). Null: unchanged.
+   */
+  identity: string | null;
 }
 
 /** A revert point found on a kept old table. */
@@ -64,7 +72,7 @@ export function decodeRevertPoint(text: string | null): PgRevertPoint | null {
     const [table, slot, publication, lsn, at, expires] = ['table', 'slot', 'publication', 'lsn', 'at', 'expires'].map(str);
     if (!table || !slot || !publication || !lsn || !at || !expires) return null;
     const columns = Array.isArray(j.columns) ? j.columns.filter((c): c is string => typeof c === 'string') : [];
-    return { table, slot, publication, lsn, at, expires, columns, comment: str('comment') };
+    return { table, slot, publication, lsn, at, expires, columns, comment: str('comment'), identity: str('identity') };
   } catch {
     return null;
   }
@@ -77,9 +85,26 @@ export const expired = (p: PgRevertPoint, now = Date.now()): boolean => Date.par
  * `old` the original. Publishes the new table instead of the old one and
  * writes the revert point on the old table.
  */
-export async function keepRevertWindow(db: pg.ClientBase, input: { original: TableRef; old: TableRef; slot: string; publication: string; windowMs: number; columns: string[] }): Promise<void> {
+export async function keepRevertWindow(
+  db: pg.ClientBase,
+  input: { original: TableRef; old: TableRef; slot: string; publication: string; windowMs: number; columns: string[]; key: string[]; identityChanged: string | null },
+): Promise<void> {
   const pub = quoteIdent(input.publication);
-  await db.query(`ALTER PUBLICATION ${pub} ADD TABLE ${qualified(input.original)}`);
+  const t = qualified(input.original);
+  if (input.identityChanged !== null) {
+    // The swap gave the new table the identity the original had before the run; published, it needs the key's.
+    const [idx] = await catalog<{ n: string }>(
+      db,
+      `SELECT i.relname AS n FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+        WHERE x.indrelid = $1::regclass AND x.indisunique AND x.indimmediate AND x.indpred IS NULL AND x.indexprs IS NULL
+          AND ARRAY(SELECT a.attname::text FROM unnest(x.indkey::int2[]) k(n) JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.n ORDER BY 1) = (SELECT array_agg(c ORDER BY c) FROM unnest($2::text[]) c)
+        ORDER BY 1 LIMIT 1`,
+      [t, input.key],
+    );
+    if (!idx) throw new Error(`--revert-window: the new table has no unique index on its key (${input.key.join(', ')}) to publish it by`);
+    await db.query(`ALTER TABLE ${t} REPLICA IDENTITY USING INDEX ${quoteIdent(idx.n)}`);
+  }
+  await db.query(`ALTER PUBLICATION ${pub} ADD TABLE ${t}`);
   await db.query(`ALTER PUBLICATION ${pub} DROP TABLE ${qualified(input.old)}`);
   const [row] = await catalog<{ lsn: string; c: string | null }>(db, `SELECT pg_current_wal_insert_lsn()::text AS lsn, obj_description($1::regclass, 'pg_class') AS c`, [qualified(input.old)]);
   const now = new Date();
@@ -92,6 +117,7 @@ export async function keepRevertWindow(db: pg.ClientBase, input: { original: Tab
     expires: new Date(now.getTime() + input.windowMs).toISOString(),
     columns: input.columns,
     comment: decodeRevertPoint(row!.c)?.comment ?? row!.c,
+    identity: input.identityChanged,
   };
   await comment(db, 'TABLE', qualified(input.old), encodeRevertPoint(point));
 }
@@ -121,8 +147,29 @@ export async function restoreComment(db: pg.Pool | pg.ClientBase, found: FoundRe
   else await comment(db, 'TABLE', target, found.point.comment);
 }
 
-/** Ends a revert window: drops its slot and publication, and (unless a revert swapped it away) the revert point. Returns what it dropped. */
-export async function endRevertWindow(db: pg.Pool, found: FoundRevertPoint, options = { restoreComment: true }): Promise<string[]> {
+/**
+ * What the window changed besides its slot and publication, put back: the
+ * kept table's comment (unless a revert swapped it away) and the live
+ * table's replica identity. The identity change waits at most lockTimeoutMs
+ * for its lock; failing, it says the command.
+ */
+export async function closeWindow(db: pg.Pool, found: FoundRevertPoint, options: { restoreComment: boolean; lockTimeoutMs?: number }): Promise<void> {
+  if (options.restoreComment) await restoreComment(db, found);
+  const previous = found.point.identity;
+  if (previous === null) return;
+  const sql = `ALTER TABLE ${qualified({ schema: found.table.schema, name: found.point.table })} REPLICA IDENTITY ${previous === 'n' ? 'NOTHING' : 'DEFAULT'}`;
+  try {
+    await inTransaction(db, async (c) => {
+      await boundLockWait(c, options.lockTimeoutMs ?? 3000);
+      await c.query(sql);
+    });
+  } catch (err) {
+    throw new GhostwrightError('E_REPLICA_IDENTITY', `the revert window is closed, but the replica identity of ${found.point.table} could not be put back: ${(err as Error).message}`, { cause: err, hint: `run ${sql}; yourself` });
+  }
+}
+
+/** Ends a revert window: drops its slot and publication, then closeWindow. Returns what it dropped. */
+export async function endRevertWindow(db: pg.Pool, found: FoundRevertPoint, options: { restoreComment: boolean; lockTimeoutMs?: number } = { restoreComment: true }): Promise<string[]> {
   const dropped: string[] = [];
   const slot = await whileInUse(() => db.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1`, [found.point.slot]));
   if (slot.rowCount) dropped.push(`slot ${found.point.slot}`);
@@ -131,7 +178,7 @@ export async function endRevertWindow(db: pg.Pool, found: FoundRevertPoint, opti
     await db.query(`DROP PUBLICATION IF EXISTS ${quoteIdent(found.point.publication)}`);
     dropped.push(`publication ${found.point.publication}`);
   }
-  if (options.restoreComment) await restoreComment(db, found);
+  await closeWindow(db, found, options);
   return dropped;
 }
 

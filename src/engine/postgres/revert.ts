@@ -40,7 +40,7 @@ import { cutOver } from './cutover.js';
 import { PG_MAX_IDENTIFIER_BYTES, qualified } from './ident.js';
 import { inspectTable } from './inspect.js';
 import { pgKeyKind } from './online-alter.js';
-import { moveAside } from './revert-aside.js';
+import { disableTriggers, moveAside, restoreTriggers, type TriggerState } from './revert-aside.js';
 import { endRevertWindow, expired, findRevertPoints, type FoundRevertPoint } from './revert-point.js';
 import { slotState } from './slot.js';
 import { uniqueIndexesKept, type CopySpec } from './sql.js';
@@ -62,6 +62,9 @@ export class PgRevert implements RevertJob {
   private applier: ChangeApplier<string> | null = null;
   private applySql: PgApplySql | null = null;
   private markerSeq = 0;
+  /** The old table's triggers this run disabled (enabled again by abort). */
+  private triggers: TriggerState[] = [];
+  private swapped = false;
   private closed = false;
 
   constructor(private readonly ctx: { spec: ConnectionSpec; request: RevertRequest; log: Logger }) {
@@ -138,6 +141,7 @@ export class PgRevert implements RevertJob {
     const { point } = this.need(this.found, 'startStream');
     const t = this.ctx.request.table;
     this.window.begin([{ after: null, upTo: null }], [{ through: null, done: true }]);
+    this.triggers = await disableTriggers(this.pool, spec.ghost, this.ctx.request.cutOverLockTimeoutMs);
     // The changelog's heartbeats before the swap are positions, not data.
     const changelog = { schema: t.schema, name: helperNames('postgres', t.name, PG_MAX_IDENTIFIER_BYTES).changelog };
     const stream = new ChangeStream({ spec: this.ctx.spec, slot: point.slot, publication: point.publication, keyColumns: spec.sourceKey, ignoreTable: changelog, maxBacklog: this.ctx.request.maxBacklogEvents, startLsn: this.startLsn, log: this.ctx.log });
@@ -171,7 +175,28 @@ export class PgRevert implements RevertJob {
     return id;
   }
 
+  /**
+   * The slot may hold hours of WAL when the revert comes late in its window:
+   * waiting goes on while the stream still receives changes, and gives up
+   * after timeoutMs without any.
+   */
   async waitCaughtUp(timeoutMs: number): Promise<void> {
+    const stream = this.need(this.stream, 'waitCaughtUp');
+    let seen = -1;
+    while (seen !== stream.eventsReceived) {
+      seen = stream.eventsReceived;
+      try {
+        return await this.waitMarker(timeoutMs);
+      } catch (err) {
+        if ((err as GhostwrightError).code !== 'E_CATCHUP_TIMEOUT') throw err;
+        if (seen === stream.eventsReceived) throw err;
+        this.ctx.log.info({ backlog: stream.backlog, applied: stream.eventsApplied }, 'revert: still catching up with the writes since the cut-over');
+      }
+    }
+  }
+
+  /** Everything committed before a marker emitted now is applied within timeoutMs (held writers wait meanwhile: verification's lock). */
+  private async waitMarker(timeoutMs: number): Promise<void> {
     const stream = this.need(this.stream, 'waitCaughtUp');
     this.throwIfFailed();
     const id = await this.emitMarker();
@@ -229,9 +254,10 @@ export class PgRevert implements RevertJob {
       beforeSwap: (a) => moveAside(a, found, this.ghost, t),
       log: this.ctx.log,
     });
+    this.swapped = true;
     await this.stopStream();
     // The window has served: its slot must not retain WAL any longer.
-    const dropped = await endRevertWindow(this.pool, found, { restoreComment: false }).catch((err: unknown) => {
+    const dropped = await endRevertWindow(this.pool, found, { restoreComment: false, lockTimeoutMs: this.ctx.request.cutOverLockTimeoutMs }).catch((err: unknown) => {
       this.ctx.log.warn({ err, slot: found.point.slot }, `reverted, but dropping the revert window's slot failed: ${cleanupCommand(t, false)}`);
       return [];
     });
@@ -244,9 +270,14 @@ export class PgRevert implements RevertJob {
     await this.close();
   }
 
-  /** Nothing was renamed outside the swap's transaction: the tables are as found, and the window stays open. */
+  /** Nothing was renamed outside the swap's transaction: the tables are as found (triggers enabled again), and the window stays open. */
   async abort(): Promise<void> {
     await this.stopStream();
+    if (!this.swapped && this.triggers.length && this.spec) {
+      await restoreTriggers(this.pool, this.spec.ghost, this.triggers, this.ctx.request.cutOverLockTimeoutMs).catch((err: unknown) =>
+        this.ctx.log.warn({ err, triggers: this.triggers.map((t) => t.name) }, `revert abort: enable these triggers of ${this.spec!.ghost.name} again by hand`),
+      );
+    }
     await this.close();
   }
 
