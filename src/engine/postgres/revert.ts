@@ -195,7 +195,7 @@ export class PgRevert implements RevertJob {
     }
   }
 
-  /** Everything committed before a marker emitted now is applied within timeoutMs (held writers wait meanwhile: verification's lock). */
+  /** Everything committed before a marker emitted now is applied within timeoutMs. */
   private async waitMarker(timeoutMs: number): Promise<void> {
     const stream = this.need(this.stream, 'waitCaughtUp');
     this.throwIfFailed();
