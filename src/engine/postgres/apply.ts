@@ -34,6 +34,7 @@
 import type pg from 'pg';
 import type { ApplySql, ApplyWork } from '../../core/change-applier.js';
 import { GhostwrightError } from '../../errors.js';
+import { ReconnectBudget } from '../../core/reconnect.js';
 import type { Logger } from '../../log.js';
 import { sqlState } from './connect.js';
 import { qualified } from './ident.js';
@@ -63,6 +64,8 @@ export function xidsVisible(snapshot: string, xids: readonly number[]): boolean 
 
 export class PgApplySql implements ApplySql {
   private uniqueFailingSince: number | null = null;
+  /** A short loss of the server is ridden out (core/reconnect.ts). */
+  private readonly lost = new ReconnectBudget();
   /** For the run's stats: batches retried on a unique violation, and the time spent waiting for commits to become visible. */
   readonly retries = { lockRetries: 0, dupRetries: 0, visibleWaitMs: 0 };
 
@@ -78,7 +81,15 @@ export class PgApplySql implements ApplySql {
   }
 
   async apply(work: ApplyWork): Promise<boolean> {
-    const client = await this.pool.connect();
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      if (!this.lost.tolerate(err)) throw err;
+      await new Promise((r) => setTimeout(r, 500));
+      return false;
+    }
+    let broken: Error | undefined;
     try {
       const t0 = Date.now();
       await waitVisible(client, work.tokens);
@@ -96,12 +107,22 @@ export class PgApplySql implements ApplySql {
       }
       await client.query('COMMIT');
       this.uniqueFailingSince = null;
+      this.lost.ok();
       return true;
     } catch (err) {
+      // The session went away (pg_terminate_backend, a restart): the
+      // transaction rolled back (or its COMMIT went through unseen, and
+      // applying it again is harmless); the batch is retried on a new session.
+      if (this.lost.tolerate(err)) {
+        broken = err as Error;
+        this.log.warn({ err }, 'apply: connection lost; retrying the batch');
+        await new Promise((r) => setTimeout(r, 200));
+        return false;
+      }
       await client.query('ROLLBACK').catch(() => undefined);
       return this.failed(err);
     } finally {
-      client.release();
+      client.release(broken);
     }
   }
 

@@ -15,6 +15,7 @@ import { CopyWindow, keyOrder, type KeyKind } from '../../core/copy-window.js';
 import { helperNames, publicationName, SLOT_PREFIX, slotName } from '../../core/names.js';
 import { DEFAULT_THROTTLE } from '../../core/options.js';
 import { GhostwrightError, RefusedError } from '../../errors.js';
+import { ReconnectBudget } from '../../core/reconnect.js';
 import type { Logger } from '../../log.js';
 import { serializeCheckpoint, type Checkpoint } from '../../core/checkpoint.js';
 import { checkResumable, readPgCheckpoint, readRunRecord, trimGhost, writeCheckpointRow, writeRunRecord, type PgRunRecord } from './resume.js';
@@ -99,6 +100,8 @@ export class PgOnlineAlter implements OnlineAlter {
   private publicationCreated = false;
   private swapped = false;
   private closed = false;
+  /** A short loss of the copy's session is ridden out (core/reconnect.ts). */
+  private readonly lost = new ReconnectBudget();
 
   constructor(private readonly deps: PgAlterDeps) {
     this.log = deps.log;
@@ -298,13 +301,25 @@ export class PgOnlineAlter implements OnlineAlter {
     }
   }
 
+  /**
+   * A chunk that fails on a lost connection (pg_terminate_backend, a server
+   * restart) is copied again once the server answers, within the reconnect
+   * window. Its INSERT may have committed unseen: the ghost's rows of the
+   * range beyond its progress go first (only chunks write there: the applier
+   * leaves those keys to the copy; the trim's lock waits out a write still
+   * running), so no stale row of that attempt survives.
+   */
   async copyChunk(range: CopyRange, limit: number): Promise<ChunkResult> {
     this.throwIfStreamFailed();
     const stream = this.stream;
-    return copyChunk(
-      { pool: this.pool, sessions: this.copier(), window: this.window, spec: this.copySpec(), queueKeys: (keys) => stream?.addKeys(keys), waitCaughtUp: (ms) => this.waitCaughtUp(ms), log: this.log },
-      range,
-      limit,
+    const parts = { pool: this.pool, sessions: this.copier(), window: this.window, spec: this.copySpec(), queueKeys: (keys: string[][]) => stream?.addKeys(keys), waitCaughtUp: (ms: number) => this.waitCaughtUp(ms), log: this.log };
+    return this.lost.run(
+      () => copyChunk(parts, range, limit),
+      async (err) => {
+        this.throwIfStreamFailed();
+        this.log.warn({ err }, 'copy: connection lost; copying the chunk again');
+        await trimGhost(this.pool, this.copySpec(), [{ after: range.after, upTo: range.upTo, through: null, done: false }], 60_000);
+      },
     );
   }
 
