@@ -15,7 +15,8 @@ import type { AlterReport } from '../../src/core/report.js';
 import { createLogger } from '../../src/log.js';
 import { cli } from '../helpers/cli.js';
 import { diffDigests, MirroredLoad, rowDigests } from '../helpers/pg-load.js';
-import { dropDatabase, freshDatabase } from '../helpers/servers.js';
+import { openPgFixture, type PgFixture } from '../helpers/pg-fixture.js';
+import { expectDone, expectRefused } from '../helpers/reports.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const HOUR = 3_600_000;
@@ -26,17 +27,8 @@ function options(url: string, table: string, alter: string, extra: Partial<Alter
   return alterOptions({ url, table, alter, execute: true, chunkSize: 500, threads: 2, cutOverLockTimeoutMs: 2000, replicas: [], replicaDiscovery: false, ...extra });
 }
 
-function expectDone(r: AlterReport): void {
-  expect(r.error).toBeUndefined();
-  expect(r.status).toBe('done');
-}
-
-function expectRefused(r: AlterReport, code: string): void {
-  expect(r.status).toBe('refused');
-  expect(r.error?.code).toBe(code);
-}
-
 describe('revert after cut-over on postgres (--revert-window)', () => {
+  let fx: PgFixture;
   let url: string;
   let db: pg.Client;
   const forward = (table: string, alter: string, extra: Partial<AlterOptions> = {}) => runOnlineAlter(options(url, table, alter, { revertWindowMs: HOUR, ...extra }), deps());
@@ -60,15 +52,13 @@ describe('revert after cut-over on postgres (--revert-window)', () => {
   };
 
   beforeAll(async () => {
-    url = await freshDatabase('postgres', 'revert_pg_win');
-    db = new pg.Client({ connectionString: url });
-    await db.connect();
+    fx = await openPgFixture('revert_pg_win');
+    ({ url, db } = fx);
   });
   afterAll(async () => {
     // A database with a logical slot can't be dropped: whatever a failed case kept goes first.
     await db?.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = current_database() AND NOT active`).catch(() => undefined);
-    await db?.end();
-    if (url) await dropDatabase(url);
+    await fx?.close();
   });
 
   it('postgres: a revert under load ends with the old shape holding every committed write', async () => {

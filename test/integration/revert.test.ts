@@ -16,6 +16,7 @@ import { parseConnectionUrl } from '../../src/connection.js';
 import { createMysqlEngine } from '../../src/engine/mysql/index.js';
 import { createLogger, silentLogger } from '../../src/log.js';
 import { cli } from '../helpers/cli.js';
+import { expectDone, expectRefused } from '../helpers/reports.js';
 import { diffSignatures, fidelityTable, rowSignatures, seedRows, startLoad } from '../helpers/mysql-load.js';
 import { dropDatabase, freshDatabase, sql, type TestSql } from '../helpers/servers.js';
 
@@ -32,16 +33,6 @@ const level = process.env.GHOSTWRIGHT_TEST_LOG as 'debug' | 'info' | undefined;
 const deps = () => (level ? { log: createLogger({ level }) } : {});
 const forward = (url: string, table: string, alter: string, extra: Partial<AlterOptions> = {}) => runOnlineAlter(options(url, table, alter, extra), deps());
 const revert = (url: string, table: string, extra: Partial<AlterOptions> = {}) => runRevert(options(url, table, '', extra), deps());
-
-function expectDone(r: AlterReport): void {
-  expect(r.error).toBeUndefined();
-  expect(r.status).toBe('done');
-}
-
-function expectRefused(r: AlterReport, code: string): void {
-  expect(r.status).toBe('refused');
-  expect(r.error?.code).toBe(code);
-}
 
 describe('revert after cut-over on mysql', () => {
   let url: string;
