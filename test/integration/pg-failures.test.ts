@@ -5,7 +5,7 @@
  * a unique NOT NULL index, the backlog bound, and replica lag from the
  * heartbeat.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import pg from 'pg';
 import { parseConnectionUrl } from '../../src/connection.js';
 import { chooseSharedKey, mapColumns } from '../../src/core/columns.js';
@@ -40,10 +40,18 @@ const leftovers = async () =>
               (SELECT count(*)::int FROM pg_publication WHERE pubname LIKE 'ghostwright%') AS pubs,
               (SELECT count(*)::int FROM pg_class WHERE relname ~ '^_.*_(gho|ghc)$') AS tables`);
 
+/** A case that fails before its own abort() must not leave its slot, publication and ghost to the cases after it. */
+function abortOnFailure(alter: OnlineAlter): void {
+  onTestFailed(async () => {
+    await alter.abort();
+  });
+}
+
 /** preflight -> createGhost -> usePlan -> startStream -> copy everything -> waitCaughtUp */
 async function prepare(request: AlterRequest): Promise<OnlineAlter> {
   const original = await engine.inspect(request.table);
   const alter = engine.onlineAlter(request, { replicas: hasPgStandby() ? [parseConnectionUrl(withDatabase(pgStandbyUrl(), databaseOf(url)))] : [], log: silentLogger });
+  abortOnFailure(alter);
   const checks = await alter.preflight(original);
   expect(checks.filter((c) => !c.ok && c.severity === 'error')).toEqual([]);
   const ghost = await alter.createGhost();
@@ -106,6 +114,7 @@ describe('cut-over failure', () => {
       const pid = (await idle.query('SELECT pg_backend_pid() AS p')).rows[0].p as number;
       const original = await engine.inspect({ schema: 'public', name: 'waited' });
       const alter = engine.onlineAlter(req('waited', 'ADD COLUMN w int', { streamStartTimeoutMs: 1000 }), { replicas: [], log: silentLogger });
+      abortOnFailure(alter);
       await alter.preflight(original);
       const ghost = await alter.createGhost();
       alter.usePlan(chooseSharedKey(original, ghost, mapColumns(original, ghost, new Map()))!);
