@@ -115,6 +115,7 @@ async function attempt(ctx: CutOverContext, a: Connection, b: Connection): Promi
       throw err;
     }
     locked = true;
+    const lockedAt = Date.now();
     // No other transaction touches the table now (the lock waited them out),
     // so everything to apply is in the binlog before this position.
     const target = await currentBinlogPosition(pool);
@@ -126,7 +127,11 @@ async function attempt(ctx: CutOverContext, a: Connection, b: Connection): Promi
     }
     await ctx.applier.drain((w) => ctx.applySql.applyOn(a, w, true));
     if (ctx.stream.error) throw ctx.stream.error;
+    const drainedAt = Date.now();
     await carryAutoIncrement(a, original, ghost);
+    // The ghost is complete: commit it before the rename is issued (COMMIT keeps LOCK TABLES' locks).
+    await a.query('COMMIT');
+    const carriedAt = Date.now();
     renamed = b.query(buildRename([[original, oldName], [ghost, original]]).sql).then(
       (): Settled => ({ ok: true }),
       (err: unknown): Settled => ({ ok: false, err }),
@@ -154,7 +159,8 @@ async function attempt(ctx: CutOverContext, a: Connection, b: Connection): Promi
       if (isLockTimeout(result.err)) throw lockTimeout('the rename timed out', result.err);
       throw new GhostwrightError('E_CUTOVER', `cut-over rename failed: ${(result.err as Error)?.message}; the original table is untouched`, { cause: result.err });
     }
-    log.info({ stallMs }, 'cut-over: tables swapped');
+    // Where the stall went: waiting for the lock, the last changes, the counter, the rename.
+    log.info({ stallMs, lockWaitMs: lockedAt - t0, drainMs: drainedAt - lockedAt, autoIncrementMs: carriedAt - drainedAt, renameMs: Date.now() - carriedAt }, 'cut-over: tables swapped');
     return { stallMs };
   } catch (err) {
     // A pending rename is killed before A lets go. Should the kill miss, the
@@ -179,12 +185,16 @@ async function attempt(ctx: CutOverContext, a: Connection, b: Connection): Promi
  * is handed out twice. SHOW CREATE TABLE prints the live counter (MySQL 8
  * caches information_schema.TABLES.AUTO_INCREMENT). Setting it is a
  * metadata-only change on the ghost, allowed under A's LOCK TABLES (it
- * commits A's applied changes, which are complete by then).
+ * commits A's applied changes, which are complete by then); it is skipped
+ * when the ghost's counter is already as high.
  */
 async function carryAutoIncrement(conn: Connection, original: TableRef, ghost: TableRef): Promise<void> {
-  const rows = await queryRows(conn, `SHOW CREATE TABLE ${qualified(original)}`);
-  const m = /\bAUTO_INCREMENT=(\d+)/.exec(String(rows[0]?.['Create Table'] ?? ''));
-  if (!m) return;
+  const counter = async (t: TableRef) => /\bAUTO_INCREMENT=(\d+)/.exec(String((await queryRows(conn, `SHOW CREATE TABLE ${qualified(t)}`))[0]?.['Create Table'] ?? ''))?.[1];
+  const theirs = await counter(original);
+  if (!theirs) return;
+  // Usually the ghost's counter is there already (the same ids went into it): then no DDL inside the stall.
+  const mine = await counter(ghost);
+  if (mine !== undefined && BigInt(mine) >= BigInt(theirs)) return;
   // DDL takes no parameters; the value is digits only (re-printed through BigInt).
-  await conn.query(`ALTER TABLE ${qualified(ghost)} AUTO_INCREMENT = ${BigInt(m[1]!).toString()}`);
+  await conn.query(`ALTER TABLE ${qualified(ghost)} AUTO_INCREMENT = ${BigInt(theirs).toString()}`);
 }
