@@ -148,6 +148,37 @@ describe('revert after cut-over on postgres (--revert-window)', () => {
     expect((await q(`SELECT relreplident AS r FROM pg_class WHERE oid = 'uk'::regclass`))[0]).toEqual({ r: 'd' });
   });
 
+  it('postgres: a revert stopped before its swap leaves both tables and the window as they were; the next one finishes', async () => {
+    await simple('stp');
+    await db.query(`CREATE OR REPLACE FUNCTION stp_touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.s := coalesce(NEW.s, '') || '!'; RETURN NEW; END $$;
+      CREATE TRIGGER stp_touch BEFORE INSERT OR UPDATE ON stp FOR EACH ROW EXECUTE FUNCTION stp_touch()`);
+    expectDone(await forward('stp', 'ADD COLUMN c int'));
+    const before = await comment('_stp_del');
+    const { slot } = await point('_stp_del');
+    await db.query(`INSERT INTO stp VALUES (3, 3, 'x', 1); UPDATE stp SET v = 20 WHERE id = 2; DELETE FROM stp WHERE id = 1`);
+    const stop = new AbortController();
+    stop.abort();
+    const r = await runRevert(options(url, 'stp', ''), { ...deps(), signal: stop.signal });
+    expect(r.status).not.toBe('done');
+    expect(r.error?.code).toBe('E_INTERRUPTED');
+    expect(await columns('stp')).toEqual(['id bigint', 'v integer', 's character varying(60)', 'c integer']);
+    expect(await comment('_stp_del')).toBe(before);
+    expect(await slotExists(slot)).toBe(true);
+    // The old table's trigger was disabled for the apply, and is enabled again.
+    expect(await q(`SELECT tgrelid::regclass::text AS t, tgenabled AS e FROM pg_trigger WHERE tgname = 'stp_touch' ORDER BY 1`)).toEqual([
+      { t: '_stp_del', e: 'O' },
+      { t: 'stp', e: 'O' },
+    ]);
+    expectDone(await revert('stp'));
+    expect(await columns('stp')).toEqual(['id bigint', 'v integer', 's character varying(60)']);
+    // Rows as the new table held them: the trigger ran once, on the application's write, never on the replay.
+    expect(await q(`SELECT id::text, v, s FROM stp ORDER BY id`)).toEqual([
+      { id: '2', v: 20, s: '!' },
+      { id: '3', v: 3, s: 'x!' },
+    ]);
+    expect(await slotExists(slot)).toBe(false);
+  });
+
   it('postgres: refuses without --revert-window (exit 2), leaving both tables as they were', async () => {
     await simple('nowin');
     expectDone(await forward('nowin', 'ADD COLUMN c int', { revertWindowMs: null }));
