@@ -216,3 +216,13 @@ export async function currentBinlogPosition(conn: Queryable): Promise<BinlogPosi
   }
   return { file: String(r.File), position: Number(r.Position) };
 }
+
+/**
+ * Refuses, with the caller's error, unless the server still has the binlog
+ * file a stream must start in (SHOW BINARY LOGS): the changes of a purged
+ * file can never be read again. `refuse` gets the oldest file left.
+ */
+export async function requireBinlogFile(conn: Queryable, file: string, refuse: (oldest: string | null) => Error): Promise<void> {
+  const files = (await queryRows(conn, 'SHOW BINARY LOGS')).map((r) => String(r.Log_name));
+  if (!files.includes(file)) throw refuse(files[0] ?? null);
+}

@@ -15,7 +15,7 @@ import { parseCheckpoint, type Checkpoint, type RangeProgress } from '../../core
 import { cleanupCommand } from '../../core/leftovers.js';
 import { RefusedError } from '../../errors.js';
 import type { KeyTuple, TableRef } from '../engine.js';
-import { queryExec, queryRows, type BinlogPosition } from './connect.js';
+import { queryExec, queryRows, requireBinlogFile, type BinlogPosition } from './connect.js';
 import { qualified } from './ident.js';
 import { keyCompare, type Sql } from './sql.js';
 
@@ -40,13 +40,15 @@ export async function readMysqlCheckpoint(pool: Pool, changelog: TableRef, table
 
 /** Refuses unless the server still has the binlog file the stream restarts in (SHOW BINARY LOGS). */
 export async function checkBinlogAvailable(pool: Pool, from: BinlogPosition, table: TableRef): Promise<void> {
-  const logs = await queryRows(pool, 'SHOW BINARY LOGS');
-  const files = logs.map((r) => String(r.Log_name));
-  if (files.includes(from.file)) return;
-  throw new RefusedError('E_RESUME_STREAM_GONE', `--resume: the binlog file ${from.file} the interrupted run must restart from is no longer on the server (oldest: ${files[0] ?? 'none'}); changes made since cannot be read`, {
-    hint: `the run cannot be resumed: ${cleanupCommand(table, false)}, then run again (raise binlog_expire_logs_seconds / expire_logs_days so a long run's binlogs outlive it)`,
-    details: { file: from.file, oldest: files[0] ?? null },
-  });
+  await requireBinlogFile(
+    pool,
+    from.file,
+    (oldest) =>
+      new RefusedError('E_RESUME_STREAM_GONE', `--resume: the binlog file ${from.file} the interrupted run must restart from is no longer on the server (oldest: ${oldest ?? 'none'}); changes made since cannot be read`, {
+        hint: `the run cannot be resumed: ${cleanupCommand(table, false)}, then run again (raise binlog_expire_logs_seconds / expire_logs_days so a long run's binlogs outlive it)`,
+        details: { file: from.file, oldest },
+      }),
+  );
 }
 
 /** DELETE of the ghost's rows with after < key <= upTo (either bound open). */

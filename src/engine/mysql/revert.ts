@@ -27,7 +27,7 @@ import type { CutOverResult, KeyTuple, ServerInfo, StreamStats, TableInfo, Table
 import type { RevertJob, RevertRequest, RevertTarget } from '../revert-contract.js';
 import { revertShapeProblems } from '../revert-shape.js';
 import { MysqlApplySql } from './apply.js';
-import { comparePositions, createPool, currentBinlogPosition, formatPosition, queryExec, queryRows, ROW_SESSION_SETUP, type BinlogPosition } from './connect.js';
+import { comparePositions, createPool, currentBinlogPosition, formatPosition, queryExec, queryRows, requireBinlogFile, ROW_SESSION_SETUP, type BinlogPosition } from './connect.js';
 import { cutOverTables } from './cutover.js';
 import { inspectTable } from './inspect.js';
 import { unsupportedKeyColumns } from './preflight.js';
@@ -35,6 +35,7 @@ import { decodeRevertPoint, keepRevertPoint, setTableComment, type RevertPoint }
 import { buildRename } from './sql.js';
 import { BinlogStream } from './stream.js';
 import { openMysqlVerifyPoint, recopyMysqlRange } from './verify.js';
+import { CloseOnce, stopApplierAndStream } from '../run-teardown.js';
 
 const fold = (n: string) => n.toLowerCase();
 
@@ -57,7 +58,7 @@ export class MysqlRevert implements RevertJob {
   /** This run renamed it: an abort names it back. */
   private renamedHere = false;
   private swapped = false;
-  private closed = false;
+  private readonly closer = new CloseOnce(() => this.pool.end());
 
   constructor(private readonly ctx: { spec: ConnectionSpec; info: ServerInfo; request: RevertRequest; log: Logger }) {
     const t = ctx.request.table;
@@ -72,12 +73,14 @@ export class MysqlRevert implements RevertJob {
     this.old = ref;
     this.point = point;
     this.renamed = interrupted;
-    const logs = (await queryRows(this.pool, 'SHOW BINARY LOGS')).map((r) => String(r.Log_name));
-    if (!logs.includes(point.from.file)) {
-      throw new RefusedError('E_REVERT_WINDOW', `the revert window of ${t.name} has passed: binlog file ${point.from.file} (the cut-over at ${point.at}) is purged from the server`, {
-        hint: `the writes since the cut-over can no longer be read; keep binlogs longer (binlog_expire_logs_seconds) next time, or drop ${ref.name} once it is not needed`,
-      });
-    }
+    await requireBinlogFile(
+      this.pool,
+      point.from.file,
+      () =>
+        new RefusedError('E_REVERT_WINDOW', `the revert window of ${t.name} has passed: binlog file ${point.from.file} (the cut-over at ${point.at}) is purged from the server`, {
+          hint: `the writes since the cut-over can no longer be read; keep binlogs longer (binlog_expire_logs_seconds) next time, or drop ${ref.name} once it is not needed`,
+        }),
+    );
     const oldShape = await inspectTable(this.pool, interrupted ? this.ghost : ref, this.ctx.info.flavor);
     const problems = revertShapeProblems(this.newShape, oldShape, fold);
     if (problems.length) {
@@ -268,14 +271,11 @@ export class MysqlRevert implements RevertJob {
     }
   }
 
-  private async stopStream(): Promise<void> {
-    await this.applier?.stop().catch(() => undefined);
-    await this.stream?.stop().catch(() => undefined);
+  private stopStream(): Promise<void> {
+    return stopApplierAndStream(this.applier, this.stream);
   }
 
-  private async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await this.pool.end();
+  private close(): Promise<void> {
+    return this.closer.close();
   }
 }

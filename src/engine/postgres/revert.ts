@@ -46,6 +46,7 @@ import { slotState } from './slot.js';
 import { uniqueIndexesKept, type CopySpec } from './sql.js';
 import { ChangeStream, MARKER_PREFIX } from './stream.js';
 import { openPgVerifyPoint, recopyPgRange } from './verify.js';
+import { CloseOnce, stopApplierAndStream } from '../run-teardown.js';
 
 const same = (n: string) => n;
 
@@ -65,7 +66,7 @@ export class PgRevert implements RevertJob {
   /** The old table's triggers this run disabled (enabled again by abort). */
   private triggers: TriggerState[] = [];
   private swapped = false;
-  private closed = false;
+  private readonly closer = new CloseOnce(() => this.pool.end().catch(() => undefined));
 
   constructor(private readonly ctx: { spec: ConnectionSpec; request: RevertRequest; log: Logger }) {
     const t = ctx.request.table;
@@ -281,14 +282,11 @@ export class PgRevert implements RevertJob {
     await this.close();
   }
 
-  private async stopStream(): Promise<void> {
-    await this.applier?.stop().catch(() => undefined);
-    await this.stream?.stop().catch(() => undefined);
+  private stopStream(): Promise<void> {
+    return stopApplierAndStream(this.applier, this.stream);
   }
 
-  private async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await this.pool.end().catch(() => undefined);
+  private close(): Promise<void> {
+    return this.closer.close();
   }
 }
