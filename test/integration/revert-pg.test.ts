@@ -179,6 +179,27 @@ describe('revert after cut-over on postgres (--revert-window)', () => {
     expect(await slotExists(slot)).toBe(false);
   });
 
+  it('postgres: reverts to the newest stamped old table (--timestamp-old-table) beside an older _t_del', async () => {
+    await simple('stm');
+    await db.query(`CREATE INDEX stm_v ON stm (v)`);
+    expectDone(await forward('stm', 'ADD COLUMN c int', { revertWindowMs: null }));
+    expectDone(await forward('stm', 'ADD COLUMN d int', { timestampOldTable: true }));
+    const [kept] = await q<{ n: string }>(`SELECT relname AS n FROM pg_class WHERE relname ~ '^_stm_[0-9]{14}_del$'`);
+    await db.query(`UPDATE stm SET v = 7, d = 1 WHERE id = 1; INSERT INTO stm VALUES (3, 3, 'z', 4, 5)`);
+    const r = await revert('stm');
+    expectDone(r);
+    expect(r.oldTable).toBe(kept!.n);
+    expect(await columns('stm')).toEqual(['id bigint', 'v integer', 's character varying(60)', 'c integer']);
+    expect(await q(`SELECT id::text, v, s, c FROM stm ORDER BY id`)).toEqual([
+      { id: '1', v: 7, s: 'a', c: null },
+      { id: '2', v: 2, s: null, c: null },
+      { id: '3', v: 3, s: 'z', c: 4 },
+    ]);
+    expect((await q<{ n: string }>(`SELECT indexname AS n FROM pg_indexes WHERE tablename = 'stm' ORDER BY 1`)).map((x) => x.n)).toEqual(['stm_pkey', 'stm_v']);
+    // The first cut-over's old table is untouched.
+    expect(await columns('_stm_del')).toEqual(['id bigint', 'v integer', 's character varying(60)']);
+  });
+
   it('postgres: refuses without --revert-window (exit 2), leaving both tables as they were', async () => {
     await simple('nowin');
     expectDone(await forward('nowin', 'ADD COLUMN c int', { revertWindowMs: null }));

@@ -50,6 +50,12 @@ import { CloseOnce, stopApplierAndStream } from '../run-teardown.js';
 
 const same = (n: string) => n;
 
+/** `{ oldTableStamp }` of a kept `_t_<stamp>_del`, else nothing. */
+function stampOf(kept: string, table: string): { oldTableStamp?: string } {
+  const stamp = /_(\d{14})_del$/.exec(kept)?.[1];
+  return stamp && isStampedOldTable('postgres', table, kept, PG_MAX_IDENTIFIER_BYTES) ? { oldTableStamp: stamp } : {};
+}
+
 export class PgRevert implements RevertJob {
   private readonly pool: pg.Pool;
   private readonly ghost: TableRef;
@@ -240,7 +246,8 @@ export class PgRevert implements RevertJob {
       applier: this.need(this.applier, 'cutOver'),
       applySql: this.need(this.applySql, 'cutOver'),
       window: this.window,
-      request: { table: t, alter: '', cutOverLockTimeoutMs: this.ctx.request.cutOverLockTimeoutMs, dropOldTable: false, maxBacklogEvents: this.ctx.request.maxBacklogEvents },
+      // A stamped kept table (--timestamp-old-table): the live table's indexes take its stamp, the names its own held.
+      request: { table: t, alter: '', cutOverLockTimeoutMs: this.ctx.request.cutOverLockTimeoutMs, dropOldTable: false, maxBacklogEvents: this.ctx.request.maxBacklogEvents, ...stampOf(found.table.name, t.name) },
       original: t,
       ghost: this.ghost,
       // The new shape takes the kept table's name: it is free once beforeSwap moved that aside.
