@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { checkGrants, parseGrant } from '../../src/engine/mysql/grants.js';
-import { binlogChecks, parseVersion } from '../../src/engine/mysql/doctor.js';
+import { binlogChecks, parseVersion } from '../../src/engine/mysql/checks.js';
 import { isDdlOnTable, keyNormalizer } from '../../src/engine/mysql/binlog-decode.js';
 import { comparePositions, withoutSqlModes } from '../../src/engine/mysql/connect.js';
 

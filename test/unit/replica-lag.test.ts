@@ -8,7 +8,7 @@ import type { Pool } from 'mysql2/promise';
 import { parseConnectionUrl } from '../../src/connection.js';
 import { silentLogger, type Logger } from '../../src/log.js';
 import { parseReplicaHosts, ReplicaLagMonitor } from '../../src/engine/mysql/replicas.js';
-import { STANDBY_LAG_SQL, standbyLags, type StandbyRow } from '../../src/engine/postgres/standbys.js';
+import { STANDBY_LAG_SQL, standbyLags, type StandbyRow } from '../../src/engine/postgres/replicas.js';
 
 describe('mysql parseReplicaHosts', () => {
   const primary = { host: '10.0.0.1', port: 3306 };

@@ -8,7 +8,7 @@ import type { ConnectionSpec } from '../../connection.js';
 import type { Logger } from '../../log.js';
 import type { AlterRequest, CheckResult, Engine, Leftover, EngineCapabilities, OnlineAlter, ServerInfo, SqlSession, TableInfo, TableRef } from '../engine.js';
 import { connectError, connectionOptions, createPool, openConnection, setupSession } from './connect.js';
-import { doctorChecks, readServerInfo } from './doctor.js';
+import { doctorChecks, readServerInfo } from './checks.js';
 import { dropMysqlLeftovers, mysqlLeftovers } from './leftovers.js';
 import { inspectTable } from './inspect.js';
 import { parseTableRef, quoteIdent, MAX_IDENTIFIER_CHARS } from './ident.js';

@@ -1,7 +1,7 @@
 /**
  * The throttler's inputs on PostgreSQL: session counts from
  * pg_stat_activity, the slot's retained WAL, physical standbys' lag from
- * pg_stat_replication (standbys.ts) and each --replica URL's lag by the
+ * pg_stat_replication (replicas.ts) and each --replica URL's lag by the
  * heartbeat row the primary writes into the changelog.
  */
 import type pg from 'pg';
@@ -10,7 +10,7 @@ import type { Logger } from '../../log.js';
 import type { LoadMeasurement, TableRef } from '../engine.js';
 import { catalog, createPool } from './connect.js';
 import { qualified } from './ident.js';
-import { STANDBY_LAG_SQL, standbyLags, type StandbyRow } from './standbys.js';
+import { STANDBY_LAG_SQL, standbyLags, type StandbyRow } from './replicas.js';
 
 export class PgLoadProbe {
   private replicaPools = new Map<string, pg.Pool>();
@@ -41,7 +41,7 @@ export class PgLoadProbe {
          FROM pg_stat_activity`,
     );
     const [slot] = await catalog<{ b: number | null }>(pool, `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::float8 AS b FROM pg_replication_slots WHERE slot_name = $1`, [this.o.slot]);
-    // Physical standbys from pg_stat_replication (see standbys.ts), plus each
+    // Physical standbys from pg_stat_replication (see replicas.ts), plus each
     // --replica URL by heartbeat, as before.
     const standbys = this.o.discoverReplicas ? standbyLags(await catalog<StandbyRow>(pool, STANDBY_LAG_SQL)) : { replicas: [], hidden: 0 };
     if (standbys.hidden && !this.warnedHiddenStandbys) {

@@ -1,5 +1,5 @@
 /** The binary log carries full row images the stream can read (one result per setting, shared with doctor). */
-import { binlogChecks, readBinlogSettings } from '../doctor.js';
+import { binlogChecks, readBinlogSettings } from '../checks.js';
 import type { MysqlCheck } from './context.js';
 
 export const binlog: MysqlCheck = {

@@ -1,5 +1,5 @@
 /** The user holds the grants the run needs (replication client/slave, and on the schema). */
-import { privilegeCheck } from '../doctor.js';
+import { privilegeCheck } from '../checks.js';
 import type { MysqlCheck } from './context.js';
 
 export const privileges: MysqlCheck = {
