@@ -8,7 +8,8 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dropDatabase, freshDatabase, hasPostgres } from '../helpers/servers.js';
+import { hasPostgres } from '../helpers/servers.js';
+import { openPgDatabase, type PgDatabase } from '../helpers/pg-fixture.js';
 import { background, createPair, expectFinished, startLoad, waitUntil } from '../helpers/pg-resume.js';
 
 const N = 30_000;
@@ -17,16 +18,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe.skipIf(!hasPostgres())('postgres: copy and apply sessions terminated mid-run', { timeout: 60_000 }, () => {
   let url: string;
   let db: pg.Client;
+  let database: PgDatabase | undefined;
 
   beforeAll(async () => {
-    url = await freshDatabase('postgres', 'copy_reconnect');
-    db = new pg.Client({ connectionString: url });
-    await db.connect();
+    database = await openPgDatabase('copy_reconnect');
+    ({ url, db } = database);
   });
   afterAll(async () => {
-    await db?.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = current_database() AND NOT active`).catch(() => undefined);
-    await db?.end();
-    if (url) await dropDatabase(url);
+    await database?.close();
   });
 
   it('the chunk is copied again, the batch applied again, no write lost', async () => {

@@ -10,25 +10,22 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { dropDatabase, freshDatabase } from '../helpers/servers.js';
+import { openPgDatabase, type PgDatabase } from '../helpers/pg-fixture.js';
 
 const BIN = fileURLToPath(new URL('../../bin/ghostwright', import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let url: string;
 let db: pg.Client;
+let database: PgDatabase | undefined;
 
 beforeAll(async () => {
-  url = await freshDatabase('postgres', 'pg_orphan');
-  db = new pg.Client({ connectionString: url });
-  await db.connect();
+  database = await openPgDatabase('pg_orphan');
+  ({ url, db } = database);
 });
 
 afterAll(async () => {
-  // What the killed run left (inactive slot, publication, ghost): the database goes, the slot must go first.
-  await db?.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = current_database() AND NOT active`).catch(() => undefined);
-  await db?.end();
-  if (url) await dropDatabase(url);
+  await database?.close();
 });
 
 describe('PostgreSQL: kill -9 while the cut-over waits for its lock', () => {

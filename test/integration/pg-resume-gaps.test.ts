@@ -16,7 +16,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dropDatabase, freshDatabase, hasPostgres } from '../helpers/servers.js';
+import { hasPostgres } from '../helpers/servers.js';
+import { openPgDatabase, type PgDatabase } from '../helpers/pg-fixture.js';
 import { background, createPair, expectFinished, readCheckpoint, runToEnd, startLoad, waitUntil } from '../helpers/pg-resume.js';
 
 const ALTER = 'ADD COLUMN extra int NOT NULL DEFAULT 7';
@@ -25,17 +26,15 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe.skipIf(!hasPostgres())('postgres: resume after a committed swap, and the trim of unvouched chunks', { timeout: 60_000 }, () => {
   let url: string;
   let db: pg.Client;
+  let database: PgDatabase | undefined;
   const dir = mkdtempSync(join(tmpdir(), 'gw-resume-gaps-'));
 
   beforeAll(async () => {
-    url = await freshDatabase('postgres', 'resume_gaps');
-    db = new pg.Client({ connectionString: url });
-    await db.connect();
+    database = await openPgDatabase('resume_gaps');
+    ({ url, db } = database);
   });
   afterAll(async () => {
-    await db?.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = current_database() AND NOT active`).catch(() => undefined);
-    await db?.end();
-    if (url) await dropDatabase(url);
+    await database?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
