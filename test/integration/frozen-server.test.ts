@@ -15,33 +15,53 @@ import { newLiveMigration } from '../../src/core/live.js';
 import { alterOptions } from '../../src/core/options.js';
 import { createLogger, silentLogger } from '../../src/log.js';
 import { FreezeProxy } from '../helpers/freeze-proxy.js';
-import { dropDatabase, freshDatabase, hasMysql, hasPostgres, sql, type TestSql } from '../helpers/servers.js';
+import { dropDatabase, freshDatabase, hasMysql, hasPostgres, sql, type TestDialect, type TestSql } from '../helpers/servers.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const log = process.env.GW_LOG === '1' ? createLogger({ level: 'debug' }) : silentLogger;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const N = 3000;
 
+/** A fresh database holding the table `setup` creates, reached directly (`url`) and through a proxy that can freeze (`proxied`). */
+interface Frozen {
+  url: string;
+  db: TestSql;
+  proxy: FreezeProxy;
+  proxied: string;
+}
+
+async function openFrozen(dialect: TestDialect, setup: string[]): Promise<Frozen> {
+  const url = await freshDatabase(dialect, 'frozen');
+  const db = await sql(url);
+  for (const statement of setup) await db.query(statement);
+  const { proxy, url: proxied } = await FreezeProxy.start(url);
+  return { url, db, proxy, proxied };
+}
+
+async function closeFrozen(f: Frozen | undefined): Promise<void> {
+  if (!f) return;
+  f.proxy.thaw();
+  await f.proxy.close();
+  await f.db.end();
+  await dropDatabase(f.url);
+}
+
 describe.skipIf(!hasMysql())('MySQL: server not responding', () => {
   let url: string;
   let db: TestSql;
   let proxy: FreezeProxy;
   let proxied: string;
+  let frozen: Frozen | undefined;
   const dir = tempDir('gw-frozen-');
 
   beforeAll(async () => {
-    url = await freshDatabase('mysql', 'frozen');
-    db = await sql(url);
-    await db.query('CREATE TABLE items (id INT NOT NULL PRIMARY KEY, qty INT NOT NULL, note VARCHAR(20) NOT NULL)');
-    await db.query(`INSERT INTO items (id, qty, note) SELECT seq, seq % 97, CONCAT('n', seq) FROM seq_1_to_${N}`);
-    ({ proxy, url: proxied } = await FreezeProxy.start(url));
+    frozen = await openFrozen('mysql', [
+      'CREATE TABLE items (id INT NOT NULL PRIMARY KEY, qty INT NOT NULL, note VARCHAR(20) NOT NULL)',
+      `INSERT INTO items (id, qty, note) SELECT seq, seq % 97, CONCAT('n', seq) FROM seq_1_to_${N}`,
+    ]);
+    ({ url, db, proxy, proxied } = frozen);
   });
-  afterAll(async () => {
-    proxy?.thaw();
-    await proxy?.close();
-    await db?.end();
-    if (url) await dropDatabase(url);
-  });
+  afterAll(() => closeFrozen(frozen));
 
   const tables = async () => (await db.query<Record<string, string>>('SHOW TABLES')).map((r) => Object.values(r)[0]).sort();
   const digest = async (cols: string) => db.value<string>(`SELECT CONCAT(COUNT(*), ':', COALESCE(SUM(CRC32(CONCAT_WS('|', ${cols}))), 0)) FROM items`);
@@ -107,21 +127,14 @@ describe.skipIf(!hasPostgres())('PostgreSQL: server not responding at the start'
   let db: TestSql;
   let proxy: FreezeProxy;
   let proxied: string;
+  let frozen: Frozen | undefined;
   const dir = tempDir('gw-frozen-pg-');
 
   beforeAll(async () => {
-    url = await freshDatabase('postgres', 'frozen');
-    db = await sql(url);
-    await db.query('CREATE TABLE items (id int PRIMARY KEY, qty int NOT NULL)');
-    await db.query('INSERT INTO items SELECT g, g % 97 FROM generate_series(1, 1000) g');
-    ({ proxy, url: proxied } = await FreezeProxy.start(url));
+    frozen = await openFrozen('postgres', ['CREATE TABLE items (id int PRIMARY KEY, qty int NOT NULL)', 'INSERT INTO items SELECT g, g % 97 FROM generate_series(1, 1000) g']);
+    ({ url, db, proxy, proxied } = frozen);
   });
-  afterAll(async () => {
-    proxy?.thaw();
-    await proxy?.close();
-    await db?.end();
-    if (url) await dropDatabase(url);
-  });
+  afterAll(() => closeFrozen(frozen));
 
   it('E_UNREACHABLE (exit 3), no ghost, slot or publication, the table untouched', async () => {
     const sum = await db.value<string>(`SELECT count(*) || ':' || sum(hashtext(id || '|' || qty)) FROM items`);
