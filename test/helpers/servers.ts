@@ -148,3 +148,25 @@ export async function sql(url: string): Promise<TestSql> {
 export function helpersOf(dialect: TestDialect, table: string): HelperNames {
   return helperNames(dialect, table);
 }
+
+export interface TestDatabase {
+  url: string;
+  db: TestSql;
+  /** Ends the client and drops the database. */
+  close(): Promise<void>;
+}
+
+/** A fresh database with `setup` run in it, and a client on it. */
+export async function openTestDatabase(dialect: TestDialect, prefix: string, setup: readonly string[] = []): Promise<TestDatabase> {
+  const url = await freshDatabase(dialect, prefix);
+  const db = await sql(url);
+  for (const statement of setup) await db.query(statement);
+  return {
+    url,
+    db,
+    async close() {
+      await db.end();
+      await dropDatabase(url);
+    },
+  };
+}

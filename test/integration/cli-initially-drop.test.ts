@@ -7,11 +7,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publicationName } from '../../src/core/names.js';
 import { cli } from '../helpers/cli.js';
-import { dropDatabase, freshDatabase, sql, type TestDialect, type TestSql } from '../helpers/servers.js';
+import { openTestDatabase, type TestDatabase, type TestDialect, type TestSql } from '../helpers/servers.js';
 
 describe.each(['mysql', 'postgres'] as TestDialect[])('--initially-drop-* on %s', (dialect) => {
   let url: string;
   let db: TestSql;
+  let database: TestDatabase | undefined;
   const ghost = dialect === 'mysql' ? 'idrop_gho' : '_idrop_gho';
   const exists = async (name: string) =>
     Number(
@@ -23,16 +24,11 @@ describe.each(['mysql', 'postgres'] as TestDialect[])('--initially-drop-* on %s'
   const alter = (clause: string, ...extra: string[]) => cli(['alter', '--url', url, '--table', 'idrop', '--alter', clause, '--json', ...extra]);
 
   beforeAll(async () => {
-    url = await freshDatabase(dialect, 'idrop');
-    db = await sql(url);
-    await db.query('CREATE TABLE idrop (id INT NOT NULL PRIMARY KEY, v INT NOT NULL)');
-    await db.query('INSERT INTO idrop VALUES (1, 10), (2, 20)');
+    database = await openTestDatabase(dialect, 'idrop', ['CREATE TABLE idrop (id INT NOT NULL PRIMARY KEY, v INT NOT NULL)', 'INSERT INTO idrop VALUES (1, 10), (2, 20)']);
+    ({ url, db } = database);
   });
 
-  afterAll(async () => {
-    await db?.end();
-    if (url) await dropDatabase(url);
-  });
+  afterAll(() => database?.close());
 
   it('old table: refused without the flag; a dry run only says it would drop it; --execute drops it first', async () => {
     expect((await alter('ADD COLUMN a INT', '--execute')).code).toBe(0);

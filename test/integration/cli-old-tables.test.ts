@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli } from '../helpers/cli.js';
-import { dropDatabase, freshDatabase, sql, type TestDialect, type TestSql } from '../helpers/servers.js';
+import { openTestDatabase, type TestDatabase, type TestDialect, type TestSql } from '../helpers/servers.js';
 
 const tablesQuery = (dialect: TestDialect) =>
   dialect === 'mysql'
@@ -16,18 +16,14 @@ const tablesQuery = (dialect: TestDialect) =>
 describe.each(['mysql', 'postgres'] as TestDialect[])('--timestamp-old-table on %s', (dialect) => {
   let url: string;
   let db: TestSql;
+  let database: TestDatabase | undefined;
 
   beforeAll(async () => {
-    url = await freshDatabase(dialect, 'oldt');
-    db = await sql(url);
-    await db.query('CREATE TABLE old_t (id INT NOT NULL PRIMARY KEY, v INT NOT NULL)');
-    await db.query('INSERT INTO old_t VALUES (1, 10), (2, 20), (3, 30)');
+    database = await openTestDatabase(dialect, 'oldt', ['CREATE TABLE old_t (id INT NOT NULL PRIMARY KEY, v INT NOT NULL)', 'INSERT INTO old_t VALUES (1, 10), (2, 20), (3, 30)']);
+    ({ url, db } = database);
   });
 
-  afterAll(async () => {
-    await db?.end();
-    if (url) await dropDatabase(url);
-  });
+  afterAll(() => database?.close());
 
   it('two alters in a row both succeed and both old tables are kept; cleanup keeps them unless --drop-old-table', async () => {
     const alter = (clause: string) => cli(['alter', '--url', url, '--table', 'old_t', '--alter', clause, '--execute', '--timestamp-old-table', '--json']);
