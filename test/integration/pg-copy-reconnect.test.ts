@@ -1,10 +1,11 @@
 /**
- * A PostgreSQL run rides out a short loss of its copy and apply sessions:
- * under a mirrored write load, the backends of the copy's INSERT and of the
- * applier's batch are ended with pg_terminate_backend while they run; the
- * chunk is trimmed and copied again, the batch retried, and the run ends
- * with the new table equal to the mirror row for row. (The walsender's
- * reconnect: pg-stream-reconnect.test.ts.)
+ * A PostgreSQL run rides out the loss of its copy and apply sessions while
+ * the server stays up: under a mirrored write load, the backends of the
+ * copy's INSERT and of the applier's batch are ended with
+ * pg_terminate_backend while they run; the chunk is trimmed and copied
+ * again, the batch retried on a new session, and the run ends with the new
+ * table equal to the mirror row for row. (The walsender's reconnect:
+ * pg-stream-reconnect.test.ts; a server restart: resume-pg-restart.test.ts.)
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -33,10 +33,9 @@
  */
 import type pg from 'pg';
 import type { ApplySql, ApplyWork } from '../../core/change-applier.js';
-import { GhostwrightError } from '../../errors.js';
-import { ReconnectBudget } from '../../core/reconnect.js';
+import { GhostwrightError, isConnectionLost } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { sqlState } from './connect.js';
+import { SESSION_LOSS_RETRIES, sessionLostServerUp, sqlState } from './connect.js';
 import { qualified } from './ident.js';
 import { applyDeleteSql, applyInsertSql, applyRemoveSql, applyUpdateSql, type CopySpec } from './sql.js';
 
@@ -64,8 +63,8 @@ export function xidsVisible(snapshot: string, xids: readonly number[]): boolean 
 
 export class PgApplySql implements ApplySql {
   private uniqueFailingSince: number | null = null;
-  /** A short loss of the server is ridden out (core/reconnect.ts). */
-  private readonly lost = new ReconnectBudget();
+  /** Batches redone in a row after their session was ended (connect.ts sessionLostServerUp). */
+  private lostSessions = 0;
   /** For the run's stats: batches retried on a unique violation, and the time spent waiting for commits to become visible. */
   readonly retries = { lockRetries: 0, dupRetries: 0, visibleWaitMs: 0 };
 
@@ -73,6 +72,8 @@ export class PgApplySql implements ApplySql {
     private readonly pool: pg.Pool,
     private readonly spec: CopySpec,
     private readonly log: Logger,
+    /** When the server started (connect.ts sessionLostServerUp); null: a lost session fails the batch. */
+    private readonly serverStart: string | null = null,
   ) {}
 
   /** After a unique violation, take everything: the row that frees the value is likely queued too. */
@@ -81,14 +82,7 @@ export class PgApplySql implements ApplySql {
   }
 
   async apply(work: ApplyWork): Promise<boolean> {
-    let client: pg.PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (err) {
-      if (!this.lost.tolerate(err)) throw err;
-      await new Promise((r) => setTimeout(r, 500));
-      return false;
-    }
+    const client = await this.pool.connect();
     let broken: Error | undefined;
     try {
       const t0 = Date.now();
@@ -107,16 +101,16 @@ export class PgApplySql implements ApplySql {
       }
       await client.query('COMMIT');
       this.uniqueFailingSince = null;
-      this.lost.ok();
+      this.lostSessions = 0;
       return true;
     } catch (err) {
-      // The session went away (pg_terminate_backend, a restart): the
+      // The session was ended (pg_terminate_backend) with the server up: the
       // transaction rolled back (or its COMMIT went through unseen, and
       // applying it again is harmless); the batch is retried on a new session.
-      if (this.lost.tolerate(err)) {
-        broken = err as Error;
+      if (isConnectionLost(err)) broken = err as Error;
+      if (this.serverStart !== null && this.lostSessions < SESSION_LOSS_RETRIES && (await sessionLostServerUp(this.pool, err, this.serverStart))) {
+        this.lostSessions++;
         this.log.warn({ err }, 'apply: connection lost; retrying the batch');
-        await new Promise((r) => setTimeout(r, 200));
         return false;
       }
       await client.query('ROLLBACK').catch(() => undefined);

@@ -6,7 +6,7 @@
  */
 import pg from 'pg';
 import { endpoint, redactedUrl, redactUrlText, type ConnectionSpec } from '../../connection.js';
-import { isUnreachable, RefusedError, UnreachableError, type GhostwrightError } from '../../errors.js';
+import { isConnectionLost, isUnreachable, RefusedError, UnreachableError, type GhostwrightError } from '../../errors.js';
 
 const asText = (value: string): string => value;
 export const TEXT_TYPES = { getTypeParser: () => asText } as unknown as pg.CustomTypesConfig;
@@ -42,6 +42,31 @@ export function survivingLostConnections(pool: pg.Pool): pg.Pool {
   pool.on('error', () => undefined);
   pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
+}
+
+/** How often in a row one piece of work (a copy chunk, an apply batch) is redone after its session was ended. */
+export const SESSION_LOSS_RETRIES = 5;
+
+/** When the server last started: a lost session with a different answer afterwards was a restart. */
+export async function serverStartTime(pool: pg.Pool): Promise<string> {
+  return (await pool.query<{ t: string }>('SELECT pg_postmaster_start_time()::text AS t')).rows[0]!.t;
+}
+
+/**
+ * True when `err` is a lost session while the server itself stayed up (a
+ * new session answers, and the server has not restarted since `startedAt`):
+ * pg_terminate_backend, an idle or statement kill. The work is redone on a
+ * new session. A restart is not ridden out here: a fast shutdown waits for
+ * our walsender, which waits for an acknowledgement of work the run cannot
+ * apply then; the run fails and keeps its state for --resume.
+ */
+export async function sessionLostServerUp(pool: pg.Pool, err: unknown, startedAt: string): Promise<boolean> {
+  if (!isConnectionLost(err)) return false;
+  try {
+    return (await serverStartTime(pool)) === startedAt;
+  } catch {
+    return false;
+  }
 }
 
 /** Turns a failed connect into a refusal a DBA can act on; never shows the password. */

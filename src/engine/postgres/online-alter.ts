@@ -15,7 +15,6 @@ import { CopyWindow, keyOrder, type KeyKind } from '../../core/copy-window.js';
 import { helperNames, publicationName, SLOT_PREFIX, slotName } from '../../core/names.js';
 import { DEFAULT_THROTTLE } from '../../core/options.js';
 import { GhostwrightError, RefusedError } from '../../errors.js';
-import { ReconnectBudget } from '../../core/reconnect.js';
 import type { Logger } from '../../log.js';
 import { serializeCheckpoint, type Checkpoint } from '../../core/checkpoint.js';
 import { checkResumable, readPgCheckpoint, readRunRecord, trimGhost, writeCheckpointRow, writeRunRecord, type PgRunRecord } from './resume.js';
@@ -25,7 +24,7 @@ import { openPgVerifyPoint, recopyPgRange } from './verify.js';
 import { PgApplySql } from './apply.js';
 import { copyChunk, keyBounds, splitPoints } from './copy.js';
 import { PgLoadProbe } from './measure.js';
-import { catalog, createPool, inTransaction, sqlState } from './connect.js';
+import { catalog, createPool, inTransaction, serverStartTime, SESSION_LOSS_RETRIES, sessionLostServerUp, sqlState } from './connect.js';
 import { cutOver, type CutOverContext } from './cutover.js';
 import { createGhost, probeGhost, type GhostFk } from './ghost.js';
 import { PG_MAX_IDENTIFIER_BYTES, qualified, quoteIdent } from './ident.js';
@@ -100,8 +99,8 @@ export class PgOnlineAlter implements OnlineAlter {
   private publicationCreated = false;
   private swapped = false;
   private closed = false;
-  /** A short loss of the copy's session is ridden out (core/reconnect.ts). */
-  private readonly lost = new ReconnectBudget();
+  /** When the server started, read as the stream starts: a lost session after a restart is not ridden out. */
+  private serverStart: string | null = null;
 
   constructor(private readonly deps: PgAlterDeps) {
     this.log = deps.log;
@@ -234,7 +233,8 @@ export class PgOnlineAlter implements OnlineAlter {
     const stream = new ChangeStream({ spec: this.deps.spec, slot: this.slot, publication: this.publication, originNone: filter, keyColumns: spec.sourceKey, ignoreTable: this.changelog, maxBacklog: this.deps.request.maxBacklogEvents, startLsn: lsn, log: this.log });
     this.stream = stream;
     await stream.start();
-    this.applySql = new PgApplySql(this.pool, spec, this.log);
+    this.serverStart = await serverStartTime(this.pool);
+    this.applySql = new PgApplySql(this.pool, spec, this.log, this.serverStart);
     // Nothing is taken until beginCopy: whether a change is the copy's or the stream's depends on the copy's ranges.
     this.applier = new ChangeApplier({ backlog: stream.queue, window: this.window, sql: this.applySql, log: this.log, idle: (ms) => stream.waitForActivity(ms), onError: () => stream.wake() });
     this.applier.start();
@@ -302,25 +302,27 @@ export class PgOnlineAlter implements OnlineAlter {
   }
 
   /**
-   * A chunk that fails on a lost connection (pg_terminate_backend, a server
-   * restart) is copied again once the server answers, within the reconnect
-   * window. Its INSERT may have committed unseen: the ghost's rows of the
-   * range beyond its progress go first (only chunks write there: the applier
-   * leaves those keys to the copy; the trim's lock waits out a write still
-   * running), so no stale row of that attempt survives.
+   * A chunk whose session was ended (pg_terminate_backend) while the server
+   * stays up is copied again (connect.ts sessionLostServerUp; a restart
+   * fails the run, kept for --resume). Its INSERT may have committed unseen:
+   * the ghost's rows of the range beyond its progress go first (only chunks
+   * write there: the applier leaves those keys to the copy; the trim's lock
+   * waits out a write still running), so no stale row of that attempt survives.
    */
   async copyChunk(range: CopyRange, limit: number): Promise<ChunkResult> {
     this.throwIfStreamFailed();
     const stream = this.stream;
     const parts = { pool: this.pool, sessions: this.copier(), window: this.window, spec: this.copySpec(), queueKeys: (keys: string[][]) => stream?.addKeys(keys), waitCaughtUp: (ms: number) => this.waitCaughtUp(ms), log: this.log };
-    return this.lost.run(
-      () => copyChunk(parts, range, limit),
-      async (err) => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await copyChunk(parts, range, limit);
+      } catch (err) {
+        if (attempt > SESSION_LOSS_RETRIES || this.serverStart === null || !(await sessionLostServerUp(this.pool, err, this.serverStart))) throw err;
         this.throwIfStreamFailed();
         this.log.warn({ err }, 'copy: connection lost; copying the chunk again');
         await trimGhost(this.pool, this.copySpec(), [{ after: range.after, upTo: range.upTo, through: null, done: false }], 60_000);
-      },
-    );
+      }
+    }
   }
 
   /** Emits a marker into the WAL from an autocommit connection; returns its id. */
