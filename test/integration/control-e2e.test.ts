@@ -16,6 +16,7 @@ import { alterOptions, type AlterOptions, type ThrottleOptions } from '../../src
 import type { AlterReport } from '../../src/core/report.js';
 import { sendControlCommand } from '../../src/control/client.js';
 import { helpersOf, databaseOf, dropDatabase, freshDatabase, hasMysqlReplica, hasPgStandby, mysqlReplicaUrl, pgStandbyUrl, sql, withDatabase, type TestDialect, type TestSql } from '../helpers/servers.js';
+import { seedIdTable, until } from '../helpers/seed.js';
 
 const ROWS = 20_000;
 const here = (p: string) => new URL(p, import.meta.url);
@@ -24,14 +25,6 @@ const ready: Record<TestDialect, boolean> = {
   postgres: existsSync(here('../../src/engine/postgres/index.ts')),
 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, fn: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
-    await sleep(20);
-  }
-}
 
 function makeLive(): LiveMigration {
   return newLiveMigration({ chunkSize: 500, maxLagMs: 1500 });
@@ -63,17 +56,7 @@ describe.each(['mysql', 'postgres'] as const)('control end to end: %s', (dialect
     /** A fresh table with ROWS rows: id 1..ROWS, v = 'v<id>'. */
     async function seed(): Promise<string> {
       const table = `t${++n}_${dialect}`;
-      if (dialect === 'mysql') {
-        await db.query(`CREATE TABLE ${table} (id INT PRIMARY KEY, v VARCHAR(30) NOT NULL) ENGINE=InnoDB`);
-        for (let start = 1; start <= ROWS; start += 2000) {
-          const ids = Array.from({ length: 2000 }, (_, i) => start + i);
-          await db.query(`INSERT INTO ${table} (id, v) VALUES ${ids.map(() => '(?, ?)').join(',')}`, ids.flatMap((id) => [id, `v${id}`]));
-        }
-      } else {
-        await db.query(`CREATE TABLE ${table} (id int PRIMARY KEY, v text NOT NULL)`);
-        await db.query(`INSERT INTO ${table} (id, v) SELECT g, 'v' || g FROM generate_series(1, $1::int) g`, [ROWS]);
-        await db.query(`ANALYZE ${table}`);
-      }
+      await seedIdTable(db, dialect, table, ROWS);
       return table;
     }
 

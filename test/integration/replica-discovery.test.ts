@@ -24,18 +24,11 @@ import type { AlterReport } from '../../src/core/report.js';
 import { connectEngine } from '../../src/engine/index.js';
 import { silentLogger } from '../../src/log.js';
 import { helpersOf, databaseOf, dropDatabase, freshDatabase, hasMysqlReplica, hasPgStandby, mysqlReplicaUrl, pgStandbyUrl, sql, withDatabase, type TestDialect, type TestSql } from '../helpers/servers.js';
+import { seedIdTable, until } from '../helpers/seed.js';
 
 const ROWS = 20_000;
 const MAX_LAG_MS = 500;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, fn: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
-    await sleep(20);
-  }
-}
 
 function makeLive(): LiveMigration {
   return newLiveMigration({ chunkSize: 500, maxLagMs: MAX_LAG_MS, forcedThrottle: true });
@@ -77,17 +70,7 @@ describe.each(['mysql', 'postgres'] as const)('replica discovery: %s', (dialect)
     /** A fresh table with ROWS rows (id, v = 'v<id>'), replayed on the replica before it returns. */
     async function seed(): Promise<string> {
       const table = `t${++n}_${dialect}`;
-      if (dialect === 'mysql') {
-        await db.query(`CREATE TABLE ${table} (id INT PRIMARY KEY, v VARCHAR(30) NOT NULL) ENGINE=InnoDB`);
-        for (let start = 1; start <= ROWS; start += 2000) {
-          const ids = Array.from({ length: 2000 }, (_, i) => start + i);
-          await db.query(`INSERT INTO ${table} (id, v) VALUES ${ids.map(() => '(?, ?)').join(',')}`, ids.flatMap((id) => [id, `v${id}`]));
-        }
-      } else {
-        await db.query(`CREATE TABLE ${table} (id int PRIMARY KEY, v text NOT NULL)`);
-        await db.query(`INSERT INTO ${table} (id, v) SELECT g, 'v' || g FROM generate_series(1, $1::int) g`, [ROWS]);
-        await db.query(`ANALYZE ${table}`);
-      }
+      await seedIdTable(db, dialect, table, ROWS);
       const end = Date.now() + 30_000;
       for (;;) {
         try {
