@@ -66,6 +66,13 @@ export async function verifyGhost(online: VerifyTarget, supervisor: VerifySuperv
       if (!chunk.same) differing.push({ after: chunk.after, through: chunk.through });
       after = chunk.through;
     }
+    // Ghost rows above the original's last key (or any, when the original
+    // has none) are in no chunk: they would survive the swap as extra rows.
+    const beyond = await point.ghostKeyAfter(after);
+    if (beyond) {
+      report.chunks++;
+      differing.push({ after, through: beyond });
+    }
   } finally {
     await point.close();
   }

@@ -130,6 +130,8 @@ export interface VerifyPoint {
   range(after: KeyTuple | null, through: KeyTuple): Promise<VerifyChunk>;
   /** Keys in (after, through] whose rows differ between the two tables (missing on either side included), at most max. */
   differingKeys(after: KeyTuple | null, through: KeyTuple, max: number): Promise<KeyTuple[]>;
+  /** The ghost's highest key above `after` (null: from the first key), or null when it has none: rows the original's chunks never reach. */
+  ghostKeyAfter(after: KeyTuple | null): Promise<KeyTuple | null>;
   close(): Promise<void>;
 }
 

@@ -25,7 +25,7 @@ import type { Logger } from '../../log.js';
 import type { ColumnInfo, KeyTuple, TableInfo, TableRef, VerifyChunk, VerifyPoint } from '../engine.js';
 import { BENIGN_WARNINGS, openConnection, queryExec, queryRows } from './connect.js';
 import { qualified, quoteIdent } from './ident.js';
-import { buildKeyAtOffset, buildKeyBound, buildLastKeyInRange, keyCompare, type Sql } from './sql.js';
+import { buildKeyAtOffset, buildKeyBound, buildLastKeyInRange, cols as keyCols, keyCompare, type Sql } from './sql.js';
 import { mysqlKeyKind } from './key-types.js';
 import { nextIntegerBoundary } from './split.js';
 
@@ -192,6 +192,12 @@ export async function openMysqlVerifyPoint(ctx: MysqlVerifyContext): Promise<Ver
       const out: KeyTuple[] = [];
       for (const [k, row] of [...o, ...g]) if (out.length < max && o.get(k)?.crc !== g.get(k)?.crc && !out.some((x) => JSON.stringify(x.map(String)) === k)) out.push(row.key);
       return out;
+    },
+    async ghostKeyAfter(after) {
+      const w = after ? keyCompare(targetKey, '>', after) : { sql: '1=1', params: [] };
+      const desc = targetKey.map((c) => `${quoteIdent(c)} DESC`).join(', ');
+      const [rows] = await snapGhost.query({ sql: `SELECT ${keyCols(targetKey)} FROM ${qualified(ctx.ghostRef)} WHERE ${w.sql} ORDER BY ${desc} LIMIT 1`, rowsAsArray: true }, w.params);
+      return ((rows as unknown[][])[0] as KeyTuple | undefined) ?? null;
     },
     async close() {
       for (const s of [snap, snapGhost]) {

@@ -139,11 +139,11 @@ export async function openPgVerifyPoint(ctx: PgVerifyContext): Promise<VerifyPoi
     const r = (await s.query(q.sql, q.params)).rows[0] as Record<string, unknown> | undefined;
     return r ? Array.from({ length: n }, (_, i) => String(r[`k${i}`])) : null;
   };
-  const lastKey = (after: KeyTuple | null): Sql => {
-    const keyText = spec.sourceKey.map((k, i) => `${quoteIdent(k)}::text AS k${i}`).join(', ');
-    const order = spec.sourceKey.map((k) => `${quoteIdent(k)} DESC`).join(', ');
-    const where = after ? ` WHERE ${row(spec.sourceKey)} > ${castTuple(spec.keyTypes, 1)}` : '';
-    return { sql: `SELECT ${keyText} FROM ${qualified(spec.original)}${where} ORDER BY ${order} LIMIT 1`, params: after ? [...after] : [] };
+  const lastKey = (after: KeyTuple | null, table = spec.original, key = spec.sourceKey): Sql => {
+    const keyText = key.map((k, i) => `${quoteIdent(k)}::text AS k${i}`).join(', ');
+    const order = key.map((k) => `${quoteIdent(k)} DESC`).join(', ');
+    const where = after ? ` WHERE ${row(key)} > ${castTuple(spec.keyTypes, 1)}` : '';
+    return { sql: `SELECT ${keyText} FROM ${qualified(table)}${where} ORDER BY ${order} LIMIT 1`, params: after ? [...after] : [] };
   };
   const check = async (after: KeyTuple | null, through: KeyTuple): Promise<VerifyChunk> => {
     const oq = checksumSql(spec.original, spec.sourceKey, spec.keyTypes, cols.source, after, through);
@@ -173,6 +173,12 @@ export async function openPgVerifyPoint(ctx: PgVerifyContext): Promise<VerifyPoi
       const g = await hashes(spec.ghost, spec.targetKey, cols.target);
       const keys = [...new Set([...o.keys(), ...g.keys()])].filter((k) => o.get(k) !== g.get(k));
       return keys.slice(0, max).map((k) => JSON.parse(k) as string[]);
+    },
+    async ghostKeyAfter(after) {
+      // On A: the ghost as it stands with A's catch-up applied.
+      const q = lastKey(after, spec.ghost, spec.targetKey);
+      const r = (await ghostSide.query(q.sql, q.params)).rows[0] as Record<string, unknown> | undefined;
+      return r ? Array.from({ length: n }, (_, i) => String(r[`k${i}`])) : null;
     },
     close: end,
   };
