@@ -4,6 +4,7 @@ import { applyDeleteSql, applyInsertSql, applyRemoveSql, applyUpdateSql, chunkEn
 import { xidsVisible } from '../../src/engine/postgres/apply.js';
 import { withNotValid, createGhostSql, createChangelogSql } from '../../src/engine/postgres/ghost.js';
 import { grantSql } from '../../src/engine/postgres/swap.js';
+import { hashedValue } from '../../src/engine/postgres/verify.js';
 
 describe('quoteIdent (PostgreSQL)', () => {
   it('doubles double quotes and keeps everything else', () => {
@@ -212,5 +213,18 @@ describe('rewriteObjectNames', () => {
       'DROP CONSTRAINT "_t_gho_pkey", ADD PRIMARY KEY (a), DROP CONSTRAINT IF EXISTS "_t_gho_T Key" CASCADE, DROP CONSTRAINT t_check, CLUSTER ON "_t_gho_v_idx", ADD COLUMN x int',
     );
     expect(rewriteObjectNames('RENAME CONSTRAINT T_PKEY TO t_pk', names, quoteIdent)).toBe('RENAME CONSTRAINT "_t_gho_pkey" TO t_pk');
+  });
+});
+
+describe('hashedValue (PostgreSQL verification)', () => {
+  it('hashes strict binary types as they are, strings byte-wise, and every other type as its text', () => {
+    expect(hashedValue('"a"', 'bigint')).toBe('"a"');
+    expect(hashedValue('"t"', 'timestamp(3) with time zone')).toBe('"t"');
+    expect(hashedValue('"f"', 'character(84)')).toBe('("f" COLLATE "C")');
+    expect(hashedValue('"v"', 'character varying(10)')).toBe('("v" COLLATE "C")');
+    // numeric: 1.0 = 1.00 by hash, not by text; floats, arrays, json, domains and user types alike.
+    for (const t of ['numeric(10,2)', 'double precision', 'integer[]', 'jsonb', 'public.money_d']) {
+      expect(hashedValue('"x"', t)).toBe('(("x")::text COLLATE "C")');
+    }
   });
 });
