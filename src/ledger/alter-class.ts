@@ -15,7 +15,8 @@
  */
 import type { Dialect } from '../connection.js';
 import { parseMysql, parsePg, type MysqlAst, type PgNode } from './parsers.js';
-import { alterHead, joinTokens, MYSQL_LEX, PG_LEX, tokenize, type Token } from '../engine/sql-lexer.js';
+import { alterHead, joinTokens, tokenize, type Token } from '../engine/sql-lexer.js';
+import { ledgerDialect } from './dialect-sql.js';
 import { splitClauses } from '../core/columns.js';
 
 export type AlterCost = 'metadata' | 'instant' | 'locking' | 'rewrite';
@@ -55,8 +56,9 @@ export function splitAlterHead(sql: string, dialect: Dialect): AlterHead | null 
   let tokens: Token[];
   let head: ReturnType<typeof alterHead>;
   try {
-    tokens = tokenize(sql, dialect === 'postgres' ? PG_LEX : MYSQL_LEX);
-    head = alterHead(tokens, dialect === 'postgres' ? (w) => w.toLowerCase() : (w) => w);
+    const d = ledgerDialect(dialect);
+    tokens = tokenize(sql, d.lex);
+    head = alterHead(tokens, (w) => d.foldUnquoted(w));
   } catch {
     return null; // no name or no clause after ALTER TABLE, an unterminated quote: not ours to classify
   }

@@ -13,6 +13,7 @@ import { RefusedError } from '../errors.js';
 import { parseLoadSpec } from '../core/load-spec.js';
 import { replicaChoice, type AlterOptions, type ThrottleOptions } from '../core/options.js';
 import type { LedgerOptions } from './context.js';
+import { ledgerDialect } from './dialect-sql.js';
 import { flywayFromEnv, fromJdbcUrl, locationsToDir, readFlywayFile, withUser } from './flyway.js';
 import { parsePlaceholderFlags, placeholdersFromEnv } from './placeholders.js';
 
@@ -181,10 +182,11 @@ function checkSchemas(schemas: string[] | undefined, url: string): void {
   } catch {
     return; // the real parse reports the URL
   }
-  const expected = spec.dialect === 'mysql' ? spec.database : 'public';
-  if (first !== expected || (schemas!.length > 1 && spec.dialect === 'mysql')) {
-    throw new RefusedError('E_BAD_CONFIG', `Flyway schemas = ${JSON.stringify(schemas)}: ghostwright migrates the URL's ${spec.dialect === 'mysql' ? `database "${spec.database}"` : 'schema "public"'} only`, {
-      hint: spec.dialect === 'mysql' ? `name the schema in the URL (…/${first}) and drop schemas, or set schemas to ["${spec.database}"]` : 'drop schemas (or set it to ["public"]); other PostgreSQL schemas are not supported yet',
+  const d = ledgerDialect(spec.dialect);
+  const expected = d.historySchema(spec.database);
+  if (first !== expected || (schemas!.length > 1 && d.schemaIsDatabase)) {
+    throw new RefusedError('E_BAD_CONFIG', `Flyway schemas = ${JSON.stringify(schemas)}: ghostwright migrates the URL's ${d.schemaIsDatabase ? `database "${spec.database}"` : `schema "${expected}"`} only`, {
+      hint: d.schemaIsDatabase ? `name the schema in the URL (…/${first}) and drop schemas, or set schemas to ["${spec.database}"]` : 'drop schemas (or set it to ["public"]); other PostgreSQL schemas are not supported yet',
     });
   }
 }

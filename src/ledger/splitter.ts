@@ -9,6 +9,7 @@
  *               contain `;`); the DELIMITER line itself is never sent.
  */
 import type { Dialect } from '../connection.js';
+import { ledgerDialect } from './dialect-sql.js';
 
 export interface Statement {
   /** Statement text without the delimiter, leading comments and surrounding whitespace. */
@@ -22,7 +23,7 @@ const DELIMITER_RE = /^[ \t]*DELIMITER[ \t]+(\S+)[ \t]*(?:\r?\n|$)/i;
 
 export function splitStatements(text: string, dialect: Dialect): Statement[] {
   const out: Statement[] = [];
-  const mysql = dialect === 'mysql';
+  const syntax = ledgerDialect(dialect).script;
   let delimiter = ';';
   let line = 1;
   let start = -1; // index of the first significant character of the pending statement
@@ -52,7 +53,7 @@ export function splitStatements(text: string, dialect: Dialect): Statement[] {
   while (i < text.length) {
     const ch = text[i]!;
     const atLineStart = i === 0 || text[i - 1] === '\n';
-    if (mysql && atLineStart) {
+    if (syntax.delimiterCommand && atLineStart) {
       const m = DELIMITER_RE.exec(text.slice(i, i + 200));
       if (m) {
         flush(lastSignificantEnd + 1);
@@ -67,20 +68,20 @@ export function splitStatements(text: string, dialect: Dialect): Statement[] {
       continue;
     }
     // MySQL needs whitespace after `--` (`1--1` is arithmetic there).
-    if (ch === '-' && text[i + 1] === '-' && (!mysql || i + 2 >= text.length || /\s/.test(text[i + 2]!))) {
+    if (ch === '-' && text[i + 1] === '-' && (!syntax.dashCommentNeedsSpace || i + 2 >= text.length || /\s/.test(text[i + 2]!))) {
       const nl = text.indexOf('\n', i);
       skipTo(nl < 0 ? text.length : nl);
       continue;
     }
-    if (mysql && ch === '#') {
+    if (syntax.hashComments && ch === '#') {
       const nl = text.indexOf('\n', i);
       skipTo(nl < 0 ? text.length : nl);
       continue;
     }
     if (ch === '/' && text[i + 1] === '*') {
       // MySQL's /*! ... */ executable comments are SQL: keep them in the statement.
-      if (mysql && text[i + 2] === '!') mark();
-      skipTo(blockCommentEnd(text, i, !mysql));
+      if (syntax.executableComments && text[i + 2] === '!') mark();
+      skipTo(blockCommentEnd(text, i, syntax.nestedBlockComments));
       continue;
     }
     if (/\s/.test(ch)) {
@@ -89,10 +90,10 @@ export function splitStatements(text: string, dialect: Dialect): Statement[] {
     }
     mark();
     let end: number;
-    if (ch === "'") end = quotedEnd(text, i, "'", mysql || isEscapeString(text, i));
-    else if (ch === '"') end = quotedEnd(text, i, '"', mysql);
-    else if (mysql && ch === '`') end = quotedEnd(text, i, '`', false);
-    else if (!mysql && ch === '$') end = dollarQuotedEnd(text, i);
+    if (ch === "'") end = quotedEnd(text, i, "'", syntax.backslashEscapes || isEscapeString(text, i));
+    else if (ch === '"') end = quotedEnd(text, i, '"', syntax.backslashEscapes);
+    else if (syntax.backtickIdentifiers && ch === '`') end = quotedEnd(text, i, '`', false);
+    else if (syntax.dollarQuotes && ch === '$') end = dollarQuotedEnd(text, i);
     else end = i + 1;
     skipTo(end);
     lastSignificantEnd = end - 1;

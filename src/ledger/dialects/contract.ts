@@ -5,6 +5,8 @@
  * which dialect they have. Identifiers through the engine's quoteIdent,
  * values always parameters.
  */
+import type { LexRules } from '../../engine/sql-lexer.js';
+
 export interface Sql {
   sql: string;
   params: unknown[];
@@ -22,7 +24,35 @@ export interface TableNames {
   table: string;
 }
 
+/** How the dialect's own client splits a script into statements (splitter.ts). */
+export interface ScriptSyntax {
+  /** The client's `DELIMITER //` command (MySQL: procedure bodies contain `;`); the line itself is never sent. */
+  readonly delimiterCommand: boolean;
+  /** `--` starts a comment only before whitespace (MySQL: `1--1` is arithmetic). */
+  readonly dashCommentNeedsSpace: boolean;
+  /** `#` line comments (MySQL). */
+  readonly hashComments: boolean;
+  /** `/*! ... *\/` is SQL the server runs, kept in the statement (MySQL). */
+  readonly executableComments: boolean;
+  /** Block comments nest (PostgreSQL). */
+  readonly nestedBlockComments: boolean;
+  /** Backslash escapes in every '...' and "..." (MySQL; PostgreSQL only in E'...'). */
+  readonly backslashEscapes: boolean;
+  /** `...` quoted identifiers (MySQL). */
+  readonly backtickIdentifiers: boolean;
+  /** $tag$ ... $tag$ dollar quoting, for function bodies (PostgreSQL). */
+  readonly dollarQuotes: boolean;
+}
+
 export interface LedgerDialect {
+  readonly script: ScriptSyntax;
+  /** How the dialect reads an ALTER TABLE's name (alter-class.ts): its lexer, and the folding of unquoted words. */
+  readonly lex: LexRules;
+  foldUnquoted(word: string): string;
+  /** The schema that holds the history and is the migrations' default: the URL's database (MySQL) or `public` (PostgreSQL). */
+  historySchema(database: string): string;
+  /** A schema is a database, the one the URL names (MySQL): Flyway's `schemas` may list only that one. */
+  readonly schemaIsDatabase: boolean;
   /** The n-th bound parameter (1-based): `?` or `$n`. */
   param(n: number): string;
   /** Flyway's history table and ghostwright's progress table. */

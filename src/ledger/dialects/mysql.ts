@@ -1,4 +1,5 @@
 /** The ledger's MySQL/MariaDB history and lock SQL (see contract.ts). */
+import { MYSQL_LEX } from '../../engine/sql-lexer.js';
 import type { LedgerDialect } from './contract.js';
 
 export const MYSQL_LOCK_PREFIX = 'ghostwright_migrate';
@@ -14,6 +15,20 @@ export function mysqlLockName(database: string): string {
 }
 
 export const mysqlLedger: LedgerDialect = {
+  lex: MYSQL_LEX,
+  foldUnquoted: (word) => word,
+  historySchema: (database) => database,
+  schemaIsDatabase: true,
+  script: {
+    delimiterCommand: true,
+    dashCommentNeedsSpace: true,
+    hashComments: true,
+    executableComments: true,
+    nestedBlockComments: false,
+    backslashEscapes: true,
+    backtickIdentifiers: true,
+    dollarQuotes: false,
+  },
   param: () => '?',
   createHistoryTables: ({ quote: q, table }, t, p) => [
     `CREATE TABLE IF NOT EXISTS ${t} (${q('installed_rank')} INT NOT NULL, ${q('version')} VARCHAR(50), ${q('description')} VARCHAR(200) NOT NULL, ` +

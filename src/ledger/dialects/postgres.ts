@@ -1,10 +1,25 @@
 /** The ledger's PostgreSQL history and lock SQL (see contract.ts). */
+import { PG_LEX } from '../../engine/sql-lexer.js';
 import type { LedgerDialect } from './contract.js';
 
 /** PostgreSQL advisory lock key: the bytes of "ghostwri" as a bigint (advisory locks are per database). */
 export const PG_MIGRATION_LOCK_KEY = '7451328125150392937';
 
 export const postgresLedger: LedgerDialect = {
+  lex: PG_LEX,
+  foldUnquoted: (word) => word.toLowerCase(),
+  historySchema: () => 'public',
+  schemaIsDatabase: false,
+  script: {
+    delimiterCommand: false,
+    dashCommentNeedsSpace: false,
+    hashComments: false,
+    executableComments: false,
+    nestedBlockComments: true,
+    backslashEscapes: false,
+    backtickIdentifiers: false,
+    dollarQuotes: true,
+  },
   param: (n) => `$${n}`,
   createHistoryTables: ({ quote: q, table }, t, p) => [
     `CREATE TABLE IF NOT EXISTS ${t} (${q('installed_rank')} INT NOT NULL, ${q('version')} VARCHAR(50), ${q('description')} VARCHAR(200) NOT NULL, ` +
