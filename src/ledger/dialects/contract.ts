@@ -6,6 +6,7 @@
  * values always parameters.
  */
 import type { LexRules } from '../../engine/sql-lexer.js';
+import type { AlterClass, AlterHead } from '../alter-cost.js';
 
 export interface Sql {
   sql: string;
@@ -49,6 +50,8 @@ export interface LedgerDialect {
   /** How the dialect reads an ALTER TABLE's name (alter-class.ts): its lexer, and the folding of unquoted words. */
   readonly lex: LexRules;
   foldUnquoted(word: string): string;
+  /** What the ALTER TABLE costs, clause by clause, read with the dialect's real parser (null: not one it reads). */
+  classifyAlter(sql: string, head: AlterHead): AlterClass | null;
   /** The schema that holds the history and is the migrations' default: the URL's database (MySQL) or `public` (PostgreSQL). */
   historySchema(database: string): string;
   /** A schema is a database, the one the URL names (MySQL): Flyway's `schemas` may list only that one. */

@@ -1,6 +1,7 @@
 /** The ledger's MySQL/MariaDB history and lock SQL (see contract.ts). */
 import { MYSQL_LEX } from '../../engine/sql-lexer.js';
 import type { LedgerDialect } from './contract.js';
+import { classifyMysql } from './mysql-alter.js';
 
 export const MYSQL_LOCK_PREFIX = 'ghostwright_migrate';
 
@@ -17,6 +18,7 @@ export function mysqlLockName(database: string): string {
 export const mysqlLedger: LedgerDialect = {
   lex: MYSQL_LEX,
   foldUnquoted: (word) => word,
+  classifyAlter: classifyMysql,
   historySchema: (database) => database,
   schemaIsDatabase: true,
   script: {

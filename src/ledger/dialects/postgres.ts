@@ -1,6 +1,7 @@
 /** The ledger's PostgreSQL history and lock SQL (see contract.ts). */
 import { PG_LEX } from '../../engine/sql-lexer.js';
 import type { LedgerDialect } from './contract.js';
+import { classifyPg } from './postgres-alter.js';
 
 /** PostgreSQL advisory lock key: the bytes of "ghostwri" as a bigint (advisory locks are per database). */
 export const PG_MIGRATION_LOCK_KEY = '7451328125150392937';
@@ -8,6 +9,7 @@ export const PG_MIGRATION_LOCK_KEY = '7451328125150392937';
 export const postgresLedger: LedgerDialect = {
   lex: PG_LEX,
   foldUnquoted: (word) => word.toLowerCase(),
+  classifyAlter: classifyPg,
   historySchema: () => 'public',
   schemaIsDatabase: false,
   script: {
