@@ -19,7 +19,7 @@ import { parseConnectionUrl } from '../src/connection.js';
 import { chooseSharedKey, mapColumns } from '../src/core/columns.js';
 import { toRanges } from '../src/core/copier.js';
 import { connectEngine } from '../src/engine/index.js';
-import type { Engine, OnlineAlter } from '../src/engine/engine.js';
+import type { Engine, Migration } from '../src/engine/engine.js';
 import { silentLogger } from '../src/log.js';
 import { startSandbox, type Sandbox } from '../src/sandbox/index.js';
 
@@ -39,11 +39,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const step = (what: string) => process.stderr.write(`  ${new Date().toISOString().slice(11, 19)} ${what}\n`);
 
 /**
- * The running applier of an OnlineAlter (a private field: this bench holds it
+ * The running applier of a Migration (a private field: this bench holds it
  * to time it alone). The engine-neutral ChangeApplier has hold(); the
  * PostgreSQL engine's own applier (until it moves onto it) pause()/resume().
  */
-function applierOf(oa: OnlineAlter): { hold(on: boolean): Promise<void> } {
+function applierOf(oa: Migration): { hold(on: boolean): Promise<void> } {
   const a = (oa as unknown as { applier?: { hold?(on: boolean): Promise<void>; pause?(): Promise<void>; resume?(): void } }).applier;
   if (!a) throw new Error('no applier: startStream() first');
   if (a.hold) return { hold: (on) => a.hold!(on) };
@@ -75,25 +75,24 @@ export async function measureApplierRate(url: string, rows: number, changes: num
       const failed = (await oa.preflight(original)).filter((c) => !c.ok && c.severity === 'error');
       if (failed.length) throw new Error(`preflight: ${failed.map((c) => c.id).join(', ')}`);
       const ghost = await oa.createGhost();
-      const plan = chooseSharedKey(original, ghost, mapColumns(original, ghost, new Map(), fold), fold);
+      const plan = chooseSharedKey(original, ghost.shape, mapColumns(original, ghost.shape, new Map(), fold), fold);
       if (!plan) throw new Error('no shared key');
-      oa.usePlan(plan);
-      await oa.startStream();
-      const bounds = await oa.keyBounds();
+      const m = await ghost.startStream(plan);
+      const bounds = await m.keyBounds();
       const ranges = bounds ? toRanges([], bounds.max) : [];
-      oa.beginCopy(ranges);
+      const copy = m.beginCopy(ranges);
       for (const range of ranges) {
         let after = range.after;
         for (;;) {
-          const r = await oa.copyChunk({ after, upTo: range.upTo }, 20_000);
+          const r = await copy.copyChunk({ after, upTo: range.upTo }, 20_000);
           if (r.last === null) break;
           after = r.last;
         }
       }
       step('copy done');
-      await oa.waitCaughtUp(120_000);
+      await m.waitCaughtUp(120_000);
       step('caught up; burst');
-      const applier = applierOf(oa);
+      const applier = applierOf(m);
       await applier.hold(true);
       const t0 = Date.now();
       const every = Math.max(1, Math.floor(rows / changes));
@@ -108,14 +107,14 @@ export async function measureApplierRate(url: string, rows: number, changes: num
       // Every change received (the stream keeps reading while the applier is held): the backlog stops growing.
       const deadline = Date.now() + 120_000;
       for (let last = -1, since = Date.now(); Date.now() < deadline; await sleep(20)) {
-        const now = oa.streamStats().backlog;
+        const now = m.streamStats().backlog;
         if (now !== last) [last, since] = [now, Date.now()];
         else if (now > 0 && Date.now() - since > 500) break;
       }
-      step(`received ${oa.streamStats().backlog}`);
+      step(`received ${m.streamStats().backlog}`);
       const t1 = Date.now();
       await applier.hold(false);
-      await oa.waitCaughtUp(300_000);
+      await m.waitCaughtUp(300_000);
       const applyMs = Date.now() - t1;
       return { engine: kind, rows, changes, writeMs, applyMs, eventsPerSecond: Math.round((changes * 1000) / Math.max(1, applyMs)) };
     } finally {

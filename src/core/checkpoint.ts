@@ -13,7 +13,7 @@
  *   every chunk before it in that range committed too (contiguous).
  *   Chunks that committed after the checkpoint was written are not vouched
  *   for: on resume the engine removes the ghost's rows of each unfinished
- *   range beyond `through` (OnlineAlter.trimToCheckpoint), and the copy
+ *   range beyond `through` (the startStream of the ghost OnlineAlter.attach returns), and the copy
  *   reads them again. Without that, a replayed change to such a key would
  *   be left to a copy whose INSERT IGNORE keeps the ghost's stale row.
  *

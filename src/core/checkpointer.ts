@@ -5,7 +5,7 @@
  * restart position into the changelog every few seconds and at each phase
  * change. One small row replaced in place: cheap enough for every 2 s.
  */
-import type { CopyRange, KeyTuple, OnlineAlter } from '../engine/engine.js';
+import type { CopyRange, KeyTuple, Migration } from '../engine/engine.js';
 import type { Logger } from '../log.js';
 import { buildCheckpoint, type Checkpoint, type CheckpointPhase, type RangeProgress } from './checkpoint.js';
 
@@ -36,7 +36,7 @@ export class CopyProgress {
 }
 
 export interface CheckpointerInit {
-  online: OnlineAlter;
+  migration: Pick<Migration, 'checkpoint' | 'restartPosition'>;
   /** schema.table */
   table: string;
   /** The ALTER clauses. */
@@ -99,7 +99,7 @@ export class Checkpointer {
     const cp = this.build();
     if (!cp) return;
     try {
-      await this.init.online.checkpoint(cp);
+      await this.init.migration.checkpoint(cp);
     } catch (err) {
       this.init.log.warn({ err }, 'writing the checkpoint failed; the next one may succeed');
     }
@@ -107,10 +107,10 @@ export class Checkpointer {
 
   /** Either order of the two reads is safe: progress only names committed chunks, the position only handled changes. */
   private build(): Checkpoint | null {
-    const { online, progress } = this.init;
+    const { migration, progress } = this.init;
     if (this.init.state?.() === 'postponed' && this.phase === 'catching-up') this.phase = 'postponed';
     const ranges = progress.snapshot();
-    const position = online.restartPosition ? online.restartPosition() : online.streamStats().appliedPosition;
+    const position = migration.restartPosition();
     if (position === null || position === '') return null;
     return buildCheckpoint({ table: this.init.table, alter: this.init.alter, key: this.init.key, ranges, streamPosition: position, phase: this.phase, rowsCopied: progress.rowsCopied });
   }

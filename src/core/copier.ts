@@ -5,7 +5,7 @@
  * holds back while the stream's backlog is above its high-water mark.
  */
 import pLimit from 'p-limit';
-import type { CopyRange, KeyTuple, OnlineAlter } from '../engine/engine.js';
+import type { CopyRange, KeyTuple, Migration, RowCopy } from '../engine/engine.js';
 import { DEFAULT_LIMITS, nextChunkSize } from './chunker.js';
 import type { AlterOptions } from './options.js';
 import type { MigrationSupervisor } from './supervisor.js';
@@ -32,18 +32,18 @@ export interface CopyTracking {
  * checkpoints). On resume, `resumed` is the checkpoint's ranges: each goes
  * on after its progress, finished ones are skipped.
  */
-export async function copyTable(online: OnlineAlter, supervisor: MigrationSupervisor, options: AlterOptions, tracking: CopyTracking): Promise<number> {
+export async function copyTable(migration: Migration, supervisor: MigrationSupervisor, options: AlterOptions, tracking: CopyTracking): Promise<number> {
   const { progress, resumed } = tracking;
   const wall = tracking.stats ? new CopyWallClock(Date.now()) : undefined;
   let ranges: CopyRange[];
   if (resumed) ranges = resumed.map((r) => ({ after: r.after, upTo: r.upTo }));
   else {
-    const bounds = await online.keyBounds();
+    const bounds = await migration.keyBounds();
     const threads = Math.max(1, options.threads);
-    const points = bounds && threads > 1 ? await online.splitPoints(threads) : [];
+    const points = bounds && threads > 1 ? await migration.splitPoints(threads) : [];
     ranges = bounds ? toRanges(points, bounds.max) : [];
   }
-  online.beginCopy(ranges, resumed);
+  const copy = migration.beginCopy(ranges, resumed);
   progress.begin(ranges, resumed);
   await tracking.begun?.();
   const todo = resumed ? remainingRanges(resumed) : ranges;
@@ -53,7 +53,7 @@ export async function copyTable(online: OnlineAlter, supervisor: MigrationSuperv
     todo.map((range, i) =>
       range
         ? limit(async () => {
-            total += await copyRange(online, supervisor, options, range, (last, rows) => progress.chunkDone(i, last, rows), { ...tracking, wall });
+            total += await copyRange({ migration, copy }, supervisor, options, range, (last, rows) => progress.chunkDone(i, last, rows), { ...tracking, wall });
           })
         : null,
     ),
@@ -75,7 +75,7 @@ export function toRanges(points: KeyTuple[], max: KeyTuple): CopyRange[] {
 }
 
 async function copyRange(
-  online: OnlineAlter,
+  { migration, copy }: { migration: Migration; copy: RowCopy },
   supervisor: MigrationSupervisor,
   options: AlterOptions,
   range: CopyRange,
@@ -95,14 +95,14 @@ async function copyRange(
     if (stats) countThrottle(stats, reason ?? live.progress.throttleReason, now - t);
     wall?.span('throttle', t, now);
     t = now;
-    await waitForBacklog(online, supervisor, options.maxBacklogEvents);
+    await waitForBacklog(migration, supervisor, options.maxBacklogEvents);
     now = Date.now();
     if (stats) stats.backlogWaitMs += now - t;
     wall?.span('backlog', t, now);
     // A DBA's `chunk-size=N` on the socket wins over the adaptive size.
     if (live.settings.chunkSize !== options.chunkSize && live.settings.chunkSize !== size) size = live.settings.chunkSize;
     const t0 = Date.now();
-    const chunk = await online.copyChunk(cursor, size);
+    const chunk = await copy.copyChunk(cursor, size);
     const t1 = Date.now();
     // Busy: the server worked for this chunk (its boundary read included); waiting for the window is not work.
     const busyMs = t1 - t0 - (chunk.windowWaitMs ?? 0);
@@ -115,7 +115,7 @@ async function copyRange(
       wall.span('window', b, w);
       wall.span('chunk', w, t1);
     }
-    log?.debug({ size, rows: chunk.rows, ms: busyMs, boundaryMs: chunk.boundaryMs, windowWaitMs: chunk.windowWaitMs, backlog: online.streamStats().backlog }, 'chunk');
+    log?.debug({ size, rows: chunk.rows, ms: busyMs, boundaryMs: chunk.boundaryMs, windowWaitMs: chunk.windowWaitMs, backlog: migration.streamStats().backlog }, 'chunk');
     copied += chunk.rows;
     live.progress.rowsCopied += chunk.rows;
     committed(chunk.last, chunk.rows);
@@ -131,8 +131,8 @@ async function copyRange(
 }
 
 /** The copy adds work for nobody while the stream is behind: let it drain first. */
-async function waitForBacklog(online: OnlineAlter, supervisor: MigrationSupervisor, max: number): Promise<void> {
-  while (online.streamStats().backlog > max) {
+async function waitForBacklog(migration: Migration, supervisor: MigrationSupervisor, max: number): Promise<void> {
+  while (migration.streamStats().backlog > max) {
     supervisor.checkAborted();
     await new Promise((r) => setTimeout(r, 50));
   }

@@ -3,11 +3,10 @@
  * original's and the ghost's shapes, and the plan a dry run reports.
  */
 import type { ParsedAlter } from '../engine/alter.js';
-import type { CheckResult, Engine, TableInfo } from '../engine/engine.js';
+import type { CheckResult, HelperTables, TableInfo } from '../engine/engine.js';
 import { RefusedError } from '../errors.js';
 import { reAddedOf, renamesOf } from './alter-text.js';
 import { chooseSharedKey, mapColumns, type CopyPlan } from './columns.js';
-import { helperNames } from './names.js';
 import type { AlterOptions } from './options.js';
 import type { AlterPlan } from './report.js';
 
@@ -22,9 +21,10 @@ export function planCopy(original: TableInfo, ghost: TableInfo, parsed: ParsedAl
   return plan;
 }
 
-export function describePlan(original: TableInfo, plan: CopyPlan, options: AlterOptions, engine: Engine, table: string, checks: CheckResult[], stamp?: string): AlterPlan {
-  const max = engine.capabilities.identifierLimit;
-  const { old: del, ghost: gho } = helperNames(engine.dialect, table, max, stamp);
+/** `tables`: the helper tables as the engine named them (OnlineAlter.tables). */
+export function describePlan(original: TableInfo, plan: CopyPlan, options: AlterOptions, tables: HelperTables, checks: CheckResult[]): AlterPlan {
+  const table = original.ref.name;
+  const { old: { name: del }, ghost: { name: gho } } = tables;
   const warnings: string[] = [];
   const reAdded = plan.mapping.added.filter((c) => plan.mapping.dropped.some((d) => d.toLowerCase() === c.toLowerCase()));
   if (reAdded.length) warnings.push(`columns dropped and added again, they take their defaults: ${reAdded.join(', ')}`);

@@ -6,7 +6,7 @@
  * most --cut-over-lock-timeout, and a failed attempt leaves the original in place.
  */
 import { isCutOverPostponed } from './flags.js';
-import type { CutOverResult, OnlineAlter } from '../engine/engine.js';
+import type { CutOverResult, Migration } from '../engine/engine.js';
 import { GhostwrightError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { AlterOptions } from './options.js';
@@ -30,7 +30,7 @@ export async function waitWhilePostponed(supervisor: MigrationSupervisor, option
 }
 
 export async function cutOverWithRetries(
-  online: Pick<OnlineAlter, 'waitCaughtUp' | 'cutOver'>,
+  online: Pick<Migration, 'waitCaughtUp' | 'cutOver'>,
   supervisor: Pick<MigrationSupervisor, 'setState' | 'checkAborted'>,
   options: Pick<AlterOptions, 'cutOverRetries'>,
   log: Logger,

@@ -14,7 +14,8 @@
  * the cut-over committed, and abort() removes what we created.
  */
 import { parseConnectionUrl, redactedUrl, type ConnectionSpec } from '../connection.js';
-import type { Engine, EngineCatalog, OnlineAlter, TableRef } from '../engine/engine.js';
+import type { Engine, EngineCatalog, GhostShape, Migration, OnlineAlter, TableRef } from '../engine/engine.js';
+import type { CopyPlan } from './columns.js';
 import { GhostwrightError, statusForExit, toGhostwrightError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { checkAlter } from './alter-text.js';
@@ -67,6 +68,7 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps):
   };
   let engine: Engine | null = null;
   let online: OnlineAlter | null = null;
+  let migration: Migration | null = null;
   let swapped = false;
   let supervisor: MigrationSupervisor | null = null;
   let checkpoint: Checkpoint | null = null;
@@ -132,54 +134,65 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps):
     const warnings = await preflight(online, original, recheck);
     for (const w of warnings) log.warn({ check: w.id, detail: w.detail }, w.title);
 
-    supervisor = await MigrationSupervisor.start({ options, engine, online, table: report.table, spec, live: deps.live, signal: deps.signal, log, estimatedRows: original.estimatedRows, oldTableStamp: stamp, observers: deps.observers });
+    supervisor = await MigrationSupervisor.start({ options, engine, probe: online.probe, tables: online.tables, table: report.table, spec, live: deps.live, signal: deps.signal, log, estimatedRows: original.estimatedRows, observers: deps.observers });
     await supervisor.hook('on-startup');
 
     // ghost: created like the original, then altered; this also proves the
     // ALTER valid. A dry run only probes it and leaves nothing behind.
-    // On resume: the interrupted run's ghost, as it is.
-    const ghost = checkpoint ? await online.attach!(checkpoint) : options.execute ? await online.createGhost() : await online.probeGhost();
-    const plan = planCopy(original, ghost, parsed, fold);
-    if (checkpoint) checkResumeKey(checkpoint, { name: plan.keyName, columns: plan.sourceKey });
-    online.usePlan(plan);
-    await supervisor.hook('on-validated');
-
+    // On resume: the interrupted run's ghost, as it is (its stream restarts
+    // from the checkpoint).
+    const validate = async (g: GhostShape): Promise<CopyPlan> => {
+      const plan = planCopy(original, g.shape, parsed, fold);
+      if (checkpoint) checkResumeKey(checkpoint, { name: plan.keyName, columns: plan.sourceKey });
+      g.checkPlan(plan);
+      await supervisor!.hook('on-validated');
+      return plan;
+    };
     if (!options.execute) {
-      if (checkpoint) await online.abort({ keepForResume: true });
-      else await online.dropGhost();
+      let plan: CopyPlan;
+      if (checkpoint) {
+        plan = await validate(await online.attach!(checkpoint));
+        await online.abort({ keepForResume: true });
+      } else {
+        const probed = await online.probeGhost();
+        plan = await validate(probed);
+        await probed.drop();
+      }
       report.status = 'dry-run';
-      report.plan = describePlan(original, plan, options, engine, ref.name, warnings, stamp);
+      report.plan = describePlan(original, plan, options, online.tables, warnings);
       return report;
     }
+    const ghost = checkpoint ? await online.attach!(checkpoint) : await online.createGhost();
+    const plan = await validate(ghost);
 
     // stream first: every change committed after this point reaches the ghost.
-    await online.startStream(checkpoint?.streamPosition);
-    if (checkpoint) await online.trimToCheckpoint!(checkpoint.ranges);
+    const m = await ghost.startStream(plan);
+    migration = m;
     await supervisor.hook('on-rowcount-complete');
-    supervisor.beginCopy();
+    supervisor.beginCopy(m);
     await supervisor.hook('on-begin-copy');
     const progress = new CopyProgress(checkpoint?.rowsCopied ?? 0);
     supervisor.live.progress.rowsCopied = progress.rowsCopied;
-    const cps = new Checkpointer({ online, table: report.table, alter: clauses, key: { name: plan.keyName, columns: plan.sourceKey }, progress, state: () => supervisor!.live.progress.state, log, intervalMs: options.checkpointIntervalMs });
+    const cps = new Checkpointer({ migration: m, table: report.table, alter: clauses, key: { name: plan.keyName, columns: plan.sourceKey }, progress, state: () => supervisor!.live.progress.state, log, intervalMs: options.checkpointIntervalMs });
     checkpointer = cps;
     const copyStarted = Date.now();
     const copyStats = newCopyStats();
     report.stats = { copy: copyStats, apply: newApplyStats() };
-    report.rowsCopied = await copyTable(online, supervisor, options, { progress, resumed: checkpoint?.ranges, begun: () => cps.start(), stats: copyStats, log });
+    report.rowsCopied = await copyTable(m, supervisor, options, { progress, resumed: checkpoint?.ranges, begun: () => cps.start(), stats: copyStats, log });
     report.copyMs = Date.now() - copyStarted;
-    log.info({ copy: roundStats(copyStats), apply: online.streamStats().apply }, 'copy done');
+    log.info({ copy: roundStats(copyStats), apply: m.streamStats().apply }, 'copy done');
     supervisor.copyFinished();
     await cps.write('catching-up');
 
     await deps.afterCopy?.();
 
     supervisor.setState('catching-up');
-    await online.waitCaughtUp(60_000);
-    report.verify = await verifyGhost(online, supervisor, options, log);
+    await m.waitCaughtUp(60_000);
+    report.verify = await verifyGhost(m, supervisor, options, log);
     await waitWhilePostponed(supervisor, options);
     await cps.write('cutting-over');
     cps.pause();
-    const cut = await cutOverWithRetries(online, supervisor, options, log);
+    const cut = await cutOverWithRetries(m, supervisor, options, log);
     swapped = true;
     testKillPoint('after-swap');
     report.cutOverStallMs = Math.round(cut.stallMs);
@@ -188,8 +201,8 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps):
 
     supervisor.quiesce();
     supervisor.setState('cleaning-up');
-    report.eventsApplied = online.streamStats().eventsApplied;
-    report.stats = roundStats({ copy: copyStats, apply: online.streamStats().apply ?? newApplyStats() });
+    report.eventsApplied = m.streamStats().eventsApplied;
+    report.stats = roundStats({ copy: copyStats, apply: m.streamStats().apply ?? newApplyStats() });
     await online.cleanup();
     report.status = 'done';
     supervisor.setState('done');
@@ -201,7 +214,7 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps):
     report.status = statusForExit(error.exitCode);
     report.error = error.toJSON();
     if (online) {
-      report.eventsApplied = safeStats(online);
+      report.eventsApplied = safeStats(migration);
       // After a committed swap the new table is live: only the stream and
       // changelog remain to clean up, never the ghost (it IS the table now).
       // abort() also closes the migration's connections, so it runs on every
@@ -242,9 +255,9 @@ async function finishCommittedSwap(engine: Engine, online: OnlineAlter, ref: Tab
   await online.cleanup();
 }
 
-function safeStats(online: OnlineAlter): number {
+function safeStats(migration: Migration | null): number {
   try {
-    return online.streamStats().eventsApplied;
+    return migration?.streamStats().eventsApplied ?? 0;
   } catch {
     return 0;
   }

@@ -20,7 +20,7 @@ export async function findCheckpoint(online: OnlineAlter, options: AlterOptions,
       hint: '--resume continues the interrupted run with its ghost and old-table name; drop the other flag',
     });
   }
-  if (!online.readCheckpoint || !online.attach || !online.trimToCheckpoint) {
+  if (!online.readCheckpoint || !online.attach) {
     if (options.resume === true) throw new RefusedError('E_BAD_FLAG', '--resume is not supported by this engine yet', { hint: 'run without --resume after ghostwright cleanup' });
     return null;
   }

@@ -5,12 +5,11 @@
  * it "may I go on?"; they never look at load or flags themselves.
  */
 import type { ConnectionSpec } from '../connection.js';
-import type { Engine, OnlineAlter } from '../engine/engine.js';
+import type { Engine, HelperTables, LoadProbe, Migration } from '../engine/engine.js';
 import { GhostwrightError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { countRowsInBackground } from './exact-count.js';
 import { newLiveMigration, type LiveMigration, type MigrationState } from './live.js';
-import { helperNames } from './names.js';
 import { nullObservers, type HookName, type HookSink, type MigrationObservers, type ProgressView, type RunFacts } from './observers.js';
 import type { AlterOptions } from './options.js';
 import { assertLoadNamesKnown } from './load-spec.js';
@@ -24,15 +23,16 @@ import { migrationStatus } from './status.js';
 export interface SupervisorInit {
   options: AlterOptions;
   engine: Engine;
-  online: OnlineAlter;
+  /** Load, lag and heartbeat (OnlineAlter.probe). */
+  probe: LoadProbe;
+  /** The run's helper tables, as the engine named them. */
+  tables: HelperTables;
   table: string;
   spec: ConnectionSpec;
   live: LiveMigration | undefined;
   signal: AbortSignal | undefined;
   log: Logger;
   estimatedRows: number;
-  /** --timestamp-old-table: the stamp of the old table name (core/names.ts). */
-  oldTableStamp?: string | undefined;
   /** Progress, hooks and control socket; none when absent. */
   observers?: MigrationObservers | undefined;
 }
@@ -48,6 +48,8 @@ export class MigrationSupervisor {
   private readonly closers: Array<() => Promise<void> | void> = [];
   private heartbeatBusy = false;
   private copyDone = false;
+  /** The running migration, from the copy's start on (beginCopy). */
+  private migration: Migration | null = null;
 
   private constructor(
     private readonly init: SupervisorInit,
@@ -63,7 +65,7 @@ export class MigrationSupervisor {
   }
 
   static async start(init: SupervisorInit): Promise<MigrationSupervisor> {
-    const { options, engine, online, log } = init;
+    const { options, engine, probe: load, log } = init;
     const live =
       init.live ??
       newLiveMigration(
@@ -83,7 +85,7 @@ export class MigrationSupervisor {
       serverSilentMs: () => probe.silentMs(),
       options: options.throttle,
       live,
-      measure: (names) => online.measure(names),
+      measure: (names) => load.measure(names),
       throttleQuery: throttleQuery
         ? async () => {
             const { rows } = await engine.execute(throttleQuery);
@@ -94,14 +96,12 @@ export class MigrationSupervisor {
       log,
     });
     const ref = engine.tableRef(options.table);
-    const max = engine.capabilities.identifierLimit;
-    const helpers = helperNames(engine.dialect, ref.name, max, init.oldTableStamp);
     const facts: RunFacts = {
       database: init.spec.database,
       table: { schema: ref.schema, name: ref.name },
       databaseScoped: engine.capabilities.schemas,
-      ghostTable: helpers.ghost,
-      oldTable: helpers.old,
+      ghostTable: init.tables.ghost.name,
+      oldTable: init.tables.old.name,
       alter: options.alter,
       engine: engine.dialect,
       host: init.spec.host,
@@ -119,7 +119,7 @@ export class MigrationSupervisor {
     const names = [...Object.keys(options.throttle.maxLoad), ...Object.keys(options.throttle.criticalLoad)];
     if (options.execute && names.length > 0) {
       // A misspelt --max-load name would throttle forever: refuse it before anything is written.
-      const first = await online.measure(names);
+      const first = await load.measure(names);
       assertLoadNamesKnown(Object.fromEntries(names.map((n) => [n, 0])), first.load);
     }
     if (options.execute) {
@@ -134,8 +134,9 @@ export class MigrationSupervisor {
   }
 
   /** Copy starts: the throttler, heartbeat, progress and status lines run from now on. */
-  beginCopy(): void {
-    const { options, online, log } = this.init;
+  beginCopy(migration: Migration): void {
+    const { options, probe: load, log } = this.init;
+    this.migration = migration;
     this.live.progress.copyStartedAt = Date.now();
     this.setState('copying');
     if (options.exactRowcount) {
@@ -162,7 +163,7 @@ export class MigrationSupervisor {
       if (this.heartbeatBusy) return;
       this.heartbeatBusy = true;
       try {
-        await online.heartbeat();
+        await load.heartbeat();
       } catch (err) {
         log.warn({ err }, 'heartbeat failed');
       } finally {
@@ -209,7 +210,7 @@ export class MigrationSupervisor {
 
   /** Throws when the migration must stop (signal, panic, critical load, a dead stream or applier). */
   checkAborted(): void {
-    const failed = this.init.online.failure();
+    const failed = this.migration?.failure();
     if (failed) throw failed;
     // Critical load counts in every phase (catch-up, postponed, cut-over), not only while copying.
     const abort = this.throttler.current().abort;
@@ -278,13 +279,10 @@ export class MigrationSupervisor {
   }
 
   private refreshStream(): void {
-    try {
-      const s = this.init.online.streamStats();
-      this.live.progress.eventsApplied = s.eventsApplied;
-      this.live.progress.backlog = s.backlog;
-    } catch {
-      // stream not started yet
-    }
+    const s = this.migration?.streamStats();
+    if (!s) return;
+    this.live.progress.eventsApplied = s.eventsApplied;
+    this.live.progress.backlog = s.backlog;
   }
 
   private every(ms: number, fn: () => unknown): void {

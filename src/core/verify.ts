@@ -13,7 +13,7 @@
  * or the ALTER's conversion), and the cut-over is refused (E_VERIFY) with the
  * keys named. The original table is never touched.
  */
-import type { KeyTuple, OnlineAlter, VerifyPoint } from '../engine/engine.js';
+import type { KeyTuple, Migration, VerifyPoint } from '../engine/engine.js';
 import { GhostwrightError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { AlterOptions } from './options.js';
@@ -38,7 +38,7 @@ export interface VerifyReport {
 const MAX_KEYS = 10;
 
 /** What verification needs of a run: the forward ALTER's, or a revert's (core/revert.ts). */
-export type VerifyTarget = Pick<OnlineAlter, 'openVerifyPoint' | 'recopyRange'>;
+export type VerifyTarget = Pick<Migration, 'openVerifyPoint' | 'recopyRange'>;
 export type VerifySupervisor = Pick<MigrationSupervisor, 'setState' | 'checkAborted' | 'live'>;
 type VerifyOptions = Pick<AlterOptions, 'verify' | 'cutOverRetries'>;
 

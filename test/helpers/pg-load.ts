@@ -192,34 +192,33 @@ export async function driveAlter(engine: Engine, request: AlterRequest, opts: Dr
     if (failed.length) throw new Error(`preflight failed: ${failed.map((c) => `${c.id}: ${c.detail}`).join('; ')}`);
     const ghost = await alter.createGhost();
     const renames = renamesOf((await loadAlterParser('postgres')).parseAlter(request.alter));
-    const mapping = mapColumns(original, ghost, renames);
-    const plan = chooseSharedKey(original, ghost, mapping);
+    const mapping = mapColumns(original, ghost.shape, renames);
+    const plan = chooseSharedKey(original, ghost.shape, mapping);
     if (!plan) throw new Error('no shared key');
-    alter.usePlan(plan);
-    await alter.startStream();
+    const m = await ghost.startStream(plan);
     const t0 = Date.now();
     let rows = 0;
     let maxWal = 0;
     const threads = opts.threads ?? 1;
-    const points = threads > 1 ? await alter.splitPoints(threads) : [];
+    const points = threads > 1 ? await m.splitPoints(threads) : [];
     const bounds = [null, ...points];
-    alter.beginCopy(bounds.map((after, i) => ({ after, upTo: i + 1 < bounds.length ? bounds[i + 1]! : null })));
+    const copy = m.beginCopy(bounds.map((after, i) => ({ after, upTo: i + 1 < bounds.length ? bounds[i + 1]! : null })));
     let chunkNo = 0;
     await Promise.all(
       bounds.map(async (start, i) => {
         let after = start;
         const upTo = i + 1 < bounds.length ? bounds[i + 1]! : null;
         for (;;) {
-          const r = await alter.copyChunk({ after, upTo }, opts.chunkSize ?? 1000);
+          const r = await copy.copyChunk({ after, upTo }, opts.chunkSize ?? 1000);
           rows += r.rows;
           if (!r.last) break;
           after = r.last;
           chunkNo++;
           if (chunkNo % 5 === 0) {
-            const m = await alter.measure([]);
-            maxWal = Math.max(maxWal, m.retainedWalBytes ?? 0);
-            await alter.heartbeat();
-            await alter.checkpoint(buildCheckpoint({ table: 'load', alter: '', key: { name: 'pk', columns: [] }, ranges: [{ after: null, upTo, through: after, done: false }], streamPosition: alter.streamStats().appliedPosition, phase: 'copying', rowsCopied: rows }));
+            const load = await alter.probe.measure([]);
+            maxWal = Math.max(maxWal, load.retainedWalBytes ?? 0);
+            await alter.probe.heartbeat();
+            await m.checkpoint(buildCheckpoint({ table: 'load', alter: '', key: { name: 'pk', columns: [] }, ranges: [{ after: null, upTo, through: after, done: false }], streamPosition: m.streamStats().appliedPosition, phase: 'copying', rowsCopied: rows }));
           }
           if (opts.betweenChunks) await opts.betweenChunks(chunkNo);
         }
@@ -227,17 +226,17 @@ export async function driveAlter(engine: Engine, request: AlterRequest, opts: Dr
     );
     const copyMs = Date.now() - t0;
     if (opts.afterCopy) await opts.afterCopy();
-    await alter.waitCaughtUp(30_000);
+    await m.waitCaughtUp(30_000);
     let cut: CutOverResult | null = null;
     let attempts = 0;
     for (; attempts < 5 && !cut; attempts++) {
       try {
-        cut = await alter.cutOver();
+        cut = await m.cutOver();
       } catch (err) {
         if ((err as { code?: string }).code !== 'E_CUTOVER_LOCK_TIMEOUT' || attempts === 4) throw err;
       }
     }
-    const eventsApplied = alter.streamStats().eventsApplied;
+    const eventsApplied = m.streamStats().eventsApplied;
     await alter.cleanup();
     return { alter, result: { rowsCopied: rows, copyMs, cutOver: cut!, eventsApplied, maxRetainedWalBytes: maxWal, cutOverAttempts: attempts } };
   } catch (err) {

@@ -16,7 +16,7 @@ import { toRanges } from '../../src/core/copier.js';
 import { newLiveMigration } from '../../src/core/live.js';
 import { runOnlineAlter } from '../../src/alter.js';
 import { alterOptions } from '../../src/core/options.js';
-import type { AlterRequest, Engine, OnlineAlter, TableInfo } from '../../src/engine/engine.js';
+import type { AlterRequest, Engine, Migration, OnlineAlter, TableInfo } from '../../src/engine/engine.js';
 import { databaseOf, dropDatabase, freshDatabase, hasMysqlReplica, mysqlReplicaUrl, sql, withDatabase } from '../helpers/servers.js';
 import { diffSignatures, fidelityTable, rowSignatures, seedRows, startLoad, type LoadHandle } from '../helpers/mysql-load.js';
 
@@ -39,7 +39,8 @@ function request(table: string, alter: string, extra: Partial<AlterRequest> = {}
 }
 
 interface Driven {
-  oa: OnlineAlter;
+  /** The migration's root (abort, cleanup, probe) and its running Migration (oa.m). */
+  oa: OnlineAlter & { m: Migration };
   original: TableInfo;
   ghost: TableInfo;
   rowsCopied: number;
@@ -47,7 +48,7 @@ interface Driven {
 }
 
 /**
- * preflight -> createGhost -> usePlan -> startStream -> copy all chunks (over
+ * preflight -> createGhost -> ghost.startStream(plan) -> copy all chunks (over
  * `threads` parallel key ranges, as core/copier.ts does); the caller continues.
  */
 async function prepareAndCopy(req: AlterRequest, chunk = 1000, duringCopy?: () => Promise<void>, opts: { threads?: number; pauseMs?: number } = {}): Promise<Driven> {
@@ -56,26 +57,26 @@ async function prepareAndCopy(req: AlterRequest, chunk = 1000, duringCopy?: () =
   try {
     const checks = await oa.preflight(original);
     expect(checks.filter((c) => !c.ok && c.severity === 'error')).toEqual([]);
-    const ghost = await oa.createGhost();
+    const created = await oa.createGhost();
+    const ghost = created.shape;
     const mapping = mapColumns(original, ghost, renamesOf(parseMysqlAlter(req.alter), fold), fold);
     const plan = chooseSharedKey(original, ghost, mapping, fold);
     expect(plan).not.toBeNull();
-    oa.usePlan(plan!);
-    await oa.startStream();
+    const m = await created.startStream(plan!);
     if (duringCopy) await duringCopy();
     const t0 = Date.now();
     let rowsCopied = 0;
-    const bounds = await oa.keyBounds();
-    if (!bounds) oa.beginCopy([]);
+    const bounds = await m.keyBounds();
+    if (!bounds) m.beginCopy([]);
     if (bounds) {
-      const points = (opts.threads ?? 1) > 1 ? await oa.splitPoints(opts.threads!) : [];
+      const points = (opts.threads ?? 1) > 1 ? await m.splitPoints(opts.threads!) : [];
       const ranges = toRanges(points, bounds.max);
-      oa.beginCopy(ranges);
+      const copy = m.beginCopy(ranges);
       await Promise.all(
         ranges.map(async (range) => {
           let after = range.after;
           for (;;) {
-            const r = await oa.copyChunk({ after, upTo: range.upTo }, chunk);
+            const r = await copy.copyChunk({ after, upTo: range.upTo }, chunk);
             rowsCopied += r.rows;
             if (r.last === null) break;
             after = r.last;
@@ -84,17 +85,17 @@ async function prepareAndCopy(req: AlterRequest, chunk = 1000, duringCopy?: () =
         }),
       );
     }
-    return { oa, original, ghost, rowsCopied, copyMs: Date.now() - t0 };
+    return { oa: Object.assign(oa, { m }), original, ghost, rowsCopied, copyMs: Date.now() - t0 };
   } catch (err) {
     await oa.abort();
     throw err;
   }
 }
 
-async function cutOverWithRetries(oa: OnlineAlter): Promise<{ stallMs: number; oldTable: string | null; attempts: number }> {
+async function cutOverWithRetries(oa: Driven['oa']): Promise<{ stallMs: number; oldTable: string | null; attempts: number }> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return { ...(await oa.cutOver()), attempts: attempt };
+      return { ...(await oa.m.cutOver()), attempts: attempt };
     } catch (err) {
       if ((err as GhostwrightError).code !== 'E_CUTOVER_LOCK_TIMEOUT' || attempt >= 5) throw err;
     }
@@ -118,15 +119,15 @@ describe('online ALTER under concurrent writes', () => {
         },
         { threads: 2, pauseMs: 15 },
       );
-      await d.oa.waitCaughtUp(30_000);
+      await d.oa.m.waitCaughtUp(30_000);
       expect(d.rowsCopied).toBeGreaterThan(15_000);
-      await d.oa.heartbeat();
-      await d.oa.checkpoint(buildCheckpoint({ table: 'test.fid', alter, key: { name: 'PRIMARY', columns: ['id'] }, ranges: [], streamPosition: d.oa.streamStats().appliedPosition, phase: 'cutting-over', rowsCopied: d.rowsCopied }));
+      await d.oa.probe.heartbeat();
+      await d.oa.m.checkpoint(buildCheckpoint({ table: 'test.fid', alter, key: { name: 'PRIMARY', columns: ['id'] }, ranges: [], streamPosition: d.oa.m.streamStats().appliedPosition, phase: 'cutting-over', rowsCopied: d.rowsCopied }));
       const cut = await cutOverWithRetries(d.oa);
       // Writers blocked behind the swap land in the new table: let them run a little more.
       await new Promise((r) => setTimeout(r, 300));
       const stats = await load!.stop();
-      const streamed = d.oa.streamStats();
+      const streamed = d.oa.m.streamStats();
       await d.oa.cleanup();
       console.log(`[mysql oa] copied ${d.rowsCopied} rows in ${d.copyMs} ms under load (${Math.round((d.rowsCopied * 1000) / d.copyMs)} rows/s); applied ${streamed.eventsApplied} row changes; load ${JSON.stringify(stats)}; cut-over stall ${cut.stallMs} ms after ${cut.attempts} attempt(s)`);
       expect(stats.committed).toBeGreaterThan(20);
@@ -179,7 +180,7 @@ describe('online ALTER under concurrent writes', () => {
     await engine.execute('UPDATE kbin SET v = v + 100');
     await engine.execute('DELETE FROM kbin WHERE k = ?', [Buffer.from('6100000000000000', 'hex')]);
     for (const x of [d, d2]) {
-      await x.oa.waitCaughtUp(10_000);
+      await x.oa.m.waitCaughtUp(10_000);
       await cutOverWithRetries(x.oa);
       await x.oa.cleanup();
     }
@@ -206,8 +207,8 @@ describe('temporal and decimal keys', () => {
     await engine.execute("UPDATE kdt SET v = v + 10 WHERE at = '2024-01-01 00:00:00.000002'");
     await engine.execute("UPDATE kdt SET amount = 2.5 WHERE v = 3");
     await engine.execute("DELETE FROM kdt WHERE v = 1");
-    await d.oa.waitCaughtUp(10_000);
-    await d.oa.cutOver();
+    await d.oa.m.waitCaughtUp(10_000);
+    await d.oa.m.cutOver();
     await d.oa.cleanup();
     expect((await engine.execute('SELECT at, amount, v, w FROM kdt ORDER BY at')).rows).toEqual([
       { at: '2024-01-01 00:00:00.000002', amount: '1.0000000001', v: 12, w: null },
@@ -226,8 +227,8 @@ describe('auto increment', () => {
   it('carries the AUTO_INCREMENT counter past deleted top rows', async () => {
     await engine.execute('CREATE TABLE ai (id INT AUTO_INCREMENT PRIMARY KEY, v INT); INSERT INTO ai (v) VALUES (1), (2), (3), (4), (5); DELETE FROM ai WHERE id >= 4');
     const d = await prepareAndCopy(request('ai', 'ADD COLUMN w INT NULL'));
-    await d.oa.waitCaughtUp(5000);
-    await d.oa.cutOver();
+    await d.oa.m.waitCaughtUp(5000);
+    await d.oa.m.cutOver();
     await d.oa.cleanup();
     await engine.execute('INSERT INTO ai (v) VALUES (6)');
     expect((await engine.execute('SELECT id FROM ai ORDER BY id')).rows.map((r) => r.id)).toEqual([1, 2, 3, 6]);
@@ -277,8 +278,8 @@ describe('hostile names', () => {
     await engine.execute(`UPDATE ${q(table)} SET ${q('?')} = ? WHERE ${q('k`1')} = ?`, ['upd?', 2]);
     await engine.execute(`UPDATE ${q(table)} SET ${q('k`1')} = 30 WHERE ${q('k`1')} = 3`);
     await engine.execute(`INSERT INTO ${q(table)} (${q('k`1')}, ${q('?')}) VALUES (4, ?)`, ['four']);
-    await d.oa.waitCaughtUp(10_000);
-    const cut = await d.oa.cutOver();
+    await d.oa.m.waitCaughtUp(10_000);
+    const cut = await d.oa.m.cutOver();
     await d.oa.cleanup();
     expect(cut.oldTable).toBe("_we`ird ?tbl'_del");
     const rows = await engine.execute(`SELECT * FROM ${q(table)} ORDER BY 1`);
@@ -344,13 +345,13 @@ describe('refusals and failures leave the original intact', () => {
   it('a cut-over lock timeout is retryable and leaves the original in place', async () => {
     await engine.execute('CREATE TABLE lk (id INT PRIMARY KEY, v INT); INSERT INTO lk VALUES (1, 1), (2, 2)');
     const d = await prepareAndCopy(request('lk', 'ADD COLUMN w INT', { cutOverLockTimeoutMs: 1000 }));
-    await d.oa.waitCaughtUp(5000);
+    await d.oa.m.waitCaughtUp(5000);
     // A long write transaction holds a shared-write metadata lock on the table: LOCK TABLES ... READ waits for it.
     const blocker = await engine.openSession();
     await blocker.query('START TRANSACTION');
     await blocker.query('UPDATE lk SET v = v + 0 WHERE id = 1');
     const t0 = Date.now();
-    const err = await d.oa.cutOver().catch((e: unknown) => e);
+    const err = await d.oa.m.cutOver().catch((e: unknown) => e);
     expect((err as GhostwrightError).code).toBe('E_CUTOVER_LOCK_TIMEOUT');
     expect(Date.now() - t0).toBeLessThan(5000);
     await blocker.query('ROLLBACK');
@@ -359,8 +360,8 @@ describe('refusals and failures leave the original intact', () => {
     const tables = await engine.execute("SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE '%lk%' ORDER BY 1");
     expect(tables.rows.map((r) => String(r.t)).sort()).toEqual(['_lk_ghc', 'lk', 'lk_gho']);
     await engine.execute('INSERT INTO lk VALUES (3, 3)');
-    await d.oa.waitCaughtUp(5000);
-    const cut = await d.oa.cutOver();
+    await d.oa.m.waitCaughtUp(5000);
+    const cut = await d.oa.m.cutOver();
     await d.oa.cleanup();
     expect(cut.oldTable).toBe('_lk_del');
     expect((await engine.execute('SELECT id, v, w FROM lk ORDER BY id')).rows).toEqual([
@@ -375,7 +376,7 @@ describe('refusals and failures leave the original intact', () => {
     const d = await prepareAndCopy(request('dup', 'ADD UNIQUE KEY uk_email (email)'), 10).catch((e: unknown) => e);
     let failure: unknown = d;
     if (!(d instanceof Error)) {
-      failure = await (d as Driven).oa.waitCaughtUp(10_000).then(
+      failure = await (d as Driven).oa.m.waitCaughtUp(10_000).then(
         () => null,
         (e: unknown) => e,
       );
@@ -391,8 +392,8 @@ describe('refusals and failures leave the original intact', () => {
     await engine.execute('CREATE TABLE nn (id INT PRIMARY KEY, v INT NULL); INSERT INTO nn VALUES (1, 1), (2, NULL)');
     const d = await prepareAndCopy(request('nn', 'ADD COLUMN n INT NOT NULL, ADD COLUMN s VARCHAR(5) NOT NULL', { dropOldTable: true }));
     await engine.execute('INSERT INTO nn VALUES (3, 3)');
-    await d.oa.waitCaughtUp(5000);
-    expect((await d.oa.cutOver()).oldTable).toBeNull();
+    await d.oa.m.waitCaughtUp(5000);
+    expect((await d.oa.m.cutOver()).oldTable).toBeNull();
     await d.oa.cleanup();
     expect((await engine.execute('SELECT id, v, n, s FROM nn ORDER BY id')).rows).toEqual([
       { id: 1, v: 1, n: 0, s: '' },
@@ -419,8 +420,8 @@ describe('refusals and failures leave the original intact', () => {
       const checks = await oa.preflight(original);
       expect(checks.find((c) => c.id === 'privileges')).toMatchObject({ ok: false, severity: 'error' });
       const ghost = await oa.createGhost();
-      oa.usePlan(chooseSharedKey(original, ghost, mapColumns(original, ghost, new Map(), fold), fold)!);
-      const err = await oa.startStream().catch((e: unknown) => e);
+      const plan = chooseSharedKey(original, ghost.shape, mapColumns(original, ghost.shape, new Map(), fold), fold)!;
+      const err = await ghost.startStream(plan).catch((e: unknown) => e);
       expect((err as GhostwrightError).code).toBe('E_STREAM');
       expect((err as GhostwrightError).hint).toMatch(/REPLICATION SLAVE/);
     } finally {
@@ -448,7 +449,7 @@ describe('bounded memory and stream safety', () => {
     const rss0 = process.memoryUsage().rss;
     let maxRss = rss0;
     const timer = setInterval(() => {
-      maxBacklog = Math.max(maxBacklog, d.oa.streamStats().backlog);
+      maxBacklog = Math.max(maxBacklog, d.oa.m.streamStats().backlog);
       maxRss = Math.max(maxRss, process.memoryUsage().rss);
     }, 2);
     const t0 = Date.now();
@@ -459,7 +460,7 @@ describe('bounded memory and stream safety', () => {
         await engine.execute(`INSERT INTO ${table} SELECT ? + a.d * 1000 + b.d * 100 + c.d * 10 + e.d + 1, REPEAT('x', 1000) FROM ${digits} a, ${digits} b, ${digits} c, ${digits} e`, [off]);
       }
       const written = Date.now() - t0;
-      await d.oa.waitCaughtUp(120_000);
+      await d.oa.m.waitCaughtUp(120_000);
       const ms = Date.now() - t0;
       const count = await engine.execute(`SELECT (SELECT COUNT(*) FROM ${table}) AS a, (SELECT COUNT(*) FROM ${table}_gho) AS b`);
       expect(count.rows[0]).toEqual({ a: String(rows), b: String(rows) });
@@ -488,9 +489,9 @@ describe('bounded memory and stream safety', () => {
     await engine.execute('FLUSH BINARY LOGS');
     await engine.execute('UPDATE rot SET v = 20 WHERE id = 2');
     await engine.execute('INSERT INTO rot VALUES (3, 30)');
-    await d.oa.waitCaughtUp(10_000);
-    expect(d.oa.streamStats().appliedPosition).toMatch(/\.\d+:\d+$/);
-    await d.oa.cutOver();
+    await d.oa.m.waitCaughtUp(10_000);
+    expect(d.oa.m.streamStats().appliedPosition).toMatch(/\.\d+:\d+$/);
+    await d.oa.m.cutOver();
     await d.oa.cleanup();
     expect((await engine.execute('SELECT id, v FROM rot ORDER BY id')).rows).toEqual([
       { id: 1, v: 10 },
@@ -504,14 +505,14 @@ describe('bounded memory and stream safety', () => {
     const d = await prepareAndCopy(request('lost', 'ADD COLUMN w INT'));
     const stream = (d.oa as unknown as { stream: { restarts: number; zongji: { connection: { threadId: number } } } }).stream;
     await engine.execute('UPDATE lost SET v = 10 WHERE id = 1');
-    await d.oa.waitCaughtUp(5000);
+    await d.oa.m.waitCaughtUp(5000);
     await engine.execute('KILL CONNECTION ?', [stream.zongji.connection.threadId]);
     await engine.execute('UPDATE lost SET v = 20 WHERE id = 2');
     await engine.execute('DELETE FROM lost WHERE id = 3');
     await engine.execute('INSERT INTO lost VALUES (4, 4)');
-    await d.oa.waitCaughtUp(15_000);
+    await d.oa.m.waitCaughtUp(15_000);
     expect(stream.restarts).toBe(1);
-    await d.oa.cutOver();
+    await d.oa.m.cutOver();
     await d.oa.cleanup();
     expect((await engine.execute('SELECT id, v FROM lost ORDER BY id')).rows).toEqual([
       { id: 1, v: 10 },
@@ -524,7 +525,7 @@ describe('bounded memory and stream safety', () => {
     await engine.execute('CREATE TABLE ddl (id INT PRIMARY KEY, v INT); INSERT INTO ddl VALUES (1, 1)');
     const d = await prepareAndCopy(request('ddl', 'ADD COLUMN w INT'));
     await engine.execute('ALTER TABLE ddl ADD COLUMN sneaky INT');
-    const err = await d.oa.waitCaughtUp(10_000).catch((e: unknown) => e);
+    const err = await d.oa.m.waitCaughtUp(10_000).catch((e: unknown) => e);
     expect((err as GhostwrightError).code).toBe('E_DDL_DURING_ALTER');
     await d.oa.abort();
     expect((await engine.execute("SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE '\\_ddl\\_%'")).rows[0]).toEqual({ n: '0' });
@@ -542,11 +543,11 @@ describe('throttle measurements', () => {
     try {
       await oa.preflight(await engine.inspect(engine.tableRef('hb')));
       await oa.createGhost();
-      await oa.heartbeat();
-      let m = await oa.measure(['Threads_running', 'Threads_connected']);
+      await oa.probe.heartbeat();
+      let m = await oa.probe.measure(['Threads_running', 'Threads_connected']);
       for (let i = 0; i < 50 && m.replicas[0]?.lagMs === null; i++) {
         await new Promise((r) => setTimeout(r, 50));
-        m = await oa.measure(['Threads_running', 'Threads_connected']);
+        m = await oa.probe.measure(['Threads_running', 'Threads_connected']);
       }
       expect(m.load.Threads_running).toBeGreaterThan(0);
       expect(m.load.Threads_connected).toBeGreaterThan(0);
@@ -556,9 +557,9 @@ describe('throttle measurements', () => {
       // A stopped SQL thread: the replica's heartbeat row ages, the lag grows past what we waited.
       await replica.query('STOP SLAVE SQL_THREAD');
       try {
-        await oa.heartbeat();
+        await oa.probe.heartbeat();
         await new Promise((r) => setTimeout(r, 600));
-        const lagging = await oa.measure([]);
+        const lagging = await oa.probe.measure([]);
         expect(lagging.replicas[0]!.lagMs!).toBeGreaterThanOrEqual(600);
       } finally {
         await replica.query('START SLAVE SQL_THREAD');

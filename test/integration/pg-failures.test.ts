@@ -12,7 +12,7 @@ import { chooseSharedKey, mapColumns } from '../../src/core/columns.js';
 import { renamesOf } from '../../src/core/alter-text.js';
 import { loadAlterParser } from '../../src/engine/index.js';
 import { publicationName, slotName } from '../../src/core/names.js';
-import type { AlterRequest, Engine, OnlineAlter } from '../../src/engine/engine.js';
+import type { AlterRequest, Engine, KeyTuple, Migration, OnlineAlter } from '../../src/engine/engine.js';
 import { silentLogger } from '../../src/log.js';
 import type { GhostwrightError } from '../../src/errors.js';
 import { databaseOf, hasPgStandby, pgStandbyUrl, withDatabase } from '../helpers/servers.js';
@@ -47,27 +47,29 @@ function abortOnFailure(alter: OnlineAlter): void {
   });
 }
 
-/** preflight -> createGhost -> usePlan -> startStream -> copy everything -> waitCaughtUp */
-async function prepare(request: AlterRequest): Promise<OnlineAlter> {
+/** preflight -> createGhost -> ghost.startStream(plan) -> copy everything -> waitCaughtUp */
+async function prepare(request: AlterRequest): Promise<Prepared> {
   const original = await engine.inspect(request.table);
   const alter = engine.onlineAlter(request, { replicas: hasPgStandby() ? [parseConnectionUrl(withDatabase(pgStandbyUrl(), databaseOf(url)))] : [], log: silentLogger });
   abortOnFailure(alter);
   const checks = await alter.preflight(original);
   expect(checks.filter((c) => !c.ok && c.severity === 'error')).toEqual([]);
   const ghost = await alter.createGhost();
-  const mapping = mapColumns(original, ghost, renamesOf((await loadAlterParser('postgres')).parseAlter(request.alter)));
-  alter.usePlan(chooseSharedKey(original, ghost, mapping)!);
-  await alter.startStream();
-  alter.beginCopy([{ after: null, upTo: null }]);
-  let after = null;
+  const mapping = mapColumns(original, ghost.shape, renamesOf((await loadAlterParser('postgres')).parseAlter(request.alter)));
+  const m = await ghost.startStream(chooseSharedKey(original, ghost.shape, mapping)!);
+  const copy = m.beginCopy([{ after: null, upTo: null }]);
+  let after: KeyTuple | null = null;
   for (;;) {
-    const r = await alter.copyChunk({ after, upTo: null }, 100);
+    const r = await copy.copyChunk({ after, upTo: null }, 100);
     if (!r.last) break;
     after = r.last;
   }
-  await alter.waitCaughtUp(10_000);
-  return alter;
+  await m.waitCaughtUp(10_000);
+  return Object.assign(alter, { m });
 }
+
+/** The migration's root (abort, cleanup, probe) and its running Migration. */
+type Prepared = OnlineAlter & { m: Migration };
 
 describe('cut-over failure', () => {
   it('times out on the lock, leaves the original untouched, then succeeds on retry', async () => {
@@ -78,7 +80,7 @@ describe('cut-over failure', () => {
     await blocker.connect();
     await blocker.query(`BEGIN; SELECT count(*) FROM locked`); // holds ACCESS SHARE
     const t0 = Date.now();
-    await expect(alter.cutOver()).rejects.toMatchObject({ code: 'E_CUTOVER_LOCK_TIMEOUT' });
+    await expect(alter.m.cutOver()).rejects.toMatchObject({ code: 'E_CUTOVER_LOCK_TIMEOUT' });
     expect(Date.now() - t0).toBeLessThan(3000);
     expect(await one(`SELECT 'locked'::regclass::oid::int AS o`)).toEqual({ o: oid });
     expect(await one(`SELECT count(*)::int AS n FROM pg_attribute WHERE attrelid = 'locked'::regclass AND attname = 'w'`)).toEqual({ n: 0 });
@@ -86,7 +88,7 @@ describe('cut-over failure', () => {
     await db.query(`UPDATE locked SET v = 'changed' WHERE id <= 10`);
     await blocker.query('ROLLBACK');
     await blocker.end();
-    const res = await alter.cutOver();
+    const res = await alter.m.cutOver();
     await alter.cleanup();
     expect(res.stallMs).toBeLessThan(1000);
     expect(await one(`SELECT count(*)::int AS n FROM locked WHERE v = 'changed'`)).toEqual({ n: 10 });
@@ -117,9 +119,9 @@ describe('cut-over failure', () => {
       abortOnFailure(alter);
       await alter.preflight(original);
       const ghost = await alter.createGhost();
-      alter.usePlan(chooseSharedKey(original, ghost, mapColumns(original, ghost, new Map()))!);
+      const plan = chooseSharedKey(original, ghost.shape, mapColumns(original, ghost.shape, new Map()))!;
       const t0 = Date.now();
-      const err = (await alter.startStream().catch((e: unknown) => e)) as GhostwrightError;
+      const err = (await ghost.startStream(plan).catch((e: unknown) => e)) as GhostwrightError;
       expect(err.code).toBe('E_STREAM_START');
       expect(err.message).toContain(`pid ${pid}`);
       expect(Date.now() - t0).toBeLessThan(5000);
@@ -166,8 +168,8 @@ describe('cut-over failure', () => {
     await second.abort();
     expect(await leftovers()).toEqual({ slots: 1, pubs: 1, tables: 2 }); // the first run's slot, publication, ghost and changelog
     await db.query(`UPDATE twice SET v = -v WHERE id <= 3`);
-    await first.waitCaughtUp(10_000);
-    await first.cutOver();
+    await first.m.waitCaughtUp(10_000);
+    await first.m.cutOver();
     await first.cleanup();
     expect(await one(`SELECT count(*) FILTER (WHERE v < 0)::int AS neg, count(*)::int AS n FROM twice`)).toEqual({ neg: 3, n: 300 });
     expect(await leftovers()).toEqual({ slots: 0, pubs: 0, tables: 0 });
@@ -307,7 +309,7 @@ describe('keys and memory', () => {
     // so only keys the copy passed make the applier write to the ghost, and wait on its lock.
     const alter = await prepare(req('burst', 'ADD COLUMN w int', { maxBacklogEvents: max }));
     let peak = 0;
-    const sample = setInterval(() => (peak = Math.max(peak, alter.streamStats().backlog)), 1);
+    const sample = setInterval(() => (peak = Math.max(peak, alter.m.streamStats().backlog)), 1);
     // A session holding a lock on the ghost stalls the applier while 5000 keys arrive.
     const blocker = new pg.Client({ connectionString: url });
     await blocker.connect();
@@ -316,12 +318,12 @@ describe('keys and memory', () => {
     for (let i = 0; i < 20; i++) await db.query(`UPDATE burst SET v = v + 1 WHERE id % 20 = $1`, [i]);
     // The stream reaches the bound (the applier's first batch hangs on the lock), then stops reading.
     const until = Date.now() + 10_000;
-    while (alter.streamStats().backlog < max && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    while (alter.m.streamStats().backlog < max && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
     await new Promise((r) => setTimeout(r, 500));
-    const stalled = alter.streamStats().backlog;
+    const stalled = alter.m.streamStats().backlog;
     await blocker.query('ROLLBACK');
     await blocker.end();
-    await alter.waitCaughtUp(20_000);
+    await alter.m.waitCaughtUp(20_000);
     clearInterval(sample);
     // The stream stopped reading at the bound instead of queueing all 5000+ keys: at most `max`
     // distinct keys queued (core/change-backlog.ts water marks), plus the one batch the applier
@@ -329,7 +331,7 @@ describe('keys and memory', () => {
     expect(stalled).toBeGreaterThanOrEqual(max);
     expect(stalled).toBeLessThanOrEqual(2 * max);
     expect(peak).toBeLessThanOrEqual(2 * max);
-    const res = await alter.cutOver();
+    const res = await alter.m.cutOver();
     await alter.cleanup();
     expect(res.oldTable).toBe('_burst_del');
     expect(await one(`SELECT count(*)::int AS n, sum(v)::int AS s FROM burst`)).toEqual({ n: 5100, s: 5000 + 5100 }); // inserted with 1, then each row +1 once
@@ -352,19 +354,19 @@ describe('keys and memory', () => {
   it('measures load, retained WAL and replica lag from the heartbeat', async () => {
     await db.query(`CREATE TABLE measured (id int PRIMARY KEY); INSERT INTO measured SELECT generate_series(1, 10)`);
     const alter = await prepare(req('measured', 'ADD COLUMN x int'));
-    await alter.heartbeat();
+    await alter.probe.heartbeat();
     await new Promise((r) => setTimeout(r, 300));
-    let m = await alter.measure([]);
+    let m = await alter.probe.measure([]);
     // On a loaded machine the standby may replay the first heartbeat late: until then its lag is unknown (null).
     const until = Date.now() + 10_000;
     while (hasPgStandby() && m.replicas.some((r) => !r.name.startsWith('standby:') && r.lagMs === null) && Date.now() < until) {
       await new Promise((r) => setTimeout(r, 100));
-      m = await alter.measure([]);
+      m = await alter.probe.measure([]);
     }
     expect(Object.keys(m.load).sort()).toEqual(['active_sessions', 'idle_in_transaction', 'longest_transaction_seconds', 'total_sessions', 'waiting_sessions']);
     expect(m.load.total_sessions).toBeGreaterThan(0);
     expect(m.retainedWalBytes).toBeGreaterThanOrEqual(0);
-    expect(Object.keys((await alter.measure(['waiting_sessions'])).load)).toEqual(['waiting_sessions']);
+    expect(Object.keys((await alter.probe.measure(['waiting_sessions'])).load)).toEqual(['waiting_sessions']);
     if (hasPgStandby()) {
       // The --replica URL by heartbeat, plus the same standby as seen in pg_stat_replication.
       const byUrl = m.replicas.filter((r) => !r.name.startsWith('standby:'));
@@ -376,12 +378,12 @@ describe('keys and memory', () => {
     }
     // A quiet table on a busy database: the heartbeat's commits let the slot confirm past the other table's WAL.
     await db.query(`CREATE TABLE busy (id int, pad text); INSERT INTO busy SELECT g, repeat('x', 500) FROM generate_series(1, 20000) g`);
-    await alter.heartbeat();
+    await alter.probe.heartbeat();
     // This run's slot by name: a slot an earlier failed case left behind would never confirm this WAL.
     const lag = async () => Number((await one(`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn) AS d FROM pg_replication_slots WHERE slot_name = $1`, [slotName('public', 'measured')])).d);
     const deadline = Date.now() + 5000;
     while ((await lag()) > 64 * 1024 && Date.now() < deadline) {
-      await alter.heartbeat();
+      await alter.probe.heartbeat();
       await new Promise((r) => setTimeout(r, 50));
     }
     expect(await lag()).toBeLessThan(64 * 1024); // the busy table wrote > 10 MB

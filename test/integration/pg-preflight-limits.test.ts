@@ -46,8 +46,7 @@ describe('preflight limits', () => {
       const original = await fixture.engine.inspect(request.table);
       await running.preflight(original);
       const ghost = await running.createGhost();
-      running.usePlan(chooseSharedKey(original, ghost, mapColumns(original, ghost, renamesOf((await loadAlterParser('postgres')).parseAlter(request.alter))))!);
-      await running.startStream();
+      await ghost.startStream(chooseSharedKey(original, ghost.shape, mapColumns(original, ghost.shape, renamesOf((await loadAlterParser('postgres')).parseAlter(request.alter))))!);
       await holder.query(`BEGIN`);
       await holder.query(`INSERT INTO other VALUES (1, 'held open')`);
       await db.query(`CREATE TABLE filler AS SELECT g, repeat('x', 200) AS pad FROM generate_series(1, 100000) g`);

@@ -101,17 +101,17 @@ describe.each(['mysql', 'postgres'] as const)('replica discovery: %s', (dialect)
       try {
         await online.preflight(await engine.inspect(engine.tableRef(table)));
         await online.createGhost();
-        let m = await online.measure([]);
+        let m = await online.probe.measure([]);
         const deadline = Date.now() + 20_000;
         // The changelog and its heartbeat row replicate asynchronously: unknown (null) until they arrive.
         while (!m.replicas.some((r) => expectedName().test(r.name) && r.lagMs !== null) && Date.now() < deadline) {
-          await online.heartbeat();
+          await online.probe.heartbeat();
           await sleep(100);
-          m = await online.measure([]);
+          m = await online.probe.measure([]);
         }
-        await online.heartbeat();
+        await online.probe.heartbeat();
         await sleep(150);
-        m = await online.measure([]);
+        m = await online.probe.measure([]);
         const found = m.replicas.filter((r) => expectedName().test(r.name));
         expect(found, JSON.stringify(m.replicas)).toHaveLength(1);
         expect(found[0]!.lagMs).not.toBeNull();
@@ -119,7 +119,7 @@ describe.each(['mysql', 'postgres'] as const)('replica discovery: %s', (dialect)
         expect(found[0]!.lagMs!).toBeLessThan(5000);
         // Only the auto-found replica: no explicit one was given, and PG's logical walsenders are not standbys.
         expect(m.replicas.map((r) => r.name).every((name) => expectedName().test(name))).toBe(true);
-        await online.dropGhost();
+        await online.abort();
       } catch (err) {
         await online.abort();
         throw err;

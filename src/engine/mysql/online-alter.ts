@@ -13,7 +13,7 @@ import { mysqlKeyKind, refuseZoneDependentConversions } from './key-types.js';
 import { ChangeApplier } from '../../core/change-applier.js';
 import type { CopyPlan } from '../../core/columns.js';
 import { helperNames, MYSQL_IDENTIFIER_LIMIT } from '../../core/names.js';
-import type { AlterRequest, CheckResult, ChunkResult, CopyRange, CutOverResult, KeyTuple, LoadMeasurement, OnlineAlter, ServerInfo, StreamStats, TableInfo, TableRef, VerifyPoint } from '../engine.js';
+import type { AlterRequest, CheckResult, ChunkResult, CopyRange, CutOverResult, Ghost, HelperTables, KeyTuple, LoadMeasurement, LoadProbe, Migration, OnlineAlter, ProbedGhost, RowCopy, ServerInfo, StreamStats, TableInfo, TableRef, VerifyPoint } from '../engine.js';
 import { openMysqlVerifyPoint, recopyMysqlRange } from './verify.js';
 import { BENIGN_WARNINGS, comparePositions, createPool, currentBinlogPosition, formatPosition, openConnection, queryExec, queryRows, ROW_SESSION_SETUP, type BinlogPosition } from './connect.js';
 import { alterPreflight, unsupportedKeyColumns } from './preflight.js';
@@ -41,13 +41,15 @@ export interface MysqlAlterContext {
   log: Logger;
 }
 
-export class MysqlOnlineAlter implements OnlineAlter {
+export class MysqlOnlineAlter implements OnlineAlter, Migration, RowCopy {
   private readonly pool: Pool;
   /** Where the copy is; set by usePlan (it needs the key's types to order keys). */
   private window = new CopyWindow(null);
   readonly ghost: TableRef;
   readonly oldTable: TableRef;
   readonly changelog: TableRef;
+  readonly tables: HelperTables;
+  readonly probe: LoadProbe = { measure: (names) => this.measure(names), heartbeat: () => this.heartbeat() };
   private original: TableInfo | null = null;
   private ghostInfo: TableInfo | null = null;
   private plan: CopyPlan | null = null;
@@ -79,6 +81,7 @@ export class MysqlOnlineAlter implements OnlineAlter {
     this.ghost = { schema: t.schema, name: names.ghost };
     this.oldTable = { schema: t.schema, name: names.old };
     this.changelog = { schema: t.schema, name: names.changelog };
+    this.tables = { ghost: this.ghost, old: this.oldTable, changelog: this.changelog };
     this.pool = createPool(ctx.spec, 6, ROW_SESSION_SETUP);
     this.replicas = new ReplicaLagMonitor({ primary: ctx.spec, pool: this.pool, explicit: ctx.replicas, discover: ctx.discoverReplicas, changelog: this.changelog, log: ctx.log });
   }
@@ -97,7 +100,7 @@ export class MysqlOnlineAlter implements OnlineAlter {
   }
 
   /** Adopts the interrupted run's ghost and changelog: from here on they are this run's (abort drops them). */
-  async attach(cp: Checkpoint): Promise<TableInfo> {
+  async attach(cp: Checkpoint): Promise<Ghost> {
     await checkBinlogAvailable(this.pool, parsePosition(cp.streamPosition), this.ctx.request.table);
     const found = await queryRows(this.pool, 'SELECT TABLE_NAME AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [this.ghost.schema, this.ghost.name]);
     if (!found.some((r) => String(r.n) === this.ghost.name)) {
@@ -108,10 +111,10 @@ export class MysqlOnlineAlter implements OnlineAlter {
     this.ghostCreated = true;
     this.changelogCreated = true;
     this.ghostInfo = await inspectTable(this.pool, this.ghost, this.ctx.info.flavor);
-    return this.ghostInfo;
+    return this.asGhost(this.ghostInfo, cp);
   }
 
-  async trimToCheckpoint(ranges: readonly RangeProgress[]): Promise<void> {
+  private async trimToCheckpoint(ranges: readonly RangeProgress[]): Promise<void> {
     const conn = await this.rowSession(await this.pool.getConnection());
     try {
       const removed = await trimGhost(conn, this.ghost, this.needPlan().targetKey, ranges);
@@ -133,7 +136,25 @@ export class MysqlOnlineAlter implements OnlineAlter {
 
   // ---------------------------------------------------------------- ghost
 
-  async createGhost(): Promise<TableInfo> {
+  async createGhost(): Promise<Ghost> {
+    return this.asGhost(await this.makeGhost());
+  }
+
+  /** A ghost of this run (created, or attached with `resumeFrom`): its stream starts with core's plan. */
+  private asGhost(shape: TableInfo, resumeFrom?: Checkpoint): Ghost {
+    return {
+      shape,
+      checkPlan: (plan) => this.usePlan(plan),
+      startStream: async (plan) => {
+        this.usePlan(plan);
+        await this.startStream(resumeFrom?.streamPosition);
+        if (resumeFrom) await this.trimToCheckpoint(resumeFrom.ranges);
+        return this;
+      },
+    };
+  }
+
+  private async makeGhost(): Promise<TableInfo> {
     const t = this.ctx.request.table;
     // A session with the server's own sql_mode: the ALTER behaves as the user's would.
     // Never multi-statements: the server itself refuses a second statement in user text.
@@ -162,7 +183,12 @@ export class MysqlOnlineAlter implements OnlineAlter {
    * Dry run: the ALTER is proved on a TEMPORARY copy (dry-run.ts), which no
    * other session sees and the binary log does not record. No changelog.
    */
-  async probeGhost(): Promise<TableInfo> {
+  async probeGhost(): Promise<ProbedGhost> {
+    const shape = await this.proveGhost();
+    return { shape, checkPlan: (plan) => this.usePlan(plan), drop: () => this.dropGhost() };
+  }
+
+  private async proveGhost(): Promise<TableInfo> {
     const session = await openConnection(this.ctx.spec, { multipleStatements: false });
     try {
       this.ghostInfo = await proveAlterPrivately({ session, original: this.ctx.request.table, ghost: this.ghost, alter: this.ctx.request.alter, flavor: this.ctx.info.flavor });
@@ -172,7 +198,7 @@ export class MysqlOnlineAlter implements OnlineAlter {
     }
   }
 
-  usePlan(plan: CopyPlan): void {
+  private usePlan(plan: CopyPlan): void {
     const bad = unsupportedKeyColumns(this.original, plan.sourceKey);
     if (bad) throw bad;
     this.plan = plan;
@@ -188,7 +214,7 @@ export class MysqlOnlineAlter implements OnlineAlter {
   }
 
   /** Dry run: nothing follows, so the connections close too. */
-  async dropGhost(): Promise<void> {
+  private async dropGhost(): Promise<void> {
     try {
       await this.dropHelpers();
     } finally {
@@ -219,7 +245,7 @@ export class MysqlOnlineAlter implements OnlineAlter {
 
   // ---------------------------------------------------------------- stream
 
-  async startStream(from?: string): Promise<void> {
+  private async startStream(from?: string): Promise<void> {
     const plan = this.needPlan();
     const original = this.original ?? (await inspectTable(this.pool, this.ctx.request.table, this.ctx.info.flavor));
     this.original = original;
@@ -325,8 +351,9 @@ export class MysqlOnlineAlter implements OnlineAlter {
   }
 
   /** From here on the applier places changed keys against the copy's ranges (core/copy-window.ts). */
-  beginCopy(ranges: readonly CopyRange[], progress?: readonly RangeProgress[]): void {
+  beginCopy(ranges: readonly CopyRange[], progress?: readonly RangeProgress[]): RowCopy {
     this.window.begin(ranges, progress);
+    return this;
   }
 
   /**
@@ -424,7 +451,7 @@ export class MysqlOnlineAlter implements OnlineAlter {
 
   // ---------------------------------------------------------------- throttle inputs
 
-  async measure(loadNames: string[]): Promise<LoadMeasurement> {
+  private async measure(loadNames: string[]): Promise<LoadMeasurement> {
     const load: Record<string, number> = {};
     if (loadNames.length) {
       const rows = await queryRows(this.pool, `SHOW GLOBAL STATUS WHERE Variable_name IN (${loadNames.map(() => '?').join(', ')})`, loadNames);
@@ -433,7 +460,7 @@ export class MysqlOnlineAlter implements OnlineAlter {
     return { load, replicas: await this.replicas.measure() };
   }
 
-  async heartbeat(): Promise<void> {
+  private async heartbeat(): Promise<void> {
     const q = buildChangelogWrite(this.changelog, 'heartbeat', new Date().toISOString());
     await queryExec(this.pool, q.sql, q.params);
   }

@@ -19,7 +19,7 @@ import type { Logger } from '../../log.js';
 import { serializeCheckpoint, type Checkpoint } from '../../core/checkpoint.js';
 import { checkResumable, readPgCheckpoint, readRunRecord, trimGhost, writeCheckpointRow, writeRunRecord, type PgRunRecord } from './resume.js';
 import { createSlot, dropSlot, slotState } from './slot.js';
-import type { AlterRequest, CheckResult, ChunkResult, CopyRange, CutOverResult, RangeProgress, KeyTuple, LoadMeasurement, OnlineAlter, StreamStats, TableInfo, TableRef, VerifyPoint } from '../engine.js';
+import type { AlterRequest, CheckResult, ChunkResult, CopyRange, CutOverResult, Ghost, HelperTables, RangeProgress, KeyTuple, LoadMeasurement, LoadProbe, Migration, OnlineAlter, ProbedGhost, RowCopy, StreamStats, TableInfo, TableRef, VerifyPoint } from '../engine.js';
 import { openPgVerifyPoint, recopyPgRange } from './verify.js';
 import { PgApplySql } from './apply.js';
 import { copyChunk, keyBounds, splitPoints } from './copy.js';
@@ -60,7 +60,7 @@ export function pgKeyKind(formatType: string): KeyKind | null {
   return null;
 }
 
-export class PgOnlineAlter implements OnlineAlter {
+export class PgOnlineAlter implements OnlineAlter, Migration, RowCopy {
   private readonly pool: pg.Pool;
   private readonly log: Logger;
   readonly original: TableRef;
@@ -83,7 +83,9 @@ export class PgOnlineAlter implements OnlineAlter {
   private origin: OriginDecision | null = null;
   private applier: ChangeApplier<string> | null = null;
   private applySql: PgApplySql | null = null;
-  private probe: PgLoadProbe;
+  private loadProbe: PgLoadProbe;
+  readonly tables: HelperTables;
+  readonly probe: LoadProbe = { measure: (names) => this.measure(names), heartbeat: () => this.heartbeat() };
   /** The run record found in the changelog (resume.ts), and whether this run continues it (attach). */
   private found: PgRunRecord | null = null;
   private resuming = false;
@@ -111,9 +113,10 @@ export class PgOnlineAlter implements OnlineAlter {
     this.ghost = { schema: t.schema, name: names.ghost };
     this.old = { schema: t.schema, name: names.old };
     this.changelog = { schema: t.schema, name: names.changelog };
+    this.tables = { ghost: this.ghost, old: this.old, changelog: this.changelog };
     this.slotName = slotName(t.schema, t.name);
     this.publication = publicationName(t.schema, t.name);
-    this.probe = this.newProbe();
+    this.loadProbe = this.newProbe();
   }
 
   private newProbe(): PgLoadProbe {
@@ -147,7 +150,25 @@ export class PgOnlineAlter implements OnlineAlter {
     return this.copySessions;
   }
 
-  async createGhost(): Promise<TableInfo> {
+  async createGhost(): Promise<Ghost> {
+    return this.asGhost(await this.makeGhost());
+  }
+
+  /** A ghost of this run (created, or attached with `resumeFrom`): its stream starts with core's plan. */
+  private asGhost(shape: TableInfo, resumeFrom?: Checkpoint): Ghost {
+    return {
+      shape,
+      checkPlan: (plan) => this.usePlan(plan),
+      startStream: async (plan) => {
+        this.usePlan(plan);
+        await this.startStream(resumeFrom?.streamPosition);
+        if (resumeFrom) await this.trimToCheckpoint(resumeFrom.ranges);
+        return this;
+      },
+    };
+  }
+
+  private async makeGhost(): Promise<TableInfo> {
     const client = await this.pool.connect();
     try {
       this.ghostFks = await createGhost(client, { original: this.original, ghost: this.ghost, changelog: this.changelog }, this.deps.request.alter, this.deps.request.cutOverLockTimeoutMs);
@@ -160,7 +181,12 @@ export class PgOnlineAlter implements OnlineAlter {
     return this.ghostInfo;
   }
 
-  async probeGhost(): Promise<TableInfo> {
+  async probeGhost(): Promise<ProbedGhost> {
+    const shape = await this.proveGhost();
+    return { shape, checkPlan: (plan) => this.usePlan(plan), drop: () => this.dropGhost() };
+  }
+
+  private async proveGhost(): Promise<TableInfo> {
     const client = await this.pool.connect();
     try {
       this.ghostInfo = await probeGhost(client, { original: this.original, ghost: this.ghost, changelog: this.changelog }, this.deps.request.alter, this.deps.request.cutOverLockTimeoutMs, async (c) => {
@@ -173,7 +199,7 @@ export class PgOnlineAlter implements OnlineAlter {
     return this.ghostInfo;
   }
 
-  usePlan(plan: CopyPlan): void {
+  private usePlan(plan: CopyPlan): void {
     const info = this.originalInfo;
     if (!info) throw new GhostwrightError('E_STATE', 'usePlan before createGhost');
     const keyTypes = plan.sourceKey.map((k) => {
@@ -196,7 +222,7 @@ export class PgOnlineAlter implements OnlineAlter {
   }
 
   /** Dry run: drops what createGhost made; this OnlineAlter is finished afterwards. */
-  async dropGhost(): Promise<void> {
+  private async dropGhost(): Promise<void> {
     try {
       if (this.ghostCreated) {
         await this.pool.query(`DROP TABLE IF EXISTS ${qualified(this.ghost)}`);
@@ -225,7 +251,7 @@ export class PgOnlineAlter implements OnlineAlter {
   }
 
   /** `from` (resume): informational; the slot's confirmed position is where the server restarts (resume.ts). */
-  async startStream(from?: string): Promise<void> {
+  private async startStream(from?: string): Promise<void> {
     const spec = this.copySpec();
     const lsn = this.resuming ? await this.resumePosition(from) : await this.createStream();
     const filter = (await this.originDecision()).filter;
@@ -293,12 +319,13 @@ export class PgOnlineAlter implements OnlineAlter {
    * last range leaves keys above it to the stream. From here on the applier
    * places each changed key against the copy (core/copy-window.ts).
    */
-  beginCopy(ranges: readonly CopyRange[], progress?: readonly RangeProgress[]): void {
+  beginCopy(ranges: readonly CopyRange[], progress?: readonly RangeProgress[]): RowCopy {
     try {
       this.window.begin(ranges, progress);
     } catch (err) {
       throw new GhostwrightError('E_STATE', (err as Error).message);
     }
+    return this;
   }
 
   /**
@@ -372,7 +399,7 @@ export class PgOnlineAlter implements OnlineAlter {
     await recopyPgRange({ pool: this.pool, window: this.window, spec: this.copySpec() }, after, through);
   }
 
-  async measure(loadNames: string[]): Promise<LoadMeasurement> {
+  private async measure(loadNames: string[]): Promise<LoadMeasurement> {
     try {
       return await this.measureNow(loadNames);
     } catch (err) {
@@ -384,10 +411,10 @@ export class PgOnlineAlter implements OnlineAlter {
 
   private async measureNow(loadNames: string[]): Promise<LoadMeasurement> {
     if (this.closed) return { load: {}, replicas: [] };
-    return this.probe.measure(loadNames);
+    return this.loadProbe.measure(loadNames);
   }
 
-  async heartbeat(): Promise<void> {
+  private async heartbeat(): Promise<void> {
     if (this.closed) return;
     await this.pool.query(`INSERT INTO ${qualified(this.changelog)} (id, heartbeat) VALUES (1, clock_timestamp()) ON CONFLICT (id) DO UPDATE SET heartbeat = EXCLUDED.heartbeat, updated_at = clock_timestamp()`);
   }
@@ -415,18 +442,18 @@ export class PgOnlineAlter implements OnlineAlter {
   }
 
   /** Resume: checks the run can go on (resume.ts), then takes its ghost, changelog, slot, publication and origins as this run's own. */
-  async attach(cp: Checkpoint): Promise<TableInfo> {
+  async attach(cp: Checkpoint): Promise<Ghost> {
     const record = await checkResumable(this.pool, { table: this.original, ghost: this.ghost, record: this.found, checkpoint: cp });
     this.adopt(record);
     this.resuming = true;
     this.originalInfo ??= await inspectTable(this.pool, this.original);
     this.ghostInfo = await inspectTable(this.pool, this.ghost);
-    return this.ghostInfo;
+    return this.asGhost(this.ghostInfo, cp);
   }
 
   private adopt(record: PgRunRecord): void {
     this.slotName = record.slot;
-    this.probe = this.newProbe();
+    this.loadProbe = this.newProbe();
     this.adopted = true;
     this.slotCreated = this.publicationCreated = this.ghostCreated = true;
     this.identityChanged = record.identityChanged;
@@ -434,7 +461,7 @@ export class PgOnlineAlter implements OnlineAlter {
     this.origin = { filter: record.originFilter, subscriptions: [], detail: 'as the interrupted run decided' };
   }
 
-  async trimToCheckpoint(ranges: readonly RangeProgress[]): Promise<void> {
+  private async trimToCheckpoint(ranges: readonly RangeProgress[]): Promise<void> {
     const removed = await trimGhost(this.pool, this.copySpec(), ranges, 60_000);
     this.log.info({ removed }, 'resume: ghost rows beyond the checkpoint removed; the copy reads them again');
   }
@@ -554,7 +581,7 @@ export class PgOnlineAlter implements OnlineAlter {
   private async closePools(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.probe.close();
+    await this.loadProbe.close();
     await this.pool.end().catch(() => undefined);
   }
 }
