@@ -7,19 +7,22 @@
 import type pg from 'pg';
 import { redactedUrl, type ConnectionSpec } from '../../connection.js';
 import type { Logger } from '../../log.js';
-import type { LoadMeasurement, TableRef } from '../engine.js';
+import type { LoadMeasurement, LoadProbe, TableRef } from '../engine.js';
 import { catalog, createPool } from './connect.js';
 import { qualified } from './ident.js';
 import { STANDBY_LAG_SQL, standbyLags, type StandbyRow } from './replicas.js';
 
-export class PgLoadProbe {
+export class PgLoadProbe implements LoadProbe {
   private replicaPools = new Map<string, pg.Pool>();
   private warnedHiddenStandbys = false;
+  /** The run's connections are closed: nothing to measure or throttle any more. */
+  private closed = false;
 
   constructor(
     private readonly o: {
       pool: pg.Pool;
-      slot: string;
+      /** The run's slot (a resumed run goes on with the interrupted run's). */
+      slot: () => string;
       changelog: TableRef;
       replicas: ConnectionSpec[];
       /** False with `--replica none`: pg_stat_replication is not read, no standby lag watched. */
@@ -29,6 +32,22 @@ export class PgLoadProbe {
   ) {}
 
   async measure(loadNames: string[]): Promise<LoadMeasurement> {
+    try {
+      return await this.measureNow(loadNames);
+    } catch (err) {
+      // The run ended while a measurement was in flight: nothing to throttle any more.
+      if (this.closed) return { load: {}, replicas: [] };
+      throw err;
+    }
+  }
+
+  async heartbeat(): Promise<void> {
+    if (this.closed) return;
+    await this.o.pool.query(`INSERT INTO ${qualified(this.o.changelog)} (id, heartbeat) VALUES (1, clock_timestamp()) ON CONFLICT (id) DO UPDATE SET heartbeat = EXCLUDED.heartbeat, updated_at = clock_timestamp()`);
+  }
+
+  private async measureNow(loadNames: string[]): Promise<LoadMeasurement> {
+    if (this.closed) return { load: {}, replicas: [] };
     const { pool } = this.o;
     const [load] = await catalog<Record<string, number>>(
       pool,
@@ -40,7 +59,7 @@ export class PgLoadProbe {
               coalesce(extract(epoch FROM max(clock_timestamp() - xact_start) FILTER (WHERE backend_type = 'client backend')), 0)::float8 AS longest_transaction_seconds
          FROM pg_stat_activity`,
     );
-    const [slot] = await catalog<{ b: number | null }>(pool, `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::float8 AS b FROM pg_replication_slots WHERE slot_name = $1`, [this.o.slot]);
+    const [slot] = await catalog<{ b: number | null }>(pool, `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::float8 AS b FROM pg_replication_slots WHERE slot_name = $1`, [this.o.slot()]);
     // Physical standbys from pg_stat_replication (see replicas.ts), plus each
     // --replica URL by heartbeat, as before.
     const standbys = this.o.discoverReplicas ? standbyLags(await catalog<StandbyRow>(pool, STANDBY_LAG_SQL)) : { replicas: [], hidden: 0 };
@@ -74,6 +93,7 @@ export class PgLoadProbe {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     for (const p of this.replicaPools.values()) await p.end().catch(() => undefined);
     this.replicaPools.clear();
   }
