@@ -444,7 +444,7 @@ describe('bounded memory and stream safety', () => {
   async function burst(table: string, rows: number, maxBacklogEvents: number) {
     await engine.execute(`CREATE TABLE ${table} (id INT PRIMARY KEY, pad VARCHAR(1000) NOT NULL)`);
     const d = await prepareAndCopy(request(table, 'ADD COLUMN extra INT NULL', { maxBacklogEvents }));
-    const stream = (d.oa as unknown as { stream: { pauses: number } }).stream;
+    const stream = (d.oa.m as unknown as { stream: { pauses: number } }).stream;
     let maxBacklog = 0;
     const rss0 = process.memoryUsage().rss;
     let maxRss = rss0;
@@ -503,7 +503,7 @@ describe('bounded memory and stream safety', () => {
   it('resumes a killed binlog connection from its last safe position', async () => {
     await engine.execute('CREATE TABLE lost (id INT PRIMARY KEY, v INT); INSERT INTO lost VALUES (1, 1), (2, 2), (3, 3)');
     const d = await prepareAndCopy(request('lost', 'ADD COLUMN w INT'));
-    const stream = (d.oa as unknown as { stream: { restarts: number; zongji: { connection: { threadId: number } } } }).stream;
+    const stream = (d.oa.m as unknown as { stream: { restarts: number; zongji: { connection: { threadId: number } } } }).stream;
     await engine.execute('UPDATE lost SET v = 10 WHERE id = 1');
     await d.oa.m.waitCaughtUp(5000);
     await engine.execute('KILL CONNECTION ?', [stream.zongji.connection.threadId]);
