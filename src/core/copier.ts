@@ -24,6 +24,8 @@ export interface CopyTracking {
   /** Where the copy's time goes (the report's stats), and a debug line per chunk. */
   stats?: CopyStats;
   log?: Logger;
+  /** Runs after each chunk that did not finish its range (MigratorDeps.afterChunk). */
+  afterChunk?: (() => Promise<void>) | undefined;
 }
 
 /**
@@ -80,7 +82,7 @@ async function copyRange(
   options: AlterOptions,
   range: CopyRange,
   committed: (last: KeyTuple | null, rows: number) => void,
-  { stats, log, wall }: Pick<CopyTracking, 'stats' | 'log'> & { wall: CopyWallClock | undefined },
+  { stats, log, wall, afterChunk }: Pick<CopyTracking, 'stats' | 'log' | 'afterChunk'> & { wall: CopyWallClock | undefined },
 ): Promise<number> {
   const live = supervisor.live;
   const limits = { ...DEFAULT_LIMITS, targetMs: options.chunkTimeMs };
@@ -120,6 +122,7 @@ async function copyRange(
     live.progress.rowsCopied += chunk.rows;
     committed(chunk.last, chunk.rows);
     if (!chunk.last) return copied;
+    await afterChunk?.();
     if (live.settings.chunkSize === options.chunkSize) size = nextChunkSize(size, busyMs, chunk.rows, limits);
     t = Date.now();
     await supervisor.restAfterChunk(busyMs);

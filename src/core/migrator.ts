@@ -49,6 +49,10 @@ export interface MigratorDeps {
   live?: LiveMigration;
   /** Runs once the copy is done, before catch-up and verification (tests inject faults here). */
   afterCopy?: () => Promise<void>;
+  /** Runs after each chunk that did not finish its range, with the number of such chunks so far (tests inject faults here). */
+  afterChunk?: (chunk: number) => Promise<void>;
+  /** Preflight check ids whose failure does not refuse the run (tests drive paths the preflight refuses). */
+  ignoreChecks?: readonly string[];
 }
 
 export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps): Promise<AlterReport> {
@@ -131,7 +135,7 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps):
       : ignore.length
         ? async () => leftoverCheck(ref, (await engine!.leftovers(ref)).filter((l) => !ignore.includes(l.name)), { oldTableStamped: stamp !== undefined })
         : undefined;
-    const warnings = await preflight(online, original, recheck);
+    const warnings = await preflight(online, original, recheck, deps.ignoreChecks);
     for (const w of warnings) log.warn({ check: w.id, detail: w.detail }, w.title);
 
     supervisor = await MigrationSupervisor.start({ options, engine, probe: online.probe, tables: online.tables, table: report.table, spec, live: deps.live, signal: deps.signal, log, estimatedRows: original.estimatedRows, observers: deps.observers });
@@ -178,7 +182,7 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps):
     const copyStarted = Date.now();
     const copyStats = newCopyStats();
     report.stats = { copy: copyStats, apply: newApplyStats() };
-    report.rowsCopied = await copyTable(m, supervisor, options, { progress, resumed: checkpoint?.ranges, begun: () => cps.start(), stats: copyStats, log });
+    report.rowsCopied = await copyTable(m, supervisor, options, { progress, resumed: checkpoint?.ranges, begun: () => cps.start(), stats: copyStats, log, afterChunk: chunkHook(deps.afterChunk) });
     report.copyMs = Date.now() - copyStarted;
     log.info({ copy: roundStats(copyStats), apply: m.streamStats().apply }, 'copy done');
     supervisor.copyFinished();
@@ -246,6 +250,12 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps):
     }
     await engine?.close().catch(() => undefined);
   }
+}
+
+/** Numbers the chunks for MigratorDeps.afterChunk (the copy's workers share one count). */
+function chunkHook(hook: MigratorDeps['afterChunk']): (() => Promise<void>) | undefined {
+  let chunks = 0;
+  return hook && (() => hook(++chunks));
 }
 
 /** The interrupted run had swapped the tables: only its changelog (and, with --ok-to-drop-table, the old table) is left. */

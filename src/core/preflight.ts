@@ -8,7 +8,7 @@ import { preflightCode } from '../error-codes.js';
 import { RefusedError } from '../errors.js';
 
 export /** Refuses on any failed error-level check; returns the warnings for the plan. */
-async function preflight(online: OnlineAlter, original: TableInfo, recheckLeftovers?: () => Promise<CheckResult>): Promise<CheckResult[]> {
+async function preflight(online: OnlineAlter, original: TableInfo, recheckLeftovers?: () => Promise<CheckResult>, ignore: readonly string[] = []): Promise<CheckResult[]> {
   if (!original.copyKey) {
     throw new RefusedError('E_NO_KEY', `table ${original.ref.schema}.${original.ref.name} has no PRIMARY KEY or NOT NULL UNIQUE key`, {
       hint: 'add a primary key (or a unique key over NOT NULL columns) first; the copy and the apply need one',
@@ -17,7 +17,7 @@ async function preflight(online: OnlineAlter, original: TableInfo, recheckLeftov
   const checks = await online.preflight(original);
   const at = checks.findIndex((c) => c.id === 'leftovers' && !c.ok);
   if (at >= 0 && recheckLeftovers) checks[at] = await recheckLeftovers();
-  const failed = checks.filter((c) => !c.ok && c.severity === 'error');
+  const failed = checks.filter((c) => !c.ok && c.severity === 'error' && !ignore.includes(c.id));
   if (failed.length > 0) {
     const first = failed[0]!;
     const lines = failed.map((c) => `${c.title}: ${c.detail}`).join('; ');

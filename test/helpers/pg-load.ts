@@ -1,17 +1,18 @@
 /**
  * PostgreSQL test helpers: a concurrent write load that mirrors every change
  * into a mirror table IN THE SAME TRANSACTION (so the mirror is exactly what
- * committed), a row-by-row md5 comparison, and a driver that runs an
- * OnlineAlter phase by phase as core's migrator does.
+ * committed), a row-by-row md5 comparison, and a driver that runs the
+ * library's runbook with the tests' fault injections as its hooks.
  */
-import { buildCheckpoint } from '../../src/core/checkpoint.js';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
-import { chooseSharedKey, mapColumns } from '../../src/core/columns.js';
-import { renamesOf } from '../../src/core/alter-text.js';
-import { loadAlterParser } from '../../src/engine/index.js';
-import type { Engine, OnlineAlter, AlterRequest, CutOverResult } from '../../src/engine/engine.js';
+import { runOnlineAlter } from '../../src/alter.js';
+import { newLiveMigration } from '../../src/core/live.js';
+import { alterOptions } from '../../src/core/options.js';
+import type { AlterReport } from '../../src/core/report.js';
+import type { AlterRequest, CutOverResult, TableRef } from '../../src/engine/engine.js';
 import { silentLogger, type Logger } from '../../src/log.js';
-import type { ConnectionSpec } from '../../src/connection.js';
 
 export interface LoadStats {
   commits: number;
@@ -165,82 +166,61 @@ export interface DriveResult {
   copyMs: number;
   cutOver: CutOverResult;
   eventsApplied: number;
-  maxRetainedWalBytes: number;
   cutOverAttempts: number;
 }
 
 export interface DriveOptions {
+  /** Rows per chunk, fixed (betweenChunks counts chunks): as a DBA's `chunk-size=N` on the control socket fixes it. */
   chunkSize?: number;
-  /** Called between chunks (e.g. to write rows that must travel through the stream). */
+  /** Called between chunks (e.g. to write rows that must travel through the stream): MigratorDeps.afterChunk. */
   betweenChunks?: (chunk: number) => Promise<void>;
-  /** Called after the copy, before catching up. */
+  /** Called after the copy, before catching up: MigratorDeps.afterCopy. */
   afterCopy?: () => Promise<void>;
   threads?: number;
-  /** Preflight check ids whose failure is ignored (to drive a path preflight refuses). */
+  /** Preflight check ids whose failure is ignored (to drive a path preflight refuses): MigratorDeps.ignoreChecks. */
   ignoreChecks?: string[];
-  replicas?: ConnectionSpec[];
   log?: Logger;
 }
 
-/** Runs the OnlineAlter phases in core's order; aborts (and rethrows) on any failure. */
-export async function driveAlter(engine: Engine, request: AlterRequest, opts: DriveOptions = {}): Promise<{ alter: OnlineAlter; result: DriveResult }> {
-  const original = await engine.inspect(request.table);
-  const alter = engine.onlineAlter(request, { replicas: opts.replicas ?? [], log: opts.log ?? silentLogger });
-  try {
-    const checks = await alter.preflight(original);
-    const failed = checks.filter((c) => !c.ok && c.severity === 'error' && !opts.ignoreChecks?.includes(c.id));
-    if (failed.length) throw new Error(`preflight failed: ${failed.map((c) => `${c.id}: ${c.detail}`).join('; ')}`);
-    const ghost = await alter.createGhost();
-    const renames = renamesOf((await loadAlterParser('postgres')).parseAlter(request.alter));
-    const mapping = mapColumns(original, ghost.shape, renames);
-    const plan = chooseSharedKey(original, ghost.shape, mapping);
-    if (!plan) throw new Error('no shared key');
-    const m = await ghost.startStream(plan);
-    const t0 = Date.now();
-    let rows = 0;
-    let maxWal = 0;
-    const threads = opts.threads ?? 1;
-    const points = threads > 1 ? await m.splitPoints(threads) : [];
-    const bounds = [null, ...points];
-    const copy = m.beginCopy(bounds.map((after, i) => ({ after, upTo: i + 1 < bounds.length ? bounds[i + 1]! : null })));
-    let chunkNo = 0;
-    await Promise.all(
-      bounds.map(async (start, i) => {
-        let after = start;
-        const upTo = i + 1 < bounds.length ? bounds[i + 1]! : null;
-        for (;;) {
-          const r = await copy.copyChunk({ after, upTo }, opts.chunkSize ?? 1000);
-          rows += r.rows;
-          if (!r.last) break;
-          after = r.last;
-          chunkNo++;
-          if (chunkNo % 5 === 0) {
-            const load = await alter.probe.measure([]);
-            maxWal = Math.max(maxWal, load.retainedWalBytes ?? 0);
-            await alter.probe.heartbeat();
-            await m.checkpoint(buildCheckpoint({ table: 'load', alter: '', key: { name: 'pk', columns: [] }, ranges: [{ after: null, upTo, through: after, done: false }], streamPosition: m.streamStats().appliedPosition, phase: 'copying', rowsCopied: rows }));
-          }
-          if (opts.betweenChunks) await opts.betweenChunks(chunkNo);
-        }
-      }),
-    );
-    const copyMs = Date.now() - t0;
-    if (opts.afterCopy) await opts.afterCopy();
-    await m.waitCaughtUp(30_000);
-    let cut: CutOverResult | null = null;
-    let attempts = 0;
-    for (; attempts < 5 && !cut; attempts++) {
-      try {
-        cut = await m.cutOver();
-      } catch (err) {
-        if ((err as { code?: string }).code !== 'E_CUTOVER_LOCK_TIMEOUT' || attempts === 4) throw err;
-      }
-    }
-    const eventsApplied = m.streamStats().eventsApplied;
-    await alter.cleanup();
-    return { alter, result: { rowsCopied: rows, copyMs, cutOver: cut!, eventsApplied, maxRetainedWalBytes: maxWal, cutOverAttempts: attempts } };
-  } catch (err) {
-    await alter.abort();
-    throw err;
-  }
+/**
+ * Runs the library's runbook (core/migrator.ts runOnlineAlter) on the
+ * table, with the test's fault injections as its hooks; resolves with the
+ * report, rejects with the run's error (code, message) when it did not end done.
+ */
+export async function driveAlter(url: string, request: AlterRequest, opts: DriveOptions = {}): Promise<{ report: AlterReport; result: DriveResult }> {
+  const table = `${request.table.schema}.${request.table.name}`;
+  const chunkSize = opts.chunkSize ?? 1000;
+  const options = alterOptions({
+    url,
+    table: quoteTableArg(request.table),
+    alter: request.alter,
+    execute: true,
+    threads: opts.threads ?? 1,
+    cutOverLockTimeoutMs: request.cutOverLockTimeoutMs,
+    dropOldTable: request.dropOldTable,
+    maxBacklogEvents: request.maxBacklogEvents,
+    ...(request.streamStartTimeoutMs ? { streamStartTimeoutMs: request.streamStartTimeoutMs } : {}),
+    socketPath: join(tmpdir(), `gw-drive-${process.pid}-${++drives}.sock`),
+  });
+  const live = newLiveMigration({ chunkSize, maxLagMs: options.throttle.maxLagMs, maxSharePercent: 100 }, { table, engine: 'postgres' });
+  const report = await runOnlineAlter(options, {
+    log: opts.log ?? silentLogger,
+    live,
+    ...(opts.betweenChunks ? { afterChunk: opts.betweenChunks } : {}),
+    ...(opts.afterCopy ? { afterCopy: opts.afterCopy } : {}),
+    ...(opts.ignoreChecks ? { ignoreChecks: opts.ignoreChecks } : {}),
+  });
+  if (report.status !== 'done') throw Object.assign(new Error(report.error?.message ?? report.status), report.error ?? {}, { report });
+  return {
+    report,
+    result: { rowsCopied: report.rowsCopied, copyMs: report.copyMs, cutOver: { stallMs: report.cutOverStallMs, oldTable: report.oldTable }, eventsApplied: report.eventsApplied, cutOverAttempts: report.cutOverAttempts },
+  };
+}
+
+let drives = 0;
+
+/** --table for a TableRef, each part quoted as PostgreSQL quotes identifiers (the CLI takes it so). */
+function quoteTableArg(ref: TableRef): string {
+  const q = (name: string) => `"${name.replace(/"/g, '""')}"`;
+  return `${q(ref.schema)}.${q(ref.name)}`;
 }

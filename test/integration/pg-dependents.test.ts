@@ -68,7 +68,7 @@ describe('dependents follow the swap', () => {
       CREATE PUBLICATION app_pub FOR TABLE accounts;
     `);
     const before = await one(`SELECT 'accounts'::regclass::oid::int AS oid`);
-    const { result } = await driveAlter(engine, { table: { schema: 'public', name: 'accounts' }, alter: `ADD COLUMN note text DEFAULT 'n/a'`, cutOverLockTimeoutMs: 2000, dropOldTable: true, maxBacklogEvents: 1000 }, { chunkSize: 50 });
+    const { result } = await driveAlter(url, { table: { schema: 'public', name: 'accounts' }, alter: `ADD COLUMN note text DEFAULT 'n/a'`, cutOverLockTimeoutMs: 2000, dropOldTable: true, maxBacklogEvents: 1000 }, { chunkSize: 50 });
     expect(result.cutOver.oldTable).toBeNull(); // dropped: nothing still depended on it
     const after = await one(`SELECT 'accounts'::regclass::oid::int AS oid`);
     expect(after.oid).not.toBe(before.oid);
@@ -120,7 +120,7 @@ describe('dependents follow the swap', () => {
       GRANT SELECT ON cheap TO ${role};
       COMMENT ON VIEW cheap IS 'cheap ones';
     `);
-    await driveAlter(engine, { table: { schema: 'public', name: 'prices' }, alter: `ALTER COLUMN amount TYPE numeric(10,2)`, cutOverLockTimeoutMs: 2000, dropOldTable: true, maxBacklogEvents: 1000 });
+    await driveAlter(url, { table: { schema: 'public', name: 'prices' }, alter: `ALTER COLUMN amount TYPE numeric(10,2)`, cutOverLockTimeoutMs: 2000, dropOldTable: true, maxBacklogEvents: 1000 });
     expect(await one(`SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = 'cheap'::regclass AND attname = 'amount'`)).toEqual({ t: 'numeric(10,2)' });
     expect(await one(`SELECT count(*)::int AS n FROM cheap`)).toEqual({ n: 9 });
     expect(await one(`SELECT has_table_privilege($1, 'cheap', 'SELECT') AS p`, [role])).toEqual({ p: true });
@@ -132,7 +132,7 @@ describe('dependents follow the swap', () => {
       CREATE TABLE tags (id int NOT NULL, code text NOT NULL, v int, CONSTRAINT tags_pkey PRIMARY KEY (id), CONSTRAINT tags_code_key UNIQUE (code), CONSTRAINT tags_v_uq UNIQUE (v));
       INSERT INTO tags SELECT g, 'c' || g, g FROM generate_series(1, 200) g;
     `);
-    await driveAlter(engine, { table: { schema: 'public', name: 'tags' }, alter: 'DROP CONSTRAINT tags_v_uq, DROP CONSTRAINT tags_pkey, ADD PRIMARY KEY (code)', cutOverLockTimeoutMs: 2000, dropOldTable: true, maxBacklogEvents: 1000 }, {
+    await driveAlter(url, { table: { schema: 'public', name: 'tags' }, alter: 'DROP CONSTRAINT tags_v_uq, DROP CONSTRAINT tags_pkey, ADD PRIMARY KEY (code)', cutOverLockTimeoutMs: 2000, dropOldTable: true, maxBacklogEvents: 1000 }, {
       chunkSize: 30,
       betweenChunks: async (n) => {
         if (n === 1) await db.query(`UPDATE tags SET code = code || 'x', v = -v WHERE id % 10 = 0`);

@@ -136,7 +136,7 @@ describe('cut-over failure', () => {
 
   it('fails safely when the replication connection dies and its slot is gone (nothing to resume from)', async () => {
     await db.query(`CREATE TABLE streamdies (id int PRIMARY KEY); INSERT INTO streamdies SELECT generate_series(1, 500)`);
-    const attempt = driveAlter(engine, req('streamdies', 'ADD COLUMN w int'), {
+    const attempt = driveAlter(url, req('streamdies', 'ADD COLUMN w int'), {
       chunkSize: 50,
       betweenChunks: async (n) => {
         if (n !== 2) return;
@@ -194,7 +194,7 @@ describe('names', () => {
     await db.query(`INSERT INTO "My ""Schema"""."we""ird Tab" SELECT g, 'v' || g FROM generate_series(1, 300) g`);
     await db.query(`CREATE TABLE "${long}" (id int PRIMARY KEY, v text); INSERT INTO "${long}" SELECT g, 'v' FROM generate_series(1, 300) g`);
     for (const [schema, name] of [['My "Schema"', 'we"ird Tab'], ['public', long]] as const) {
-      await driveAlter(engine, { table: { schema, name }, alter: 'ADD COLUMN "n""ew" int DEFAULT 1', cutOverLockTimeoutMs: 1000, dropOldTable: true, maxBacklogEvents: 100 }, {
+      await driveAlter(url, { table: { schema, name }, alter: 'ADD COLUMN "n""ew" int DEFAULT 1', cutOverLockTimeoutMs: 1000, dropOldTable: true, maxBacklogEvents: 100 }, {
         chunkSize: 70,
         betweenChunks: async (n) => {
           if (n === 1) await db.query(`UPDATE ${engine.quoteIdent(schema)}.${engine.quoteIdent(name)} SET ${name === long ? 'v' : '"va l"'} = 'changed' WHERE ${name === long ? 'id' : '"Sel""ect"'} <= 5`);
@@ -257,7 +257,7 @@ describe('keys and memory', () => {
       for (const t of ['uq', 'uq_mirror']) await db.query(sql(t));
       await db.query('COMMIT');
     };
-    await driveAlter(engine, req('uq', 'ALTER COLUMN v TYPE bigint', { dropOldTable: true }), {
+    await driveAlter(url, req('uq', 'ALTER COLUMN v TYPE bigint', { dropOldTable: true }), {
       chunkSize: 50,
       betweenChunks: async (n) => {
         if (n === 1) {
@@ -274,7 +274,7 @@ describe('keys and memory', () => {
 
   it('applies rows that swapped values of another unique column', async () => {
     await db.query(`CREATE TABLE swaps (id int PRIMARY KEY, email text NOT NULL UNIQUE); INSERT INTO swaps SELECT g, 'e' || g FROM generate_series(1, 200) g`);
-    await driveAlter(engine, req('swaps', 'ADD COLUMN w int', { dropOldTable: true }), {
+    await driveAlter(url, req('swaps', 'ADD COLUMN w int', { dropOldTable: true }), {
       chunkSize: 50,
       betweenChunks: async (n) => {
         if (n !== 1) return;
@@ -297,7 +297,7 @@ describe('keys and memory', () => {
 
   it('fails (never skips rows) when the ALTER adds a unique constraint the data breaks', async () => {
     await db.query(`CREATE TABLE dupes (id int PRIMARY KEY, v int); INSERT INTO dupes SELECT g, g % 10 FROM generate_series(1, 100) g`);
-    await expect(driveAlter(engine, req('dupes', 'ADD CONSTRAINT dupes_v_uq UNIQUE (v)'), { chunkSize: 30 })).rejects.toMatchObject({ code: 'E_COPY_UNIQUE', message: expect.stringContaining('duplicate key value violates unique constraint') });
+    await expect(driveAlter(url, req('dupes', 'ADD CONSTRAINT dupes_v_uq UNIQUE (v)'), { chunkSize: 30 })).rejects.toMatchObject({ code: 'E_COPY_UNIQUE', message: expect.stringContaining('duplicate key value violates unique constraint') });
     expect(await one(`SELECT count(*)::int AS n FROM dupes`)).toEqual({ n: 100 });
     expect(await leftovers()).toEqual({ slots: 0, pubs: 0, tables: 0 });
   });
@@ -339,7 +339,7 @@ describe('keys and memory', () => {
 
   it('follows a TRUNCATE of the original during the copy', async () => {
     await db.query(`CREATE TABLE truncated (id int PRIMARY KEY, v text); INSERT INTO truncated SELECT g, 'old' FROM generate_series(1, 1000) g`);
-    await driveAlter(engine, req('truncated', 'ADD COLUMN w int', { dropOldTable: true }), {
+    await driveAlter(url, req('truncated', 'ADD COLUMN w int', { dropOldTable: true }), {
       chunkSize: 100,
       betweenChunks: async (n) => {
         if (n === 3) await db.query(`TRUNCATE truncated; INSERT INTO truncated SELECT g, 'new' FROM generate_series(50, 120) g`);

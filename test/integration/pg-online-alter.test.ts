@@ -56,7 +56,7 @@ describe('PostgreSQL online ALTER under concurrent writes', () => {
     const rss0 = process.memoryUsage().rss;
     let rssMax = rss0;
     const t0 = Date.now();
-    const { result } = await driveAlter(engine, request(table, 'ADD COLUMN extra int NOT NULL DEFAULT 7, ALTER COLUMN qty TYPE bigint'), {
+    const { result } = await driveAlter(url, request(table, 'ADD COLUMN extra int NOT NULL DEFAULT 7, ALTER COLUMN qty TYPE bigint'), {
       chunkSize: 1000,
       threads,
       log: createLogger({ level: process.env.GW_LOG === '1' ? 'info' : 'silent' }),

@@ -89,7 +89,7 @@ describe('origin filter', () => {
     load.start();
     let seen: { bytes: number; origins: string[] } | null = null;
     let ghostBytes = 0;
-    const { result } = await driveAlter(engine, request('items', 'ALTER COLUMN qty TYPE bigint'), {
+    const { result } = await driveAlter(url, request('items', 'ALTER COLUMN qty TYPE bigint'), {
       chunkSize: 2000,
       threads: 2,
       afterCopy: async () => {
@@ -161,7 +161,7 @@ describe('origin filter', () => {
           writes++;
         }
       })();
-      await driveAlter(engine, request('feed', 'ALTER COLUMN n TYPE bigint'), {
+      await driveAlter(url, request('feed', 'ALTER COLUMN n TYPE bigint'), {
         ignoreChecks: ['subscription-target'],
         chunkSize: 500,
         betweenChunks: () => new Promise((r) => setTimeout(r, 20)),

@@ -78,7 +78,7 @@ describe('walsender terminated during the copy', () => {
     let killed = 0;
     load.start();
     try {
-      await driveAlter(engine, request, {
+      await driveAlter(url, request, {
         chunkSize: 200,
         log,
         betweenChunks: async (n) => {

@@ -73,7 +73,7 @@ describe('PostgreSQL type fidelity', () => {
     await both((t) => `INSERT INTO ${t} (id) VALUES (1000)`); // all NULLs
     await db.query(`SET TimeZone = 'Asia/Kathmandu'`); // writes below come from a +05:45 session
 
-    const { result } = await driveAlter(engine, { table: { schema: 'public', name: 'exotic' }, alter: 'ADD COLUMN added int', cutOverLockTimeoutMs: 2000, dropOldTable: true, maxBacklogEvents: 1000 }, {
+    const { result } = await driveAlter(url, { table: { schema: 'public', name: 'exotic' }, alter: 'ADD COLUMN added int', cutOverLockTimeoutMs: 2000, dropOldTable: true, maxBacklogEvents: 1000 }, {
       chunkSize: 4,
       betweenChunks: async (chunk) => {
         if (chunk === 1) {
@@ -114,7 +114,7 @@ describe('PostgreSQL type fidelity', () => {
       for (const t of ['kt', 'kt_mirror']) await db.query(sql(t));
       await db.query('COMMIT');
     };
-    const { result } = await driveAlter(engine, { table: { schema: 'public', name: 'kt' }, alter: 'ALTER COLUMN v TYPE varchar(100)', cutOverLockTimeoutMs: 2000, dropOldTable: false, maxBacklogEvents: 1000 }, {
+    const { result } = await driveAlter(url, { table: { schema: 'public', name: 'kt' }, alter: 'ALTER COLUMN v TYPE varchar(100)', cutOverLockTimeoutMs: 2000, dropOldTable: false, maxBacklogEvents: 1000 }, {
       chunkSize: 20,
       betweenChunks: async (chunk) => {
         if (chunk === 2) {
@@ -137,7 +137,7 @@ describe('PostgreSQL type fidelity', () => {
     await db.query(`CREATE TABLE tk (k text PRIMARY KEY, v int)`);
     for (const [i, k] of keys.entries()) await db.query(`INSERT INTO tk VALUES ($1, $2)`, [k, i]);
     await db.query(`INSERT INTO tk SELECT 'z' || g, g FROM generate_series(1, 100) g`);
-    await driveAlter(engine, { table: { schema: 'public', name: 'tk' }, alter: 'ALTER COLUMN v TYPE bigint', cutOverLockTimeoutMs: 2000, dropOldTable: true, maxBacklogEvents: 1000 }, {
+    await driveAlter(url, { table: { schema: 'public', name: 'tk' }, alter: 'ALTER COLUMN v TYPE bigint', cutOverLockTimeoutMs: 2000, dropOldTable: true, maxBacklogEvents: 1000 }, {
       chunkSize: 10,
       betweenChunks: async (chunk) => {
         if (chunk === 1) {
