@@ -1,9 +1,12 @@
 /**
- * The MySQL OnlineAlter driven phase by phase (as core/migrator.ts does)
- * under a concurrent write load, then every row of the new table compared
- * with the mirror the load wrote in the same transactions.
+ * Online ALTERs on MySQL through the library's runbook (helpers/drive.ts:
+ * core/migrator.ts runOnlineAlter, faults injected by its hooks) under a
+ * concurrent write load, then every row of the new table compared with the
+ * mirror the load wrote in the same transactions. The cases that step
+ * between phases to test the engine itself (a cut-over lock timeout and its
+ * retry, backpressure, binlog rotation and a killed binlog connection) drive
+ * the engine's handles with prepareAndCopy.
  */
-import { buildCheckpoint } from '../../src/core/checkpoint.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMysqlEngine } from '../../src/engine/mysql/index.js';
 import { parseConnectionUrl } from '../../src/connection.js';
@@ -12,12 +15,12 @@ import { GhostwrightError, RefusedError } from '../../src/errors.js';
 import { chooseSharedKey, mapColumns } from '../../src/core/columns.js';
 import { renamesOf } from '../../src/core/alter-text.js';
 import { parseMysqlAlter } from '../../src/engine/mysql/alter-parse.js';
-import { toRanges } from '../../src/core/copier.js';
 import { newLiveMigration } from '../../src/core/live.js';
 import { runOnlineAlter } from '../../src/alter.js';
 import { alterOptions } from '../../src/core/options.js';
-import type { AlterRequest, Engine, Migration, OnlineAlter, TableInfo } from '../../src/engine/engine.js';
+import type { AlterRequest, Engine, KeyTuple, Migration, OnlineAlter } from '../../src/engine/engine.js';
 import { databaseOf, dropDatabase, freshDatabase, hasMysqlReplica, mysqlReplicaUrl, sql, withDatabase } from '../helpers/servers.js';
+import { driveAlter } from '../helpers/drive.js';
 import { diffSignatures, fidelityTable, rowSignatures, seedRows, startLoad, type LoadHandle } from '../helpers/mysql-load.js';
 
 const fold = (n: string) => n.toLowerCase();
@@ -41,64 +44,37 @@ function request(table: string, alter: string, extra: Partial<AlterRequest> = {}
 interface Driven {
   /** The migration's root (abort, cleanup, probe) and its running Migration (oa.m). */
   oa: OnlineAlter & { m: Migration };
-  original: TableInfo;
-  ghost: TableInfo;
-  rowsCopied: number;
-  copyMs: number;
 }
 
 /**
- * preflight -> createGhost -> ghost.startStream(plan) -> copy all chunks (over
- * `threads` parallel key ranges, as core/copier.ts does); the caller continues.
+ * The engine's handles up to a finished copy, for the cases that step
+ * between phases themselves: preflight -> createGhost -> ghost.startStream(plan)
+ * -> one range copied to its end; the caller goes on (catch-up, cut-over).
  */
-async function prepareAndCopy(req: AlterRequest, chunk = 1000, duringCopy?: () => Promise<void>, opts: { threads?: number; pauseMs?: number } = {}): Promise<Driven> {
+async function prepareAndCopy(req: AlterRequest): Promise<Driven> {
   const original = await engine.inspect(req.table);
   const oa = engine.onlineAlter(req, { replicas: [], log: silentLogger });
   try {
     const checks = await oa.preflight(original);
     expect(checks.filter((c) => !c.ok && c.severity === 'error')).toEqual([]);
-    const created = await oa.createGhost();
-    const ghost = created.shape;
-    const mapping = mapColumns(original, ghost, renamesOf(parseMysqlAlter(req.alter), fold), fold);
-    const plan = chooseSharedKey(original, ghost, mapping, fold);
+    const ghost = await oa.createGhost();
+    const plan = chooseSharedKey(original, ghost.shape, mapColumns(original, ghost.shape, renamesOf(parseMysqlAlter(req.alter), fold), fold), fold);
     expect(plan).not.toBeNull();
-    const m = await created.startStream(plan!);
-    if (duringCopy) await duringCopy();
-    const t0 = Date.now();
-    let rowsCopied = 0;
+    const m = await ghost.startStream(plan!);
     const bounds = await m.keyBounds();
-    if (!bounds) m.beginCopy([]);
-    if (bounds) {
-      const points = (opts.threads ?? 1) > 1 ? await m.splitPoints(opts.threads!) : [];
-      const ranges = toRanges(points, bounds.max);
-      const copy = m.beginCopy(ranges);
-      await Promise.all(
-        ranges.map(async (range) => {
-          let after = range.after;
-          for (;;) {
-            const r = await copy.copyChunk({ after, upTo: range.upTo }, chunk);
-            rowsCopied += r.rows;
-            if (r.last === null) break;
-            after = r.last;
-            if (opts.pauseMs) await new Promise((res) => setTimeout(res, opts.pauseMs));
-          }
-        }),
-      );
+    const ranges = bounds ? [{ after: null, upTo: bounds.max }] : [];
+    const copy = m.beginCopy(ranges);
+    for (const range of ranges) {
+      for (let after: KeyTuple | null = range.after; ; ) {
+        const r = await copy.copyChunk({ after, upTo: range.upTo }, 1000);
+        if (r.last === null) break;
+        after = r.last;
+      }
     }
-    return { oa: Object.assign(oa, { m }), original, ghost, rowsCopied, copyMs: Date.now() - t0 };
+    return { oa: Object.assign(oa, { m }) };
   } catch (err) {
     await oa.abort();
     throw err;
-  }
-}
-
-async function cutOverWithRetries(oa: Driven['oa']): Promise<{ stallMs: number; oldTable: string | null; attempts: number }> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return { ...(await oa.m.cutOver()), attempts: attempt };
-    } catch (err) {
-      if ((err as GhostwrightError).code !== 'E_CUTOVER_LOCK_TIMEOUT' || attempt >= 5) throw err;
-    }
   }
 }
 
@@ -109,37 +85,34 @@ describe('online ALTER under concurrent writes', () => {
     const alter = "ADD COLUMN added VARCHAR(10) NOT NULL DEFAULT 'dflt', DROP COLUMN drop_me, MODIFY i BIGINT NOT NULL DEFAULT 0, ADD INDEX idx_i (i)";
     let load: LoadHandle | undefined;
     try {
+      const original = await engine.inspect(engine.tableRef('fid'));
       // Small chunks with a pause between them (as a throttled copy would) keep the copy running under the load.
-      const d = await prepareAndCopy(
-        request('fid', alter),
-        500,
-        async () => {
-          load = startLoad({ url, table: 'fid', mirror: 'fid_mirror', workers: Number(process.env.GW_STRESS_WORKERS ?? 2), existing: ids });
-          await new Promise((r) => setTimeout(r, 300));
+      const { report } = await driveAlter(url, request('fid', alter), {
+        chunkSize: 500,
+        threads: 2,
+        betweenChunks: async (n) => {
+          if (n === 1) {
+            load = startLoad({ url, table: 'fid', mirror: 'fid_mirror', workers: Number(process.env.GW_STRESS_WORKERS ?? 2), existing: ids });
+            await new Promise((r) => setTimeout(r, 300));
+          }
+          await new Promise((r) => setTimeout(r, 15));
         },
-        { threads: 2, pauseMs: 15 },
-      );
-      await d.oa.m.waitCaughtUp(30_000);
-      expect(d.rowsCopied).toBeGreaterThan(15_000);
-      await d.oa.probe.heartbeat();
-      await d.oa.m.checkpoint(buildCheckpoint({ table: 'test.fid', alter, key: { name: 'PRIMARY', columns: ['id'] }, ranges: [], streamPosition: d.oa.m.streamStats().appliedPosition, phase: 'cutting-over', rowsCopied: d.rowsCopied }));
-      const cut = await cutOverWithRetries(d.oa);
+      });
       // Writers blocked behind the swap land in the new table: let them run a little more.
       await new Promise((r) => setTimeout(r, 300));
       const stats = await load!.stop();
-      const streamed = d.oa.m.streamStats();
-      await d.oa.cleanup();
-      console.log(`[mysql oa] copied ${d.rowsCopied} rows in ${d.copyMs} ms under load (${Math.round((d.rowsCopied * 1000) / d.copyMs)} rows/s); applied ${streamed.eventsApplied} row changes; load ${JSON.stringify(stats)}; cut-over stall ${cut.stallMs} ms after ${cut.attempts} attempt(s)`);
+      console.log(`[mysql oa] copied ${report.rowsCopied} rows in ${report.copyMs} ms under load (${Math.round((report.rowsCopied * 1000) / report.copyMs)} rows/s); applied ${report.eventsApplied} row changes; load ${JSON.stringify(stats)}; cut-over stall ${report.cutOverStallMs} ms after ${report.cutOverAttempts} attempt(s); verify ${JSON.stringify(report.verify)}`);
+      expect(report.rowsCopied).toBeGreaterThan(15_000);
       expect(stats.committed).toBeGreaterThan(20);
       expect(stats.rolledBack).toBeGreaterThan(0);
-      expect(streamed.eventsApplied).toBeGreaterThan(0);
-      expect(cut.oldTable).toBe('_fid_del');
+      expect(report.eventsApplied).toBeGreaterThan(0);
+      expect(report.oldTable).toBe('_fid_del');
 
       const after = await engine.inspect(engine.tableRef('fid'));
-      expect(after.columns.map((c) => c.name)).toEqual([...d.original.columns.map((c) => c.name).filter((n) => n !== 'drop_me'), 'added']);
+      expect(after.columns.map((c) => c.name)).toEqual([...original.columns.map((c) => c.name).filter((n) => n !== 'drop_me'), 'added']);
       expect(after.columns.find((c) => c.name === 'i')?.type).toMatch(/^bigint/);
       expect(after.indexes.map((i) => i.name)).toContain('idx_i');
-      const surviving = d.original.columns.filter((c) => c.name !== 'drop_me');
+      const surviving = original.columns.filter((c) => c.name !== 'drop_me');
       const expected = await rowSignatures(url, 'fid_mirror', surviving);
       const actual = await rowSignatures(url, 'fid', surviving);
       expect(expected.size).toBeGreaterThan(19_000);
@@ -169,21 +142,24 @@ describe('online ALTER under concurrent writes', () => {
       // BINARY(8) pads with 0x00; the binlog strips the padding again.
       if (n !== 1) await engine.execute('INSERT INTO kbin VALUES (?, ?)', [k, n]);
     }
-    const d = await prepareAndCopy(request('kb', 'ADD COLUMN extra INT NULL'), 4);
-    const d2 = await prepareAndCopy(request('kbin', 'ADD COLUMN extra INT NULL'), 2);
     // Changes after the copy reach the ghost only through the stream, keyed by the binlog's values.
-    for (const t of ['kb', 'kb_mirror']) {
-      await engine.execute(`UPDATE ${t} SET v = v + 100 WHERE k = ? AND c = 'ABC'`, [Buffer.from('41', 'hex')]);
-      await engine.execute(`UPDATE ${t} SET k = ? WHERE k = ? AND c = 'é'`, [Buffer.from([1, 2, 3]), Buffer.from([0])]);
-      await engine.execute(`DELETE FROM ${t} WHERE k = ? AND c = 'abd'`, [Buffer.from([0, 0])]);
-    }
-    await engine.execute('UPDATE kbin SET v = v + 100');
-    await engine.execute('DELETE FROM kbin WHERE k = ?', [Buffer.from('6100000000000000', 'hex')]);
-    for (const x of [d, d2]) {
-      await x.oa.m.waitCaughtUp(10_000);
-      await cutOverWithRetries(x.oa);
-      await x.oa.cleanup();
-    }
+    await driveAlter(url, request('kb', 'ADD COLUMN extra INT NULL'), {
+      chunkSize: 4,
+      afterCopy: async () => {
+        for (const t of ['kb', 'kb_mirror']) {
+          await engine.execute(`UPDATE ${t} SET v = v + 100 WHERE k = ? AND c = 'ABC'`, [Buffer.from('41', 'hex')]);
+          await engine.execute(`UPDATE ${t} SET k = ? WHERE k = ? AND c = 'é'`, [Buffer.from([1, 2, 3]), Buffer.from([0])]);
+          await engine.execute(`DELETE FROM ${t} WHERE k = ? AND c = 'abd'`, [Buffer.from([0, 0])]);
+        }
+      },
+    });
+    await driveAlter(url, request('kbin', 'ADD COLUMN extra INT NULL'), {
+      chunkSize: 2,
+      afterCopy: async () => {
+        await engine.execute('UPDATE kbin SET v = v + 100');
+        await engine.execute('DELETE FROM kbin WHERE k = ?', [Buffer.from('6100000000000000', 'hex')]);
+      },
+    });
     const rows = (t: string) => engine.execute(`SELECT HEX(k) AS k, HEX(c) AS c, v FROM ${t} ORDER BY k, c`).then((r) => r.rows);
     expect(await rows('kb')).toEqual(await rows('kb_mirror'));
     expect((await engine.execute('SELECT COUNT(*) AS n FROM kb WHERE extra IS NULL')).rows[0]).toEqual({ n: '14' });
@@ -203,13 +179,13 @@ describe('temporal and decimal keys', () => {
       INSERT INTO kdt VALUES ('2024-01-01 00:00:00.000001', 1.0000000001, 1), ('2024-01-01 00:00:00.000002', 1.0000000001, 2), ('9999-12-31 23:59:59.999999', 99999999999999999999.9999999999, 3);
       CREATE TABLE kfl (f DOUBLE NOT NULL, UNIQUE KEY (f));
     `);
-    const d = await prepareAndCopy(request('kdt', 'ADD COLUMN w INT NULL'));
-    await engine.execute("UPDATE kdt SET v = v + 10 WHERE at = '2024-01-01 00:00:00.000002'");
-    await engine.execute("UPDATE kdt SET amount = 2.5 WHERE v = 3");
-    await engine.execute("DELETE FROM kdt WHERE v = 1");
-    await d.oa.m.waitCaughtUp(10_000);
-    await d.oa.m.cutOver();
-    await d.oa.cleanup();
+    await driveAlter(url, request('kdt', 'ADD COLUMN w INT NULL'), {
+      afterCopy: async () => {
+        await engine.execute("UPDATE kdt SET v = v + 10 WHERE at = '2024-01-01 00:00:00.000002'");
+        await engine.execute("UPDATE kdt SET amount = 2.5 WHERE v = 3");
+        await engine.execute("DELETE FROM kdt WHERE v = 1");
+      },
+    });
     expect((await engine.execute('SELECT at, amount, v, w FROM kdt ORDER BY at')).rows).toEqual([
       { at: '2024-01-01 00:00:00.000002', amount: '1.0000000001', v: 12, w: null },
       { at: '9999-12-31 23:59:59.999999', amount: '2.5000000000', v: 3, w: null },
@@ -226,10 +202,7 @@ describe('temporal and decimal keys', () => {
 describe('auto increment', () => {
   it('carries the AUTO_INCREMENT counter past deleted top rows', async () => {
     await engine.execute('CREATE TABLE ai (id INT AUTO_INCREMENT PRIMARY KEY, v INT); INSERT INTO ai (v) VALUES (1), (2), (3), (4), (5); DELETE FROM ai WHERE id >= 4');
-    const d = await prepareAndCopy(request('ai', 'ADD COLUMN w INT NULL'));
-    await d.oa.m.waitCaughtUp(5000);
-    await d.oa.m.cutOver();
-    await d.oa.cleanup();
+    await driveAlter(url, request('ai', 'ADD COLUMN w INT NULL'));
     await engine.execute('INSERT INTO ai (v) VALUES (6)');
     expect((await engine.execute('SELECT id FROM ai ORDER BY id')).rows.map((r) => r.id)).toEqual([1, 2, 3, 6]);
   });
@@ -274,14 +247,15 @@ describe('hostile names', () => {
     const table = "we`ird ?tbl'";
     await engine.execute(`CREATE TABLE ${q(table)} (${q('k`1')} INT NOT NULL PRIMARY KEY, ${q('?')} VARCHAR(10) NULL, ${q('sp ace"')} INT NULL, ${q('ü')} INT NULL)`);
     await engine.execute(`INSERT INTO ${q(table)} VALUES (1, '?', 1, 1), (2, 'x', 2, 2), (3, NULL, 3, 3)`);
-    const d = await prepareAndCopy(request(table, `ADD COLUMN ${q('new`?')} INT NOT NULL DEFAULT 7, DROP COLUMN ${q('ü')}`), 2);
-    await engine.execute(`UPDATE ${q(table)} SET ${q('?')} = ? WHERE ${q('k`1')} = ?`, ['upd?', 2]);
-    await engine.execute(`UPDATE ${q(table)} SET ${q('k`1')} = 30 WHERE ${q('k`1')} = 3`);
-    await engine.execute(`INSERT INTO ${q(table)} (${q('k`1')}, ${q('?')}) VALUES (4, ?)`, ['four']);
-    await d.oa.m.waitCaughtUp(10_000);
-    const cut = await d.oa.m.cutOver();
-    await d.oa.cleanup();
-    expect(cut.oldTable).toBe("_we`ird ?tbl'_del");
+    const { report } = await driveAlter(url, request(table, `ADD COLUMN ${q('new`?')} INT NOT NULL DEFAULT 7, DROP COLUMN ${q('ü')}`), {
+      chunkSize: 2,
+      afterCopy: async () => {
+        await engine.execute(`UPDATE ${q(table)} SET ${q('?')} = ? WHERE ${q('k`1')} = ?`, ['upd?', 2]);
+        await engine.execute(`UPDATE ${q(table)} SET ${q('k`1')} = 30 WHERE ${q('k`1')} = 3`);
+        await engine.execute(`INSERT INTO ${q(table)} (${q('k`1')}, ${q('?')}) VALUES (4, ?)`, ['four']);
+      },
+    });
+    expect(report.oldTable).toBe("_we`ird ?tbl'_del");
     const rows = await engine.execute(`SELECT * FROM ${q(table)} ORDER BY 1`);
     expect(rows.rows).toEqual([
       { 'k`1': 1, '?': '?', 'sp ace"': 1, 'new`?': 7 },
@@ -373,15 +347,7 @@ describe('refusals and failures leave the original intact', () => {
 
   it('adding a unique key over duplicates fails cleanly, original intact', async () => {
     await engine.execute('CREATE TABLE dup (id INT PRIMARY KEY, email VARCHAR(20) NOT NULL); INSERT INTO dup VALUES (1, "a"), (2, "b"), (3, "a"), (4, "c")');
-    const d = await prepareAndCopy(request('dup', 'ADD UNIQUE KEY uk_email (email)'), 10).catch((e: unknown) => e);
-    let failure: unknown = d;
-    if (!(d instanceof Error)) {
-      failure = await (d as Driven).oa.m.waitCaughtUp(10_000).then(
-        () => null,
-        (e: unknown) => e,
-      );
-      await (d as Driven).oa.abort();
-    }
+    const failure = await driveAlter(url, request('dup', 'ADD UNIQUE KEY uk_email (email)'), { chunkSize: 10 }).catch((e: unknown) => e);
     expect((failure as GhostwrightError)?.code).toBe('E_APPLY_UNIQUE');
     expect((await engine.execute('SELECT COUNT(*) AS n FROM dup')).rows[0]).toEqual({ n: '4' });
     const left = await engine.execute("SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE '\\_dup\\_%'");
@@ -390,17 +356,16 @@ describe('refusals and failures leave the original intact', () => {
 
   it('fills a new NOT NULL column without default like a blocking ALTER, refuses NULLs into NOT NULL', async () => {
     await engine.execute('CREATE TABLE nn (id INT PRIMARY KEY, v INT NULL); INSERT INTO nn VALUES (1, 1), (2, NULL)');
-    const d = await prepareAndCopy(request('nn', 'ADD COLUMN n INT NOT NULL, ADD COLUMN s VARCHAR(5) NOT NULL', { dropOldTable: true }));
-    await engine.execute('INSERT INTO nn VALUES (3, 3)');
-    await d.oa.m.waitCaughtUp(5000);
-    expect((await d.oa.m.cutOver()).oldTable).toBeNull();
-    await d.oa.cleanup();
+    const { report } = await driveAlter(url, request('nn', 'ADD COLUMN n INT NOT NULL, ADD COLUMN s VARCHAR(5) NOT NULL', { dropOldTable: true }), {
+      afterCopy: async () => void (await engine.execute('INSERT INTO nn VALUES (3, 3)')),
+    });
+    expect(report.oldTable).toBeNull();
     expect((await engine.execute('SELECT id, v, n, s FROM nn ORDER BY id')).rows).toEqual([
       { id: 1, v: 1, n: 0, s: '' },
       { id: 2, v: null, n: 0, s: '' },
       { id: 3, v: 3, n: 0, s: '' },
     ]);
-    const err = await prepareAndCopy(request('nn', 'MODIFY v INT NOT NULL')).catch((e: unknown) => e);
+    const err = await driveAlter(url, request('nn', 'MODIFY v INT NOT NULL')).catch((e: unknown) => e);
     expect((err as GhostwrightError).code).toBe('E_COPY_DATA_LOSS');
     expect((err as Error).message).toMatch(/cannot be null/i);
   });
@@ -433,7 +398,7 @@ describe('refusals and failures leave the original intact', () => {
 
   it('refuses lossy conversions instead of truncating', async () => {
     await engine.execute('CREATE TABLE lossy (id INT PRIMARY KEY, v INT NOT NULL); INSERT INTO lossy VALUES (1, 5), (2, 100000)');
-    const err = await prepareAndCopy(request('lossy', 'MODIFY v SMALLINT NOT NULL')).catch((e: unknown) => e);
+    const err = await driveAlter(url, request('lossy', 'MODIFY v SMALLINT NOT NULL')).catch((e: unknown) => e);
     expect((err as GhostwrightError).code).toBe('E_COPY_DATA_LOSS');
     expect((await engine.execute('SELECT v FROM lossy ORDER BY id')).rows).toEqual([{ v: 5 }, { v: 100000 }]);
   });
@@ -523,11 +488,8 @@ describe('bounded memory and stream safety', () => {
 
   it('fails the migration when the table is altered behind its back', async () => {
     await engine.execute('CREATE TABLE ddl (id INT PRIMARY KEY, v INT); INSERT INTO ddl VALUES (1, 1)');
-    const d = await prepareAndCopy(request('ddl', 'ADD COLUMN w INT'));
-    await engine.execute('ALTER TABLE ddl ADD COLUMN sneaky INT');
-    const err = await d.oa.m.waitCaughtUp(10_000).catch((e: unknown) => e);
+    const err = await driveAlter(url, request('ddl', 'ADD COLUMN w INT'), { afterCopy: async () => void (await engine.execute('ALTER TABLE ddl ADD COLUMN sneaky INT')) }).catch((e: unknown) => e);
     expect((err as GhostwrightError).code).toBe('E_DDL_DURING_ALTER');
-    await d.oa.abort();
     expect((await engine.execute("SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE '\\_ddl\\_%'")).rows[0]).toEqual({ n: '0' });
   });
 });
