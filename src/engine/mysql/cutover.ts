@@ -198,3 +198,25 @@ async function carryAutoIncrement(conn: Connection, original: TableRef, ghost: T
   // DDL takes no parameters; the value is digits only (re-printed through BigInt).
   await conn.query(`ALTER TABLE ${qualified(ghost)} AUTO_INCREMENT = ${BigInt(theirs).toString()}`);
 }
+
+/**
+ * One swap attempt for a running migration or revert. On failure the
+ * applier resumes (the original stays, the stream goes on). On success
+ * `swapped` runs at once (the ghost IS the table now: nothing may drop it),
+ * then the applier and the stream stop: events from now on belong to the
+ * new table. Returns how long writers were blocked, ms.
+ */
+export async function swapAndStopStream(ctx: CutOverContext, swapped: () => void): Promise<number> {
+  let stallMs: number;
+  try {
+    ({ stallMs } = await cutOverTables(ctx));
+  } catch (err) {
+    await ctx.applier.hold(false);
+    throw err;
+  }
+  swapped();
+  await ctx.applier.stop();
+  await ctx.stream.stop();
+  ctx.stream.queue.clear();
+  return stallMs;
+}

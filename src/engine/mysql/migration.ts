@@ -17,7 +17,7 @@ import { qualified } from './ident.js';
 import { buildChangelogWrite } from './sql.js';
 import { BinlogStream } from './stream.js';
 import { MysqlApplySql } from './apply.js';
-import { cutOverTables } from './cutover.js';
+import { swapAndStopStream } from './cutover.js';
 import { serializeCheckpoint, type Checkpoint, type RangeProgress } from '../../core/checkpoint.js';
 import { ReconnectBudget } from '../../core/reconnect.js';
 import { parsePosition, trimGhost } from './resume.js';
@@ -220,20 +220,9 @@ export class MysqlMigration implements Migration, RowCopy {
     const stream = this.stream!;
     const applier = this.applier!;
     const ctx = { spec: p.spec, pool: p.pool, original: p.request.table, ghost: p.ghost, oldName: p.old, stream, applier, applySql: this.applySql!, utc: p.copy.utcKey, window: p.copy.window, lockTimeoutMs: p.request.cutOverLockTimeoutMs, log: p.log };
-    let stallMs: number;
     // Before the lock: every write to the new table comes after this (see revert-point.ts).
     const revertFrom = await currentBinlogPosition(p.pool);
-    try {
-      ({ stallMs } = await cutOverTables(ctx));
-    } catch (err) {
-      await applier.hold(false);
-      throw err;
-    }
-    // Events from now on belong to the new table: stop applying at once.
-    this.swapped = true;
-    await applier.stop();
-    await stream.stop();
-    stream.queue.clear();
+    const stallMs = await swapAndStopStream(ctx, () => (this.swapped = true));
     if (p.request.dropOldTable) {
       // The swap is done whatever happens here: a failed drop only leaves the old table behind.
       try {

@@ -28,7 +28,7 @@ import type { RevertJob, RevertRequest, RevertTarget } from '../revert-contract.
 import { revertShapeProblems } from '../revert-shape.js';
 import { MysqlApplySql } from './apply.js';
 import { comparePositions, createPool, currentBinlogPosition, formatPosition, queryExec, queryRows, requireBinlogFile, ROW_SESSION_SETUP, type BinlogPosition } from './connect.js';
-import { cutOverTables } from './cutover.js';
+import { swapAndStopStream } from './cutover.js';
 import { inspectTable } from './inspect.js';
 import { unsupportedKeyColumns } from './preflight.js';
 import { decodeRevertPoint, keepRevertPoint, setTableComment, type RevertPoint } from './revert-point.js';
@@ -220,17 +220,8 @@ export class MysqlRevert implements RevertJob {
     const applier = this.need(this.applier, 'cutOver');
     const old = this.need(this.old, 'cutOver');
     const from = await currentBinlogPosition(this.pool);
-    let stallMs: number;
-    try {
-      ({ stallMs } = await cutOverTables({ spec: this.ctx.spec, pool: this.pool, original: this.ctx.request.table, ghost: this.ghost, oldName: old, stream, applier, applySql: this.applySql!, utc: this.utcKey, window: this.window, lockTimeoutMs: this.ctx.request.cutOverLockTimeoutMs, log: this.ctx.log }));
-    } catch (err) {
-      await applier.hold(false);
-      throw err;
-    }
-    this.swapped = true;
-    await applier.stop();
-    await stream.stop();
-    stream.queue.clear();
+    const ctx = { spec: this.ctx.spec, pool: this.pool, original: this.ctx.request.table, ghost: this.ghost, oldName: old, stream, applier, applySql: this.applySql!, utc: this.utcKey, window: this.window, lockTimeoutMs: this.ctx.request.cutOverLockTimeoutMs, log: this.ctx.log };
+    const stallMs = await swapAndStopStream(ctx, () => (this.swapped = true));
     await this.restoreComment();
     // The new shape is now the kept table: it can be swapped back in turn.
     await keepRevertPoint(this.pool, old, from, this.ctx.log);
