@@ -23,6 +23,7 @@ import { ReconnectBudget } from '../../core/reconnect.js';
 import { parsePosition, trimGhost } from './resume.js';
 import { keepRevertPoint } from './revert-point.js';
 import { MysqlRowCopy } from './copy.js';
+import { stopApplierAndStream } from '../run-teardown.js';
 import type { MysqlCopyPlan } from './plan.js';
 
 export interface MysqlMigrationParts {
@@ -237,8 +238,7 @@ export class MysqlMigration implements Migration, RowCopy {
   }
 
   /** Stops the applier and the stream (abort, cleanup); never throws. */
-  async stop(): Promise<void> {
-    await this.applier?.stop().catch(() => undefined);
-    await this.stream?.stop().catch(() => undefined);
+  stop(): Promise<void> {
+    return stopApplierAndStream(this.applier, this.stream);
   }
 }
