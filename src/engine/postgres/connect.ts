@@ -26,8 +26,18 @@ export function clientConfig(spec: ConnectionSpec, extra: Partial<pg.ClientConfi
   return cfg;
 }
 
+/**
+ * Every pooled session commits synchronously, whatever the server's default:
+ * a copy chunk or apply batch counts as done (its range progress moves, its
+ * stream position is acknowledged) once COMMIT returns, and with
+ * synchronous_commit=off a crash can lose a commit that already returned.
+ * A run that rides out the restart (sessions idle at the crash) would then
+ * go on with holes in the ghost.
+ */
+const DURABLE = '-c synchronous_commit=on';
+
 export function createPool(spec: ConnectionSpec, max = 4, extra: Partial<pg.ClientConfig> = {}): pg.Pool {
-  return survivingLostConnections(new pg.Pool({ ...clientConfig(spec, extra), max, idleTimeoutMillis: 10_000, allowExitOnIdle: true }));
+  return survivingLostConnections(new pg.Pool({ options: DURABLE, ...clientConfig(spec, extra), max, idleTimeoutMillis: 10_000, allowExitOnIdle: true }));
 }
 
 /**
