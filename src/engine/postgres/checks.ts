@@ -93,57 +93,6 @@ export async function revertSlotNames(db: pg.Pool | pg.ClientBase): Promise<Set<
   return new Set((await findRevertPoints(db)).map((p) => p.point.slot));
 }
 
-/**
- * Replication origins of ours (origin.ts) whose run is gone: no slot of the
- * same name (a run's origins are `<slot>` and `<slot>_<n>`). They retain no
- * WAL, but they hold an entry of max_replication_slots' origin table.
- * Reported with the fix, never dropped here.
- */
-export async function leftoverOriginCheck(db: pg.Pool | pg.ClientBase): Promise<CheckResult> {
-  const rows = await catalog<{ name: string }>(
-    db,
-    `SELECT o.roname AS name FROM pg_replication_origin o
-      WHERE starts_with(o.roname, $1)
-        AND NOT EXISTS (SELECT 1 FROM pg_replication_slots s WHERE s.slot_name = o.roname OR starts_with(o.roname, s.slot_name || '_'))
-      ORDER BY 1`,
-    [SLOT_PREFIX],
-  ).catch(() => []);
-  return check(
-    'leftover-origins',
-    'Leftover ghostwright replication origins',
-    rows.length === 0,
-    rows.length ? rows.map((r) => r.name).join(', ') : 'none',
-    rows.map((r) => `SELECT pg_replication_origin_drop('${r.name.replace(/'/g, "''")}');`).join(' '),
-    'warn',
-  );
-}
-
-/**
- * A materialized view stays bound to the table's OID: after the swap it would
- * read `_t_del` (and fail once that is dropped) without a word. Refused up
- * front: the swap would have to re-run its query under the cut-over lock.
- */
-export async function materializedViewCheck(db: pg.Pool | pg.ClientBase, table: { schema: string; name: string }): Promise<CheckResult> {
-  const rows = await catalog<{ n: string }>(
-    db,
-    `SELECT DISTINCT format('%I.%I', vn.nspname, v.relname) AS n
-       FROM pg_depend d JOIN pg_rewrite rw ON rw.oid = d.objid JOIN pg_class v ON v.oid = rw.ev_class JOIN pg_namespace vn ON vn.oid = v.relnamespace
-      WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass
-        AND d.refobjid = format('%I.%I', $1::text, $2::text)::regclass AND v.relkind = 'm' ORDER BY 1`,
-    [table.schema, table.name],
-  );
-  const names = rows.map((r) => r.n);
-  return check(
-    'materialized-views',
-    'No materialized views over the table',
-    names.length === 0,
-    names.length ? `materialized views read the table: ${names.join(', ')}; after the swap they would still read the old table` : 'none',
-    names.length
-      ? `save each definition (SELECT pg_get_viewdef('${names[0]!.replace(/'/g, "''")}'::regclass);), DROP MATERIALIZED VIEW ${names.join(', ')}; run the migration, then CREATE MATERIALIZED VIEW ... AS <definition> (and its indexes and grants) again`
-      : undefined,
-  );
-}
-
 export async function standbyChecks(db: pg.Pool | pg.ClientBase): Promise<CheckResult[]> {
   const rows = await catalog<{ name: string; addr: string | null; state: string; lag: number | null }>(
     db,

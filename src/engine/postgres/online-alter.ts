@@ -24,7 +24,6 @@ import { inspectTable } from './inspect.js';
 import { preflightChecks } from './preflight.js';
 import { ensureReplicaIdentity, restoreReplicaIdentity } from './identity.js';
 import { CopySessions, dropRunOrigins, decideOriginFilter, originCheck, originFacts, subscriptionCheck, type OriginDecision } from './origin.js';
-import { leftoverOriginCheck, materializedViewCheck } from './checks.js';
 import { PgMigration } from './migration.js';
 import { pgCopyPlan, type PgCopyPlan } from './plan.js';
 import { windowKeptOn } from './revert-point.js';
@@ -91,7 +90,7 @@ export class PgOnlineAlter implements OnlineAlter {
     const maxRetainedWalBytes = this.deps.request.maxRetainedWalBytes ?? DEFAULT_THROTTLE.maxRetainedWalBytes;
     const checks = await preflightChecks(this.pool, original, { ghost: this.ghost, old: this.old, changelog: this.changelog, slot: this.slot, publication: this.publication, maxRetainedWalBytes, log: this.log, oldTableStamped: this.deps.request.oldTableStamp !== undefined });
     const origin = await this.originDecision();
-    return [...checks, await materializedViewCheck(this.pool, original.ref), subscriptionCheck(origin.subscriptions), originCheck(origin), await leftoverOriginCheck(this.pool)];
+    return [...checks, subscriptionCheck(origin.subscriptions), originCheck(origin)];
   }
 
   /** Whether the copy's writes are kept out of decoding (origin.ts); decided once, before the stream starts. */

@@ -11,7 +11,9 @@ import type { CheckResult, TableInfo } from '../engine.js';
 import { runPreflight } from '../preflight-registry.js';
 import type { PgCheck, PreflightNames } from './preflight-checks/context.js';
 import { copyKey } from './preflight-checks/copy-key.js';
+import { leftoverOrigins } from './preflight-checks/leftover-origins.js';
 import { leftovers } from './preflight-checks/leftovers.js';
+import { materializedViews } from './preflight-checks/materialized-views.js';
 import { otherSlots } from './preflight-checks/other-slots.js';
 import { ownership } from './preflight-checks/ownership.js';
 import { partitioned } from './preflight-checks/partitioned.js';
@@ -21,7 +23,7 @@ import { triggers } from './preflight-checks/triggers.js';
 
 export type { PreflightNames };
 
-export const PG_PREFLIGHT: readonly PgCheck[] = [server, ownership, copyKey, partitioned, rules, leftovers, otherSlots, triggers];
+export const PG_PREFLIGHT: readonly PgCheck[] = [server, ownership, copyKey, partitioned, rules, materializedViews, leftovers, otherSlots, leftoverOrigins, triggers];
 
 export function preflightChecks(pool: pg.Pool, table: TableInfo, names: PreflightNames): Promise<CheckResult[]> {
   return runPreflight(PG_PREFLIGHT, { pool, table, names });
