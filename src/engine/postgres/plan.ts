@@ -3,24 +3,12 @@
  * PostgreSQL can run, and turned into the copy's SQL spec and its window.
  */
 import type { CopyPlan } from '../../core/columns.js';
-import { CopyWindow, keyOrder, type KeyKind } from '../../core/copy-window.js';
+import { CopyWindow, keyOrder } from '../../core/copy-window.js';
 import { GhostwrightError, RefusedError } from '../../errors.js';
 import type { TableInfo, TableRef } from '../engine.js';
+import { pgKeyKind } from './key-types.js';
 import { uniqueIndexesKept, type CopySpec } from './sql.js';
 import { parseUsing } from './using.js';
-
-/**
- * Key types JavaScript orders exactly as the btree does, from their text
- * (pgoutput's and ::text): integers, and uuid (canonical lowercase hex,
- * compared as bytes). Others (collated text, numeric, temporal types whose
- * text depends on DateStyle) leave the window inexact: batches run between
- * chunks and the SQL keeps keys the copy has not passed (CopiedSpans).
- */
-export function pgKeyKind(formatType: string): KeyKind | null {
-  if (/^(smallint|integer|bigint)$/.test(formatType)) return 'integer';
-  if (formatType === 'uuid') return 'uuid';
-  return null;
-}
 
 export interface PgCopyPlan {
   spec: CopySpec;

@@ -39,7 +39,7 @@ import { catalog, createPool, inTransaction } from './connect.js';
 import { cutOver } from './cutover.js';
 import { PG_MAX_IDENTIFIER_BYTES, qualified } from './ident.js';
 import { inspectTable } from './inspect.js';
-import { pgKeyKind } from './plan.js';
+import { pgKeyKind } from './key-types.js';
 import { disableTriggers, moveAside, restoreTriggers, type TriggerState } from './revert-aside.js';
 import { endRevertWindow, expired, findRevertPoints, type FoundRevertPoint } from './revert-point.js';
 import { slotState } from './slot.js';
