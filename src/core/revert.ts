@@ -48,7 +48,8 @@ export async function runRevert(options: AlterOptions, deps: RevertDeps): Promis
     report.table = `${ref.schema}.${ref.name}`;
     job = engine.revert({ table: ref, cutOverLockTimeoutMs: options.cutOverLockTimeoutMs, maxBacklogEvents: options.maxBacklogEvents }, log);
 
-    const target = await job.prepare();
+    const prepared = await job.prepare();
+    const target = prepared.target;
     report.revert = target;
     log.info({ table: report.table, oldTable: target.oldTable, from: target.from, url: redactedUrl(spec) }, 'revert: found the kept old table');
     if (target.defaulted.length) log.warn({ columns: target.defaulted }, 'revert: rows written since the cut-over get these old-shape columns\' defaults');
@@ -58,16 +59,16 @@ export async function runRevert(options: AlterOptions, deps: RevertDeps): Promis
     }
 
     const supervisor = quietSupervisor(options, report.table, engine.dialect, deps.signal);
-    await job.startStream();
+    const stream = await prepared.startStream();
     supervisor.setState('catching-up');
-    await job.waitCaughtUp(CATCH_UP_MS);
-    report.verify = await verifyGhost(job, supervisor, options, log);
-    const cut = await cutOverWithRetries(job, supervisor, options, log);
+    await stream.waitCaughtUp(CATCH_UP_MS);
+    report.verify = await verifyGhost(stream, supervisor, options, log);
+    const cut = await cutOverWithRetries(stream, supervisor, options, log);
     swapped = true;
     report.cutOverStallMs = Math.round(cut.stallMs);
     report.cutOverAttempts = cut.attempts;
     report.oldTable = cut.oldTable;
-    report.eventsApplied = job.streamStats().eventsApplied;
+    report.eventsApplied = stream.streamStats().eventsApplied;
     report.status = 'done';
     return report;
   } catch (err) {

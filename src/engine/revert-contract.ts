@@ -34,21 +34,48 @@ export interface RevertTarget {
 }
 
 /**
- * One revert. Call order: prepare (refuses, changes nothing) -> startStream
- * -> waitCaughtUp -> [openVerifyPoint / recopyRange] -> cutOver -> cleanup;
- * abort on any failure before the swap (the new table stays, the old table
- * keeps its name and its revert point).
+ * One revert, in phase handles as the forward run (online-alter-contract.ts):
+ * prepare() refuses or changes nothing and gives a PreparedRevert, whose
+ * startStream() gives the RevertStream that catches up, verifies and swaps
+ * back. The job ends with cleanup (after the swap) or abort (on any failure
+ * before it: the new table stays, the old table keeps its name and its
+ * revert point).
  */
 export interface RevertJob {
-  prepare(): Promise<RevertTarget>;
-  startStream(): Promise<void>;
+  prepare(): Promise<PreparedRevert>;
+  cleanup(): Promise<void>;
+  abort(): Promise<void>;
+}
+
+/** The revert prepare() found possible: what it would do, and the start of its stream. */
+export interface PreparedRevert {
+  readonly target: RevertTarget;
+  startStream(): Promise<RevertStream>;
+}
+
+/** Writes since the cut-over streaming into the kept old table. */
+export interface RevertStream {
   waitCaughtUp(timeoutMs: number): Promise<void>;
   openVerifyPoint(): Promise<VerifyPoint>;
   recopyRange(after: KeyTuple | null, through: KeyTuple): Promise<void>;
   /** The swap back: the old table becomes the table, the new one is kept as the old-table name. */
   cutOver(): Promise<CutOverResult>;
   streamStats(): StreamStats;
-  cleanup(): Promise<void>;
-  abort(): Promise<void>;
 }
 
+/** An engine's revert phases, handed out in their order: the stream's methods only once startStream has run. */
+export function preparedRevert(target: RevertTarget, phases: { startStream(): Promise<void> } & RevertStream): PreparedRevert {
+  return {
+    target,
+    startStream: async () => {
+      await phases.startStream();
+      return {
+        waitCaughtUp: (ms) => phases.waitCaughtUp(ms),
+        openVerifyPoint: () => phases.openVerifyPoint(),
+        recopyRange: (after, through) => phases.recopyRange(after, through),
+        cutOver: () => phases.cutOver(),
+        streamStats: () => phases.streamStats(),
+      };
+    },
+  };
+}

@@ -24,7 +24,7 @@ import { chooseSharedKey, mapColumns, type CopyPlan } from '../../core/columns.j
 import { CopyWindow } from '../../core/copy-window.js';
 import { helperNames, isStampedOldTable, MYSQL_IDENTIFIER_LIMIT } from '../../core/names.js';
 import type { CutOverResult, KeyTuple, ServerInfo, StreamStats, TableInfo, TableRef, VerifyPoint } from '../engine.js';
-import type { RevertJob, RevertRequest, RevertTarget } from '../revert-contract.js';
+import { preparedRevert, type PreparedRevert, type RevertJob, type RevertRequest, type RevertTarget } from '../revert-contract.js';
 import { revertShapeProblems } from '../revert-shape.js';
 import { MysqlApplySql } from './apply.js';
 import { comparePositions, createPool, currentBinlogPosition, formatPosition, queryExec, queryRows, requireBinlogFile, ROW_SESSION_SETUP, type BinlogPosition } from './connect.js';
@@ -66,7 +66,12 @@ export class MysqlRevert implements RevertJob {
     this.pool = createPool(ctx.spec, 4, ROW_SESSION_SETUP);
   }
 
-  async prepare(): Promise<RevertTarget> {
+  async prepare(): Promise<PreparedRevert> {
+    return preparedRevert(await this.findTarget(), this);
+  }
+
+  /** What can be reverted, refused here if nothing can; changes nothing. */
+  private async findTarget(): Promise<RevertTarget> {
     const t = this.ctx.request.table;
     this.newShape = await inspectTable(this.pool, t, this.ctx.info.flavor);
     const { ref, point, interrupted } = await this.findOldTable();

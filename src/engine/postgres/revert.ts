@@ -32,7 +32,7 @@ import { helperNames, isStampedOldTable } from '../../core/names.js';
 import { GhostwrightError, RefusedError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { CutOverResult, KeyTuple, StreamStats, TableInfo, TableRef, VerifyPoint } from '../engine.js';
-import type { RevertJob, RevertRequest, RevertTarget } from '../revert-contract.js';
+import { preparedRevert, type PreparedRevert, type RevertJob, type RevertRequest, type RevertTarget } from '../revert-contract.js';
 import { revertShapeProblems } from '../revert-shape.js';
 import { PgApplySql } from './apply.js';
 import { catalog, createPool, inTransaction } from './connect.js';
@@ -80,7 +80,12 @@ export class PgRevert implements RevertJob {
     this.pool = createPool(ctx.spec, 4, { application_name: 'ghostwright_revert' });
   }
 
-  async prepare(): Promise<RevertTarget> {
+  async prepare(): Promise<PreparedRevert> {
+    return preparedRevert(await this.findTarget(), this);
+  }
+
+  /** What can be reverted, refused here if nothing can; changes nothing. */
+  private async findTarget(): Promise<RevertTarget> {
     const t = this.ctx.request.table;
     const newShape = await inspectTable(this.pool, t);
     const found = await this.findPoint();
