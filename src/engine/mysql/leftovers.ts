@@ -5,14 +5,16 @@
  * besides tables. Listing is read-only; only `cleanup --execute` drops.
  */
 import type { Pool } from 'mysql2/promise';
-import { helperNames, isStampedOldTable } from '../../core/names.js';
+import { isStampedOldTable } from '../../core/names.js';
 import type { Leftover, TableRef } from '../engine.js';
 import { queryExec, queryRows } from './connect.js';
 import { decodeRevertPoint } from './revert-point.js';
 import { qualified } from './ident.js';
+import { helperTables } from '../helper-tables.js';
 
 export async function mysqlLeftovers(pool: Pool, ref: TableRef): Promise<Leftover[]> {
-  const h = helperNames('mysql', ref.name);
+  const helpers = helperTables('mysql', ref);
+  const h = { ghost: helpers.ghost.name, old: helpers.old.name, changelog: helpers.changelog.name };
   const kinds = new Map<string, Leftover['kind']>([
     [h.ghost, 'ghost'],
     [h.changelog, 'changelog'],

@@ -10,7 +10,6 @@ import type { ConnectionSpec } from '../../connection.js';
 import type { Logger } from '../../log.js';
 import { RefusedError } from '../../errors.js';
 import type { CopyPlan } from '../../core/columns.js';
-import { helperNames, MYSQL_IDENTIFIER_LIMIT } from '../../core/names.js';
 import type { AlterRequest, CheckResult, Ghost, HelperTables, OnlineAlter, ProbedGhost, ServerInfo, TableInfo, TableRef } from '../engine.js';
 import { createPool, openConnection, queryExec, queryRows, ROW_SESSION_SETUP } from './connect.js';
 import { alterPreflight } from './preflight.js';
@@ -23,6 +22,7 @@ import { checkBinlogAvailable, parsePosition, readMysqlCheckpoint } from './resu
 import { MysqlLoadProbe } from './measure.js';
 import { MysqlMigration } from './migration.js';
 import { mysqlCopyPlan } from './plan.js';
+import { helperTables } from '../helper-tables.js';
 
 export interface MysqlAlterContext {
   spec: ConnectionSpec;
@@ -53,11 +53,10 @@ export class MysqlOnlineAlter implements OnlineAlter {
 
   constructor(private readonly ctx: MysqlAlterContext) {
     const t = ctx.request.table;
-    const names = helperNames('mysql', t.name, MYSQL_IDENTIFIER_LIMIT, ctx.request.oldTableStamp);
-    this.ghost = { schema: t.schema, name: names.ghost };
-    this.oldTable = { schema: t.schema, name: names.old };
-    this.changelog = { schema: t.schema, name: names.changelog };
-    this.tables = { ghost: this.ghost, old: this.oldTable, changelog: this.changelog };
+    this.tables = helperTables('mysql', t, ctx.request.oldTableStamp);
+    this.ghost = this.tables.ghost;
+    this.oldTable = this.tables.old;
+    this.changelog = this.tables.changelog;
     this.pool = createPool(ctx.spec, 6, ROW_SESSION_SETUP);
     this.probe = new MysqlLoadProbe({ primary: ctx.spec, pool: this.pool, changelog: this.changelog, replicas: ctx.replicas, discoverReplicas: ctx.discoverReplicas, log: ctx.log });
   }

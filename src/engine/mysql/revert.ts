@@ -22,7 +22,7 @@ import { GhostwrightError, RefusedError } from '../../errors.js';
 import { ChangeApplier } from '../../core/change-applier.js';
 import { chooseSharedKey, mapColumns, type CopyPlan } from '../../core/columns.js';
 import { CopyWindow } from '../../core/copy-window.js';
-import { helperNames, isStampedOldTable, MYSQL_IDENTIFIER_LIMIT } from '../../core/names.js';
+import { isStampedOldTable, MYSQL_IDENTIFIER_LIMIT } from '../../core/names.js';
 import type { CutOverResult, KeyTuple, ServerInfo, StreamStats, TableInfo, TableRef, VerifyPoint } from '../engine.js';
 import { preparedRevert, type PreparedRevert, type RevertJob, type RevertRequest, type RevertTarget } from '../revert-contract.js';
 import { revertShapeProblems } from '../revert-shape.js';
@@ -36,6 +36,7 @@ import { buildRename } from './sql.js';
 import { BinlogStream } from './stream.js';
 import { openMysqlVerifyPoint, recopyMysqlRange } from './verify.js';
 import { CloseOnce, stopApplierAndStream } from '../run-teardown.js';
+import { helperTables } from '../helper-tables.js';
 
 const fold = (n: string) => n.toLowerCase();
 
@@ -62,7 +63,7 @@ export class MysqlRevert implements RevertJob {
 
   constructor(private readonly ctx: { spec: ConnectionSpec; info: ServerInfo; request: RevertRequest; log: Logger }) {
     const t = ctx.request.table;
-    this.ghost = { schema: t.schema, name: helperNames('mysql', t.name, MYSQL_IDENTIFIER_LIMIT).ghost };
+    this.ghost = helperTables('mysql', t).ghost;
     this.pool = createPool(ctx.spec, 4, ROW_SESSION_SETUP);
   }
 
@@ -111,7 +112,7 @@ export class MysqlRevert implements RevertJob {
    */
   private async findOldTable(): Promise<{ ref: TableRef; point: RevertPoint; interrupted: boolean }> {
     const t = this.ctx.request.table;
-    const plain = helperNames('mysql', t.name, MYSQL_IDENTIFIER_LIMIT).old;
+    const plain = helperTables('mysql', t).old.name;
     const rows = await queryRows(this.pool, "SELECT TABLE_NAME AS n, TABLE_COMMENT AS c FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND (TABLE_NAME LIKE '\\_%\\_del' OR TABLE_NAME = ?)", [t.schema, this.ghost.name]);
     const all = rows.map((r) => ({ name: String(r.n), comment: String(r.c ?? ''), point: decodeRevertPoint(String(r.c ?? '')) }));
     const interrupted = all.find((r) => r.name === this.ghost.name);

@@ -8,12 +8,13 @@
  * `cleanup` share it, and only `cleanup --execute` drops.
  */
 import type pg from 'pg';
-import { helperNames, isStampedOldTable, publicationName, slotName } from '../../core/names.js';
+import { isStampedOldTable, publicationName, slotName } from '../../core/names.js';
 import type { Leftover, TableRef } from '../engine.js';
 import { catalog, sqlState } from './connect.js';
 import { quoteIdent } from './ident.js';
 import { ourOrigins } from './origin.js';
 import { closeWindow, expired, findRevertPoints } from './revert-point.js';
+import { helperTables } from '../helper-tables.js';
 
 /** `ghostwright_<hash>_`: every slot (and origin) of a run on this table starts so. */
 export function slotPrefix(ref: TableRef): string {
@@ -22,7 +23,8 @@ export function slotPrefix(ref: TableRef): string {
 }
 
 export async function pgLeftovers(db: pg.Pool, ref: TableRef): Promise<Leftover[]> {
-  const h = helperNames('postgres', ref.name);
+  const helpers = helperTables('postgres', ref);
+  const h = { ghost: helpers.ghost.name, old: helpers.old.name, changelog: helpers.changelog.name };
   const kinds = new Map<string, Leftover['kind']>([
     [h.ghost, 'ghost'],
     [h.changelog, 'changelog'],

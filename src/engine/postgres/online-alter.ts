@@ -8,7 +8,7 @@
 import type pg from 'pg';
 import type { ConnectionSpec } from '../../connection.js';
 import type { CopyPlan } from '../../core/columns.js';
-import { helperNames, publicationName, SLOT_PREFIX, slotName } from '../../core/names.js';
+import { publicationName, SLOT_PREFIX, slotName } from '../../core/names.js';
 import { DEFAULT_THROTTLE } from '../../core/options.js';
 import { GhostwrightError } from '../../errors.js';
 import type { Logger } from '../../log.js';
@@ -19,7 +19,7 @@ import type { AlterRequest, CheckResult, Ghost, HelperTables, OnlineAlter, Probe
 import { PgLoadProbe } from './measure.js';
 import { catalog, createPool } from './connect.js';
 import { createGhost, probeGhost, type GhostFk } from './ghost.js';
-import { PG_MAX_IDENTIFIER_BYTES, qualified, quoteIdent } from './ident.js';
+import { qualified, quoteIdent } from './ident.js';
 import { inspectTable } from './inspect.js';
 import { preflightChecks } from './preflight.js';
 import { ensureReplicaIdentity, restoreReplicaIdentity } from './identity.js';
@@ -27,6 +27,7 @@ import { CopySessions, dropRunOrigins, decideOriginFilter, originCheck, originFa
 import { PgMigration } from './migration.js';
 import { pgCopyPlan, type PgCopyPlan } from './plan.js';
 import { windowKeptOn } from './revert-point.js';
+import { helperTables } from '../helper-tables.js';
 
 export interface PgAlterDeps {
   spec: ConnectionSpec;
@@ -71,11 +72,10 @@ export class PgOnlineAlter implements OnlineAlter {
     this.pool = createPool(deps.spec, 6, { application_name: 'ghostwright' });
     const t = deps.request.table;
     this.original = t;
-    const names = helperNames('postgres', t.name, PG_MAX_IDENTIFIER_BYTES, deps.request.oldTableStamp);
-    this.ghost = { schema: t.schema, name: names.ghost };
-    this.old = { schema: t.schema, name: names.old };
-    this.changelog = { schema: t.schema, name: names.changelog };
-    this.tables = { ghost: this.ghost, old: this.old, changelog: this.changelog };
+    this.tables = helperTables('postgres', t, deps.request.oldTableStamp);
+    this.ghost = this.tables.ghost;
+    this.old = this.tables.old;
+    this.changelog = this.tables.changelog;
     this.slotName = slotName(t.schema, t.name);
     this.publication = publicationName(t.schema, t.name);
     this.probe = new PgLoadProbe({ pool: this.pool, slot: () => this.slotName, changelog: this.changelog, replicas: deps.replicas, discoverReplicas: deps.discoverReplicas, log: this.log });

@@ -28,7 +28,7 @@ import { ChangeApplier } from '../../core/change-applier.js';
 import { chooseSharedKey, mapColumns, type CopyPlan } from '../../core/columns.js';
 import { CopyWindow, keyOrder } from '../../core/copy-window.js';
 import { cleanupCommand } from '../../core/leftovers.js';
-import { helperNames, isStampedOldTable } from '../../core/names.js';
+import { isStampedOldTable } from '../../core/names.js';
 import { GhostwrightError, RefusedError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { CutOverResult, KeyTuple, StreamStats, TableInfo, TableRef, VerifyPoint } from '../engine.js';
@@ -47,6 +47,7 @@ import { uniqueIndexesKept, type CopySpec } from './sql.js';
 import { ChangeStream, MARKER_PREFIX } from './stream.js';
 import { openPgVerifyPoint, recopyPgRange } from './verify.js';
 import { CloseOnce, stopApplierAndStream } from '../run-teardown.js';
+import { helperTables } from '../helper-tables.js';
 
 const same = (n: string) => n;
 
@@ -76,7 +77,7 @@ export class PgRevert implements RevertJob {
 
   constructor(private readonly ctx: { spec: ConnectionSpec; request: RevertRequest; log: Logger }) {
     const t = ctx.request.table;
-    this.ghost = { schema: t.schema, name: helperNames('postgres', t.name, PG_MAX_IDENTIFIER_BYTES).ghost };
+    this.ghost = helperTables('postgres', t).ghost;
     this.pool = createPool(ctx.spec, 4, { application_name: 'ghostwright_revert' });
   }
 
@@ -129,7 +130,7 @@ export class PgRevert implements RevertJob {
   /** `_t_del`, else the newest `_t_<stamp>_del` (--timestamp-old-table), with its revert point. */
   private async findPoint(): Promise<FoundRevertPoint> {
     const t = this.ctx.request.table;
-    const plain = helperNames('postgres', t.name, PG_MAX_IDENTIFIER_BYTES).old;
+    const plain = helperTables('postgres', t).old.name;
     const ours = (name: string) => name === plain || isStampedOldTable('postgres', t.name, name, PG_MAX_IDENTIFIER_BYTES);
     const points = (await findRevertPoints(this.pool, t.schema)).filter((f) => ours(f.table.name) && f.point.table === t.name);
     const best = points.sort((a, b) => (a.point.at < b.point.at ? 1 : -1))[0];
@@ -155,7 +156,7 @@ export class PgRevert implements RevertJob {
     this.window.begin([{ after: null, upTo: null }], [{ through: null, done: true }]);
     this.triggers = await disableTriggers(this.pool, spec.ghost, this.ctx.request.cutOverLockTimeoutMs);
     // The changelog's heartbeats before the swap are positions, not data.
-    const changelog = { schema: t.schema, name: helperNames('postgres', t.name, PG_MAX_IDENTIFIER_BYTES).changelog };
+    const changelog = helperTables('postgres', t).changelog;
     const stream = new ChangeStream({ spec: this.ctx.spec, slot: point.slot, publication: point.publication, keyColumns: spec.sourceKey, ignoreTable: changelog, maxBacklog: this.ctx.request.maxBacklogEvents, startLsn: this.startLsn, log: this.ctx.log });
     this.stream = stream;
     try {
