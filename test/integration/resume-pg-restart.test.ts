@@ -35,7 +35,7 @@ describe.skipIf(!hasPostgres())('PostgreSQL: server restart mid-copy, then --res
   ])('%s: the run keeps its state and --resume finishes it', async (_name, immediate) => {
     const url = sandbox!.url;
     const table = immediate ? 'r_crash' : 'r_fast';
-    const args = ['alter', '--url', url, '--table', table, '--alter', 'ADD COLUMN extra int NOT NULL DEFAULT 7', '--execute', '--json', '--progress', 'none', '--chunk-size', '200', '--chunk-time', '20', '--max-share', '40', '--threads', '2', '--checkpoint-interval-millis', '300', '--replica', 'none'];
+    const args = ['alter', '--url', url, '--table', table, '--alter', 'ADD COLUMN extra int NOT NULL DEFAULT 7', '--execute', '--json', '--progress', 'none', '--chunk-size', '200', '--chunk-time', '20', '--max-share', '10', '--threads', '2', '--checkpoint-interval-millis', '300', '--replica', 'none'];
     let db = new pg.Client({ connectionString: url });
     await db.connect();
     await createPair(db, table, N);
