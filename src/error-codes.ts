@@ -67,7 +67,7 @@ export const ERROR_CODES = {
   E_VERIFY_LOCK_TIMEOUT: 'verification could not hold writes briefly enough to fix its consistent point, on every attempt',
   E_CUTOVER: 'the cut-over failed; the original table is unchanged',
   E_CUTOVER_LOCK_TIMEOUT: 'the cut-over could not take its locks within the timeout on every attempt',
-  E_CUTOVER_CATCHUP_TIMEOUT: 'PostgreSQL: the cut-over marker did not come back through the stream in time',
+  E_CUTOVER_CATCHUP_TIMEOUT: 'the stream did not catch up under the cut-over\'s lock in time, on every attempt (retried like a lock timeout)',
   E_CRITICAL_LOAD: 'a --critical-load threshold was exceeded (for longer than --critical-load-interval-millis)',
   E_PANIC: 'the panic flag file or the panic control command aborted the migration',
   E_INTERRUPTED: 'SIGINT/SIGTERM aborted the migration; the original table stays',

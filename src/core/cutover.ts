@@ -45,10 +45,11 @@ export async function cutOverWithRetries(
       log.info({ attempt, stallMs: result.stallMs }, 'cut-over done');
       return { ...result, attempts: attempt };
     } catch (err) {
-      const retryable = err instanceof GhostwrightError && err.code === 'E_CUTOVER_LOCK_TIMEOUT';
+      // Both leave the original untouched, and both pass when the load does.
+      const retryable = err instanceof GhostwrightError && (err.code === 'E_CUTOVER_LOCK_TIMEOUT' || err.code === 'E_CUTOVER_CATCHUP_TIMEOUT');
       if (!retryable || attempt >= attempts) throw err;
       const backoff = Math.min(10_000, 250 * 2 ** (attempt - 1)) * (0.5 + Math.random());
-      log.warn({ attempt, backoffMs: Math.round(backoff), err }, 'cut-over lock timeout; original untouched, retrying');
+      log.warn({ attempt, backoffMs: Math.round(backoff), err }, 'cut-over timed out under its lock; original untouched, retrying');
       supervisor.setState('catching-up');
       await sleep(backoff);
     }

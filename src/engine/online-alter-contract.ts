@@ -175,8 +175,10 @@ export interface Migration {
   restartPosition(): string | null;
   /**
    * The atomic swap. One attempt: throws GhostwrightError with code
-   * E_CUTOVER_LOCK_TIMEOUT when it couldn't get its locks in time (retryable,
-   * original untouched); any other throw also leaves the original in place.
+   * E_CUTOVER_LOCK_TIMEOUT when it couldn't get its locks in time, or
+   * E_CUTOVER_CATCHUP_TIMEOUT when the stream did not catch up under them
+   * (both retryable, original untouched); any other throw also leaves the
+   * original in place.
    * After it succeeded, OnlineAlter.cleanup().
    */
   cutOver(): Promise<CutOverResult>;

@@ -122,7 +122,7 @@ async function attempt(ctx: CutOverContext, a: Connection, b: Connection): Promi
     while (comparePositions(ctx.stream.queue.received, target) < 0) {
       if (ctx.stream.error) throw ctx.stream.error;
       await ctx.applier.drain((w) => ctx.applySql.applyOn(a, w, true));
-      if (Date.now() > deadline) throw lockTimeout('the stream did not catch up in time');
+      if (Date.now() > deadline) throw new GhostwrightError('E_CUTOVER_CATCHUP_TIMEOUT', 'cut-over: the stream did not catch up under the lock in time; the original table is untouched', { hint: 'retry the cut-over when the backlog is smaller' });
       await ctx.stream.waitForActivity(10);
     }
     await ctx.applier.drain((w) => ctx.applySql.applyOn(a, w, true));

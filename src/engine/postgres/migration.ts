@@ -21,12 +21,12 @@ import { trimGhost, writeCheckpointRow } from './resume.js';
 import { openPgVerifyPoint, recopyPgRange } from './verify.js';
 import { PgApplySql } from './apply.js';
 import { copyChunk, keyBounds, splitPoints } from './copy.js';
-import { inTransaction, serverStartTime, SESSION_LOSS_RETRIES, sessionLostServerUp } from './connect.js';
+import { serverStartTime, SESSION_LOSS_RETRIES, sessionLostServerUp } from './connect.js';
 import { cutOver } from './cutover.js';
 import type { GhostFk } from './ghost.js';
 import { qualified } from './ident.js';
 import type { CopySpec } from './sql.js';
-import { ChangeStream, MARKER_PREFIX } from './stream.js';
+import { ChangeStream, emitWalMarker } from './stream.js';
 import type { CopySessions } from './origin.js';
 import { keepRevertWindow } from './revert-point.js';
 
@@ -151,13 +151,7 @@ export class PgMigration implements Migration, RowCopy {
   /** Emits a marker into the WAL from an autocommit connection; returns its id. */
   private async emitMarker(): Promise<string> {
     const id = `${this.p.slot}:${++this.markerSeq}`;
-    // A walsender only sends FLUSHED WAL: with synchronous_commit=off the
-    // marker could wait up to wal_writer_delay (or longer) in memory. A
-    // synchronous commit flushes it and everything before it.
-    await inTransaction(this.p.pool, async (client) => {
-      await client.query(`SELECT set_config('synchronous_commit', 'on', true)`);
-      await client.query(`SELECT pg_logical_emit_message(true, $1, $2)`, [MARKER_PREFIX, id]);
-    });
+    await emitWalMarker(this.p.pool, id);
     return id;
   }
 

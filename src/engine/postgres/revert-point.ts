@@ -24,7 +24,8 @@ import type pg from 'pg';
 import type { TableRef } from '../engine.js';
 import { GhostwrightError } from '../../errors.js';
 import { boundLockWait, catalog, inTransaction, whileInUse } from './connect.js';
-import { qualified, quoteIdent } from './ident.js';
+import { PG_MAX_IDENTIFIER_BYTES, qualified, quoteIdent } from './ident.js';
+import { isStampedOldTable } from '../../core/names.js';
 import { comment } from './swap.js';
 
 export interface PgRevertPoint {
@@ -187,4 +188,10 @@ export async function windowKeptOn(db: pg.Pool | pg.ClientBase, old: TableRef, s
   const [row] = await catalog<{ c: string | null }>(db, `SELECT obj_description(to_regclass($1), 'pg_class') AS c`, [qualified(old)]);
   const point = decodeRevertPoint(row?.c ?? null);
   return point?.slot === slot ? point : null;
+}
+
+/** `{ oldTableStamp }` of a kept `_t_<stamp>_del`, else nothing. */
+export function stampOf(kept: string, table: string): { oldTableStamp?: string } {
+  const stamp = /_(\d{14})_del$/.exec(kept)?.[1];
+  return stamp && isStampedOldTable('postgres', table, kept, PG_MAX_IDENTIFIER_BYTES) ? { oldTableStamp: stamp } : {};
 }

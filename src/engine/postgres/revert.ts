@@ -25,7 +25,7 @@
 import type pg from 'pg';
 import type { ConnectionSpec } from '../../connection.js';
 import { ChangeApplier } from '../../core/change-applier.js';
-import { chooseSharedKey, mapColumns, type CopyPlan } from '../../core/columns.js';
+import { chooseSharedKey, mapColumns } from '../../core/columns.js';
 import { CopyWindow, keyOrder } from '../../core/copy-window.js';
 import { cleanupCommand } from '../../core/leftovers.js';
 import { isStampedOldTable } from '../../core/names.js';
@@ -35,27 +35,21 @@ import type { CutOverResult, KeyTuple, StreamStats, TableInfo, TableRef, VerifyP
 import { preparedRevert, type PreparedRevert, type RevertJob, type RevertRequest, type RevertTarget } from '../revert-contract.js';
 import { revertShapeProblems } from '../revert-shape.js';
 import { PgApplySql } from './apply.js';
-import { catalog, createPool, inTransaction } from './connect.js';
+import { catalog, createPool } from './connect.js';
 import { cutOver } from './cutover.js';
 import { PG_MAX_IDENTIFIER_BYTES, qualified } from './ident.js';
 import { inspectTable } from './inspect.js';
 import { pgKeyKind } from './key-types.js';
 import { disableTriggers, moveAside, restoreTriggers, type TriggerState } from './revert-aside.js';
-import { endRevertWindow, expired, findRevertPoints, type FoundRevertPoint } from './revert-point.js';
+import { endRevertWindow, expired, findRevertPoints, stampOf, type FoundRevertPoint } from './revert-point.js';
 import { slotState } from './slot.js';
 import { uniqueIndexesKept, type CopySpec } from './sql.js';
-import { ChangeStream, MARKER_PREFIX } from './stream.js';
+import { ChangeStream, emitWalMarker } from './stream.js';
 import { openPgVerifyPoint, recopyPgRange } from './verify.js';
 import { CloseOnce, stopApplierAndStream } from '../run-teardown.js';
 import { helperTables } from '../helper-tables.js';
 
 const same = (n: string) => n;
-
-/** `{ oldTableStamp }` of a kept `_t_<stamp>_del`, else nothing. */
-function stampOf(kept: string, table: string): { oldTableStamp?: string } {
-  const stamp = /_(\d{14})_del$/.exec(kept)?.[1];
-  return stamp && isStampedOldTable('postgres', table, kept, PG_MAX_IDENTIFIER_BYTES) ? { oldTableStamp: stamp } : {};
-}
 
 export class PgRevert implements RevertJob {
   private readonly pool: pg.Pool;
@@ -63,7 +57,6 @@ export class PgRevert implements RevertJob {
   private found: FoundRevertPoint | null = null;
   private startLsn = '';
   private oldShape: TableInfo | null = null;
-  private plan: CopyPlan | null = null;
   private spec: CopySpec | null = null;
   private window = new CopyWindow(null);
   private stream: ChangeStream | null = null;
@@ -121,7 +114,6 @@ export class PgRevert implements RevertJob {
     this.found = found;
     this.startLsn = slot.confirmedFlushLsn;
     this.oldShape = oldShape;
-    this.plan = plan;
     this.spec = { original: t, ghost: found.table, pairs: mapping.pairs.map((p) => ({ source: p.source, target: p.target })), sourceKey: plan.sourceKey, targetKey: plan.targetKey, keyTypes, onlyTransientConflicts: uniqueIndexesKept(newShape, oldShape) };
     this.window = new CopyWindow(keyOrder(keyTypes.map(pgKeyKind)));
     return { oldTable: found.table.name, swappedAt: point.at, from: slot.confirmedFlushLsn, columns: mapping.pairs.map((p) => p.target), defaulted: mapping.added };
@@ -181,10 +173,7 @@ export class PgRevert implements RevertJob {
   /** A marker into the WAL, flushed (a walsender sends only flushed WAL), from its own autocommit transaction. */
   private async emitMarker(): Promise<string> {
     const id = `revert:${this.need(this.found, 'marker').point.slot}:${++this.markerSeq}`;
-    await inTransaction(this.pool, async (c) => {
-      await c.query(`SELECT set_config('synchronous_commit', 'on', true)`);
-      await c.query(`SELECT pg_logical_emit_message(true, $1, $2)`, [MARKER_PREFIX, id]);
-    });
+    await emitWalMarker(this.pool, id);
     return id;
   }
 

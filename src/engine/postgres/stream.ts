@@ -26,16 +26,31 @@
  * library stops reading the socket, and the server buffers WAL in the slot
  * instead of in our heap.
  */
+import type pg from 'pg';
 import type { Pgoutput } from 'pg-logical-replication';
 import type { ConnectionSpec } from '../../connection.js';
 import { GhostwrightError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { ChangeBacklog } from '../../core/change-backlog.js';
+import { inTransaction } from './connect.js';
 import { compareLsn, lsnAfter } from './lsn.js';
 import { TextPgoutputPlugin, unchangedFrom } from './pgoutput.js';
 import { ReplicationLink } from './replication-link.js';
 
 export const MARKER_PREFIX = 'ghostwright';
+
+/**
+ * Emits marker `id` into the WAL in a transaction of its own. A walsender
+ * only sends FLUSHED WAL: with synchronous_commit=off the marker could wait
+ * up to wal_writer_delay (or longer) in memory; a synchronous commit flushes
+ * it and everything before it.
+ */
+export async function emitWalMarker(pool: pg.Pool, id: string): Promise<void> {
+  await inTransaction(pool, async (client) => {
+    await client.query(`SELECT set_config('synchronous_commit', 'on', true)`);
+    await client.query(`SELECT pg_logical_emit_message(true, $1, $2)`, [MARKER_PREFIX, id]);
+  });
+}
 
 export interface StreamConfig {
   spec: ConnectionSpec;
