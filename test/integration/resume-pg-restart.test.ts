@@ -15,7 +15,7 @@ import { startPostgres, type PostgresSandbox } from '../../src/sandbox/index.js'
 import { hasPostgres } from '../helpers/servers.js';
 import { background, copying, createPair, expectFinished, readCheckpoint, runToEnd, startLoad, waitUntil } from '../helpers/pg-resume.js';
 
-const N = 20_000;
+const N = 100_000;
 
 describe.skipIf(!hasPostgres())('PostgreSQL: server restart mid-copy, then --resume', { timeout: 400_000 }, () => {
   let sandbox: PostgresSandbox | undefined;
@@ -35,7 +35,7 @@ describe.skipIf(!hasPostgres())('PostgreSQL: server restart mid-copy, then --res
   ])('%s: the run keeps its state and --resume finishes it', async (_name, immediate) => {
     const url = sandbox!.url;
     const table = immediate ? 'r_crash' : 'r_fast';
-    const args = ['alter', '--url', url, '--table', table, '--alter', 'ADD COLUMN extra int NOT NULL DEFAULT 7', '--execute', '--json', '--progress', 'none', '--chunk-size', '200', '--chunk-time', '20', '--max-share', '10', '--threads', '2', '--checkpoint-interval-millis', '300', '--replica', 'none'];
+    const args = ['alter', '--url', url, '--table', table, '--alter', 'ADD COLUMN extra int NOT NULL DEFAULT 7', '--execute', '--json', '--progress', 'none', '--chunk-size', '200', '--chunk-time', '20', '--max-share', '40', '--threads', '2', '--checkpoint-interval-millis', '300', '--replica', 'none'];
     let db = new pg.Client({ connectionString: url });
     await db.connect();
     await createPair(db, table, N);
