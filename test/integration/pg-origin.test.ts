@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import type { AlterRequest, Engine } from '../../src/engine/engine.js';
 import { silentLogger } from '../../src/log.js';
+import { slotPrefix } from '../../src/engine/postgres/leftovers.js';
 import { runOnlineAlter } from '../../src/alter.js';
 import { alterOptions } from '../../src/core/options.js';
 import { openPgFixture, type PgFixture } from '../helpers/pg-fixture.js';
@@ -63,7 +64,7 @@ async function decodedBytes(): Promise<{ bytes: number; origins: string[] }> {
       )
     ).rows;
     if (rows[0]?.past) {
-      const origins = (await db.query(`SELECT roname FROM pg_replication_origin WHERE roname LIKE 'ghostwright%' ORDER BY 1`)).rows.map((r) => r.roname as string);
+      const origins = (await db.query(`SELECT roname FROM pg_replication_origin WHERE starts_with(roname, $1) ORDER BY 1`, [slotPrefix({ schema: 'public', name: 'items' })])).rows.map((r) => r.roname as string);
       return { bytes: rows[0].bytes as number, origins };
     }
     if (Date.now() > deadline) throw new Error('the stream did not read past the copy within 60 s');
@@ -113,7 +114,7 @@ describe('origin filter', () => {
     expect(a.size).toBe(b.size);
     expect(diffDigests(a, b)).toEqual([]);
     // Dropped with the slot.
-    expect((await db.query(`SELECT count(*)::int AS n FROM pg_replication_origin WHERE roname LIKE 'ghostwright%'`)).rows[0].n).toBe(0);
+    expect((await db.query(`SELECT count(*)::int AS n FROM pg_replication_origin WHERE starts_with(roname, $1)`, [slotPrefix({ schema: 'public', name: 'items' })])).rows[0].n).toBe(0);
   });
 
   it('a table that a subscription writes to is refused (the swap would lose its changes); driven anyway, the stream stays unfiltered and loses none before the swap', async () => {
@@ -200,7 +201,8 @@ describe('origin clean-up', () => {
     const bin = fileURLToPath(new URL('../../bin/ghostwright', import.meta.url));
     const child = spawn(process.execPath, [bin, 'alter', '--url', url, '--table', 'sig', '--alter', 'ADD COLUMN w int', '--execute', '--chunk-size', '500', '--throttle-flag-file', flag, '--json', '--progress', 'none'], { stdio: ['ignore', 'pipe', 'pipe'] });
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    const origins = async () => Number((await db.query(`SELECT count(*) AS n FROM pg_replication_origin WHERE roname LIKE 'ghostwright%'`)).rows[0].n);
+    // Origins are cluster-wide: only this run's (its table's slot prefix) count, not those an earlier file's killed runs left.
+    const origins = async () => Number((await db.query(`SELECT count(*) AS n FROM pg_replication_origin WHERE starts_with(roname, $1)`, [slotPrefix({ schema: 'public', name: 'sig' })])).rows[0].n);
     try {
       await until(async () => (await origins()) > 0, 'the copy running under an origin', 30_000);
       writeFileSync(flag, '');
