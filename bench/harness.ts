@@ -262,3 +262,27 @@ export function printTable(rows: BenchRow[], extraHeader: string | null, peer: s
 export function lastLines(text: string, n = 4): string {
   return text.trim().split('\n').slice(-n).join(' / ');
 }
+
+/** Where ghostwright's time went (its report's stats): chunks, waits, apply batches. */
+export function statsLine(report: AlterReport | null, load: string): string {
+  const st = report?.stats;
+  if (!st) return `ghostwright stats (${load}): none (the run failed)`;
+  const c = st.copy;
+  const a = st.apply;
+  const reasons = Object.entries(c.throttleReasons).map(([r, ms]) => `${r} ${ms} ms`).join(', ');
+  return (
+    `ghostwright stats (${load}): copy ${c.chunks} chunks, ${c.firstChunkRows}->${c.maxChunkRows} rows (last ${c.lastChunkRows}), ` +
+    `in chunks ${c.chunkMs} ms + boundaries ${c.boundaryMs} ms (summed over workers), slowest ${c.maxChunkMs} ms; waited: window ${c.windowWaitMs} ms, ` +
+    `throttle ${c.throttleWaitMs} ms${reasons ? ` (${reasons})` : ''}, backlog ${c.backlogWaitMs} ms, share ${c.shareRestMs} ms; ` +
+    `apply ${a.batches} batches, ${a.keys} keys (${a.written} written, ${a.leftToCopy} left to the copy, ${a.requeued} requeued), ` +
+    `${a.batchMs} ms in batches (max ${a.maxBatchMs} ms, ${a.maxBatchKeys} keys), retries: ${a.lockRetries} lock, ${a.dupRetries} duplicate` +
+    `\n  wall time (${load}): ${phasesText(report?.phases, c.wall)}`
+  );
+}
+
+/** `setup 0.4 s, copying 3.1 s (chunk 2.9, throttle 0.1, idle 0.1), ...`: the report's phases, the copy's by activity. */
+function phasesText(phases: Record<string, number> | undefined, wall: Record<string, number> | undefined): string {
+  const copy = Object.entries(wall ?? {}).filter(([, ms]) => ms >= 50).map(([k, ms]) => `${k} ${(ms / 1000).toFixed(1)}`).join(', ');
+  const parts = Object.entries(phases ?? {}).filter(([, s]) => s >= 0.05);
+  return parts.map(([k, s]) => `${k} ${s.toFixed(1)} s${k === 'copying' && copy ? ` (${copy})` : ''}`).join(', ') || 'none';
+}

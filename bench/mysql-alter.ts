@@ -27,7 +27,7 @@ import { silentLogger } from '../src/log.js';
 import { startSandbox, type Sandbox } from '../src/sandbox/index.js';
 import { applierRate } from './applier-hook.js';
 import {
-  findTool, lastLines, loadWindow, parseArgs, parseSysbenchLine, printTable, runChild, runGhostwright, say, startLoadTool, underLoad,
+  findTool, lastLines, loadWindow, parseArgs, parseSysbenchLine, printTable, runChild, runGhostwright, say, startLoadTool, statsLine, underLoad,
   type BenchRow, type ChildResult, type RunningLoad,
 } from './harness.js';
 import type { AlterReport } from '../src/core/report.js';
@@ -77,7 +77,7 @@ try {
     const r = await tool.run();
     if (tool.run === blocking) blockingMs = r.wallMs;
     rows.push({ ...r, run: tool.name, load: 'none', rows: args.rows, blockingMs, extra: verifyCell(tool.run === ghostwright, null), check: await rowCheck(engine) });
-    if (tool.run === ghostwright) statLines.push(statsLine('no load'));
+    if (tool.run === ghostwright) statLines.push(statsLine(lastReport, 'no load'));
     say(`done: ${tool.name}, no load`);
   }
   if (sysbench && !args.skipLoad) {
@@ -93,7 +93,7 @@ try {
       }
       if (tool.run === blocking) blockingMs = out.result.wallMs;
       rows.push({ ...out.result, run: tool.name, load: `sysbench oltp_read_write (mirrored) ${LOAD_THREADS} thr`, rows: args.rows, blockingMs, before: out.before, during: out.during, extra: verifyCell(tool.run === ghostwright, load), check: await rowCheck(engine) });
-      if (tool.run === ghostwright) statLines.push(statsLine('under load'));
+      if (tool.run === ghostwright) statLines.push(statsLine(lastReport, 'under load'));
       say(`done: ${tool.name}, under load`);
     }
   }
@@ -166,30 +166,6 @@ function verifyCell(isGhostwright: boolean, load: RunningLoad | null): string | 
   const from = (v.startedAt - (performance.timeOrigin + load.startedAt)) / 1000;
   const w = loadWindow(load.samples, Math.floor(from), from + v.ms / 1000);
   return `${secs} (${Number.isFinite(w.tps) ? Math.round(w.tps) : '-'} tps)`;
-}
-
-/** Where ghostwright's time went (its report's stats): chunks, waits, apply batches. */
-function statsLine(load: string): string {
-  const st = lastReport?.stats;
-  if (!st) return `ghostwright stats (${load}): none (the run failed)`;
-  const c = st.copy;
-  const a = st.apply;
-  const reasons = Object.entries(c.throttleReasons).map(([r, ms]) => `${r} ${ms} ms`).join(', ');
-  return (
-    `ghostwright stats (${load}): copy ${c.chunks} chunks, ${c.firstChunkRows}->${c.maxChunkRows} rows (last ${c.lastChunkRows}), ` +
-    `in chunks ${c.chunkMs} ms + boundaries ${c.boundaryMs} ms (summed over workers), slowest ${c.maxChunkMs} ms; waited: window ${c.windowWaitMs} ms, ` +
-    `throttle ${c.throttleWaitMs} ms${reasons ? ` (${reasons})` : ''}, backlog ${c.backlogWaitMs} ms, share ${c.shareRestMs} ms; ` +
-    `apply ${a.batches} batches, ${a.keys} keys (${a.written} written, ${a.leftToCopy} left to the copy, ${a.requeued} requeued), ` +
-    `${a.batchMs} ms in batches (max ${a.maxBatchMs} ms, ${a.maxBatchKeys} keys), retries: ${a.lockRetries} lock, ${a.dupRetries} duplicate` +
-    `\n  wall time (${load}): ${phasesText(lastReport?.phases, c.wall)}`
-  );
-}
-
-/** `setup 0.4 s, copying 3.1 s (chunk 2.9, throttle 0.1, idle 0.1), ...`: the report's phases, the copy's by activity. */
-function phasesText(phases: Record<string, number> | undefined, wall: Record<string, number> | undefined): string {
-  const copy = Object.entries(wall ?? {}).filter(([, ms]) => ms >= 50).map(([k, ms]) => `${k} ${(ms / 1000).toFixed(1)}`).join(', ');
-  const parts = Object.entries(phases ?? {}).filter(([, s]) => s >= 0.05);
-  return parts.map(([k, s]) => `${k} ${s.toFixed(1)} s${k === 'copying' && copy ? ` (${copy})` : ''}`).join(', ') || 'none';
 }
 
 // ---------------------------------------------------------------- the table and its check

@@ -28,7 +28,7 @@ import { silentLogger } from '../src/log.js';
 import { startSandbox, type Sandbox } from '../src/sandbox/index.js';
 import { applierRate } from './applier-hook.js';
 import {
-  findTool, lastLines, loadWindow, parseArgs, parsePgbenchLine, printTable, runChild, runGhostwright, say, sleep, startLoadTool, underLoad, usage,
+  findTool, lastLines, loadWindow, parseArgs, parsePgbenchLine, printTable, runChild, runGhostwright, say, sleep, startLoadTool, statsLine, underLoad, usage,
   type BenchRow, type RunningLoad,
 } from './harness.js';
 import type { VerifyReport } from '../src/core/verify.js';
@@ -58,6 +58,8 @@ const rows: BenchRow[] = [];
 const notes: string[] = [];
 /** Verification of each ghostwright run: the report's figures, and under load pgbench's tps while it ran. */
 const verifyLines: string[] = [];
+/** Where each ghostwright run's time went (its report's phases and stats). */
+const statLines: string[] = [];
 let lastVerify: VerifyReport | undefined;
 const scale = Math.max(1, Math.round(args.rows / 100_000));
 const nRows = scale * 100_000;
@@ -140,6 +142,7 @@ try {
   for (const n of notes) say(`note: ${n}`);
   say('verification (before the cut-over: checksums of the original and the new table, chunk by chunk, at one consistent point):');
   for (const l of verifyLines) say(`  ${l}`);
+  for (const l of statLines) say(l);
   say('notes: wall = the tool\'s process (or the statement) from start to exit; rows/s = rows / wall; x blocking = against the blocking ALTER without load;');
   say('  tps = pgbench -P 1 lines, mean in the seconds before the tool (after 2 s of warm-up) and while it ran (pgbench prints no per-second p95);');
   say('  pg_repack rewrites without changing the type: a floor, not the same work; the blocking ALTER\'s stall is its whole run; pg_repack does not report its swap time (-);');
@@ -173,6 +176,7 @@ async function ghostwright() {
   try {
     const res = await runGhostwright(['alter', '--url', url!, '--table', TABLE, '--alter', CLAUSES, '--execute', '--ok-to-drop-table', ...args.gwFlags]);
     lastVerify = res.report?.verify;
+    statLines.push(statsLine(res.report, args.gwFlags.length ? args.gwFlags.join(' ') : 'defaults'));
     const extra = (peakWal / 1048576).toFixed(1);
     if (res.report?.status !== 'done') {
       notes.push(`ghostwright failed: ${JSON.stringify(res.report?.error ?? lastLines(res.stderr))}`);
