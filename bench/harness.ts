@@ -17,6 +17,8 @@ export interface BenchArgs {
   warmup: number;
   /** Extra ghostwright flags, e.g. `--max-share 50` (one string, split on spaces). */
   gwFlags: string[];
+  /** --also "FLAGS" (repeatable): one more ghostwright run per value, with these flags on top of --gw-flags (e.g. a --max-share sweep). */
+  also: string[][];
   skipLoad: boolean;
   /** --no-idle: only the runs under load. */
   skipIdle: boolean;
@@ -44,6 +46,7 @@ export function parseArgs(argv: string[]): BenchArgs {
     url: get('--url'),
     warmup,
     gwFlags: (get('--gw-flags') ?? '').split(/\s+/).filter(Boolean),
+    also: argv.flatMap((a, i) => (a === '--also' && argv[i + 1] !== undefined ? [argv[i + 1]!.split(/\s+/).filter(Boolean)] : [])),
     skipLoad: argv.includes('--no-load'),
     skipIdle: argv.includes('--no-idle'),
     only: (get('--only') ?? '').split(',').map((w) => w.trim().toLowerCase()).filter(Boolean),

@@ -12,7 +12,7 @@
  * equal the mirror row for row, which is the check. Tools that are not
  * installed are named in the output and skipped.
  *
- * Usage: npm run bench:mysql -- [--rows N] [--url mysql://...] [--warmup S] [--gw-flags "--max-share 50"] [--no-load] [--no-idle]
+ * Usage: npm run bench:mysql -- [--rows N] [--url mysql://...] [--warmup S] [--gw-flags "--max-share 50"] [--also "--max-share 25" ...] [--no-load] [--no-idle]
  *   [--only ghostwright,pt-online] [--gw-log FILE (ghostwright's debug log)]
  */
 import { availableParallelism, loadavg } from 'node:os';
@@ -64,9 +64,10 @@ try {
   if (args.gwFlags.length) say(`# ghostwright extra flags: ${args.gwFlags.join(' ')}`);
   say();
 
-  const tools: { name: string; run: () => Promise<Omit<BenchRow, 'run' | 'load' | 'rows' | 'blockingMs' | 'check'>> }[] = [
+  const tools: { name: string; run: () => Promise<Omit<BenchRow, 'run' | 'load' | 'rows' | 'blockingMs' | 'check'>>; gw?: true }[] = [
     { name: 'blocking ALTER ALGORITHM=COPY', run: blocking },
-    { name: 'ghostwright (defaults)', run: ghostwright },
+    { name: 'ghostwright (defaults)', run: () => ghostwright([]), gw: true },
+    ...args.also.map((flags) => ({ name: `ghostwright (${flags.join(' ')})`, run: () => ghostwright(flags), gw: true as const })),
   ];
   if (ptosc) tools.push({ name: 'pt-online-schema-change', run: () => ptOsc(ptosc) });
   if (args.only.length) tools.splice(0, tools.length, ...tools.filter((t) => args.only.some((w) => t.name.toLowerCase().includes(w))));
@@ -76,8 +77,8 @@ try {
     await buildTable(engine, args.rows);
     const r = await tool.run();
     if (tool.run === blocking) blockingMs = r.wallMs;
-    rows.push({ ...r, run: tool.name, load: 'none', rows: args.rows, blockingMs, extra: verifyCell(tool.run === ghostwright, null), check: await rowCheck(engine) });
-    if (tool.run === ghostwright) statLines.push(statsLine(lastReport, 'no load'));
+    rows.push({ ...r, run: tool.name, load: 'none', rows: args.rows, blockingMs, extra: verifyCell(tool.gw === true, null), check: await rowCheck(engine) });
+    if (tool.gw) statLines.push(statsLine(lastReport, `${tool.name}, no load`));
     say(`done: ${tool.name}, no load`);
   }
   if (sysbench && !args.skipLoad) {
@@ -92,8 +93,8 @@ try {
         if (load.samples.length === 0) notes.push(`sysbench printed no report for ${tool.name}: ${lastLines(text)}`);
       }
       if (tool.run === blocking) blockingMs = out.result.wallMs;
-      rows.push({ ...out.result, run: tool.name, load: `sysbench oltp_read_write (mirrored) ${LOAD_THREADS} thr`, rows: args.rows, blockingMs, before: out.before, during: out.during, extra: verifyCell(tool.run === ghostwright, load), check: await rowCheck(engine) });
-      if (tool.run === ghostwright) statLines.push(statsLine(lastReport, 'under load'));
+      rows.push({ ...out.result, run: tool.name, load: `sysbench oltp_read_write (mirrored) ${LOAD_THREADS} thr`, rows: args.rows, blockingMs, before: out.before, during: out.during, extra: verifyCell(tool.gw === true, load), check: await rowCheck(engine) });
+      if (tool.gw) statLines.push(statsLine(lastReport, `${tool.name}, under load`));
       say(`done: ${tool.name}, under load`);
     }
   }
@@ -120,9 +121,9 @@ async function blocking() {
   return { wallMs, stallMs: Math.round(wallMs), peakRssMb: null };
 }
 
-async function ghostwright() {
+async function ghostwright(extraFlags: string[]) {
   lastReport = null;
-  const res = await runGhostwright(['alter', '--url', url!, '--table', TABLE, '--alter', CLAUSES, '--execute', '--ok-to-drop-table', ...args.gwFlags], args.gwLog);
+  const res = await runGhostwright(['alter', '--url', url!, '--table', TABLE, '--alter', CLAUSES, '--execute', '--ok-to-drop-table', ...args.gwFlags, ...extraFlags], args.gwLog);
   lastReport = res.report;
   if (res.report?.status !== 'done') {
     notes.push(`ghostwright failed: ${JSON.stringify(res.report?.error ?? lastLines(res.stderr))}`);

@@ -14,7 +14,7 @@
  * Verification's cost is printed under the table: its time (core/verify.ts's
  * report) and, under load, pgbench's tps while it ran against before.
  *
- * Usage: npm run bench:pg -- [--rows N] [--url postgres://...] [--warmup S] [--gw-flags "..."] [--no-load]
+ * Usage: npm run bench:pg -- [--rows N] [--url postgres://...] [--warmup S] [--gw-flags "..."] [--also "--max-share 25" ...] [--no-load]
  *        [--pg-version 15|16|17|18 | --pg-bin DIR] (the sandbox's server; pgbench/pg_repack also from DIR)
  */
 import { availableParallelism, loadavg } from 'node:os';
@@ -103,15 +103,18 @@ try {
     say('done: pg_repack, no load');
   }
 
-  await buildTables(pgbench);
-  before = await rowHash();
-  const gw = await ghostwright();
-  rows.push({ ...gw, run: 'ghostwright (defaults)', load: noLoad, rows: nRows, blockingMs, check: gw.wallMs === null ? 'failed' : await hashCheck(before, true) });
-  verifyLines.push(`ghostwright, no load: ${describeVerify(lastVerify, gw.wallMs)}`);
-  say('done: ghostwright, no load');
+  const gwRuns = [{ name: 'ghostwright (defaults)', flags: [] as string[] }, ...args.also.map((flags) => ({ name: `ghostwright (${flags.join(' ')})`, flags }))];
+  for (const run of gwRuns) {
+    await buildTables(pgbench);
+    before = await rowHash();
+    const gw = await ghostwright(run.flags, 'no load');
+    rows.push({ ...gw, run: run.name, load: noLoad, rows: nRows, blockingMs, check: gw.wallMs === null ? 'failed' : await hashCheck(before, true) });
+    verifyLines.push(`${run.name}, no load: ${describeVerify(lastVerify, gw.wallMs)}`);
+    say(`done: ${run.name}, no load`);
+  }
 
   if (!args.skipLoad) {
-    const loadedRuns: { name: string; run: () => Promise<Omit<BenchRow, 'run' | 'load' | 'rows' | 'blockingMs' | 'check'>>; changed: boolean }[] = [{ name: 'ghostwright (defaults)', run: ghostwright, changed: true }];
+    const loadedRuns: { name: string; run: () => Promise<Omit<BenchRow, 'run' | 'load' | 'rows' | 'blockingMs' | 'check'>>; changed: boolean }[] = gwRuns.map((r) => ({ name: r.name, run: () => ghostwright(r.flags, 'under load'), changed: true }));
     if (repack) loadedRuns.push({ name: 'pg_repack (no type change)', run: () => pgRepack(repack), changed: false });
     for (const tool of loadedRuns) {
       await buildTables(pgbench);
@@ -161,7 +164,7 @@ function describeVerify(v: VerifyReport | undefined, wallMs: number | null): str
   return `${(v.ms / 1000).toFixed(2)} s${share}, ${v.rows.toLocaleString('en')} rows in ${v.chunks} chunks, writers held ${v.lockMs} ms to fix its point, ${v.recopiedChunks} chunks re-copied`;
 }
 
-async function ghostwright() {
+async function ghostwright(extraFlags: string[], load: string) {
   lastVerify = undefined;
   let peakWal = 0;
   let busy = false;
@@ -174,9 +177,9 @@ async function ghostwright() {
       .finally(() => (busy = false));
   }, 200);
   try {
-    const res = await runGhostwright(['alter', '--url', url!, '--table', TABLE, '--alter', CLAUSES, '--execute', '--ok-to-drop-table', ...args.gwFlags]);
+    const res = await runGhostwright(['alter', '--url', url!, '--table', TABLE, '--alter', CLAUSES, '--execute', '--ok-to-drop-table', ...args.gwFlags, ...extraFlags]);
     lastVerify = res.report?.verify;
-    statLines.push(statsLine(res.report, args.gwFlags.length ? args.gwFlags.join(' ') : 'defaults'));
+    statLines.push(statsLine(res.report, `${[...args.gwFlags, ...extraFlags].join(' ') || 'defaults'}, ${load}`));
     const extra = (peakWal / 1048576).toFixed(1);
     if (res.report?.status !== 'done') {
       notes.push(`ghostwright failed: ${JSON.stringify(res.report?.error ?? lastLines(res.stderr))}`);
