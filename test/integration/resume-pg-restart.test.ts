@@ -6,7 +6,7 @@
  * row for row, to the mirror of every write committed before and after.
  * A private server (a restart of the shared one would stall other files).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -30,22 +30,40 @@ describe.skipIf(!hasPostgres())('PostgreSQL: server restart mid-copy, then --res
   });
 
   it.each([
-    ['fast shutdown', false],
-    ['crash (immediate shutdown)', true],
-  ])('%s: the run keeps its state and --resume finishes it', async (_name, immediate) => {
+    ['fast shutdown', 'r_fast', false, false],
+    ['crash (immediate shutdown)', 'r_crash', true, false],
+    // The copy held by a throttle flag: every session idle, the stream
+    // quiet. The fast shutdown's walsender exits only once the client has
+    // confirmed all it sent (the shutdown checkpoint included): a run that
+    // answered keepalives with its last applied commit only held the stop
+    // until the server's 30 s timeout.
+    ['fast shutdown while the copy is held (the stream idle)', 'r_idle', false, true],
+  ])('%s: the run keeps its state and --resume finishes it', async (_name, table, immediate, hold) => {
     const url = sandbox!.url;
-    const table = immediate ? 'r_crash' : 'r_fast';
+    const holdFlag = join(dir, `${table}.throttle`);
+    if (hold) writeFileSync(holdFlag, '');
     const args = ['alter', '--url', url, '--table', table, '--alter', 'ADD COLUMN extra int NOT NULL DEFAULT 7', '--execute', '--json', '--progress', 'none', '--chunk-size', '200', '--chunk-time', '20', '--max-share', '40', '--threads', '2', '--checkpoint-interval-millis', '300', '--replica', 'none'];
     let db = new pg.Client({ connectionString: url });
     await db.connect();
-    await createPair(db, table, N);
-    let load = startLoad(url, table, N, N);
-    const run = background(args);
+    const rows = hold ? N / 10 : N;
+    await createPair(db, table, rows);
+    let load = startLoad(url, table, rows, rows);
+    const run = background(hold ? [...args, '--throttle-flag-file', holdFlag] : args);
     try {
-      await waitUntil('a checkpoint mid-copy', async () => copying(await readCheckpoint(db, table)), run);
+      if (hold) {
+        await waitUntil('the run to hold its copy', async () => (await readCheckpoint(db, table))?.phase === 'copying', run);
+        await new Promise((r) => setTimeout(r, 1500));
+      } else await waitUntil('a checkpoint mid-copy', async () => copying(await readCheckpoint(db, table)), run);
       await load.stop();
       await db.end();
-      await sandbox!.restartPrimary({ immediate, downMs: 3000 });
+      if (hold) await new Promise((r) => setTimeout(r, 1000));
+      const stopping = Date.now();
+      await sandbox!.restartPrimary({ immediate, downMs: hold ? 0 : 3000 });
+      if (hold) {
+        // The stop itself, not the boot: well under the sandbox's 30 s stop timeout.
+        expect(Date.now() - stopping, run.output()).toBeLessThan(12_000);
+        rmSync(holdFlag, { force: true });
+      }
       const code = await run.exited;
       const report = JSON.parse(run.stdout()) as { status: string; error?: { hint?: string }; verify?: { recopiedChunks: number } };
       db = new pg.Client({ connectionString: url });

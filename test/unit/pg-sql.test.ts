@@ -5,6 +5,7 @@ import { xidsVisible } from '../../src/engine/postgres/apply.js';
 import { withNotValid, createGhostSql, createChangelogSql } from '../../src/engine/postgres/ghost.js';
 import { grantSql } from '../../src/engine/postgres/swap.js';
 import { hashedValue } from '../../src/engine/postgres/verify.js';
+import { compareLsn, lsnBefore } from '../../src/engine/postgres/lsn.js';
 
 describe('quoteIdent (PostgreSQL)', () => {
   it('doubles double quotes and keeps everything else', () => {
@@ -226,5 +227,14 @@ describe('hashedValue (PostgreSQL verification)', () => {
     for (const t of ['numeric(10,2)', 'double precision', 'integer[]', 'jsonb', 'public.money_d']) {
       expect(hashedValue('"x"', t)).toBe('(("x")::text COLLATE "C")');
     }
+  });
+});
+
+describe('lsnBefore (what the replication library is given, so the server gets exactly the LSN)', () => {
+  it('steps back one byte, across the 32-bit boundary, and never below zero', () => {
+    expect(lsnBefore('0/96C1E278')).toBe('0/96C1E277');
+    expect(lsnBefore('1/0')).toBe('0/FFFFFFFF');
+    expect(lsnBefore('0/0')).toBe('0/0');
+    expect(compareLsn(lsnBefore('A/10'), 'A/10')).toBe(-1);
   });
 });

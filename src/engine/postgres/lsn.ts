@@ -17,3 +17,10 @@ export function compareLsn(a: string, b: string): number {
 export function lsnAfter(a: string, b: string): boolean {
   return compareLsn(a, b) > 0;
 }
+
+/** The LSN one byte before `l` ('0/0' stays): the library confirms what it is given plus one. */
+export function lsnBefore(l: string): string {
+  const v = lsnValue(l);
+  const p = v > 0n ? v - 1n : 0n;
+  return `${(p >> 32n).toString(16).toUpperCase()}/${(p & 0xffffffffn).toString(16).toUpperCase()}`;
+}

@@ -21,19 +21,27 @@ import type { ConnectionSpec } from '../../connection.js';
 import { GhostwrightError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { clientConfig, sqlState } from './connect.js';
+import { lsnBefore } from './lsn.js';
 
 type Plugin = Parameters<LogicalReplicationService['subscribe']>[0];
 
 const ATTEMPT_TIMEOUT_MS = 10_000;
 const MAX_BACKOFF_MS = 5_000;
 const MAX_LOSSES_PER_MINUTE = 10;
+/** Polls (2 ms apart) for the library to hand over what came before a keepalive. */
+const KEEPALIVE_SETTLE_TRIES = 50;
 /** How long one lost connection is retried before the stream fails (a 60 s server freeze must fit). */
 export const DEFAULT_RECONNECT_BUDGET_MS = 180_000;
 
 export interface LinkHandlers {
   message(msg: Pgoutput.Message): Promise<void>;
-  /** The position to answer keepalives with and to restart from: the APPLIED one. */
+  /** The position to restart from: the APPLIED one. */
   appliedLsn(): string;
+  /**
+   * A keepalive: the server has sent (or skipped) everything before walEnd.
+   * `drained`: every message received before it has been handled.
+   */
+  keepalive(walEnd: string, drained: boolean, reply: boolean): void;
   /** The link is down for good. */
   failed(err: GhostwrightError): void;
   /** Each new connection: a transaction cut off by the loss arrives again, whole. */
@@ -67,9 +75,15 @@ export class ReplicationLink {
     return this.open(timeoutMs);
   }
 
-  /** Acknowledges `lsn` on the current connection; a lost one re-reads from the slot anyway. */
+  /**
+   * Confirms `lsn` on the current connection (a lost one re-reads from the
+   * slot anyway). The library sends what it is given plus one; the server
+   * must get exactly `lsn`, as from its own apply worker: a commit's end, or
+   * the sent position of a keepalive, which a fast shutdown's walsender
+   * waits to see confirmed exactly before it exits.
+   */
   acknowledge(lsn: string): void {
-    void this.service?.acknowledge(lsn).catch(() => undefined);
+    void this.service?.acknowledge(lsnBefore(lsn)).catch(() => undefined);
   }
 
   get up(): boolean {
@@ -84,10 +98,18 @@ export class ReplicationLink {
     this.service = service;
     let started = false;
     service.on('data', (_lsn: string, msg: Pgoutput.Message) => (this.service === service ? this.on.message(msg) : undefined));
-    service.on('heartbeat', (_lsn: string, _ts: number, shouldRespond: boolean) => {
-      // Answer keepalives with the APPLIED position (never the received one),
-      // or wal_sender_timeout would end the connection during a long copy.
-      if (shouldRespond && this.service === service) void service.acknowledge(this.on.appliedLsn()).catch(() => undefined);
+    service.on('heartbeat', (walEnd: string, _ts: number, shouldRespond: boolean) => {
+      // A keepalive often arrives in the same read as the messages before it,
+      // which the library has queued but not yet handed to us: answer once
+      // they are handled (a few ms), or after ~100 ms with drained = false.
+      let tries = 0;
+      const answer = (): void => {
+        if (this.service !== service) return;
+        const done = drained(service);
+        if (!done && ++tries < KEEPALIVE_SETTLE_TRIES) setTimeout(answer, 2);
+        else this.on.keepalive(walEnd, done, shouldRespond);
+      };
+      setImmediate(answer);
     });
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => lose(new GhostwrightError('E_STREAM', `replication stream did not start within ${timeoutMs} ms`)), timeoutMs);
@@ -163,4 +185,16 @@ export class ReplicationLink {
     this.service = null;
     if (service) await service.destroy().catch(() => undefined);
   }
+}
+
+/**
+ * True when the library has handed every message it received to our handler
+ * and the handler returned: with flowControl it queues messages and emits
+ * keepalives at once, ahead of the queue. Read from its internals; if a
+ * version lacks them the answer is false, and keepalives are answered with
+ * the applied position only (the behaviour before).
+ */
+function drained(service: LogicalReplicationService): boolean {
+  const s = service as unknown as { _processing?: unknown; _messageQueue?: unknown };
+  return s._processing === false && Array.isArray(s._messageQueue) && s._messageQueue.length === 0;
 }

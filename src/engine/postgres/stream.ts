@@ -15,7 +15,14 @@
  * once the backlog's low-water position passed it, i.e. every key received
  * before it was applied (or left to the copy); keepalives are answered with
  * that position, never with the received one, so the slot keeps the WAL of
- * anything not yet applied. A lost connection is reopened from it
+ * anything not yet applied. Only when nothing is pending (no transaction
+ * open, every received commit applied, no key queued, acknowledgements not
+ * held, the library's queue drained) is a keepalive answered with the
+ * server's sent position, as PostgreSQL's own apply worker does: no commit
+ * of ours lies before it unapplied. Without that, a fast shutdown waits for
+ * us (its walsender exits only once the client confirmed everything sent,
+ * the shutdown checkpoint included) until the server's stop times out.
+ * A lost connection is reopened from it
  * (replication-link.ts): the server sends again what followed it. While the
  * cut-over applies keys inside its own transaction, acknowledgements are
  * held (holdAcks): that transaction may still roll back.
@@ -72,6 +79,8 @@ export class ChangeStream {
   /** Changed keys and received commits; its applied position is what the slot may forget. */
   readonly queue: ChangeBacklog<string>;
   private currentXid = 0;
+  /** Between a BEGIN and its COMMIT. */
+  private inTxn = false;
   private txnMarkers: string[] = [];
   /** marker id -> count of commits received up to its transaction */
   private markers = new Map<string, number>();
@@ -142,12 +151,29 @@ export class ChangeStream {
       {
         message: (msg) => this.onMessage(msg),
         appliedLsn: () => this.acked,
+        keepalive: (walEnd, drained, reply) => this.keepalive(walEnd, drained, reply),
         failed: (err) => this.fail(err),
         // Markers of a transaction cut off by the loss come again with it.
-        reconnected: () => (this.txnMarkers = []),
+        reconnected: () => {
+          this.txnMarkers = [];
+          this.inTxn = false;
+        },
       },
     );
     await this.link.start(timeoutMs);
+  }
+
+  /**
+   * Nothing received is left to apply: the server's sent position can be
+   * confirmed (see the top of this file); otherwise a requested reply gets
+   * the applied position, or wal_sender_timeout would end the connection
+   * during a long copy.
+   */
+  private keepalive(walEnd: string, drained: boolean, reply: boolean): void {
+    const before = this.acked;
+    const q = this.queue;
+    if (drained && !this.inTxn && !this.acksHeld && !this.error && q.size === 0 && q.externalPending === 0 && q.appliedCommits === q.receivedCommits) this.acknowledge(walEnd);
+    if (reply && this.acked === before) this.link?.acknowledge(this.acked);
   }
 
   /** Connections reopened after a loss. */
@@ -195,6 +221,7 @@ export class ChangeStream {
       switch (msg.tag) {
         case 'begin':
           this.currentXid = msg.xid;
+          this.inTxn = true;
           return;
         case 'insert':
           this.add(this.keyOf(msg.new), 'insert');
@@ -223,6 +250,7 @@ export class ChangeStream {
           // Sent again after a reconnect: its markers were recorded the first time.
           if (this.queue.receivedCommits > before) for (const id of this.txnMarkers) this.markers.set(id, this.queue.receivedCommits);
           this.txnMarkers = [];
+          this.inTxn = false;
           this.wake();
           return;
         }
