@@ -94,7 +94,8 @@ async function copyRange(
     let t = Date.now();
     await supervisor.waitUntilClear();
     let now = Date.now();
-    if (stats) countThrottle(stats, reason ?? live.progress.throttleReason, now - t);
+    // No reason: the wait was the throttler's first reading of the load, not a pause.
+    if (stats) countThrottle(stats, reason ?? live.progress.throttleReason ?? 'first load reading', now - t);
     wall?.span('throttle', t, now);
     t = now;
     await waitForBacklog(migration, supervisor, options.maxBacklogEvents);
