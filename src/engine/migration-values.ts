@@ -126,6 +126,16 @@ export interface VerifyPoint {
   chunkRows?: number;
   /** The next chunk of at most limit original rows after `after` (null: from the first key); null when none is left. */
   chunk(after: KeyTuple | null, limit: number): Promise<VerifyChunk | null>;
+  /**
+   * The whole key range checked in one pass over each table (both at once),
+   * as ascending spans, each with its verdict, that hold every row of both
+   * tables up to the original's last key (the first span open below, the
+   * last ending at that key); a span of the ghost's rows only is in the
+   * list, differing. Ghost rows above the last span are left to
+   * ghostKeyAfter. Null: not offered for this key (core walks chunk by
+   * chunk). Optional.
+   */
+  spans?(): Promise<VerifyChunk[] | null>;
   /** Checks exactly (after, through]. */
   range(after: KeyTuple | null, through: KeyTuple): Promise<VerifyChunk>;
   /** Keys in (after, through] whose rows differ between the two tables (missing on either side included), at most max. */

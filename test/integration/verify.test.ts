@@ -30,22 +30,20 @@ describe.each(['mysql', 'postgres'] as const)('verification before cut-over: %s'
     if (url) await dropDatabase(url);
   });
 
-  async function seed(): Promise<string> {
+  /** Rows with keys `step`, 2*step, ... rows*step (none when rows is 0), v = 'v' || ordinal. */
+  async function seed(rows = ROWS, step = 1, keyType = 'INT'): Promise<string> {
     const table = `vt${++n}`;
-    if (dialect === 'mysql') {
-      await db.query(`CREATE TABLE ${table} (id INT NOT NULL PRIMARY KEY, v VARCHAR(40) NULL, n INT NOT NULL)`);
-      await db.query(`INSERT INTO ${table} SELECT seq, CONCAT('v', seq), seq FROM seq_1_to_${ROWS}`);
-    } else {
-      await db.query(`CREATE TABLE ${table} (id INT NOT NULL PRIMARY KEY, v VARCHAR(40) NULL, n INT NOT NULL)`);
-      await db.query(`INSERT INTO ${table} SELECT g, 'v' || g, g FROM generate_series(1, ${ROWS}) g`);
-    }
+    await db.query(`CREATE TABLE ${table} (id ${keyType} NOT NULL PRIMARY KEY, v VARCHAR(40) NULL, n INT NOT NULL)`);
+    if (rows === 0) return table;
+    if (dialect === 'mysql') await db.query(`INSERT INTO ${table} SELECT seq * ${step}, CONCAT('v', seq), seq FROM seq_1_to_${rows}`);
+    else await db.query(`INSERT INTO ${table} SELECT g * ${step}, 'v' || g, g FROM generate_series(1, ${rows}) g`);
     return table;
   }
 
   const alter = dialect === 'mysql' ? 'ADD COLUMN w INT NOT NULL DEFAULT 1, MODIFY n BIGINT NOT NULL' : 'ADD COLUMN w int NOT NULL DEFAULT 1, ALTER COLUMN n TYPE bigint';
 
   /** Writes to keys above 100 until the cut-over is postponed (or the run ends), then lets it go. */
-  async function migrate(table: string, afterCopy?: () => Promise<void>): Promise<{ report: AlterReport; writes: number; verifyingSeen: boolean }> {
+  async function migrate(table: string, afterCopy?: () => Promise<void>, load = true): Promise<{ report: AlterReport; writes: number; verifyingSeen: boolean }> {
     const live = newLiveMigration({ chunkSize: 500, maxLagMs: 60_000, postponeCutOver: true }, { table, engine: dialect });
     const run = runOnlineAlter(alterOptions({ url, table, alter, execute: true, chunkSize: 500, cutOverLockTimeoutMs: 3000 }), { live, afterCopy });
     let ended = false;
@@ -56,10 +54,14 @@ describe.each(['mysql', 'postgres'] as const)('verification before cut-over: %s'
     try {
       while (!ended && live.progress.state !== 'postponed') {
         if (live.progress.state === 'verifying') verifyingSeen = true;
+        if (!load) {
+          await new Promise((r) => setTimeout(r, 20));
+          continue;
+        }
         const id = 101 + ((writes * 7919) % (ROWS + 500));
         if (writes % 4 === 0) await writer.query(`DELETE FROM ${q(table)} WHERE id = ${p(1)}`, [id]);
         else if (dialect === 'mysql') await writer.query(`INSERT INTO ${q(table)} (id, v, n) VALUES (?, 'w', ?) ON DUPLICATE KEY UPDATE v = CONCAT(v, '+'), n = n + 1`, [id, id]);
-        else await writer.query(`INSERT INTO ${q(table)} (id, v, n) VALUES ($1, 'w', $1) ON CONFLICT (id) DO UPDATE SET v = ${q(table)}.v || '+', n = ${q(table)}.n + 1`, [id]);
+        else await writer.query(`INSERT INTO ${q(table)} (id, v, n) VALUES ($1::int, 'w', $1::int) ON CONFLICT (id) DO UPDATE SET v = ${q(table)}.v || '+', n = ${q(table)}.n + 1`, [id]);
         writes++;
       }
     } finally {
@@ -111,6 +113,62 @@ describe.each(['mysql', 'postgres'] as const)('verification before cut-over: %s'
     expect(report.verify!.recopiedChunks).toBe(1);
     expect(Number(await db.value(`SELECT COUNT(*) FROM ${q(table)} WHERE id = ${p(1)}`, [10_000_000]))).toBe(0);
     expect(await differences(table, helpersOf(dialect, table).old)).toBe(0);
+  });
+
+  it('a ghost row differing in a middle span of the key (40,000 rows) is found and copied again', async () => {
+    const table = await seed(40_000);
+    const ghost = helpersOf(dialect, table).ghost;
+    const { report } = await migrate(table, async () => {
+      // Far from the keys the load writes (101..3600): no event repairs it.
+      await db.query(`UPDATE ${q(ghost)} SET v = 'corrupt' WHERE id = 25000`);
+    });
+    expect(report.status, JSON.stringify(report.error)).toBe('done');
+    expect(report.verify!.chunks).toBeGreaterThan(1);
+    expect(report.verify!.recopiedChunks).toBe(1);
+    expect(await db.value(`SELECT v FROM ${q(table)} WHERE id = 25000`)).toBe('v25000');
+    expect(await differences(table, helpersOf(dialect, table).old)).toBe(0);
+  });
+
+  it('a sparse key with an outlier at 2^40: a few spans, and a ghost-only row in the gap between them is found and removed', async () => {
+    const table = await seed(ROWS, 1000, 'BIGINT');
+    await db.query(`INSERT INTO ${q(table)} VALUES (${p(1)}, 'far', 1)`, [2 ** 40]);
+    const ghost = helpersOf(dialect, table).ghost;
+    const { report } = await migrate(table, async () => {
+      await db.query(`INSERT INTO ${q(ghost)} (id, v, n) VALUES (${p(1)}, 'stray', 1)`, [2 ** 39]);
+      // And one far below the original's first key.
+      await db.query(`INSERT INTO ${q(ghost)} (id, v, n) VALUES (${p(1)}, 'stray', 1)`, [-(2 ** 41)]);
+    });
+    expect(report.status, JSON.stringify(report.error)).toBe('done');
+    expect(report.verify!.chunks).toBeLessThanOrEqual(10);
+    expect(report.verify!.recopiedChunks).toBeGreaterThanOrEqual(1);
+    expect(Number(await db.value(`SELECT COUNT(*) FROM ${q(table)} WHERE id IN (${p(1)}, ${p(2)})`, [2 ** 39, -(2 ** 41)]))).toBe(0);
+    expect(await db.value(`SELECT v FROM ${q(table)} WHERE id = ${p(1)}`, [2 ** 40])).toBe('far');
+    expect(await differences(table, helpersOf(dialect, table).old)).toBe(0);
+  });
+
+  it('a skewed key (120,000 dense rows and one at 2^40): the span holding them all is walked by chunks, and only the differing chunk is copied again', async () => {
+    const table = await seed(120_000, 1, 'BIGINT');
+    await db.query(`INSERT INTO ${q(table)} VALUES (${p(1)}, 'far', 1)`, [2 ** 40]);
+    const ghost = helpersOf(dialect, table).ghost;
+    const { report } = await migrate(table, async () => {
+      await db.query(`UPDATE ${q(ghost)} SET v = 'corrupt' WHERE id = 70000`);
+    });
+    expect(report.status, JSON.stringify(report.error)).toBe('done');
+    expect(report.verify!.chunks).toBeGreaterThanOrEqual(4);
+    expect(report.verify!.recopiedChunks).toBe(1);
+    expect(await db.value(`SELECT v FROM ${q(table)} WHERE id = 70000`)).toBe('v70000');
+    expect(await differences(table, helpersOf(dialect, table).old)).toBe(0);
+  });
+
+  it('an empty table: nothing to compare, and a row only the ghost has is found and removed', async () => {
+    const table = await seed(0);
+    const ghost = helpersOf(dialect, table).ghost;
+    const { report } = await migrate(table, async () => {
+      await db.query(`INSERT INTO ${q(ghost)} (id, v, n) VALUES (7, 'stray', 1)`);
+    }, false);
+    expect(report.status, JSON.stringify(report.error)).toBe('done');
+    expect(report.verify).toMatchObject({ rows: 0, recopiedChunks: 1 });
+    expect(Number(await db.value(`SELECT COUNT(*) FROM ${q(table)}`))).toBe(0);
   });
 
   it.skipIf(dialect !== 'mysql')('a sparse integer key (gaps, an outlier at 2^40): chunks by key value still find a row missing from the ghost', async () => {

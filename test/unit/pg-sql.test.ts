@@ -4,7 +4,7 @@ import { applyDeleteSql, applyInsertSql, applyRemoveSql, applyUpdateSql, chunkEn
 import { xidsVisible } from '../../src/engine/postgres/apply.js';
 import { withNotValid, createGhostSql, createChangelogSql } from '../../src/engine/postgres/ghost.js';
 import { grantSql } from '../../src/engine/postgres/swap.js';
-import { hashedValue } from '../../src/engine/postgres/verify.js';
+import { hashedValue, spanChecksumSql } from '../../src/engine/postgres/verify.js';
 import { compareLsn, lsnBefore } from '../../src/engine/postgres/lsn.js';
 
 describe('quoteIdent (PostgreSQL)', () => {
@@ -236,5 +236,20 @@ describe('lsnBefore (what the replication library is given, so the server gets e
     expect(lsnBefore('1/0')).toBe('0/FFFFFFFF');
     expect(lsnBefore('0/0')).toBe('0/0');
     expect(compareLsn(lsnBefore('A/10'), 'A/10')).toBe(-1);
+  });
+});
+
+describe('key spans (PostgreSQL verification in one pass)', () => {
+  const t = { schema: 'public', name: 't' };
+  it('checksums every bucket of a table in one statement; the ghost\'s rows below min in bucket 0, above max left out', () => {
+    const s = { min: 1n, max: 25n, span: 10n };
+    expect(spanChecksumSql(t, 'id', ['"id"', '("v" COLLATE "C")'], s, 'original')).toEqual({
+      sql: 'SELECT ("id"::int8 - $1::int8) / $2::int8 AS b, count(*)::text AS n, coalesce(sum(hash_record_extended(ROW("id", ("v" COLLATE "C")), 0)), 0)::text AS c FROM "public"."t" GROUP BY 1',
+      params: ['1', '10'],
+    });
+    expect(spanChecksumSql(t, 'id', ['"id"'], s, 'ghost')).toEqual({
+      sql: 'SELECT CASE WHEN "id" < $1::int8 THEN 0 ELSE ("id"::int8 - $1::int8) / $2::int8 END AS b, count(*)::text AS n, coalesce(sum(hash_record_extended(ROW("id"), 0)), 0)::text AS c FROM "public"."t" WHERE "id" <= $3::int8 GROUP BY 1',
+      params: ['1', '10', '25'],
+    });
   });
 });

@@ -7,8 +7,10 @@
  * once the stream has applied everything up to the binlog's end, the ghost
  * equals `t`. Session S opens `START TRANSACTION WITH CONSISTENT SNAPSHOT`
  * (REPEATABLE READ: one InnoDB read view over both tables) and L unlocks.
- * S then checksums both tables chunk by chunk, by the copy key, while the
- * application writes on: its read view doesn't move.
+ * The two sessions then checksum the original and the ghost side by side
+ * while the application writes on: their read view doesn't move. A single
+ * integer key: one grouped scan of each table, per span of key values
+ * (engine/key-spans.ts); any other key: chunk by chunk, by the copy key.
  *
  * A chunk's checksum is `COUNT(*)` and `BIT_XOR(CRC32(...))` of each row's
  * shared columns (as pt-table-checksum and Spirit do), the original's values
@@ -28,6 +30,10 @@ import { qualified, quoteIdent } from './ident.js';
 import { buildKeyAtOffset, buildKeyBound, buildLastKeyInRange, cols as keyCols, keyCompare, type Sql } from './sql.js';
 import { mysqlKeyKind } from './key-types.js';
 import { nextIntegerBoundary } from './split.js';
+import { compareBuckets, planKeySpans, spanBounds, VERIFY_SPAN_ROWS, type KeySpans } from '../key-spans.js';
+
+/** A number where it is exact, text beyond 2^53 (MySQL compares an integer column with a string as a double). */
+const keyValue = (v: bigint): number | string => (Number.isSafeInteger(Number(v)) ? Number(v) : String(v));
 
 export interface MysqlVerifyContext {
   spec: ConnectionSpec;
@@ -102,6 +108,25 @@ export function buildChecksum(table: TableRef, key: readonly string[], exprs: st
   return { sql: `SELECT COUNT(*) AS n, COALESCE(BIT_XOR(CRC32(${rowText(exprs)})), 0) AS c FROM ${qualified(table)}${force} WHERE ${w.sql}`, params: w.params };
 }
 
+/**
+ * Per-bucket count and XOR of CRC32s of a whole table in one scan of its
+ * clustered index (engine/key-spans.ts); values as CAST(? AS SIGNED): a
+ * string operand would make the arithmetic DOUBLE. The ghost's rows below
+ * min go to bucket 0 (CASE: key - min never runs on them, so an UNSIGNED
+ * key cannot underflow), its rows above max are left out (ghostKeyAfter sees
+ * them). ORDER BY NULL: MariaDB would sort the groups otherwise.
+ */
+export function buildSpanChecksum(table: TableRef, key: string, exprs: string[], s: KeySpans, side: 'original' | 'ghost'): Sql {
+  const k = quoteIdent(key);
+  const bucket = `(${k} - CAST(? AS SIGNED)) DIV CAST(? AS SIGNED)`;
+  const sums = `COUNT(*) AS n, COALESCE(BIT_XOR(CRC32(${rowText(exprs)})), 0) AS c FROM ${qualified(table)}`;
+  if (side === 'original') return { sql: `SELECT ${bucket} AS b, ${sums} GROUP BY b ORDER BY NULL`, params: [String(s.min), String(s.span)] };
+  return {
+    sql: `SELECT CASE WHEN ${k} < CAST(? AS SIGNED) THEN 0 ELSE ${bucket} END AS b, ${sums} WHERE ${k} <= CAST(? AS SIGNED) GROUP BY b ORDER BY NULL`,
+    params: [String(s.min), String(s.min), String(s.span), String(s.max)],
+  };
+}
+
 function buildRowHashes(table: TableRef, key: readonly string[], exprs: string[], after: KeyTuple | null, through: KeyTuple): Sql {
   const w = rangeWhere(key, after, through);
   return { sql: `SELECT ${key.map(quoteIdent).join(', ')}, CRC32(${rowText(exprs)}) AS gw_crc FROM ${qualified(table)} WHERE ${w.sql}`, params: w.params };
@@ -165,9 +190,37 @@ export async function openMysqlVerifyPoint(ctx: MysqlVerifyContext): Promise<Ver
   const ends = sourceKey.length === 1 && mysqlKeyKind(keyType) === 'integer' ? { min: await keyOf(buildKeyBound({ ...scan, desc: false })), max: await keyOf(buildKeyBound({ ...scan, desc: true })) } : null;
   let width = 0;
   let lastRows = 0;
+  const ghostKeyType = ctx.ghost.columns.find((c) => c.name.toLowerCase() === targetKey[0]!.toLowerCase())?.type ?? '';
+  const bucketed = ends !== null && targetKey.length === 1 && mysqlKeyKind(ghostKeyType) === 'integer';
+  // A differing bucket far larger than a span is walked by chunks, so a re-copy stays span-sized when the key is skewed.
+  const refine = async (c: VerifyChunk): Promise<VerifyChunk[]> => {
+    if (c.same || c.rows <= 2 * VERIFY_SPAN_ROWS) return [c];
+    const out: VerifyChunk[] = [];
+    for (let after = c.after; ; ) {
+      const through = (await keyOf(buildKeyAtOffset({ ...scan, after, upTo: c.through, offset: VERIFY_SPAN_ROWS - 1 }))) ?? c.through;
+      out.push(await check(after, through));
+      if (BigInt(String(through[0])) >= BigInt(String(c.through[0]))) return out;
+      after = through;
+    }
+  };
   return {
     lockMs,
     uncompared: cols.uncompared,
+    async spans() {
+      if (!bucketed || !ends) return null;
+      if (!ends.min || !ends.max) return [];
+      const [est] = await queryRows(snap, 'SELECT TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [t.schema, t.name]);
+      const max = BigInt(String(ends.max[0]));
+      const plan = max < 2n ** 63n ? planKeySpans(BigInt(String(ends.min[0])), max, Number(est?.n ?? 0)) : null;
+      if (!plan) return null;
+      const o = buildSpanChecksum(t, sourceKey[0]!, cols.source, plan, 'original');
+      const g = buildSpanChecksum(ctx.ghostRef, targetKey[0]!, cols.target, plan, 'ghost');
+      const sums = (rows: Record<string, unknown>[]) => new Map(rows.map((r) => [String(r.b), { n: String(r.n), c: String(r.c) }]));
+      const [a, b] = await Promise.all([queryRows(snap, o.sql, o.params), queryRows(snapGhost, g.sql, g.params)]);
+      const out: VerifyChunk[] = [];
+      for (const x of compareBuckets(sums(a), sums(b))) out.push(...(await refine({ ...spanBounds(plan, x.bucket, keyValue), rows: x.rows, same: x.same })));
+      return out;
+    },
     async chunk(after, limit) {
       if (ends) {
         if (!ends.min || !ends.max) return null;

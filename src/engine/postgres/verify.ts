@@ -13,7 +13,11 @@
  * exactly X (a change not visible in X that came along is re-read as of X:
  * harmless). No other session writes the ghost meanwhile (the applier is
  * held, the copy is done), so A's writes meet no serialization failure.
- * B checksums the original at X while A checksums the ghost, in parallel.
+ * B checksums the original at X while A checksums the ghost, in parallel:
+ * with a single integer key in ONE grouped scan each, per span of key values
+ * (engine/key-spans.ts; measured on 1M pgbench rows, 0.23-0.45 s a table
+ * against 0.8-1.3 s for the 20 chunk checksums and chunk-end lookups), any
+ * other key chunk by chunk.
  * At close A rolls back, the taken keys go back to the backlog untouched (no
  * position was acknowledged for them), and the applier resumes.
  *
@@ -35,6 +39,7 @@ import type { BacklogBatch } from '../../core/change-backlog.js';
 import type { CopyWindow } from '../../core/copy-window.js';
 import { GhostwrightError } from '../../errors.js';
 import type { KeyTuple, TableInfo, TableRef, VerifyChunk, VerifyPoint } from '../engine.js';
+import { compareBuckets, planKeySpans, spanBounds, type KeySpans } from '../key-spans.js';
 import type { PgApplySql } from './apply.js';
 import { inTransaction } from './connect.js';
 import { qualified, quoteIdent } from './ident.js';
@@ -104,6 +109,22 @@ const rowHash = (exprs: string[]): string => `hash_record_extended(ROW(${exprs.j
 export function checksumSql(table: TableRef, key: string[], types: string[], exprs: string[], after: KeyTuple | null, through: KeyTuple): Sql {
   const w = keyRange(key, types, after, through);
   return { sql: `SELECT count(*)::text AS n, coalesce(sum(${rowHash(exprs)}), 0)::text AS c FROM ${qualified(table)} WHERE ${w.sql}`, params: w.params };
+}
+
+/** Integer key types that bucket exactly in int8 arithmetic (engine/key-spans.ts). */
+const INTEGER_KEY = /^(smallint|integer|bigint)$/;
+/**
+ * Per-bucket count and hash sum of a whole table in one scan. The ghost's
+ * rows below min go to bucket 0 (CASE, so key - min never runs on them and
+ * cannot overflow); its rows above max are left out (ghostKeyAfter sees
+ * them). Keys are compared as int8: the ALTER may have widened the ghost's.
+ */
+export function spanChecksumSql(table: TableRef, key: string, exprs: string[], s: KeySpans, side: 'original' | 'ghost'): Sql {
+  const k = quoteIdent(key);
+  const bucket = `(${k}::int8 - $1::int8) / $2::int8`;
+  const params = [String(s.min), String(s.span)];
+  if (side === 'original') return { sql: `SELECT ${bucket} AS b, count(*)::text AS n, coalesce(sum(${rowHash(exprs)}), 0)::text AS c FROM ${qualified(table)} GROUP BY 1`, params };
+  return { sql: `SELECT CASE WHEN ${k} < $1::int8 THEN 0 ELSE ${bucket} END AS b, count(*)::text AS n, coalesce(sum(${rowHash(exprs)}), 0)::text AS c FROM ${qualified(table)} WHERE ${k} <= $3::int8 GROUP BY 1`, params: [...params, String(s.max)] };
 }
 
 export async function openPgVerifyPoint(ctx: PgVerifyContext): Promise<VerifyPoint> {
@@ -176,9 +197,42 @@ export async function openPgVerifyPoint(ctx: PgVerifyContext): Promise<VerifyPoi
   // The next chunk's end, looked up on B right behind B's checksum, while A still hashes the ghost:
   // the ~30 ms index walk per 50k keys leaves the critical path.
   let next: { after: string; limit: number; end: Promise<KeyTuple | null> } | null = null;
+  const ghostKeyType = ctx.ghost.columns.find((c) => c.name === spec.targetKey[0])?.type ?? '';
+  const integerKey = n === 1 && INTEGER_KEY.test(spec.keyTypes[0]!) && INTEGER_KEY.test(ghostKeyType);
+  // A differing span wider than a chunk is walked by chunks, so a re-copy stays chunk-sized when the key is skewed.
+  const refine = async (c: VerifyChunk): Promise<VerifyChunk[]> => {
+    if (c.same || c.rows <= VERIFY_CHUNK_ROWS) return [c];
+    const out: VerifyChunk[] = [];
+    for (let after = c.after; ; ) {
+      const end = await keyOf(chunkEndSql(spec, after, c.through, VERIFY_CHUNK_ROWS));
+      const through = end ?? c.through;
+      out.push(await check(after, through));
+      if (BigInt(through[0] as string) >= BigInt(c.through[0] as string)) return out;
+      after = through;
+    }
+  };
   return {
     lockMs: 0,
     chunkRows: VERIFY_CHUNK_ROWS,
+    async spans() {
+      if (!integerKey) return null;
+      const k = quoteIdent(spec.sourceKey[0]!);
+      const ends = (await s.query(`SELECT min(${k})::text AS lo, max(${k})::text AS hi, (SELECT reltuples FROM pg_class WHERE oid = $1::regclass)::float8 AS est FROM ${qualified(spec.original)}`, [qualified(spec.original)])).rows[0] as { lo: string | null; hi: string | null; est: number };
+      if (ends.lo === null || ends.hi === null) return [];
+      const plan = planKeySpans(BigInt(ends.lo), BigInt(ends.hi), Number(ends.est));
+      if (!plan) return null;
+      const oq = spanChecksumSql(spec.original, spec.sourceKey[0]!, cols.source, plan, 'original');
+      const gq = spanChecksumSql(spec.ghost, spec.targetKey[0]!, cols.target, plan, 'ghost');
+      // A few thousand groups at most, but the planner guesses one per key and would sort the whole table: hash them.
+      const pass = async (c: pg.ClientBase, q: Sql) => {
+        await c.query('SET LOCAL enable_sort = off');
+        return new Map((await c.query(q.sql, q.params)).rows.map((r: { b: string; n: string; c: string }) => [r.b, r]));
+      };
+      const [o, g] = await Promise.all([pass(s, oq), pass(ghostSide, gq)]);
+      const out: VerifyChunk[] = [];
+      for (const b of compareBuckets(o, g)) out.push(...(await refine({ ...spanBounds(plan, b.bucket), rows: b.rows, same: b.same })));
+      return out;
+    },
     uncompared: [],
     async chunk(after, limit) {
       const ahead = next && next.after === JSON.stringify(after) && next.limit === limit ? next.end : null;

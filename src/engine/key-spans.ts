@@ -1,0 +1,62 @@
+/**
+ * Verification in one pass (VerifyPoint.spans): a single integer key is cut
+ * into buckets of key values, bucket b holding min + b*span .. min +
+ * (b+1)*span - 1, so each table's rows are checksummed per bucket by ONE
+ * grouped scan, both tables at once. The bucket count is bounded whatever
+ * the key's spread (a sparse key with an outlier at 2^40 makes a few wide
+ * buckets, not 2^40 / span of them), and the engines walk a differing
+ * bucket that holds many rows by chunks, so a re-copy stays small.
+ */
+import type { KeyTuple } from './migration-values.js';
+
+/** Original rows per bucket of one pass: a differing bucket is copied again whole (walked by chunks when far larger). */
+export const VERIFY_SPAN_ROWS = 10_000;
+/** At most this many buckets, however sparse the key: the grouping of a few thousand groups stays in memory. */
+export const MAX_VERIFY_SPANS = 4096;
+
+export interface KeySpans {
+  min: bigint;
+  max: bigint;
+  span: bigint;
+}
+
+/**
+ * About one bucket per VERIFY_SPAN_ROWS rows (the estimate, else the key
+ * range), at most MAX_VERIFY_SPANS, none narrower than one key. Null when
+ * max - min could overflow 64-bit signed arithmetic.
+ */
+export function planKeySpans(min: bigint, max: bigint, estimatedRows: number): KeySpans | null {
+  const width = max - min + 1n;
+  if (width <= 0n || width > 2n ** 62n) return null;
+  const rows = estimatedRows > 0 ? BigInt(Math.ceil(estimatedRows)) : width;
+  let count = (rows + BigInt(VERIFY_SPAN_ROWS) - 1n) / BigInt(VERIFY_SPAN_ROWS);
+  if (count > BigInt(MAX_VERIFY_SPANS)) count = BigInt(MAX_VERIFY_SPANS);
+  if (count > width) count = width;
+  if (count < 1n) count = 1n;
+  return { min, max, span: (width + count - 1n) / count };
+}
+
+/**
+ * The keys of bucket b as (after, through]: the first open below (the
+ * ghost's rows under the original's first key are counted there), the last
+ * ending at the original's last key (the ghost's rows above it are
+ * VerifyPoint.ghostKeyAfter's).
+ */
+export function spanBounds(s: KeySpans, b: bigint, value: (v: bigint) => unknown = String): { after: KeyTuple | null; through: KeyTuple } {
+  const lo = s.min + b * s.span;
+  const hi = lo + s.span - 1n;
+  return { after: b === 0n ? null : [value(lo - 1n)], through: [value(hi > s.max ? s.max : hi)] };
+}
+
+/** One side's bucket -> its row count and checksum, both as text. */
+export type BucketSums = Map<string, { n: string; c: string }>;
+
+/** Every bucket either table has, ascending, with whether both agree; rows: the original's. */
+export function compareBuckets(original: BucketSums, ghost: BucketSums): { bucket: bigint; rows: number; same: boolean }[] {
+  const buckets = [...new Set([...original.keys(), ...ghost.keys()])].map(BigInt).sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
+  return buckets.map((bucket) => {
+    const o = original.get(String(bucket));
+    const g = ghost.get(String(bucket));
+    return { bucket, rows: Number(o?.n ?? 0), same: !!o && !!g && o.n === g.n && o.c === g.c };
+  });
+}

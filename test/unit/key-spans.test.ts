@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { compareBuckets, MAX_VERIFY_SPANS, planKeySpans, spanBounds } from '../../src/engine/key-spans.js';
+import { buildSpanChecksum } from '../../src/engine/mysql/verify.js';
+
+describe('key spans (verification in one pass)', () => {
+  it('plans about one span per 10,000 rows, never more than the cap, never narrower than a key', () => {
+    expect(planKeySpans(1n, 1_000_000n, 1_000_000)).toEqual({ min: 1n, max: 1_000_000n, span: 10_000n });
+    expect(planKeySpans(1n, 10n, 10)).toEqual({ min: 1n, max: 10n, span: 10n });
+    expect(planKeySpans(5n, 5n, 1)).toEqual({ min: 5n, max: 5n, span: 1n });
+    // No estimate (never analyzed): the key range stands in, capped.
+    const sparse = planKeySpans(1000n, 2n ** 40n, -1)!;
+    expect((2n ** 40n - 1000n + 1n + sparse.span - 1n) / sparse.span).toBeLessThanOrEqual(BigInt(MAX_VERIFY_SPANS));
+    // 3,000 rows with an outlier at 2^40: one span, not one per 10,000 key values.
+    expect(planKeySpans(1000n, 2n ** 40n, 3001)!.span).toBe(2n ** 40n - 1000n + 1n);
+    // A key range beyond int8 arithmetic is not offered.
+    expect(planKeySpans(-(2n ** 63n), 2n ** 63n - 1n, 10)).toBeNull();
+  });
+  it('bounds a span: the first open below, the last ending at the original\'s last key', () => {
+    const s = { min: 1n, max: 25n, span: 10n };
+    expect(spanBounds(s, 0n)).toEqual({ after: null, through: ['10'] });
+    expect(spanBounds(s, 1n)).toEqual({ after: ['10'], through: ['20'] });
+    expect(spanBounds(s, 2n)).toEqual({ after: ['20'], through: ['25'] });
+  });
+  it('compares every bucket either side has, ascending; one only the ghost has differs, with no rows of the original', () => {
+    const o = new Map([['0', { n: '3', c: '9' }], ['10', { n: '1', c: '5' }], ['2', { n: '2', c: '7' }]]);
+    const g = new Map([['0', { n: '3', c: '9' }], ['2', { n: '2', c: '8' }], ['5', { n: '1', c: '1' }], ['10', { n: '1', c: '5' }]]);
+    expect(compareBuckets(o, g)).toEqual([
+      { bucket: 0n, rows: 3, same: true },
+      { bucket: 2n, rows: 2, same: false },
+      { bucket: 5n, rows: 0, same: false },
+      { bucket: 10n, rows: 1, same: true },
+    ]);
+  });
+  it('bounds as numbers where the engine wants them', () => {
+    expect(spanBounds({ min: -5n, max: 100n, span: 50n }, 1n, Number)).toEqual({ after: [44], through: [94] });
+  });
+});
+
+describe('MySQL: one pass of bucket checksums', () => {
+  const t = { schema: 'd', name: 't' };
+  const s = { min: -5n, max: 100n, span: 50n };
+  it('groups the original by bucket, unsorted, values cast to integers', () => {
+    expect(buildSpanChecksum(t, 'id', ['`id`'], s, 'original')).toEqual({
+      sql: "SELECT (`id` - CAST(? AS SIGNED)) DIV CAST(? AS SIGNED) AS b, COUNT(*) AS n, COALESCE(BIT_XOR(CRC32(CONCAT_WS('|', IFNULL(CONCAT('v', `id`), 'n')))), 0) AS c FROM `d`.`t` GROUP BY b ORDER BY NULL",
+      params: ['-5', '50'],
+    });
+  });
+  it('puts the ghost\'s rows below min in bucket 0 and leaves those above max out', () => {
+    expect(buildSpanChecksum(t, 'id', ['`id`'], s, 'ghost')).toEqual({
+      sql: "SELECT CASE WHEN `id` < CAST(? AS SIGNED) THEN 0 ELSE (`id` - CAST(? AS SIGNED)) DIV CAST(? AS SIGNED) END AS b, COUNT(*) AS n, COALESCE(BIT_XOR(CRC32(CONCAT_WS('|', IFNULL(CONCAT('v', `id`), 'n')))), 0) AS c FROM `d`.`t` WHERE `id` <= CAST(? AS SIGNED) GROUP BY b ORDER BY NULL",
+      params: ['-5', '-5', '50', '100'],
+    });
+  });
+});
