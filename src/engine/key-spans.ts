@@ -2,7 +2,8 @@
  * Verification in one pass (VerifyPoint.spans): a single integer key is cut
  * into buckets of key values, bucket b holding min + b*span .. min +
  * (b+1)*span - 1, so each table's rows are checksummed per bucket by ONE
- * grouped scan, both tables at once. The bucket count is bounded whatever
+ * statement, both tables at once (PostgreSQL: a scan grouped by bucket;
+ * MySQL: one range checksum per bucket, UNION ALL). The bucket count is bounded whatever
  * the key's spread (a sparse key with an outlier at 2^40 makes a few wide
  * buckets, not 2^40 / span of them), and the engines walk a differing
  * bucket that holds many rows by chunks, so a re-copy stays small.
@@ -25,12 +26,12 @@ export interface KeySpans {
  * range), at most MAX_VERIFY_SPANS, none narrower than one key. Null when
  * max - min could overflow 64-bit signed arithmetic.
  */
-export function planKeySpans(min: bigint, max: bigint, estimatedRows: number): KeySpans | null {
+export function planKeySpans(min: bigint, max: bigint, estimatedRows: number, rowsPerSpan = VERIFY_SPAN_ROWS, maxSpans = MAX_VERIFY_SPANS): KeySpans | null {
   const width = max - min + 1n;
   if (width <= 0n || width > 2n ** 62n) return null;
   const rows = estimatedRows > 0 ? BigInt(Math.ceil(estimatedRows)) : width;
-  let count = (rows + BigInt(VERIFY_SPAN_ROWS) - 1n) / BigInt(VERIFY_SPAN_ROWS);
-  if (count > BigInt(MAX_VERIFY_SPANS)) count = BigInt(MAX_VERIFY_SPANS);
+  let count = (rows + BigInt(rowsPerSpan) - 1n) / BigInt(rowsPerSpan);
+  if (count > BigInt(maxSpans)) count = BigInt(maxSpans);
   if (count > width) count = width;
   if (count < 1n) count = 1n;
   return { min, max, span: (width + count - 1n) / count };
@@ -47,6 +48,9 @@ export function spanBounds(s: KeySpans, b: bigint, value: (v: bigint) => unknown
   const hi = lo + s.span - 1n;
   return { after: b === 0n ? null : [value(lo - 1n)], through: [value(hi > s.max ? s.max : hi)] };
 }
+
+/** How many buckets the plan has (the last may be partial). */
+export const spanCount = (s: KeySpans): bigint => (s.max - s.min + s.span) / s.span;
 
 /** One side's bucket -> its row count and checksum, both as text. */
 export type BucketSums = Map<string, { n: string; c: string }>;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compareBuckets, MAX_VERIFY_SPANS, planKeySpans, spanBounds } from '../../src/engine/key-spans.js';
-import { buildSpanChecksum } from '../../src/engine/mysql/verify.js';
+import { buildSpanChecksums } from '../../src/engine/mysql/verify.js';
 
 describe('key spans (verification in one pass)', () => {
   it('plans about one span per 10,000 rows, never more than the cap, never narrower than a key', () => {
@@ -38,17 +38,12 @@ describe('key spans (verification in one pass)', () => {
 
 describe('MySQL: one pass of bucket checksums', () => {
   const t = { schema: 'd', name: 't' };
-  const s = { min: -5n, max: 100n, span: 50n };
-  it('groups the original by bucket, unsorted, values cast to integers', () => {
-    expect(buildSpanChecksum(t, 'id', ['`id`'], s, 'original')).toEqual({
-      sql: "SELECT (`id` - CAST(? AS SIGNED)) DIV CAST(? AS SIGNED) AS b, COUNT(*) AS n, COALESCE(BIT_XOR(CRC32(CONCAT_WS('|', IFNULL(CONCAT('v', `id`), 'n')))), 0) AS c FROM `d`.`t` GROUP BY b ORDER BY NULL",
-      params: ['-5', '50'],
-    });
-  });
-  it('puts the ghost\'s rows below min in bucket 0 and leaves those above max out', () => {
-    expect(buildSpanChecksum(t, 'id', ['`id`'], s, 'ghost')).toEqual({
-      sql: "SELECT CASE WHEN `id` < CAST(? AS SIGNED) THEN 0 ELSE (`id` - CAST(? AS SIGNED)) DIV CAST(? AS SIGNED) END AS b, COUNT(*) AS n, COALESCE(BIT_XOR(CRC32(CONCAT_WS('|', IFNULL(CONCAT('v', `id`), 'n')))), 0) AS c FROM `d`.`t` WHERE `id` <= CAST(? AS SIGNED) GROUP BY b ORDER BY NULL",
-      params: ['-5', '-5', '50', '100'],
+  it('checksums every bucket of the plan by its range, UNION ALL, the first open below, bounds cast to integers', () => {
+    expect(buildSpanChecksums(t, 'id', ['`id`'], { min: -5n, max: 100n, span: 50n }, 'PRIMARY')).toEqual({
+      sql: [0, 1, 2]
+        .map((b) => `SELECT ${b} AS b, COUNT(*) AS n, COALESCE(BIT_XOR(CRC32(CONCAT_WS('|', IFNULL(CONCAT('v', \`id\`), 'n')))), 0) AS c FROM \`d\`.\`t\` FORCE INDEX (\`PRIMARY\`) WHERE ${b === 0 ? '`id` <= CAST(? AS SIGNED)' : '`id` > CAST(? AS SIGNED) AND `id` <= CAST(? AS SIGNED)'}`)
+        .join(' UNION ALL '),
+      params: ['44', '44', '94', '94', '100'],
     });
   });
 });

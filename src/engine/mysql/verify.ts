@@ -30,7 +30,11 @@ import { qualified, quoteIdent } from './ident.js';
 import { buildKeyAtOffset, buildKeyBound, buildLastKeyInRange, cols as keyCols, keyCompare, type Sql } from './sql.js';
 import { mysqlKeyKind } from './key-types.js';
 import { nextIntegerBoundary } from './split.js';
-import { compareBuckets, planKeySpans, spanBounds, VERIFY_SPAN_ROWS, type KeySpans } from '../key-spans.js';
+import { compareBuckets, planKeySpans, spanBounds, spanCount, type KeySpans } from '../key-spans.js';
+
+/** Rows per bucket of one pass, and at most this many buckets: each is a SELECT of the statement (~0.5 KB). */
+const MYSQL_SPAN_ROWS = 20_000;
+const MYSQL_MAX_SPANS = 256;
 
 /** A number where it is exact, text beyond 2^53 (MySQL compares an integer column with a string as a double). */
 const keyValue = (v: bigint): number | string => (Number.isSafeInteger(Number(v)) ? Number(v) : String(v));
@@ -109,22 +113,29 @@ export function buildChecksum(table: TableRef, key: readonly string[], exprs: st
 }
 
 /**
- * Per-bucket count and XOR of CRC32s of a whole table in one scan of its
- * clustered index (engine/key-spans.ts); values as CAST(? AS SIGNED): a
- * string operand would make the arithmetic DOUBLE. The ghost's rows below
- * min go to bucket 0 (CASE: key - min never runs on them, so an UNSIGNED
- * key cannot underflow), its rows above max are left out (ghostKeyAfter sees
- * them). ORDER BY NULL: MariaDB would sort the groups otherwise.
+ * Every bucket's count and XOR of CRC32s in one statement: a range checksum
+ * per bucket of the plan (engine/key-spans.ts), UNION ALL, each a range of
+ * the clustered index, so the table is read once. A scan grouped by bucket
+ * reads it once too but groups in a temporary table: measured on 1M sbtest1
+ * rows (5 alternated reps, load 4-5) 0.85-1.86 s, against 0.72-1.38 s for
+ * 20 ranges UNION ALL and 0.64-1.05 s for one ungrouped checksum. Bounds go
+ * as CAST(? AS SIGNED): a string operand would compare as a DOUBLE and blur
+ * the buckets' edges beyond 2^53. The first bucket is open below (the
+ * ghost's rows under the original's first key count there); the ghost's rows
+ * above the last are ghostKeyAfter's.
  */
-export function buildSpanChecksum(table: TableRef, key: string, exprs: string[], s: KeySpans, side: 'original' | 'ghost'): Sql {
+export function buildSpanChecksums(table: TableRef, key: string, exprs: string[], s: KeySpans, index?: string): Sql {
   const k = quoteIdent(key);
-  const bucket = `(${k} - CAST(? AS SIGNED)) DIV CAST(? AS SIGNED)`;
-  const sums = `COUNT(*) AS n, COALESCE(BIT_XOR(CRC32(${rowText(exprs)})), 0) AS c FROM ${qualified(table)}`;
-  if (side === 'original') return { sql: `SELECT ${bucket} AS b, ${sums} GROUP BY b ORDER BY NULL`, params: [String(s.min), String(s.span)] };
-  return {
-    sql: `SELECT CASE WHEN ${k} < CAST(? AS SIGNED) THEN 0 ELSE ${bucket} END AS b, ${sums} WHERE ${k} <= CAST(? AS SIGNED) GROUP BY b ORDER BY NULL`,
-    params: [String(s.min), String(s.min), String(s.span), String(s.max)],
-  };
+  const force = index ? ` FORCE INDEX (${quoteIdent(index)})` : '';
+  const parts: string[] = [];
+  const params: unknown[] = [];
+  for (let b = 0n; b < spanCount(s); b++) {
+    const r = spanBounds(s, b);
+    const where = r.after ? `${k} > CAST(? AS SIGNED) AND ${k} <= CAST(? AS SIGNED)` : `${k} <= CAST(? AS SIGNED)`;
+    parts.push(`SELECT ${b} AS b, COUNT(*) AS n, COALESCE(BIT_XOR(CRC32(${rowText(exprs)})), 0) AS c FROM ${qualified(table)}${force} WHERE ${where}`);
+    params.push(...(r.after ?? []), ...r.through);
+  }
+  return { sql: parts.join(' UNION ALL '), params };
 }
 
 function buildRowHashes(table: TableRef, key: readonly string[], exprs: string[], after: KeyTuple | null, through: KeyTuple): Sql {
@@ -194,10 +205,10 @@ export async function openMysqlVerifyPoint(ctx: MysqlVerifyContext): Promise<Ver
   const bucketed = ends !== null && targetKey.length === 1 && mysqlKeyKind(ghostKeyType) === 'integer';
   // A differing bucket far larger than a span is walked by chunks, so a re-copy stays span-sized when the key is skewed.
   const refine = async (c: VerifyChunk): Promise<VerifyChunk[]> => {
-    if (c.same || c.rows <= 2 * VERIFY_SPAN_ROWS) return [c];
+    if (c.same || c.rows <= 2 * MYSQL_SPAN_ROWS) return [c];
     const out: VerifyChunk[] = [];
     for (let after = c.after; ; ) {
-      const through = (await keyOf(buildKeyAtOffset({ ...scan, after, upTo: c.through, offset: VERIFY_SPAN_ROWS - 1 }))) ?? c.through;
+      const through = (await keyOf(buildKeyAtOffset({ ...scan, after, upTo: c.through, offset: MYSQL_SPAN_ROWS - 1 }))) ?? c.through;
       out.push(await check(after, through));
       if (BigInt(String(through[0])) >= BigInt(String(c.through[0]))) return out;
       after = through;
@@ -211,11 +222,12 @@ export async function openMysqlVerifyPoint(ctx: MysqlVerifyContext): Promise<Ver
       if (!ends.min || !ends.max) return [];
       const [est] = await queryRows(snap, 'SELECT TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [t.schema, t.name]);
       const max = BigInt(String(ends.max[0]));
-      const plan = max < 2n ** 63n ? planKeySpans(BigInt(String(ends.min[0])), max, Number(est?.n ?? 0)) : null;
+      const plan = max < 2n ** 63n ? planKeySpans(BigInt(String(ends.min[0])), max, Number(est?.n ?? 0), MYSQL_SPAN_ROWS, MYSQL_MAX_SPANS) : null;
       if (!plan) return null;
-      const o = buildSpanChecksum(t, sourceKey[0]!, cols.source, plan, 'original');
-      const g = buildSpanChecksum(ctx.ghostRef, targetKey[0]!, cols.target, plan, 'ghost');
-      const sums = (rows: Record<string, unknown>[]) => new Map(rows.map((r) => [String(r.b), { n: String(r.n), c: String(r.c) }]));
+      const o = buildSpanChecksums(t, sourceKey[0]!, cols.source, plan, ctx.plan.keyName);
+      const g = buildSpanChecksums(ctx.ghostRef, targetKey[0]!, cols.target, plan);
+      // Empty buckets left out, as a grouped scan would: a sparse key's gaps are not chunks.
+      const sums = (rows: Record<string, unknown>[]) => new Map(rows.filter((r) => Number(r.n) > 0).map((r) => [String(r.b), { n: String(r.n), c: String(r.c) }]));
       const [a, b] = await Promise.all([queryRows(snap, o.sql, o.params), queryRows(snapGhost, g.sql, g.params)]);
       const out: VerifyChunk[] = [];
       for (const x of compareBuckets(sums(a), sums(b))) out.push(...(await refine({ ...spanBounds(plan, x.bucket, keyValue), rows: x.rows, same: x.same })));
