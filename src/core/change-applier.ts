@@ -67,6 +67,9 @@ export class ChangeApplier<P> {
   private loop: Promise<void> | null = null;
   private held = false;
   private busy: Promise<unknown> | null = null;
+  /** Ends the idle wait at stop(): the cut-over waits for the loop, and an idle wait was up to 50 ms of it. */
+  private wakeOnStop: () => void = () => undefined;
+  private readonly stopped = new Promise<void>((resolve) => (this.wakeOnStop = resolve));
   error: Error | null = null;
   /** Counters for the run's stats (lock and duplicate retries are the engine's). */
   readonly stats: Omit<ApplyStats, 'lockRetries' | 'dupRetries'> = newApplyStats();
@@ -80,6 +83,7 @@ export class ChangeApplier<P> {
 
   async stop(): Promise<void> {
     this.running = false;
+    this.wakeOnStop();
     await this.loop;
   }
 
@@ -99,7 +103,7 @@ export class ChangeApplier<P> {
   private async run(): Promise<void> {
     while (this.running && !this.error) {
       if (this.held || !this.takeable()) {
-        await this.p.idle(50);
+        await Promise.race([this.p.idle(50), this.stopped]);
         continue;
       }
       const work = this.applyOnce().catch((err: unknown) => {
@@ -114,7 +118,7 @@ export class ChangeApplier<P> {
       // Everything queued waits for chunks in flight: let them finish.
       if (!did) {
         this.stats.idleRounds++;
-        await this.p.window.changed(50);
+        await Promise.race([this.p.window.changed(50), this.stopped]);
       }
     }
   }
