@@ -6,12 +6,17 @@
  */
 import { createRequire } from 'node:module';
 import type NodeSqlParser from 'node-sql-parser';
-import { loadModule, parseSync } from 'pgsql-parser';
 
+// Imported on first use too: the CLI's start-up reaches this file through the
+// ledger's dialects, and pgsql-parser's JavaScript alone took ~50 ms of it.
 let pgLoaded: Promise<void> | null = null;
+let pgParse: ((sql: string) => unknown) | null = null;
 
 export async function loadParsers(): Promise<void> {
-  pgLoaded ??= loadModule().then(() => undefined);
+  pgLoaded ??= import('pgsql-parser').then(async ({ loadModule, parseSync }) => {
+    await loadModule();
+    pgParse = parseSync;
+  });
   await pgLoaded;
 }
 
@@ -20,7 +25,8 @@ export type PgNode = Record<string, unknown>;
 /** The first statement node, e.g. `{ AlterTableStmt: {...} }`, or null. Call loadParsers() first. */
 export function parsePg(sql: string): PgNode | null {
   try {
-    const result = parseSync(sql) as { stmts?: { stmt: PgNode }[] };
+    if (!pgParse) return null;
+    const result = pgParse(sql) as { stmts?: { stmt: PgNode }[] };
     return result.stmts?.[0]?.stmt ?? null;
   } catch {
     return null;
