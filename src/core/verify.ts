@@ -2,8 +2,9 @@
  * Verification before cut-over (`--verify`, on by default): every row of the
  * original and the ghost compared at ONE consistent point by checksums, before
  * the swap makes the ghost the table: with a single integer key in one
- * grouped scan of each table, both at once, that checksums every span of key
- * values (VerifyPoint.spans, engine/key-spans.ts), else chunk by chunk.
+ * statement per table, both at once, that checksums every span of key values
+ * in one read of the table (VerifyPoint.spans, engine/key-spans.ts), else
+ * chunk by chunk.
  *
  * The engine fixes the point (a snapshot of both tables at which the ghost
  * holds every change before it: on MySQL a brief write lock on the original,

@@ -9,8 +9,8 @@
  * (REPEATABLE READ: one InnoDB read view over both tables) and L unlocks.
  * The two sessions then checksum the original and the ghost side by side
  * while the application writes on: their read view doesn't move. A single
- * integer key: one grouped scan of each table, per span of key values
- * (engine/key-spans.ts); any other key: chunk by chunk, by the copy key.
+ * integer key: one statement per table, a range checksum per span of key
+ * values (buildSpanChecksums); any other key: chunk by chunk, by the copy key.
  *
  * A chunk's checksum is `COUNT(*)` and `BIT_XOR(CRC32(...))` of each row's
  * shared columns (as pt-table-checksum and Spirit do), the original's values
