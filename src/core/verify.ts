@@ -68,7 +68,7 @@ export async function verifyGhost(online: VerifyTarget, supervisor: VerifySuperv
     };
     // One pass over each table when the engine offers it (a single integer
     // key: spans of key values), else chunk by chunk.
-    const spans = point.spans ? await point.spans() : null;
+    const spans = point.spans ? await unlessAborted(point.spans(), supervisor) : null;
     if (spans) spans.forEach(tally);
     else {
       for (;;) {
@@ -112,6 +112,30 @@ export async function verifyGhost(online: VerifyTarget, supervisor: VerifySuperv
   report.ms = Date.now() - started;
   log.info({ ms: report.ms, rows: report.rows, chunks: report.chunks, recopied: report.recopiedChunks, lockMs: report.lockMs }, 'verification: the new table equals the original');
   return report;
+}
+
+/**
+ * `work`'s result, or the run's stop as soon as it must stop (checked every
+ * 250 ms): one pass over a large table is one long statement, which the
+ * point's close() cancels.
+ */
+async function unlessAborted<T>(work: Promise<T>, supervisor: VerifySupervisor): Promise<T> {
+  let timer: ReturnType<typeof setInterval> | undefined;
+  const stop = new Promise<never>((_, reject) => {
+    timer = setInterval(() => {
+      try {
+        supervisor.checkAborted();
+      } catch (err) {
+        reject(err);
+      }
+    }, 250);
+  });
+  try {
+    return await Promise.race([work, stop]);
+  } finally {
+    clearInterval(timer);
+    work.catch(() => undefined);
+  }
 }
 
 /** Fixes a consistent point, retrying a lock timeout as the cut-over does. */

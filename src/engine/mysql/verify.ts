@@ -207,6 +207,7 @@ export async function openMysqlVerifyPoint(ctx: MysqlVerifyContext): Promise<Ver
   const ends = sourceKey.length === 1 && mysqlKeyKind(keyType) === 'integer' ? { min: await keyOf(buildKeyBound({ ...scan, desc: false })), max: await keyOf(buildKeyBound({ ...scan, desc: true })) } : null;
   let width = 0;
   let lastRows = 0;
+  let busy = 0;
   const ghostKeyType = ctx.ghost.columns.find((c) => c.name.toLowerCase() === targetKey[0]!.toLowerCase())?.type ?? '';
   const bucketed = ends !== null && targetKey.length === 1 && mysqlKeyKind(ghostKeyType) === 'integer';
   // A differing bucket far larger than a span is walked by chunks, so a re-copy stays span-sized when the key is skewed.
@@ -234,7 +235,8 @@ export async function openMysqlVerifyPoint(ctx: MysqlVerifyContext): Promise<Ver
       const g = buildSpanChecksums(ctx.ghostRef, targetKey[0]!, cols.target, plan);
       // Empty buckets left out, as a grouped scan would: a sparse key's gaps are not chunks.
       const sums = (rows: Record<string, unknown>[]) => new Map(rows.filter((r) => Number(r.n) > 0).map((r) => [String(r.b), { n: String(r.n), c: String(r.c) }]));
-      const [a, b] = await Promise.all([queryRows(snap, o.sql, o.params), queryRows(snapGhost, g.sql, g.params)]);
+      busy++;
+      const [a, b] = await Promise.all([queryRows(snap, o.sql, o.params), queryRows(snapGhost, g.sql, g.params)]).finally(() => busy--);
       const out: VerifyChunk[] = [];
       for (const x of compareBuckets(sums(a), sums(b))) out.push(...(await refine({ ...spanBounds(plan, x.bucket, keyValue), rows: x.rows, same: x.same })));
       return out;
@@ -271,6 +273,8 @@ export async function openMysqlVerifyPoint(ctx: MysqlVerifyContext): Promise<Ver
       return ((rows as unknown[][])[0] as KeyTuple | undefined) ?? null;
     },
     async close() {
+      // Closed while spans() runs (the run is stopping): its statements are stopped, or the ROLLBACK would wait for a whole table's read.
+      if (busy > 0) for (const s of [snap, snapGhost]) await ctx.pool.query(`KILL QUERY ${Number(s.threadId)}`).catch(() => undefined);
       for (const s of [snap, snapGhost]) {
         await s.query('ROLLBACK').catch(() => undefined);
         await s.end().catch(() => undefined);

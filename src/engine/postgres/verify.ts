@@ -136,10 +136,15 @@ export async function openPgVerifyPoint(ctx: PgVerifyContext): Promise<VerifyPoi
   await ctx.applier.hold(true);
   const clients: pg.PoolClient[] = [];
   let taken: BacklogBatch | null = null;
+  // Statements of spans() running: a close while one runs (the run is stopping) cancels them, or
+  // the ROLLBACK would queue behind a whole table's scan; those sessions are then not pooled again.
+  let busy = 0;
   const end = async (): Promise<void> => {
+    const cancelled = busy > 0;
+    if (cancelled) await ctx.pool.query('SELECT pg_cancel_backend(pid) FROM unnest($1::int[]) AS pid', [clients.map((c) => (c as unknown as { processID: number }).processID)]).catch(() => undefined);
     for (const c of clients) {
       await c.query('ROLLBACK').catch(() => undefined);
-      c.release();
+      c.release(cancelled);
     }
     clients.length = 0;
     // A's writes are gone: the keys it applied are pending again, their positions never acknowledged.
@@ -225,8 +230,13 @@ export async function openPgVerifyPoint(ctx: PgVerifyContext): Promise<VerifyPoi
       // Equal tables (the common case) need one ungrouped scan each: grouping by bucket costs ~70% more
       // (1M pgbench rows: 0.26-0.34 s against 0.45-0.54 s). Only a difference pays a second, grouped scan
       // to find its buckets. The sum of 64-bit hashes over all rows proves as much as per bucket.
-      const whole = await check(null, [ends.hi]);
-      if (whole.same) return [whole];
+      busy++;
+      try {
+        const whole = await check(null, [ends.hi]);
+        if (whole.same) return [whole];
+      } finally {
+        busy--;
+      }
       const oq = spanChecksumSql(spec.original, spec.sourceKey[0]!, cols.source, plan, 'original');
       const gq = spanChecksumSql(spec.ghost, spec.targetKey[0]!, cols.target, plan, 'ghost');
       // A few thousand groups at most, but the planner guesses one per key and would sort the whole table: hash them.
@@ -234,7 +244,8 @@ export async function openPgVerifyPoint(ctx: PgVerifyContext): Promise<VerifyPoi
         await c.query('SET LOCAL enable_sort = off');
         return new Map((await c.query(q.sql, q.params)).rows.map((r: { b: string; n: string; c: string }) => [r.b, r]));
       };
-      const [o, g] = await Promise.all([pass(s, oq), pass(ghostSide, gq)]);
+      busy++;
+      const [o, g] = await Promise.all([pass(s, oq), pass(ghostSide, gq)]).finally(() => busy--);
       const out: VerifyChunk[] = [];
       for (const b of compareBuckets(o, g)) out.push(...(await refine({ ...spanBounds(plan, b.bucket), rows: b.rows, same: b.same })));
       return out;
