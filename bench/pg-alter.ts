@@ -143,7 +143,7 @@ try {
   say();
   printTable(rows, 'peak retained WAL MB', 'pg_repack (no type change)');
   for (const n of notes) say(`note: ${n}`);
-  say('verification (before the cut-over: checksums of the original and the new table, chunk by chunk, at one consistent point):');
+  say('verification (before the cut-over: checksums of the original and the new table at one consistent point; a single integer key in one scan of each, at once, split by key spans only when they differ):');
   for (const l of verifyLines) say(`  ${l}`);
   for (const l of statLines) say(l);
   say('notes: wall = the tool\'s process (or the statement) from start to exit; rows/s = rows / wall; x blocking = against the blocking ALTER without load;');
@@ -161,7 +161,7 @@ try {
 function describeVerify(v: VerifyReport | undefined, wallMs: number | null): string {
   if (!v) return 'not reported (--no-verify, or the run failed)';
   const share = wallMs ? ` = ${((100 * v.ms) / wallMs).toFixed(0)}% of the run` : '';
-  return `${(v.ms / 1000).toFixed(2)} s${share}, ${v.rows.toLocaleString('en')} rows in ${v.chunks} chunks, writers held ${v.lockMs} ms to fix its point, ${v.recopiedChunks} chunks re-copied`;
+  return `${(v.ms / 1000).toFixed(2)} s${share}, ${v.rows.toLocaleString('en')} rows in ${v.chunks} ${v.chunks === 1 ? 'pass' : 'spans/chunks'}, writers held ${v.lockMs} ms to fix its point, ${v.recopiedChunks} chunks re-copied`;
 }
 
 async function ghostwright(extraFlags: string[], load: string) {
