@@ -8,7 +8,7 @@
  * buckets, not 2^40 / span of them), and the engines walk a differing
  * bucket that holds many rows by chunks, so a re-copy stays small.
  */
-import type { KeyTuple } from './migration-values.js';
+import type { KeyTuple, VerifyChunk } from './migration-values.js';
 
 /** Original rows per bucket of one pass: a differing bucket is copied again whole (walked by chunks when far larger). */
 export const VERIFY_SPAN_ROWS = 10_000;
@@ -63,4 +63,25 @@ export function compareBuckets(original: BucketSums, ghost: BucketSums): { bucke
     const g = ghost.get(String(bucket));
     return { bucket, rows: Number(o?.n ?? 0), same: !!o && !!g && o.n === g.n && o.c === g.c };
   });
+}
+
+/**
+ * A differing span of more than `maxRows` original rows, walked by chunks
+ * (each ending at `chunkEnd`, or at the span's end), so a re-copy stays
+ * chunk-sized when the key is skewed; any other span as it is.
+ */
+export async function refineSpan(
+  c: VerifyChunk,
+  maxRows: number,
+  chunkEnd: (after: KeyTuple | null, through: KeyTuple) => Promise<KeyTuple | null>,
+  check: (after: KeyTuple | null, through: KeyTuple) => Promise<VerifyChunk>,
+): Promise<VerifyChunk[]> {
+  if (c.same || c.rows <= maxRows) return [c];
+  const out: VerifyChunk[] = [];
+  for (let after = c.after; ; ) {
+    const through = (await chunkEnd(after, c.through)) ?? c.through;
+    out.push(await check(after, through));
+    if (BigInt(String(through[0])) >= BigInt(String(c.through[0]))) return out;
+    after = through;
+  }
 }

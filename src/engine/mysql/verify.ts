@@ -30,7 +30,7 @@ import { qualified, quoteIdent } from './ident.js';
 import { buildKeyAtOffset, buildKeyBound, buildLastKeyInRange, cols as keyCols, keyCompare, type Sql } from './sql.js';
 import { mysqlKeyKind } from './key-types.js';
 import { nextIntegerBoundary } from './split.js';
-import { compareBuckets, planKeySpans, spanBounds, spanCount, type KeySpans } from '../key-spans.js';
+import { compareBuckets, planKeySpans, refineSpan, spanBounds, spanCount, type KeySpans } from '../key-spans.js';
 
 /** Rows per bucket of one pass, and at most this many buckets: each is a SELECT of the statement (~0.5 KB). */
 const MYSQL_SPAN_ROWS = 20_000;
@@ -210,17 +210,9 @@ export async function openMysqlVerifyPoint(ctx: MysqlVerifyContext): Promise<Ver
   let busy = 0;
   const ghostKeyType = ctx.ghost.columns.find((c) => c.name.toLowerCase() === targetKey[0]!.toLowerCase())?.type ?? '';
   const bucketed = ends !== null && targetKey.length === 1 && mysqlKeyKind(ghostKeyType) === 'integer';
-  // A differing bucket far larger than a span is walked by chunks, so a re-copy stays span-sized when the key is skewed.
-  const refine = async (c: VerifyChunk): Promise<VerifyChunk[]> => {
-    if (c.same || c.rows <= 2 * MYSQL_SPAN_ROWS) return [c];
-    const out: VerifyChunk[] = [];
-    for (let after = c.after; ; ) {
-      const through = (await keyOf(buildKeyAtOffset({ ...scan, after, upTo: c.through, offset: MYSQL_SPAN_ROWS - 1 }))) ?? c.through;
-      out.push(await check(after, through));
-      if (BigInt(String(through[0])) >= BigInt(String(c.through[0]))) return out;
-      after = through;
-    }
-  };
+  // A differing bucket far larger than a span is walked by span-sized chunks (key-spans.ts).
+  const refine = (c: VerifyChunk): Promise<VerifyChunk[]> =>
+    refineSpan(c, 2 * MYSQL_SPAN_ROWS, (after, through) => keyOf(buildKeyAtOffset({ ...scan, after, upTo: through, offset: MYSQL_SPAN_ROWS - 1 })), check);
   return {
     lockMs,
     uncompared: cols.uncompared,

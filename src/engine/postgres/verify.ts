@@ -40,7 +40,7 @@ import type { BacklogBatch } from '../../core/change-backlog.js';
 import type { CopyWindow } from '../../core/copy-window.js';
 import { GhostwrightError } from '../../errors.js';
 import type { KeyTuple, TableInfo, TableRef, VerifyChunk, VerifyPoint } from '../engine.js';
-import { compareBuckets, planKeySpans, spanBounds, type KeySpans } from '../key-spans.js';
+import { compareBuckets, planKeySpans, refineSpan, spanBounds, type KeySpans } from '../key-spans.js';
 import type { PgApplySql } from './apply.js';
 import { inTransaction } from './connect.js';
 import { qualified, quoteIdent } from './ident.js';
@@ -205,18 +205,8 @@ export async function openPgVerifyPoint(ctx: PgVerifyContext): Promise<VerifyPoi
   let next: { after: string; limit: number; end: Promise<KeyTuple | null> } | null = null;
   const ghostKeyType = ctx.ghost.columns.find((c) => c.name === spec.targetKey[0])?.type ?? '';
   const integerKey = n === 1 && INTEGER_KEY.test(spec.keyTypes[0]!) && INTEGER_KEY.test(ghostKeyType);
-  // A differing span wider than a chunk is walked by chunks, so a re-copy stays chunk-sized when the key is skewed.
-  const refine = async (c: VerifyChunk): Promise<VerifyChunk[]> => {
-    if (c.same || c.rows <= VERIFY_CHUNK_ROWS) return [c];
-    const out: VerifyChunk[] = [];
-    for (let after = c.after; ; ) {
-      const end = await keyOf(chunkEndSql(spec, after, c.through, VERIFY_CHUNK_ROWS));
-      const through = end ?? c.through;
-      out.push(await check(after, through));
-      if (BigInt(through[0] as string) >= BigInt(c.through[0] as string)) return out;
-      after = through;
-    }
-  };
+  // A differing span wider than a chunk is walked by chunks (key-spans.ts).
+  const refine = (c: VerifyChunk): Promise<VerifyChunk[]> => refineSpan(c, VERIFY_CHUNK_ROWS, (after, through) => keyOf(chunkEndSql(spec, after, through, VERIFY_CHUNK_ROWS)), check);
   return {
     lockMs: 0,
     chunkRows: VERIFY_CHUNK_ROWS,
