@@ -32,10 +32,29 @@ export function alterArgs(url: string, table: string, extra: string[] = []): str
   return ['alter', '--url', url, '--table', table, '--alter', ALTER, '--execute', '--json', '--progress', 'none', '--replica', 'none', '--checkpoint-interval-millis', '200', ...extra];
 }
 
+/** Secondary keys of the table (single, multi-column, prefix): the run defers them (engine/mysql/deferred-indexes.ts) and must end with them. */
+export const KEYS = "ADD INDEX r_i (i), ADD INDEX r_multi (i, dt), ADD INDEX r_prefix (txt(6), vb(3)) COMMENT 'prefix'";
+
+/** The table (with KEYS) and its mirror, seeded; `<table>_ref`: the table's shape after a blocking ALTER, for expectMirrored. */
 export async function createLoadTables(db: TestSql, url: string, table: string, rows: number): Promise<bigint[]> {
   await db.query(fidelityTable(table));
+  await db.query(`ALTER TABLE \`${table}\` ${KEYS}`);
+  await db.query(`CREATE TABLE \`${table}_ref\` LIKE \`${table}\``);
+  await db.query(`ALTER TABLE \`${table}_ref\` ${ALTER}`);
   await db.query(fidelityTable(`${table}_mirror`));
   return seedRows(url, table, `${table}_mirror`, rows);
+}
+
+/** SHOW CREATE TABLE without the table's name and AUTO_INCREMENT counter. */
+export async function shapeOf(db: TestSql, table: string): Promise<string> {
+  const row = (await db.query<Record<string, string>>(`SHOW CREATE TABLE \`${table}\``))[0]!;
+  return row['Create Table']!.replace(/^CREATE TABLE `[^`]+`/, 'CREATE TABLE `x`').replace(/ AUTO_INCREMENT=\d+/, '');
+}
+
+/** The index names of a table (the ghost's, at a kill). */
+export async function indexNames(db: TestSql, table: string): Promise<string[]> {
+  const rows = await db.query<{ n: string }>('SELECT DISTINCT INDEX_NAME AS n FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY 1', [table]);
+  return rows.map((r) => r.n);
 }
 
 export interface CheckpointView {
@@ -94,6 +113,8 @@ export async function expectMirrored(db: TestSql, url: string, table: string): P
   expect(cols.map((c) => c.n)).toContain('extra');
   expect(cols.map((c) => c.n)).not.toContain('drop_me');
   expect(Number(await db.value(`SELECT COUNT(*) FROM \`${table}\` WHERE extra <> 7`))).toBe(0);
+  // Every key, the deferred ones included, as the blocking ALTER gave them.
+  expect(await shapeOf(db, table)).toBe(await shapeOf(db, `${table}_ref`));
   return actual.size;
 }
 

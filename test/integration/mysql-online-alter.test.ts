@@ -128,6 +128,47 @@ describe('online ALTER under concurrent writes', () => {
     }
   });
 
+  it('builds the secondary indexes after the copy, under writes, and ends with the keys a blocking ALTER gives', async () => {
+    const keys = "ADD INDEX i_i (i), ADD INDEX i_multi (i, dt, ts), ADD INDEX i_prefix (txt(8), vb(4)) COMMENT 'prefix, two', ADD INDEX i_desc (dt DESC), ADD INDEX i_gone (yr)";
+    await engine.execute(`${fidelityTable('fidx')}; ALTER TABLE fidx ${keys}; CREATE TABLE fidx_mirror LIKE fidx; CREATE TABLE fidx_ref LIKE fidx`);
+    const ids = await seedRows(url, 'fidx', 'fidx_mirror', 8000);
+    const alter = 'ADD COLUMN added INT NOT NULL DEFAULT 3, DROP INDEX i_gone, ADD INDEX i_added (added, i)';
+    await engine.execute(`ALTER TABLE fidx_ref ${alter}, ALGORITHM=COPY`);
+    const ghostKeys: string[][] = [];
+    let load: LoadHandle | undefined;
+    try {
+      const { report } = await driveAlter(url, request('fidx', alter), {
+        chunkSize: 400,
+        betweenChunks: async (n) => {
+          if (n === 1) load = startLoad({ url, table: 'fidx', mirror: 'fidx_mirror', workers: 2, existing: ids });
+          if (n === 3) {
+            const r = await engine.execute("SELECT DISTINCT INDEX_NAME AS n FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'fidx_gho' ORDER BY 1");
+            ghostKeys.push(r.rows.map((x) => String(x.n)));
+          }
+          await new Promise((r) => setTimeout(r, 10));
+        },
+      });
+      await new Promise((r) => setTimeout(r, 200));
+      const stats = await load!.stop();
+      expect(stats.committed).toBeGreaterThan(10);
+      expect(report.eventsApplied).toBeGreaterThan(0);
+      // During the copy the ghost had its primary key only: the others were built after it.
+      expect(ghostKeys).toEqual([['PRIMARY']]);
+      const create = async (t: string) => {
+        const text = String((await engine.execute(`SHOW CREATE TABLE ${t}`)).rows[0]!['Create Table']);
+        return text.replace(/^CREATE TABLE `[^`]+`/, 'CREATE TABLE `x`').replace(/ AUTO_INCREMENT=\d+/, '');
+      };
+      expect(await create('fidx')).toBe(await create('fidx_ref'));
+      expect(await create('fidx')).toContain("KEY `i_prefix` (`txt`(8),`vb`(4)) COMMENT 'prefix, two'");
+      const surviving = (await engine.inspect(engine.tableRef('fidx_mirror'))).columns.filter((c) => c.generated === null);
+      const expected = await rowSignatures(url, 'fidx_mirror', surviving);
+      expect(expected.size).toBeGreaterThan(7000);
+      expect(diffSignatures(expected, await rowSignatures(url, 'fidx', surviving))).toEqual([]);
+    } finally {
+      await load?.stop().catch(() => undefined);
+    }
+  });
+
   it('streams binary and case-insensitive string keys exactly', async () => {
     await engine.execute(`
       CREATE TABLE kb (k VARBINARY(16) NOT NULL, c CHAR(3) COLLATE utf8mb4_general_ci NOT NULL, v INT NOT NULL, PRIMARY KEY (k, c));

@@ -25,6 +25,7 @@ import { keepRevertPoint } from './revert-point.js';
 import { MysqlRowCopy } from './copy.js';
 import { stopApplierAndStream } from '../run-teardown.js';
 import type { MysqlCopyPlan } from './plan.js';
+import type { GhostIndexes } from './deferred-indexes.js';
 
 export interface MysqlMigrationParts {
   spec: ConnectionSpec;
@@ -36,6 +37,8 @@ export interface MysqlMigrationParts {
   ghost: TableRef;
   old: TableRef;
   changelog: TableRef;
+  /** The ghost's secondary keys deferred until the copy is done (deferred-indexes.ts). */
+  indexes: GhostIndexes;
   /** The run's connections are closed (OnlineAlter.abort/cleanup): checkpoints are no-ops. */
   closed: () => boolean;
   log: Logger;
@@ -114,7 +117,13 @@ export class MysqlMigration implements Migration, RowCopy {
     if (err) throw err;
   }
 
+  /**
+   * Once the copy is done, the deferred keys are built first (online: the
+   * applier writes on meanwhile), then the stream catches up with what came
+   * in during the build. The build's time does not count against timeoutMs.
+   */
   async waitCaughtUp(timeoutMs: number): Promise<void> {
+    if (this.p.copy.window.copyDone) await this.p.indexes.restore();
     const target = await this.lost.run(() => currentBinlogPosition(this.p.pool));
     const deadline = Date.now() + timeoutMs;
     const stream = this.stream!;
@@ -218,6 +227,8 @@ export class MysqlMigration implements Migration, RowCopy {
   async cutOver(): Promise<CutOverResult> {
     this.throwIfFailed();
     const { p } = this;
+    // Never swap in a ghost without its secondary keys, whoever calls this.
+    await p.indexes.restore();
     const stream = this.stream!;
     const applier = this.applier!;
     const ctx = { spec: p.spec, pool: p.pool, original: p.request.table, ghost: p.ghost, oldName: p.old, stream, applier, applySql: this.applySql!, utc: p.copy.utcKey, window: p.copy.window, lockTimeoutMs: p.request.cutOverLockTimeoutMs, log: p.log };
@@ -238,7 +249,8 @@ export class MysqlMigration implements Migration, RowCopy {
   }
 
   /** Stops the applier and the stream (abort, cleanup); never throws. */
-  stop(): Promise<void> {
-    return stopApplierAndStream(this.applier, this.stream);
+  async stop(): Promise<void> {
+    await this.p.indexes.stop();
+    await stopApplierAndStream(this.applier, this.stream);
   }
 }

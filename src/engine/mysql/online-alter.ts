@@ -23,6 +23,7 @@ import { MysqlLoadProbe } from './measure.js';
 import { MysqlMigration } from './migration.js';
 import { mysqlCopyPlan } from './plan.js';
 import { helperTables } from '../helper-tables.js';
+import { deferIndexes, GhostIndexes, readDeferredIndexes } from './deferred-indexes.js';
 
 export interface MysqlAlterContext {
   spec: ConnectionSpec;
@@ -128,10 +129,18 @@ export class MysqlOnlineAlter implements OnlineAlter {
       checkPlan: (plan) => void copyPlan(plan),
       startStream: async (plan) => {
         const { spec, request, log } = this.ctx;
-        const m = new MysqlMigration({ spec, pool: this.pool, request, copy: copyPlan(plan), original: shapes.original, ghostInfo: shapes.ghost, ghost: this.ghost, old: this.oldTable, changelog: this.changelog, closed: () => this.closed, log });
+        const copy = copyPlan(plan);
+        // The ghost is still empty here (a fresh run): its deferrable keys go now, and come back once the copy is done.
+        const deferred = resumeFrom ? await readDeferredIndexes(this.pool, this.changelog) : await deferIndexes({ pool: this.pool, ghost: this.ghost, ghostInfo: shapes.ghost, changelog: this.changelog, plan, log });
+        const indexes = new GhostIndexes({ pool: this.pool, ghost: this.ghost, deferred, log });
+        const m = new MysqlMigration({ spec, pool: this.pool, request, copy, original: shapes.original, ghostInfo: shapes.ghost, ghost: this.ghost, old: this.oldTable, changelog: this.changelog, indexes, closed: () => this.closed, log });
         this.migration = m;
         await m.start(resumeFrom?.streamPosition);
-        if (resumeFrom) await m.trimToCheckpoint(resumeFrom.ranges);
+        if (resumeFrom) {
+          await m.trimToCheckpoint(resumeFrom.ranges);
+          // Correct, not fast: the rest of a resumed copy maintains the keys row by row.
+          await indexes.restore();
+        }
         return m;
       },
     };
