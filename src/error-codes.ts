@@ -63,7 +63,7 @@ export const ERROR_CODES = {
   E_COPY_DATA_LOSS: 'copying rows would change values (new column types too narrow)',
   E_REPLICA_IDENTITY: 'PostgreSQL: the replica identity of the table could not be set',
   E_CATCHUP_TIMEOUT: 'the stream did not catch up with the copy in time',
-  E_GHOST_INDEXES: 'MySQL/MariaDB: the new table\'s secondary indexes, built after the copy, could not be added (the original table stays)',
+  E_GHOST_INDEXES: 'the new table\'s indexes, built after the copy, could not be added (the original table stays)',
   E_VERIFY: 'verification before cut-over found rows of the new table that differ from the original, even after copying them again; the cut-over was refused',
   E_VERIFY_LOCK_TIMEOUT: 'verification could not hold writes briefly enough to fix its consistent point, on every attempt',
   E_CUTOVER: 'the cut-over failed; the original table is unchanged',

@@ -56,6 +56,8 @@ export interface ApplierParts<P> {
   window: CopyWindow;
   sql: ApplySql;
   log: Logger;
+  /** False while the engine can't write to the ghost yet (PostgreSQL: its key index is built after the copy); the keys wait, deduplicated. */
+  ready?: () => boolean;
   /** Resolves on stream activity or after ms. */
   idle(ms: number): Promise<void>;
   /** The applier failed (the run must end): e.g. end the stream's waits. */
@@ -95,6 +97,7 @@ export class ChangeApplier<P> {
 
   private takeable(): boolean {
     const { backlog, window } = this.p;
+    if (this.p.ready && !this.p.ready()) return false;
     if (backlog.hasTruncate) return window.begun;
     if (backlog.size === 0 || !window.begun) return false;
     return true;

@@ -106,6 +106,7 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps):
         dropOldTable: options.dropOldTable,
         ...(stamp ? { oldTableStamp: stamp } : {}),
         maxBacklogEvents: options.maxBacklogEvents,
+        ...(options.deferIndexes === false ? { deferIndexes: false } : {}),
         streamStartTimeoutMs: options.streamStartTimeoutMs,
         maxRetainedWalBytes: options.throttle.maxRetainedWalBytes,
         resume: options.resume,

@@ -53,6 +53,8 @@ export interface AlterOptions {
   /** 'bar' for a terminal, 'json' for newline-delimited JSON on stderr, 'none'. */
   progress: 'bar' | 'json' | 'none';
   maxBacklogEvents: number;
+  /** --no-defer-indexes: false builds the new table's indexes during the copy instead of once after it. */
+  deferIndexes?: boolean;
   /** PG: how long the slot creation may wait for transactions already running. */
   streamStartTimeoutMs: number;
   /** Compare the ghost with the original at one consistent point before the cut-over (core/verify.ts). */

@@ -21,6 +21,8 @@ export interface AlterRequest {
   oldTableStamp?: string;
   /** High-water mark for queued, unapplied change events (memory bound). */
   maxBacklogEvents: number;
+  /** --no-defer-indexes: false builds the ghost's indexes during the copy instead of once after it (deferred-indexes.ts of each engine). */
+  deferIndexes?: boolean;
   /** PG: how long creating the slot may wait for transactions already running (it must). Default 60 s. */
   streamStartTimeoutMs?: number;
   /** PG: preflight refuses while running ghostwright slots retain more WAL than this (--max-retained-wal-mb). */

@@ -40,6 +40,7 @@ interface AlterFlags extends PasswordFlags {
   statusInterval: number;
   progress?: 'bar' | 'json' | 'none';
   maxBacklog: number;
+  deferIndexes?: boolean;
   maxShare: number;
   streamStartTimeout: number;
   json?: boolean;
@@ -87,6 +88,7 @@ export function registerAlter(program: Command): void {
     .option('--hooks-path <dir>', 'directory of hook executables (on-startup, on-success, ...)')
     .option('--status-interval <s>', 'seconds between status lines and on-status hooks', secondsOption('--status-interval', { positive: true }), 10)
     .option('--progress <mode>', 'bar | json | none (default: bar on a terminal, else none)', choiceOption('--progress', PROGRESS_MODES))
+    .option('--no-defer-indexes', "build the new table's indexes while copying (as gh-ost and pt-osc do) instead of once after the copy")
     .option('--max-backlog <n>', 'queued change events above which the stream pauses', positiveIntOption('--max-backlog'), 50_000)
     .option('--max-share <percent>', 'each copy worker is busy at most this % of the time (gh-ost --nice-ratio as a share; socket: max-share=N)', shareOption, 100)
     .option('--stream-start-timeout <s>', 'PostgreSQL: seconds the slot creation may wait for transactions already running', intOption('--stream-start-timeout'), 60)
@@ -142,6 +144,7 @@ export function toOptions(flags: AlterFlags): AlterOptions {
     statusIntervalMs: Math.round(flags.statusInterval * 1000),
     progress,
     maxBacklogEvents: flags.maxBacklog,
+    ...(flags.deferIndexes === false ? { deferIndexes: false } : {}),
     streamStartTimeoutMs: flags.streamStartTimeout * 1000,
     throttle: {
       maxLoad: flags.maxLoad ? parseLoadSpec(flags.maxLoad) : {},

@@ -64,7 +64,9 @@ async function buildGhost(client: pg.ClientBase, n: GhostNames, alter: string, l
     await client.query(`ALTER TABLE ${qualified(n.ghost)} ADD CONSTRAINT ${quoteIdent(fk.name)} ${withNotValid(fk.definition)}`);
   }
   await loadPgParser();
-  const renamed = rewriteObjectNames(alter, await ghostNames(client, n), quoteIdent);
+  const names = await ghostNames(client, n);
+  await copyConstraintComments(client, n, names.constraints);
+  const renamed = rewriteObjectNames(alter, names, quoteIdent);
   try {
     // User text: the extended protocol runs exactly one statement, whatever it holds.
     await client.query(oneStatement(`ALTER TABLE ${qualified(n.ghost)} ${renamed}`));
@@ -110,6 +112,26 @@ export async function probeGhost<T>(client: pg.ClientBase, n: GhostNames, alter:
     return await read(client);
   } finally {
     await client.query('ROLLBACK').catch(() => undefined);
+  }
+}
+
+/**
+ * LIKE ... INCLUDING COMMENTS copies the comments of an index, not those of
+ * the primary key, unique or exclusion constraint it backs: those are copied
+ * here, onto the ghost's constraint of the same shape.
+ */
+async function copyConstraintComments(client: pg.ClientBase, n: GhostNames, constraints: Map<string, string>): Promise<void> {
+  const commented = await catalog<{ name: string; comment: string }>(
+    client,
+    `SELECT conname AS name, obj_description(oid, 'pg_constraint') AS comment FROM pg_constraint
+      WHERE conrelid = format('%I.%I', $1::text, $2::text)::regclass AND contype IN ('p', 'u', 'x') AND obj_description(oid, 'pg_constraint') IS NOT NULL`,
+    [n.original.schema, n.original.name],
+  );
+  for (const c of commented) {
+    const ghostName = constraints.get(c.name);
+    if (!ghostName) continue;
+    const [stmt] = await catalog<{ s: string }>(client, `SELECT format('COMMENT ON CONSTRAINT %I ON %I.%I IS %L', $1::text, $2::text, $3::text, $4::text) AS s`, [ghostName, n.ghost.schema, n.ghost.name, c.comment]);
+    await client.query(stmt!.s);
   }
 }
 

@@ -21,7 +21,8 @@ import { trimGhost, writeCheckpointRow } from './resume.js';
 import { openPgVerifyPoint, recopyPgRange } from './verify.js';
 import { PgApplySql } from './apply.js';
 import { copyChunk, keyBounds, splitPoints } from './copy.js';
-import { serverStartTime, SESSION_LOSS_RETRIES, sessionLostServerUp } from './connect.js';
+import { catalog, serverStartTime, SESSION_LOSS_RETRIES, sessionLostServerUp, sqlState } from './connect.js';
+import { DEFAULT_THROTTLE } from '../../core/options.js';
 import { cutOver } from './cutover.js';
 import type { GhostFk } from './ghost.js';
 import { qualified } from './ident.js';
@@ -29,6 +30,7 @@ import type { CopySpec } from './sql.js';
 import { ChangeStream, emitWalMarker } from './stream.js';
 import type { CopySessions } from './origin.js';
 import { keepRevertWindow } from './revert-point.js';
+import { buildIndexes, type DeferredIndex } from './deferred-indexes.js';
 
 export interface PgMigrationParts {
   spec: ConnectionSpec;
@@ -48,10 +50,18 @@ export interface PgMigrationParts {
   /** Where decoding starts: the new slot's consistent point, or the resumed slot's confirmed position. */
   startLsn: string;
   ghostFks: GhostFk[];
+  /** The ghost's indexes built after the copy (deferred-indexes.ts); none left to build on a resumed run. */
+  deferredIndexes: DeferredIndex[];
   /** The replica identity the original had before this run changed it (identity.ts), or null. */
   identityChanged: string | null;
   log: Logger;
 }
+
+/** A session ended by a server going down (admin_shutdown, crash_shutdown, cannot_connect_now), or by pg_terminate_backend. */
+const SHUTDOWN_CODES = new Set(['57P01', '57P02', '57P03']);
+
+/** How often, while the applier holds keys for the ghost's key index, their number and the WAL kept for them are checked. */
+const BUILD_WATCH_MS = 1000;
 
 export class PgMigration implements Migration, RowCopy {
   private readonly stream: ChangeStream;
@@ -62,6 +72,13 @@ export class PgMigration implements Migration, RowCopy {
   /** ANALYZE of the ghost, run once the copy is done, while the stream catches up (see waitCaughtUp). */
   private ghostAnalyzed: Promise<boolean> | null = null;
   private stopped = false;
+  /** The build of the deferred indexes, once started (deferred-indexes.ts). */
+  private indexesBuilt: Promise<void> | null = null;
+  /** False while the ghost lacks its copy key's index: the applier holds the keys (deferred-indexes.ts). */
+  private keyIndexed: boolean;
+  private buildWatch: NodeJS.Timeout | null = null;
+  /** The session building the indexes: a stop cancels its statement (a build on a large table takes a while). */
+  private buildSession: number | null = null;
   /** When the server started, read as the stream starts: a lost session after a restart is not ridden out. */
   private serverStart: string | null = null;
   /** The cut-over committed: the ghost IS the table now. */
@@ -69,6 +86,7 @@ export class PgMigration implements Migration, RowCopy {
 
   constructor(private readonly p: PgMigrationParts) {
     this.stream = new ChangeStream({ spec: p.spec, slot: p.slot, publication: p.publication, originNone: p.originFilter, keyColumns: p.copySpec.sourceKey, ignoreTable: p.changelog, maxBacklog: p.request.maxBacklogEvents, startLsn: p.startLsn, log: p.log });
+    this.keyIndexed = !p.deferredIndexes.some((ix) => ix.key);
   }
 
   /** Starts decoding from parts.startLsn, then the applier. */
@@ -78,9 +96,78 @@ export class PgMigration implements Migration, RowCopy {
     this.serverStart = await serverStartTime(p.pool);
     this.applySql = new PgApplySql(p.pool, p.copySpec, p.log, this.serverStart);
     // Nothing is taken until beginCopy: whether a change is the copy's or the stream's depends on the copy's ranges.
-    this.applier = new ChangeApplier({ backlog: stream.queue, window: p.window, sql: this.applySql, log: p.log, idle: (ms) => stream.waitForActivity(ms), onError: () => stream.wake() });
+    this.applier = new ChangeApplier({ backlog: stream.queue, window: p.window, sql: this.applySql, log: p.log, ready: () => this.keyIndexed, idle: (ms) => stream.waitForActivity(ms), onError: () => stream.wake() });
     this.applier.start();
+    if (!this.keyIndexed) {
+      this.buildWatch = setInterval(() => void this.buildEarlyIfNeeded(), BUILD_WATCH_MS);
+      p.pool.on('error', this.sessionEnded);
+    }
   }
+
+  /**
+   * While the applier holds keys, a fast shutdown's walsender would wait for
+   * a confirmation we can't give (the keys are unapplied): at the first sign
+   * of the server going down (one of our sessions ended), the stream lets go
+   * and reconnects once the server is back. A session ended by
+   * pg_terminate_backend does the same: a replay from the applied position.
+   */
+  private readonly sessionEnded = (err: unknown): void => {
+    if (!this.keyIndexed && !this.stopped && SHUTDOWN_CODES.has(sqlState(err) ?? '')) this.stream.cycle(`a session of ours ended (${sqlState(err)}): the server may be shutting down`);
+  };
+
+  /**
+   * The ghost's deferred indexes, built once (deferred-indexes.ts): when the
+   * copy is done, or earlier when the keys the applier holds meanwhile would
+   * grow too many (half the backlog's limit) or keep too much WAL (half
+   * --max-retained-wal-mb). A failed build fails the run.
+   */
+  private buildDeferredIndexes(): Promise<void> {
+    if (this.buildWatch) clearInterval(this.buildWatch);
+    this.buildWatch = null;
+    this.indexesBuilt ??= buildIndexes(this.p.pool, this.p.copySpec.ghost, this.p.deferredIndexes, {
+      keyReady: () => {
+        this.keyIndexed = true;
+        this.stream.wake();
+      },
+      catchUp: () => this.catchUp(60_000),
+      log: this.p.log,
+      onSession: (pid) => (this.buildSession = pid),
+    });
+    void this.indexesBuilt.then(
+      () => (this.buildSession = null),
+      () => (this.buildSession = null),
+    );
+    return this.indexesBuilt;
+  }
+
+  private buildEarly: Promise<void> | null = null;
+
+  private async buildEarlyIfNeeded(): Promise<void> {
+    if (this.indexesBuilt || this.buildEarly || this.stopped) return;
+    const { p } = this;
+    const why = async (): Promise<string | null> => {
+      if (this.stream.backlog >= p.request.maxBacklogEvents / 2) return `${this.stream.backlog} keys held`;
+      const limit = (p.request.maxRetainedWalBytes ?? DEFAULT_THROTTLE.maxRetainedWalBytes) / 2;
+      const [slot] = await catalog<{ bytes: number | null }>(p.pool, `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::float8 AS bytes FROM pg_replication_slots WHERE slot_name = $1`, [p.slot]);
+      return (slot?.bytes ?? 0) >= limit ? `${Math.round((slot!.bytes ?? 0) / 1048576)} MB of WAL retained for them` : null;
+    };
+    this.buildEarly = why()
+      .then((reason) => {
+        if (!reason || this.indexesBuilt) return;
+        p.log.info({ reason }, 'building the ghost indexes before the copy ends: the keys held for them would grow too many');
+        return this.buildDeferredIndexes();
+      })
+      .catch((err: unknown) => {
+        if (SHUTDOWN_CODES.has(sqlState(err) ?? '')) return this.sessionEnded(err);
+        this.indexFailure ??= err as Error;
+      })
+      .finally(() => {
+        this.buildEarly = null;
+      });
+  }
+
+  /** A failed early build, raised by the next copy step. */
+  private indexFailure: Error | null = null;
 
   streamStats(): StreamStats {
     const apply = { ...this.applier.stats, ...this.applySql.retries };
@@ -88,7 +175,7 @@ export class PgMigration implements Migration, RowCopy {
   }
 
   failure(): Error | null {
-    return this.stream.error ?? this.applier.error ?? null;
+    return this.stream.error ?? this.applier.error ?? this.indexFailure ?? null;
   }
 
   private throwIfStreamFailed(): void {
@@ -134,6 +221,7 @@ export class PgMigration implements Migration, RowCopy {
       try {
         return await copyChunk(parts, range, limit);
       } catch (err) {
+        this.sessionEnded(err);
         if (attempt > SESSION_LOSS_RETRIES || this.serverStart === null || !(await sessionLostServerUp(this.p.pool, err, this.serverStart))) throw err;
         this.throwIfStreamFailed();
         this.p.log.warn({ err }, 'copy: connection lost; copying the chunk again');
@@ -156,8 +244,8 @@ export class PgMigration implements Migration, RowCopy {
   }
 
   async waitCaughtUp(timeoutMs: number): Promise<void> {
-    const stream = this.stream;
     this.throwIfStreamFailed();
+    if (this.p.window.copyDone) await this.buildDeferredIndexes();
     // Decoding the copy's WAL keeps one core busy for a while yet: the
     // planner statistics the new table needs are gathered meanwhile.
     if (!this.ghostAnalyzed && this.p.window.copyDone) {
@@ -169,6 +257,12 @@ export class PgMigration implements Migration, RowCopy {
         },
       );
     }
+    await this.catchUp(timeoutMs);
+  }
+
+  /** Waits until every change committed before now is applied (a marker through the stream). */
+  private async catchUp(timeoutMs: number): Promise<void> {
+    const stream = this.stream;
     const id = await this.emitMarker();
     await stream.waitFor(() => stream.markerApplied(id) || stream.error !== null, timeoutMs);
     this.throwIfStreamFailed();
@@ -177,7 +271,8 @@ export class PgMigration implements Migration, RowCopy {
     if (!ok) throw new GhostwrightError('E_CATCHUP_TIMEOUT', `the stream did not catch up within ${timeoutMs} ms (backlog ${stream.backlog})`, { hint: 'the write load is higher than the apply rate; retry, or lower the load' });
   }
 
-  openVerifyPoint(): Promise<VerifyPoint> {
+  async openVerifyPoint(): Promise<VerifyPoint> {
+    await this.buildDeferredIndexes();
     return openPgVerifyPoint({ pool: this.p.pool, window: this.p.window, spec: this.p.copySpec, ghost: this.p.ghostInfo, stream: this.stream, applier: this.applier, applySql: this.applySql, markerTimeoutMs: 60_000, emitMarker: () => this.emitMarker(), waitCaughtUp: (ms) => this.waitCaughtUp(ms) });
   }
 
@@ -205,6 +300,7 @@ export class PgMigration implements Migration, RowCopy {
 
   async cutOver(): Promise<CutOverResult> {
     this.throwIfStreamFailed();
+    await this.buildDeferredIndexes();
     const { p } = this;
     const result = await cutOver({
       pool: p.pool,
@@ -240,6 +336,9 @@ export class PgMigration implements Migration, RowCopy {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    if (this.buildWatch) clearInterval(this.buildWatch);
+    this.p.pool.off('error', this.sessionEnded);
+    if (this.buildSession !== null) await this.p.pool.query('SELECT pg_cancel_backend($1)', [this.buildSession]).catch(() => undefined);
     if (this.applier) await this.applier.stop();
     await this.stream.stop();
   }

@@ -28,6 +28,7 @@ import { PgMigration } from './migration.js';
 import { pgCopyPlan, type PgCopyPlan } from './plan.js';
 import { windowKeptOn } from './revert-point.js';
 import { helperTables } from '../helper-tables.js';
+import { buildIndexes, deferGhostIndexes, markKeyIndex, missingIndexes, safeToBuild, type DeferredIndex } from './deferred-indexes.js';
 
 export interface PgAlterDeps {
   spec: ConnectionSpec;
@@ -52,6 +53,8 @@ export class PgOnlineAlter implements OnlineAlter {
   readonly probe: PgLoadProbe;
   private originalInfo: TableInfo | null = null;
   private ghostFks: GhostFk[] = [];
+  /** The ghost's indexes left for after the copy (deferred-indexes.ts). */
+  private deferredIndexes: DeferredIndex[] = [];
   /** The copy's sessions; under a replication origin when the filter is on (origin.ts). */
   private copySessions: CopySessions | null = null;
   private origin: OriginDecision | null = null;
@@ -111,7 +114,11 @@ export class PgOnlineAlter implements OnlineAlter {
     } finally {
       client.release();
     }
-    return this.asGhost(await this.inspectBoth());
+    // Read with its indexes (the copy plan takes its key from them), then without the ones built after the copy.
+    const shapes = await this.inspectBoth();
+    if (this.deps.request.deferIndexes !== false) this.deferredIndexes = await deferGhostIndexes(this.pool, this.original, this.ghost);
+    if (this.deferredIndexes.length) this.log.info({ indexes: this.deferredIndexes.map((i) => i.name) }, 'ghost indexes deferred: built in one pass after the copy');
+    return this.asGhost(shapes);
   }
 
   private async inspectBoth(): Promise<{ original: TableInfo; ghost: TableInfo }> {
@@ -155,7 +162,7 @@ export class PgOnlineAlter implements OnlineAlter {
     const filter = (await this.originDecision()).filter;
     this.copySessions = new CopySessions(this.deps.spec, 4, filter ? this.slot : null);
     const { spec, pool, log } = { spec: this.deps.spec, pool: this.pool, log: this.log };
-    this.migration = new PgMigration({ spec, pool, request: this.deps.request, plan, copySpec: copy.spec, window: copy.window, ghostInfo, old: this.old, changelog: this.changelog, slot: this.slot, publication: this.publication, copySessions: this.copySessions, originFilter: filter, startLsn: lsn, ghostFks: this.ghostFks, identityChanged: this.identityChanged, log });
+    this.migration = new PgMigration({ spec, pool, request: this.deps.request, plan, copySpec: copy.spec, window: copy.window, ghostInfo, old: this.old, changelog: this.changelog, slot: this.slot, publication: this.publication, copySessions: this.copySessions, originFilter: filter, startLsn: lsn, ghostFks: this.ghostFks, deferredIndexes: this.deferredIndexes, identityChanged: this.identityChanged, log });
     await this.migration.start();
     return this.migration;
   }
@@ -173,9 +180,10 @@ export class PgOnlineAlter implements OnlineAlter {
     // every commit after its consistent point is decoded, and every chunk's
     // snapshot is taken after it: nothing can fall between copy and stream.
     const filter = (await this.originDecision()).filter;
+    this.deferredIndexes = markKeyIndex(this.deferredIndexes, copy.spec.targetKey);
     const lsn = await createSlot(this.pool, this.slotName, this.deps.request.streamStartTimeoutMs ?? 60_000);
     this.slotCreated = true;
-    await writeRunRecord(this.pool, this.changelog, { slot: this.slotName, publication: this.publication, originFilter: filter, identityChanged: this.identityChanged, ghostFks: this.ghostFks });
+    await writeRunRecord(this.pool, this.changelog, { slot: this.slotName, publication: this.publication, originFilter: filter, identityChanged: this.identityChanged, ghostFks: this.ghostFks, deferredIndexes: this.deferredIndexes });
     return lsn;
   }
 
@@ -201,6 +209,10 @@ export class PgOnlineAlter implements OnlineAlter {
   async attach(cp: Checkpoint): Promise<Ghost> {
     const record = await checkResumable(this.pool, { table: this.original, ghost: this.ghost, record: this.found, checkpoint: cp });
     this.adopt(record);
+    // The copy plan reads the ghost's key from its indexes: what the run deferred is built now (the rest of the copy maintains it).
+    const missing = await missingIndexes(this.pool, this.ghost, record.deferredIndexes);
+    await buildIndexes(this.pool, this.ghost, missing.filter(safeToBuild), { keyReady: () => undefined, catchUp: () => Promise.resolve(), log: this.log });
+    this.deferredIndexes = missing.filter((ix) => !safeToBuild(ix));
     return this.asGhost(await this.inspectBoth(), cp);
   }
 

@@ -179,6 +179,21 @@ export class ReplicationLink {
     );
   }
 
+  /**
+   * Drops the connection and reopens it as after a loss (from the applied
+   * position, with the same backoff and budget). For a server shutting down:
+   * its walsender exits only once we confirm all it sent, which we can't
+   * while keys are held unapplied (postgres/deferred-indexes.ts), so we let
+   * go instead and come back when it is up.
+   */
+  cycle(reason: string): void {
+    const service = this.service;
+    if (!service || this.stopping || this.downSince !== null) return;
+    this.service = null;
+    void service.destroy().catch(() => undefined);
+    this.lost(new Error(reason));
+  }
+
   async stop(): Promise<void> {
     this.stopping = true;
     const service = this.service;

@@ -8,7 +8,8 @@
  * - row 3, the run record, written once the slot exists: the slot's name
  *   (it carries the pid of the run that made it), the publication, whether
  *   the copy ran under replication origins, the replica identity to restore,
- *   and the foreign keys the ghost gets at cut-over.
+ *   the foreign keys the ghost gets at cut-over, and the indexes it gets
+ *   when the copy is done (deferred-indexes.ts).
  *
  * Why a resumed copy plus a replay from the slot is correct, although the
  * first run's copy read snapshots taken after the slot's consistent point
@@ -44,6 +45,7 @@ import { RefusedError } from '../../errors.js';
 import type { TableRef } from '../engine.js';
 import { boundLockWait, catalog, inTransaction } from './connect.js';
 import type { GhostFk } from './ghost.js';
+import type { DeferredIndex } from './deferred-indexes.js';
 import { qualified } from './ident.js';
 import { trimGhostSql, type CopySpec } from './sql.js';
 import { waitSlotReleased } from './slot.js';
@@ -61,6 +63,8 @@ export interface PgRunRecord {
   identityChanged: string | null;
   /** Foreign keys the ghost gets at cut-over (ghost.ts). */
   ghostFks: GhostFk[];
+  /** The ghost's indexes built after the copy (deferred-indexes.ts): a resumed run builds the missing ones first. */
+  deferredIndexes: DeferredIndex[];
 }
 
 async function writeRow(db: pg.Pool, changelog: TableRef, id: number, json: string): Promise<void> {
@@ -83,7 +87,7 @@ export async function readRunRecord(db: pg.Pool, changelog: TableRef): Promise<P
   if (!text) return null;
   const r = JSON.parse(text) as Partial<PgRunRecord>;
   if (typeof r.slot !== 'string' || typeof r.publication !== 'string') return null;
-  return { slot: r.slot, publication: r.publication, originFilter: r.originFilter === true, identityChanged: r.identityChanged ?? null, ghostFks: r.ghostFks ?? [] };
+  return { slot: r.slot, publication: r.publication, originFilter: r.originFilter === true, identityChanged: r.identityChanged ?? null, ghostFks: r.ghostFks ?? [], deferredIndexes: r.deferredIndexes ?? [] };
 }
 
 /** The checkpoint in the changelog, or null (no changelog, or killed before the first checkpoint). */

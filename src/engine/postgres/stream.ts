@@ -316,6 +316,11 @@ export class ChangeStream {
     for (const f of w) f();
   }
 
+  /** Lets go of the replication connection and reopens it (replication-link.ts cycle). */
+  cycle(reason: string): void {
+    this.link?.cycle(reason);
+  }
+
   async stop(): Promise<void> {
     const link = this.link;
     this.link = null;
