@@ -26,6 +26,8 @@ export interface BenchArgs {
   only: string[];
   /** --gw-log FILE: ghostwright's log at debug level, appended to FILE (the instrumentation, see README). */
   gwLog: string | undefined;
+  /** The servers' buffer memory (InnoDB buffer pool, shared_buffers), or 'default' for the sandbox's small test settings. */
+  serverMemory: string;
   pgVersion: string | undefined;
   pgBin: string | undefined;
 }
@@ -51,9 +53,28 @@ export function parseArgs(argv: string[]): BenchArgs {
     skipIdle: argv.includes('--no-idle'),
     only: (get('--only') ?? '').split(',').map((w) => w.trim().toLowerCase()).filter(Boolean),
     gwLog: get('--gw-log'),
+    serverMemory: get('--server-memory') ?? DEFAULT_SERVER_MEMORY,
     pgVersion,
     pgBin: get('--pg-bin'),
   };
+}
+
+/**
+ * The benches' servers get production-like buffer memory: the sandbox's test
+ * settings (128 MB shared_buffers, a 256 MB InnoDB buffer pool, a 96 MB redo
+ * log) hold neither a 1M-row table nor its copy, which penalises random
+ * reads (the applier's) far more than the sequential scans of the blocking
+ * ALTER and the peers. Every tool runs on the same server either way;
+ * `--server-memory default` keeps the test settings.
+ */
+const DEFAULT_SERVER_MEMORY = '1GB';
+
+export function serverMemoryOverrides(memory: string): { mysql: Record<string, string>; pg: Record<string, string> } | undefined {
+  if (memory === 'default') return undefined;
+  const m = /^(\d+)(MB|GB)$/i.exec(memory);
+  if (!m) usage(`--server-memory must look like 1GB or 512MB (or be "default"), got "${memory}"`);
+  const mb = Number(m[1]) * (m[2]!.toUpperCase() === 'GB' ? 1024 : 1);
+  return { mysql: { innodb_buffer_pool_size: `${mb}M`, innodb_log_file_size: `${Math.max(96, Math.round(mb / 2))}M` }, pg: { shared_buffers: `${mb}MB` } };
 }
 
 export function usage(message: string): never {

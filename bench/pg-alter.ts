@@ -28,7 +28,7 @@ import { silentLogger } from '../src/log.js';
 import { startSandbox, type Sandbox } from '../src/sandbox/index.js';
 import { applierRate } from './applier-hook.js';
 import {
-  findTool, lastLines, loadWindow, parseArgs, parsePgbenchLine, printTable, runChild, runGhostwright, say, sleep, startLoadTool, statsLine, underLoad, usage,
+  findTool, lastLines, loadWindow, parseArgs, parsePgbenchLine, printTable, runChild, runGhostwright, say, serverMemoryOverrides, sleep, startLoadTool, statsLine, underLoad, usage,
   type BenchRow, type RunningLoad,
 } from './harness.js';
 import type { VerifyReport } from '../src/core/verify.js';
@@ -47,7 +47,7 @@ if ((args.pgVersion || args.pgBin) && args.url) usage('--pg-version / --pg-bin s
 let sandbox: Sandbox | undefined;
 let url = args.url;
 if (!url) {
-  sandbox = await startSandbox({ dir: mkdtempSync(join(tmpdir(), 'ghostwright-bench-')), mysql: false, postgres: true, replicas: false, pgVersion: args.pgVersion, pgBin: args.pgBin }).catch((err: Error & { hint?: string }) =>
+  sandbox = await startSandbox({ dir: mkdtempSync(join(tmpdir(), 'ghostwright-bench-')), mysql: false, postgres: true, replicas: false, pgOverrides: serverMemoryOverrides(args.serverMemory)?.pg, pgVersion: args.pgVersion, pgBin: args.pgBin }).catch((err: Error & { hint?: string }) =>
     usage(`cannot start the PostgreSQL sandbox: ${err.message}${err.hint ? ` (${err.hint})` : ''}`),
   );
   url = sandbox.postgres!.url;
@@ -80,6 +80,7 @@ try {
   say(`# machine: ${availableParallelism()} cores, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at start (a busy machine makes every number noisy)`);
   say(`# pgbench: ${pgbench}`);
   say(`# pg_repack: ${repack ?? `MISSING (${repackBin ? '' : 'no pg_repack binary; '}${repackExt ? '' : `no pg_repack extension for PostgreSQL ${major}; `}Debian: apt-get install postgresql-${major}-repack): its runs are skipped`}`);
+  say(`# server memory: ${args.url ? 'as the server at --url has it' : args.serverMemory === 'default' ? 'the sandbox test settings (128 MB shared_buffers)' : `shared_buffers ${args.serverMemory} (--server-memory; "default" for the sandbox's 128 MB)`}`);
   if (args.gwFlags.length) say(`# ghostwright extra flags: ${args.gwFlags.join(' ')}`);
   say();
 
@@ -87,15 +88,20 @@ try {
   const noLoad = 'none';
   const loaded = `pgbench TPC-B ${CLIENTS} clients`;
 
-  await buildTables(pgbench);
-  let before = await rowHash();
-  let t0 = performance.now();
-  await engine.execute(`ALTER TABLE ${q(TABLE)} ${CLAUSES}`);
-  blockingMs = performance.now() - t0;
-  rows.push({ run: 'blocking ALTER COLUMN TYPE', load: noLoad, wallMs: blockingMs, rows: nRows, blockingMs, stallMs: Math.round(blockingMs), peakRssMb: null, check: await hashCheck(before, true) });
-  say('done: blocking ALTER, no load');
+  // --only WORD,...: only the runs whose name holds one of the words (e.g. ghostwright, blocking, repack).
+  const picked = (name: string) => !args.only.length || args.only.some((w) => name.toLowerCase().includes(w));
+  let before: Awaited<ReturnType<typeof rowHash>>;
+  if (picked('blocking ALTER')) {
+    await buildTables(pgbench);
+    before = await rowHash();
+    const t0 = performance.now();
+    await engine.execute(`ALTER TABLE ${q(TABLE)} ${CLAUSES}`);
+    blockingMs = performance.now() - t0;
+    rows.push({ run: 'blocking ALTER COLUMN TYPE', load: noLoad, wallMs: blockingMs, rows: nRows, blockingMs, stallMs: Math.round(blockingMs), peakRssMb: null, check: await hashCheck(before, true) });
+    say('done: blocking ALTER, no load');
+  }
 
-  if (repack) {
+  if (repack && picked('pg_repack')) {
     await buildTables(pgbench);
     before = await rowHash();
     const r = await pgRepack(repack);
@@ -103,8 +109,8 @@ try {
     say('done: pg_repack, no load');
   }
 
-  const gwRuns = [{ name: 'ghostwright (defaults)', flags: [] as string[] }, ...args.also.map((flags) => ({ name: `ghostwright (${flags.join(' ')})`, flags }))];
-  for (const run of gwRuns) {
+  const gwRuns = [{ name: 'ghostwright (defaults)', flags: [] as string[] }, ...args.also.map((flags) => ({ name: `ghostwright (${flags.join(' ')})`, flags }))].filter((r) => picked(r.name));
+  for (const run of args.skipIdle ? [] : gwRuns) {
     await buildTables(pgbench);
     before = await rowHash();
     const gw = await ghostwright(run.flags, 'no load');
@@ -115,7 +121,7 @@ try {
 
   if (!args.skipLoad) {
     const loadedRuns: { name: string; run: () => Promise<Omit<BenchRow, 'run' | 'load' | 'rows' | 'blockingMs' | 'check'>>; changed: boolean }[] = gwRuns.map((r) => ({ name: r.name, run: () => ghostwright(r.flags, 'under load'), changed: true }));
-    if (repack) loadedRuns.push({ name: 'pg_repack (no type change)', run: () => pgRepack(repack), changed: false });
+    if (repack && picked('pg_repack')) loadedRuns.push({ name: 'pg_repack (no type change)', run: () => pgRepack(repack), changed: false });
     for (const tool of loadedRuns) {
       await buildTables(pgbench);
       const load = startPgbench(pgbench);
@@ -177,7 +183,7 @@ async function ghostwright(extraFlags: string[], load: string) {
       .finally(() => (busy = false));
   }, 200);
   try {
-    const res = await runGhostwright(['alter', '--url', url!, '--table', TABLE, '--alter', CLAUSES, '--execute', '--ok-to-drop-table', ...args.gwFlags, ...extraFlags]);
+    const res = await runGhostwright(['alter', '--url', url!, '--table', TABLE, '--alter', CLAUSES, '--execute', '--ok-to-drop-table', ...args.gwFlags, ...extraFlags], args.gwLog);
     lastVerify = res.report?.verify;
     statLines.push(statsLine(res.report, `${[...args.gwFlags, ...extraFlags].join(' ') || 'defaults'}, ${load}`));
     const extra = (peakWal / 1048576).toFixed(1);

@@ -10,7 +10,7 @@ import { existsSync, readFileSync, writeFileSync, rmSync, readdirSync, rmdirSync
 import { join, resolve } from 'node:path';
 import { GhostwrightError, RefusedError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
-import { startMysql, type MysqlSandbox, type MysqlFlavor } from './mysql.js';
+import { startMysql, type MysqlSandbox, type MysqlFlavor, type ServerOverrides } from './mysql.js';
 import { startPostgres, type PostgresSandbox } from './postgres.js';
 import { isOurProcess, stopProcess } from './process.js';
 
@@ -58,6 +58,9 @@ export interface StartSandboxOptions {
   log?: Logger;
   /** Let the servers outlive this process (CLI). Default: they die with it. */
   detach?: boolean;
+  /** Server settings over the sandbox's (e.g. the benches' memory); null removes one. */
+  mysqlOverrides?: ServerOverrides;
+  pgOverrides?: ServerOverrides;
 }
 
 export interface Sandbox {
@@ -143,9 +146,9 @@ export async function startSandbox(opts: StartSandboxOptions): Promise<Sandbox> 
   mkdirSync(dir, { recursive: true });
   const t0 = Date.now();
   const [m, p] = await Promise.allSettled([
-    wantMysql ? startMysql({ dir: join(dir, 'mysql'), replica: opts.replicas ?? false, log, detach: opts.detach ?? false }) : Promise.resolve(undefined),
+    wantMysql ? startMysql({ dir: join(dir, 'mysql'), replica: opts.replicas ?? false, log, detach: opts.detach ?? false, overrides: opts.mysqlOverrides }) : Promise.resolve(undefined),
     wantPg
-      ? startPostgres({ dir: join(dir, 'postgres'), standby: opts.replicas ?? false, log, detach: opts.detach ?? false, pgVersion: opts.pgVersion, pgBin: opts.pgBin })
+      ? startPostgres({ dir: join(dir, 'postgres'), standby: opts.replicas ?? false, log, detach: opts.detach ?? false, pgVersion: opts.pgVersion, pgBin: opts.pgBin, overrides: opts.pgOverrides })
       : Promise.resolve(undefined),
   ]);
   const mysql = m.status === 'fulfilled' ? m.value : undefined;
