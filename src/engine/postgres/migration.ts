@@ -219,7 +219,10 @@ export class PgMigration implements Migration, RowCopy {
     const parts = { pool: this.p.pool, sessions: this.p.copySessions, window: this.p.window, spec: this.p.copySpec, queueKeys: (keys: string[][]) => stream.addKeys(keys), waitCaughtUp: (ms: number) => this.waitCaughtUp(ms), log: this.p.log };
     for (let attempt = 1; ; attempt++) {
       try {
-        return await copyChunk(parts, range, limit);
+        const done = await copyChunk(parts, range, limit);
+        // The last chunk: the indexes are built at once (waitCaughtUp, verification and cut-over await the same build).
+        if (this.p.window.copyDone && !this.indexesBuilt) this.buildDeferredIndexes().catch((err: unknown) => (this.indexFailure ??= err as Error));
+        return done;
       } catch (err) {
         this.sessionEnded(err);
         if (attempt > SESSION_LOSS_RETRIES || this.serverStart === null || !(await sessionLostServerUp(this.p.pool, err, this.serverStart))) throw err;
