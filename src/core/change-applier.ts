@@ -49,6 +49,8 @@ export interface ApplySql {
   apply(work: ApplyWork): Promise<boolean>;
   /** Keys per batch now (an engine may widen it after a conflict). */
   batchSize(): number;
+  /** Resolves once every token's commit is visible to new snapshots (what apply() does first); lets pruneAhead() run while the engine can't write. */
+  visible?(tokens: readonly number[]): Promise<void>;
 }
 
 export interface ApplierParts<P> {
@@ -63,6 +65,9 @@ export interface ApplierParts<P> {
   /** The applier failed (the run must end): e.g. end the stream's waits. */
   onError?: (err: Error) => void;
 }
+
+/** How often keys ahead of the copy are settled while the engine can't write (pruneAhead). */
+const PRUNE_MS = 100;
 
 export class ChangeApplier<P> {
   private running = false;
@@ -105,6 +110,12 @@ export class ChangeApplier<P> {
 
   private async run(): Promise<void> {
     while (this.running && !this.error) {
+      if (!this.held && this.p.ready && !this.p.ready()) {
+        // At most every PRUNE_MS: the keys left to the copy meanwhile go in one pass.
+        await this.pruneAhead();
+        await Promise.race([new Promise((r) => setTimeout(r, PRUNE_MS)), this.stopped]);
+        continue;
+      }
       if (this.held || !this.takeable()) {
         await Promise.race([this.p.idle(50), this.stopped]);
         continue;
@@ -124,6 +135,38 @@ export class ChangeApplier<P> {
         await Promise.race([this.p.window.changed(50), this.stopped]);
       }
     }
+  }
+
+  /**
+   * While the engine can't write (ready() false, e.g. the ghost's key index
+   * is built after the copy), the keys the copy has not reached are placed
+   * as a batch would place them: once their commits are visible, those still
+   * ahead of the copy are left to it (done: the copy will read them), the
+   * others go back, held. Without it every key changed during the copy is
+   * written after it, although the copy read about half of them anyway.
+   * A failure only puts the keys back (the applier writes them later).
+   */
+  async pruneAhead(): Promise<boolean> {
+    const { backlog, window, sql } = this.p;
+    if (!sql.visible || !window.exact || !window.begun || backlog.hasTruncate || backlog.size === 0) return false;
+    return window.batch(false, async () => {
+      const batch = backlog.take(sql.batchSize(), (k) => window.place(k) === 'ahead');
+      if (!batch.entries.length) {
+        backlog.done(batch);
+        return false;
+      }
+      try {
+        await sql.visible!([...new Set(batch.entries.flatMap((e) => e.tokens))]);
+      } catch (err) {
+        backlog.requeue(batch);
+        this.p.log.debug({ err }, 'applier: the keys ahead of the copy could not be settled now; they stay queued');
+        return false;
+      }
+      const held = batch.entries.filter((e) => window.place(e.key) !== 'ahead');
+      backlog.done(batch, held);
+      this.stats.leftToCopy += batch.entries.length - held.length;
+      return true;
+    });
   }
 
   /** Takes one batch and applies it; false when nothing could be taken. */

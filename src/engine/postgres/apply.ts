@@ -76,6 +76,20 @@ export class PgApplySql implements ApplySql {
     private readonly serverStart: string | null = null,
   ) {}
 
+  /** The batch's first step alone: every xid's commit visible to new snapshots (core/change-applier.ts pruneAhead). */
+  async visible(tokens: readonly number[]): Promise<void> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await waitVisible(client, tokens);
+    } catch (err) {
+      if (isConnectionLost(err)) broken = err as Error;
+      throw err;
+    } finally {
+      client.release(broken);
+    }
+  }
+
   /** After a unique violation, take everything: the row that frees the value is likely queued too. */
   batchSize(): number {
     return this.uniqueFailingSince !== null ? APPLY_BATCH * 20 : APPLY_BATCH;
