@@ -41,6 +41,9 @@ export class PgLoadProbe implements LoadProbe {
     }
   }
 
+  /** The slot's retained WAL at the last measurement (null before one, or without the slot): the deferred-index watch reads it (migration.ts). */
+  lastRetainedWalBytes: number | null = null;
+
   async heartbeat(): Promise<void> {
     if (this.closed) return;
     await this.o.pool.query(`INSERT INTO ${qualified(this.o.changelog)} (id, heartbeat) VALUES (1, clock_timestamp()) ON CONFLICT (id) DO UPDATE SET heartbeat = EXCLUDED.heartbeat, updated_at = clock_timestamp()`);
@@ -72,6 +75,7 @@ export class PgLoadProbe implements LoadProbe {
     const all = load ?? {};
     const picked = loadNames.length ? Object.fromEntries(Object.entries(all).filter(([k]) => loadNames.includes(k))) : all;
     const out: LoadMeasurement = { load: picked, replicas };
+    this.lastRetainedWalBytes = slot?.b ?? null;
     if (slot?.b != null) out.retainedWalBytes = slot.b;
     return out;
   }

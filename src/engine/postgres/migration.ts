@@ -21,7 +21,7 @@ import { trimGhost, writeCheckpointRow } from './resume.js';
 import { openPgVerifyPoint, recopyPgRange } from './verify.js';
 import { PgApplySql } from './apply.js';
 import { copyChunk, keyBounds, splitPoints } from './copy.js';
-import { catalog, serverStartTime, SESSION_LOSS_RETRIES, sessionLostServerUp, sqlState } from './connect.js';
+import { serverStartTime, SESSION_LOSS_RETRIES, sessionLostServerUp, sqlState } from './connect.js';
 import { DEFAULT_THROTTLE } from '../../core/options.js';
 import { cutOver } from './cutover.js';
 import type { GhostFk } from './ghost.js';
@@ -50,6 +50,8 @@ export interface PgMigrationParts {
   /** Where decoding starts: the new slot's consistent point, or the resumed slot's confirmed position. */
   startLsn: string;
   ghostFks: GhostFk[];
+  /** Our slot's retained WAL as the load probe last measured it (measure.ts), or null. */
+  retainedWalBytes: () => number | null;
   /** The ghost's indexes built after the copy (deferred-indexes.ts); none left to build on a resumed run. */
   deferredIndexes: DeferredIndex[];
   /** The replica identity the original had before this run changed it (identity.ts), or null. */
@@ -79,6 +81,8 @@ export class PgMigration implements Migration, RowCopy {
   private buildWatch: NodeJS.Timeout | null = null;
   /** The session building the indexes: a stop cancels its statement (a build on a large table takes a while). */
   private buildSession: number | null = null;
+  /** A failed build started in the background (early, or at the last chunk), raised by the next step. */
+  private indexFailure: Error | null = null;
   /** When the server started, read as the stream starts: a lost session after a restart is not ridden out. */
   private serverStart: string | null = null;
   /** The cut-over committed: the ghost IS the table now. */
@@ -99,7 +103,7 @@ export class PgMigration implements Migration, RowCopy {
     this.applier = new ChangeApplier({ backlog: stream.queue, window: p.window, sql: this.applySql, log: p.log, ready: () => this.keyIndexed, idle: (ms) => stream.waitForActivity(ms), onError: () => stream.wake() });
     this.applier.start();
     if (!this.keyIndexed) {
-      this.buildWatch = setInterval(() => void this.buildEarlyIfNeeded(), BUILD_WATCH_MS);
+      this.buildWatch = setInterval(() => this.buildEarlyIfNeeded(), BUILD_WATCH_MS);
       p.pool.on('error', this.sessionEnded);
     }
   }
@@ -140,34 +144,26 @@ export class PgMigration implements Migration, RowCopy {
     return this.indexesBuilt;
   }
 
-  private buildEarly: Promise<void> | null = null;
-
-  private async buildEarlyIfNeeded(): Promise<void> {
-    if (this.indexesBuilt || this.buildEarly || this.stopped) return;
-    const { p } = this;
-    const why = async (): Promise<string | null> => {
-      if (this.stream.backlog >= p.request.maxBacklogEvents / 2) return `${this.stream.backlog} keys held`;
-      const limit = (p.request.maxRetainedWalBytes ?? DEFAULT_THROTTLE.maxRetainedWalBytes) / 2;
-      const [slot] = await catalog<{ bytes: number | null }>(p.pool, `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::float8 AS bytes FROM pg_replication_slots WHERE slot_name = $1`, [p.slot]);
-      return (slot?.bytes ?? 0) >= limit ? `${Math.round((slot!.bytes ?? 0) / 1048576)} MB of WAL retained for them` : null;
-    };
-    this.buildEarly = why()
-      .then((reason) => {
-        if (!reason || this.indexesBuilt) return;
-        p.log.info({ reason }, 'building the ghost indexes before the copy ends: the keys held for them would grow too many');
-        return this.buildDeferredIndexes();
-      })
-      .catch((err: unknown) => {
-        if (SHUTDOWN_CODES.has(sqlState(err) ?? '')) return this.sessionEnded(err);
-        this.indexFailure ??= err as Error;
-      })
-      .finally(() => {
-        this.buildEarly = null;
-      });
+  /** Starts the build without waiting for it; a failure is raised by the next step (failure()). */
+  private startIndexBuild(): void {
+    this.buildDeferredIndexes().catch((err: unknown) => (this.indexFailure ??= err as Error));
   }
 
-  /** A failed early build, raised by the next copy step. */
-  private indexFailure: Error | null = null;
+  private buildEarlyIfNeeded(): void {
+    if (this.indexesBuilt || this.stopped) return;
+    const { p } = this;
+    const held = this.stream.backlog;
+    const wal = p.retainedWalBytes() ?? 0;
+    const reason =
+      held >= p.request.maxBacklogEvents / 2
+        ? `${held} keys held`
+        : wal >= (p.request.maxRetainedWalBytes ?? DEFAULT_THROTTLE.maxRetainedWalBytes) / 2
+          ? `${Math.round(wal / 1048576)} MB of WAL retained for them`
+          : null;
+    if (!reason) return;
+    p.log.info({ reason }, 'building the ghost indexes before the copy ends: the keys held for them would grow too many');
+    this.startIndexBuild();
+  }
 
   streamStats(): StreamStats {
     const apply = { ...this.applier.stats, ...this.applySql.retries };
@@ -221,7 +217,7 @@ export class PgMigration implements Migration, RowCopy {
       try {
         const done = await copyChunk(parts, range, limit);
         // The last chunk: the indexes are built at once (waitCaughtUp, verification and cut-over await the same build).
-        if (this.p.window.copyDone && !this.indexesBuilt) this.buildDeferredIndexes().catch((err: unknown) => (this.indexFailure ??= err as Error));
+        if (this.p.window.copyDone && !this.indexesBuilt) this.startIndexBuild();
         return done;
       } catch (err) {
         this.sessionEnded(err);

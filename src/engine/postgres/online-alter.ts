@@ -162,7 +162,7 @@ export class PgOnlineAlter implements OnlineAlter {
     const filter = (await this.originDecision()).filter;
     this.copySessions = new CopySessions(this.deps.spec, 4, filter ? this.slot : null);
     const { spec, pool, log } = { spec: this.deps.spec, pool: this.pool, log: this.log };
-    this.migration = new PgMigration({ spec, pool, request: this.deps.request, plan, copySpec: copy.spec, window: copy.window, ghostInfo, old: this.old, changelog: this.changelog, slot: this.slot, publication: this.publication, copySessions: this.copySessions, originFilter: filter, startLsn: lsn, ghostFks: this.ghostFks, deferredIndexes: this.deferredIndexes, identityChanged: this.identityChanged, log });
+    this.migration = new PgMigration({ spec, pool, request: this.deps.request, plan, copySpec: copy.spec, window: copy.window, ghostInfo, old: this.old, changelog: this.changelog, slot: this.slot, publication: this.publication, copySessions: this.copySessions, originFilter: filter, startLsn: lsn, ghostFks: this.ghostFks, retainedWalBytes: () => this.probe.lastRetainedWalBytes, deferredIndexes: this.deferredIndexes, identityChanged: this.identityChanged, log });
     await this.migration.start();
     return this.migration;
   }
