@@ -35,6 +35,7 @@ import type { Logger } from '../../log.js';
 import type { TableRef } from '../engine.js';
 import { catalog, inTransaction, sqlState } from './connect.js';
 import { INDEX_SHAPE } from './dependents.js';
+import { namedIndexes } from './ghost.js';
 
 export interface DeferredIndex {
   /** The index's name on the ghost (a constraint's index has the constraint's name). */
@@ -83,9 +84,7 @@ SELECT i.relname AS name, x.indisunique AS unique, ${INDEX_SHAPE} AS shape,
  */
 export async function deferGhostIndexes(pool: pg.Pool, original: TableRef, ghost: TableRef): Promise<DeferredIndex[]> {
   return inTransaction(pool, async (client) => {
-    const uniqueShapes = new Set(
-      (await catalog<{ shape: string }>(client, `SELECT ${INDEX_SHAPE} AS shape FROM pg_index x WHERE x.indrelid = format('%I.%I', $1::text, $2::text)::regclass AND x.indisunique`, [original.schema, original.name])).map((r) => r.shape),
-    );
+    const uniqueShapes = new Set((await namedIndexes(client, original)).map((i) => i.shape).filter((shape) => shape.startsWith('U ')));
     const rows = await catalog<GhostIndexRow>(client, GHOST_INDEXES, [ghost.schema, ghost.name]);
     const deferred: DeferredIndex[] = [];
     for (const r of rows) {
@@ -100,9 +99,7 @@ export async function deferGhostIndexes(pool: pg.Pool, original: TableRef, ghost
 /** The deferred indexes the ghost does not have (yet). */
 export async function missingIndexes(pool: pg.Pool, ghost: TableRef, deferred: readonly DeferredIndex[]): Promise<DeferredIndex[]> {
   if (!deferred.length) return [];
-  const present = new Set(
-    (await catalog<{ name: string }>(pool, `SELECT i.relname AS name FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = format('%I.%I', $1::text, $2::text)::regclass`, [ghost.schema, ghost.name])).map((r) => r.name),
-  );
+  const present = new Set((await namedIndexes(pool, ghost)).map((i) => i.name));
   return deferred.filter((d) => !present.has(d.name));
 }
 

@@ -139,13 +139,14 @@ export function withNotValid(definition: string): string {
   return /\bNOT VALID\s*$/i.test(definition) ? definition : `${definition} NOT VALID`;
 }
 
-interface NamedIndex {
+export interface NamedIndex {
   name: string;
   constraint: string | null;
   shape: string;
 }
 
-async function namedIndexes(client: pg.ClientBase, ref: TableRef): Promise<NamedIndex[]> {
+/** The table's indexes: name, the constraint they back, and shape (INDEX_SHAPE: 'U ' first when unique). */
+export async function namedIndexes(client: pg.Pool | pg.ClientBase, ref: TableRef): Promise<NamedIndex[]> {
   return catalog<NamedIndex>(
     client,
     `SELECT i.relname AS name, con.conname AS constraint, ${INDEX_SHAPE} AS shape
