@@ -102,7 +102,6 @@ export class ChangeApplier<P> {
 
   private takeable(): boolean {
     const { backlog, window } = this.p;
-    if (this.p.ready && !this.p.ready()) return false;
     if (backlog.hasTruncate) return window.begun;
     if (backlog.size === 0 || !window.begun) return false;
     return true;
