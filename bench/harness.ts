@@ -77,6 +77,13 @@ export function serverMemoryOverrides(memory: string): { mysql: Record<string, s
   return { mysql: { innodb_buffer_pool_size: `${mb}M`, innodb_log_file_size: `${Math.max(96, Math.round(mb / 2))}M` }, pg: { shared_buffers: `${mb}MB` } };
 }
 
+/** The header line naming the server's buffer memory; `what` names the setting, `sandboxDefault` its test value. */
+export function serverMemoryLine(args: BenchArgs, what: string, sandboxDefault: string): string {
+  if (args.url) return '# server memory: as the server at --url has it';
+  if (args.serverMemory === 'default') return `# server memory: the sandbox test settings (${sandboxDefault} ${what})`;
+  return `# server memory: ${what} ${args.serverMemory} (--server-memory; "default" for the sandbox's ${sandboxDefault})`;
+}
+
 export function usage(message: string): never {
   process.stderr.write(`bench: ${message}\n`);
   process.exit(2);

@@ -27,7 +27,7 @@ import { silentLogger } from '../src/log.js';
 import { startSandbox, type Sandbox } from '../src/sandbox/index.js';
 import { applierRate } from './applier-hook.js';
 import {
-  findTool, lastLines, loadWindow, parseArgs, parseSysbenchLine, printTable, runChild, runGhostwright, say, serverMemoryOverrides, startLoadTool, statsLine, underLoad,
+  findTool, lastLines, loadWindow, parseArgs, parseSysbenchLine, printTable, runChild, runGhostwright, say, serverMemoryLine, serverMemoryOverrides, startLoadTool, statsLine, underLoad,
   type BenchRow, type ChildResult, type RunningLoad,
 } from './harness.js';
 import type { AlterReport } from '../src/core/report.js';
@@ -61,7 +61,7 @@ try {
   say(`# machine: ${availableParallelism()} cores, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at start (a busy machine makes every number noisy)`);
   say(`# sysbench: ${sysbench ?? 'MISSING (apt-get install sysbench): the runs under load are skipped'}`);
   say(`# pt-online-schema-change: ${ptosc ?? 'MISSING (apt-get install percona-toolkit): its runs are skipped'}`);
-  say(`# server memory: ${args.url ? 'as the server at --url has it' : args.serverMemory === 'default' ? 'the sandbox test settings (256 MB buffer pool)' : `InnoDB buffer pool ${args.serverMemory} (--server-memory; "default" for the sandbox's 256 MB)`}`);
+  say(serverMemoryLine(args, 'InnoDB buffer pool', '256 MB'));
   if (args.gwFlags.length) say(`# ghostwright extra flags: ${args.gwFlags.join(' ')}`);
   say();
 

@@ -28,7 +28,7 @@ import { silentLogger } from '../src/log.js';
 import { startSandbox, type Sandbox } from '../src/sandbox/index.js';
 import { applierRate } from './applier-hook.js';
 import {
-  findTool, lastLines, loadWindow, parseArgs, parsePgbenchLine, printTable, runChild, runGhostwright, say, serverMemoryOverrides, sleep, startLoadTool, statsLine, underLoad, usage,
+  findTool, lastLines, loadWindow, parseArgs, parsePgbenchLine, printTable, runChild, runGhostwright, say, serverMemoryLine, serverMemoryOverrides, sleep, startLoadTool, statsLine, underLoad, usage,
   type BenchRow, type RunningLoad,
 } from './harness.js';
 import type { VerifyReport } from '../src/core/verify.js';
@@ -80,7 +80,7 @@ try {
   say(`# machine: ${availableParallelism()} cores, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at start (a busy machine makes every number noisy)`);
   say(`# pgbench: ${pgbench}`);
   say(`# pg_repack: ${repack ?? `MISSING (${repackBin ? '' : 'no pg_repack binary; '}${repackExt ? '' : `no pg_repack extension for PostgreSQL ${major}; `}Debian: apt-get install postgresql-${major}-repack): its runs are skipped`}`);
-  say(`# server memory: ${args.url ? 'as the server at --url has it' : args.serverMemory === 'default' ? 'the sandbox test settings (128 MB shared_buffers)' : `shared_buffers ${args.serverMemory} (--server-memory; "default" for the sandbox's 128 MB)`}`);
+  say(serverMemoryLine(args, 'shared_buffers', '128 MB'));
   if (args.gwFlags.length) say(`# ghostwright extra flags: ${args.gwFlags.join(' ')}`);
   say();
 
