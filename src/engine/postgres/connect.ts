@@ -34,7 +34,7 @@ export function clientConfig(spec: ConnectionSpec, extra: Partial<pg.ClientConfi
  * A run that rides out the restart (sessions idle at the crash) would then
  * go on with holes in the ghost.
  */
-const DURABLE = '-c synchronous_commit=on';
+export const DURABLE = '-c synchronous_commit=on';
 
 export function createPool(spec: ConnectionSpec, max = 4, extra: Partial<pg.ClientConfig> = {}): pg.Pool {
   return survivingLostConnections(new pg.Pool({ options: DURABLE, ...clientConfig(spec, extra), max, idleTimeoutMillis: 10_000, allowExitOnIdle: true }));

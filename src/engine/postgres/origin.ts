@@ -31,7 +31,7 @@
 import pg from 'pg';
 import type { ConnectionSpec } from '../../connection.js';
 import type { CheckResult } from '../engine.js';
-import { catalog, clientConfig, survivingLostConnections, whileInUse } from './connect.js';
+import { catalog, clientConfig, DURABLE, survivingLostConnections, whileInUse } from './connect.js';
 import { quoteIdent } from './ident.js';
 
 /** First server version whose pgoutput accepts `origin` (and protocol version 4). */
@@ -157,8 +157,10 @@ export class CopySessions {
     max: number,
     private readonly slot: string | null,
   ) {
-    // Idle sessions are kept: a new one would need a new origin.
-    this.pool = survivingLostConnections(new pg.Pool({ ...clientConfig(spec, { application_name: 'ghostwright_copy' }), max, idleTimeoutMillis: 0, allowExitOnIdle: true }));
+    // Idle sessions are kept: a new one would need a new origin. They commit
+    // synchronously like every pooled session (connect.ts DURABLE): a chunk
+    // counts as copied once its COMMIT returns.
+    this.pool = survivingLostConnections(new pg.Pool({ options: DURABLE, ...clientConfig(spec, { application_name: 'ghostwright_copy' }), max, idleTimeoutMillis: 0, allowExitOnIdle: true }));
   }
 
   get origins(): readonly string[] {
