@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseTableRef, quoteIdent } from '../../src/engine/mysql/ident.js';
-import { buildApplyDelete, buildApplyInsert, buildCollidingKeys } from '../../src/engine/mysql/apply-sql.js';
+import { buildApplyDelete, buildApplyInsert, buildCollidingKeys, buildLockKeys, skipLockedClause } from '../../src/engine/mysql/apply-sql.js';
 import { buildChangelogWrite, buildCopyChunk, buildKeyAtOffset, buildKeyBound, buildLastKeyInRange, buildLockTables, buildMissingKeys, buildRename, keyCompare, keyIn, likeContains } from '../../src/engine/mysql/sql.js';
 import { integerSplitPoints, nextIntegerBoundary } from '../../src/engine/mysql/split.js';
 import { RefusedError } from '../../src/errors.js';
@@ -99,9 +99,18 @@ describe('mysql copy and apply builders', () => {
   it('applies key-based: delete the keys, re-insert current rows', () => {
     const spec = { source: t, ghost: g, pairs, sourceKey: ['id'], targetKey: ['id'], keys: [[1], [2]] };
     expect(buildApplyDelete(spec)).toEqual({ sql: 'DELETE FROM `shop`.`_orders_gho` WHERE `id` IN (?, ?)', params: [1, 2] });
-    expect(buildApplyInsert(spec)).toEqual({ sql: 'INSERT INTO `shop`.`_orders_gho` (`id`, `new``name`) SELECT `id`, `old name` FROM `shop`.`orders` WHERE `id` IN (?, ?) LOCK IN SHARE MODE', params: [1, 2] });
+    // outside the cut-over the commits were awaited first: a consistent read, no lock on the application's rows
+    expect(buildApplyInsert(spec, false)).toEqual({ sql: 'INSERT INTO `shop`.`_orders_gho` (`id`, `new``name`) SELECT `id`, `old name` FROM `shop`.`orders` WHERE `id` IN (?, ?)', params: [1, 2] });
     // the locking read is pinned to the key index: a full scan would wait on rows outside the batch
-    expect(buildApplyInsert({ ...spec, index: 'PRIMARY' }).sql).toBe('INSERT INTO `shop`.`_orders_gho` (`id`, `new``name`) SELECT `id`, `old name` FROM `shop`.`orders` FORCE INDEX (`PRIMARY`) WHERE `id` IN (?, ?) LOCK IN SHARE MODE');
+    expect(buildApplyInsert({ ...spec, index: 'PRIMARY' }, true).sql).toBe('INSERT INTO `shop`.`_orders_gho` (`id`, `new``name`) SELECT `id`, `old name` FROM `shop`.`orders` FORCE INDEX (`PRIMARY`) WHERE `id` IN (?, ?) LOCK IN SHARE MODE');
+  });
+  it('awaits commits by a locking read of the keys, skipping locked rows where the server can', () => {
+    const spec = { source: t, ghost: g, pairs, sourceKey: ['id'], targetKey: ['id'], keys: [[1], [2]], index: 'PRIMARY' };
+    expect(buildLockKeys(spec)).toEqual({ sql: 'SELECT `id` FROM `shop`.`orders` FORCE INDEX (`PRIMARY`) WHERE `id` IN (?, ?) LOCK IN SHARE MODE', params: [1, 2] });
+    expect(buildLockKeys(spec, skipLockedClause('mariadb', 101106)).sql).toBe('SELECT `id` FROM `shop`.`orders` FORCE INDEX (`PRIMARY`) WHERE `id` IN (?, ?) LOCK IN SHARE MODE SKIP LOCKED');
+    expect(skipLockedClause('mariadb', 100511)).toBeNull();
+    expect(skipLockedClause('mysql', 80036)).toBe('FOR SHARE SKIP LOCKED');
+    expect(skipLockedClause('mysql', 50744)).toBeNull();
   });
   it('finds the stale ghost rows a batch collides with on another unique key', () => {
     const spec = { source: t, ghost: g, pairs, sourceKey: ['id'], targetKey: ['id'], keys: [[1], [2]], index: 'PRIMARY' };

@@ -33,10 +33,14 @@ export function buildApplyDelete(spec: ApplySpec): Sql {
  * from the ghost, so a duplicate can only come from another unique key of
  * the new shape; REPLACE would silently delete that other row.
  *
- * The read LOCKS IN SHARE MODE: a transaction is written to the binlog
- * before its InnoDB commit becomes visible, so a consistent read right after
- * its event can still see the old row. A locking read waits for the writer's
- * row locks, i.e. for the commit, and then reads the committed row.
+ * Visibility: a transaction is written to the binlog before its InnoDB
+ * commit becomes visible, so a consistent read right after its event can
+ * still see the old row. The applier first waits for the commits with
+ * locking reads of their own (buildLockKeys, autocommit); the INSERT's read
+ * is then a consistent read (READ COMMITTED, row binlog: InnoDB reads the
+ * source without locks), which sees them and holds no lock on the
+ * application's rows. `locking`: the read LOCKS IN SHARE MODE itself (the
+ * cut-over, whose LOCK TABLES already keeps every writer out).
  *
  * FORCE INDEX on the key: a batch listing a large share of a (small) table's
  * keys makes the optimizer prefer a full scan, and a locking scan waits for
@@ -46,11 +50,11 @@ export function buildApplyDelete(spec: ApplySpec): Sql {
  * migration's catch-up timeout then stalls the apply for good; with the key
  * index the read locks exactly the batch's keys.
  */
-export function buildApplyInsert(spec: ApplySpec): Sql {
+export function buildApplyInsert(spec: ApplySpec, locking: boolean): Sql {
   const k = keyIn(spec.sourceKey, spec.keys);
   const force = spec.index ? ` FORCE INDEX (${quoteIdent(spec.index)})` : '';
   return {
-    sql: `INSERT INTO ${qualified(spec.ghost)} (${cols(spec.pairs.map((p) => p.target))}) SELECT ${cols(spec.pairs.map((p) => p.source))} FROM ${qualified(spec.source)}${force} WHERE ${k.sql} LOCK IN SHARE MODE`,
+    sql: `INSERT INTO ${qualified(spec.ghost)} (${cols(spec.pairs.map((p) => p.target))}) SELECT ${cols(spec.pairs.map((p) => p.source))} FROM ${qualified(spec.source)}${force} WHERE ${k.sql}${locking ? ' LOCK IN SHARE MODE' : ''}`,
     params: k.params,
   };
 }
@@ -85,13 +89,29 @@ export function buildCollidingKeys(spec: ApplySpec & { uniqueKey: readonly strin
   };
 }
 
+/** The server's locking read that skips rows another transaction has locked, or null where there is none (MySQL 5.7, MariaDB before 10.6). */
+export type SkipLockedClause = 'LOCK IN SHARE MODE SKIP LOCKED' | 'FOR SHARE SKIP LOCKED' | null;
+
+export function skipLockedClause(flavor: 'mariadb' | 'mysql', versionNumber: number): SkipLockedClause {
+  if (flavor === 'mariadb') return versionNumber >= 100600 ? 'LOCK IN SHARE MODE SKIP LOCKED' : null;
+  return versionNumber >= 80001 ? 'FOR SHARE SKIP LOCKED' : null;
+}
+
 /**
- * A locking read of the batch's keys the copy has not reached (key columns
- * only): returns once every transaction that wrote them has committed (see
- * buildApplyInsert), so a chunk that starts afterwards sees those commits.
+ * A locking read of a batch's keys (key columns only): returns once every
+ * transaction that wrote them has committed (a writer's row locks are
+ * released only after its commit is visible), so a read or chunk that
+ * starts afterwards sees those commits.
+ *
+ * `clause` 'SKIP LOCKED': never waits; returns the keys no transaction holds
+ * now, whose writers have therefore committed. The keys it does not return
+ * are still locked by a writer, or deleted: the plain read of just those
+ * then waits. Run each in a statement of its own (autocommit): the shared
+ * locks last only as long as the read, and a hot row the application keeps
+ * updating is never held for a whole apply batch.
  */
-export function buildLockKeys(spec: ApplySpec): Sql {
+export function buildLockKeys(spec: ApplySpec, clause: SkipLockedClause = null): Sql {
   const k = keyIn(spec.sourceKey, spec.keys);
   const force = spec.index ? ` FORCE INDEX (${quoteIdent(spec.index)})` : '';
-  return { sql: `SELECT ${cols(spec.sourceKey)} FROM ${qualified(spec.source)}${force} WHERE ${k.sql} LOCK IN SHARE MODE`, params: k.params };
+  return { sql: `SELECT ${cols(spec.sourceKey)} FROM ${qualified(spec.source)}${force} WHERE ${k.sql} ${clause ?? 'LOCK IN SHARE MODE'}`, params: k.params };
 }

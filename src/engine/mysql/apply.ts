@@ -6,12 +6,13 @@
  * harmless.
  *
  * Visibility (DESIGN §2): a transaction is in the binlog before its commit is
- * visible, so every read of the original here LOCKS IN SHARE MODE: it waits
- * for the writer's row locks, i.e. for the commit. Every key of a batch is
- * read that way first (key columns only, before anything is written to the
- * ghost: see write()); the keys the copy had not reached are placed against
- * the copy only then (settle): a chunk that starts after this read sees the
- * commit.
+ * visible. Every key of a batch is therefore first read with a lock of its
+ * own (key columns only, before the batch's transaction: see awaitCommits),
+ * which waits for the writer's row locks, i.e. for the commit. Only then the
+ * keys the copy had not reached are placed against the copy (settle), so a
+ * chunk that starts afterwards sees the commit, and the rows are read by the
+ * INSERT's consistent read, which sees it too and locks nothing of the
+ * application's.
  *
  * Not REPLACE (as gh-ost applies): REPLACE deletes whatever ghost row
  * collides on ANY unique key, so a unique key the ALTER adds over duplicate
@@ -31,7 +32,8 @@ import type { CopyPlan } from '../../core/columns.js';
 import type { ApplySql, ApplyWork } from '../../core/change-applier.js';
 import type { KeyTuple, TableRef } from '../engine.js';
 import { qualified } from './ident.js';
-import { buildApplyDelete, buildApplyInsert, buildCollidingKeys, buildLockKeys } from './apply-sql.js';
+import { buildApplyDelete, buildApplyInsert, buildCollidingKeys, buildLockKeys, skipLockedClause, type SkipLockedClause } from './apply-sql.js';
+import { parseVersion } from './checks.js';
 import { BENIGN_WARNINGS, comparePositions, currentBinlogPosition, queryExec, queryRows, type BinlogPosition } from './connect.js';
 import type { BinlogStream } from './stream.js';
 import { ReconnectBudget } from '../../core/reconnect.js';
@@ -46,6 +48,8 @@ const DUP_LAG_MS = 120_000;
 const REFRESH_ROUNDS = 50;
 
 const tupleId = (k: KeyTuple) => JSON.stringify(k, (_n, v: unknown) => (typeof v === 'bigint' ? v.toString() : Buffer.isBuffer(v) ? v.toString('hex') : v));
+/** tupleId with numbers as text: a key from the binlog and the same key read back by SQL may differ in JS type only (a BIGINT). */
+const keyText = (k: readonly unknown[]) => tupleId(k.map((v) => (typeof v === 'number' || typeof v === 'bigint' ? String(v) : v)) as KeyTuple);
 
 export interface ApplierOptions {
   pool: Pool;
@@ -69,6 +73,8 @@ export class MysqlApplySql implements ApplySql {
   /** The keys of the last attempt's write, for finding what they collided with. */
   private lastKeys: readonly KeyTuple[] = [];
   private readonly uniqueKeys = new Map<string, string[] | null>();
+  /** The server's non-waiting locking read (undefined: not asked yet). */
+  private skipLocked: SkipLockedClause | undefined;
   /** Batches rolled back and retried, for the run's stats. */
   readonly retries = { lockRetries: 0, dupRetries: 0 };
 
@@ -211,20 +217,49 @@ export class MysqlApplySql implements ApplySql {
     return { source: this.o.source, ghost: this.o.ghost, pairs: plan.mapping.pairs, sourceKey: plan.sourceKey, targetKey: plan.targetKey, keys, index: plan.keyName };
   }
 
+  /**
+   * Returns once every transaction that wrote `keys` has committed (see
+   * buildLockKeys), in autocommit statements of their own: a shared lock is
+   * held only while its read runs. The keys free now are read without
+   * waiting (SKIP LOCKED); the plain read that may wait then covers only
+   * those a writer still holds (or that are deleted), so it never holds a
+   * batch's worth of the application's rows while it waits.
+   */
+  private async awaitCommits(conn: PoolConnection | Connection, keys: readonly KeyTuple[]): Promise<void> {
+    if (this.skipLocked === undefined) {
+      const { flavor, versionNumber } = parseVersion(String((await queryRows(conn, 'SELECT VERSION() AS v'))[0]?.v ?? ''));
+      this.skipLocked = skipLockedClause(flavor, versionNumber);
+    }
+    let wait = keys;
+    if (this.skipLocked) {
+      const q = buildLockKeys(this.spec(keys), this.skipLocked);
+      const [rows] = await conn.query({ sql: q.sql, rowsAsArray: true }, q.params);
+      const free = new Set((rows as unknown[][]).map(keyText));
+      wait = keys.filter((k) => !free.has(keyText(k)));
+    }
+    if (wait.length) {
+      const q = buildLockKeys(this.spec(wait));
+      await queryRows(conn, q.sql, q.params);
+    }
+  }
+
   private async write(conn: PoolConnection | Connection, work: ApplyWork, locked: boolean): Promise<void> {
+    // Wait for the commits of EVERY key first, then place the keys the copy
+    // may still read. Only then the ghost is written: an INSERT ... SELECT
+    // into a table with an AUTO_INCREMENT column holds the table's AUTO-INC
+    // lock to the end of the statement (innodb_autoinc_lock_mode=1,
+    // MariaDB's default), so an INSERT whose read waited for the
+    // application's row locks stalled every copy chunk behind it (measured:
+    // copy 14k rows/s under sysbench). Under the cut-over's LOCK TABLES
+    // (`locked`, autocommit off: the statements already form a transaction)
+    // no writer is left to wait for but those of the keys ahead, read as
+    // before, in the transaction.
+    const lockKeys = locked ? work.ahead : [...work.write, ...work.ahead, ...this.refresh];
+    if (!locked && lockKeys.length) await this.awaitCommits(conn, lockKeys);
     if (!locked) await conn.query('START TRANSACTION');
     try {
       let keys = work.write;
-      // Wait for the commits of EVERY key first (a plain locking read), then
-      // place the keys the copy may still read. Only then the ghost is written:
-      // an INSERT ... SELECT into a table with an AUTO_INCREMENT column holds
-      // the table's AUTO-INC lock to the end of the statement
-      // (innodb_autoinc_lock_mode=1, MariaDB's default), so an INSERT whose
-      // locking read waited for the application's row locks stalled every copy
-      // chunk behind it (measured: copy 14k rows/s under sysbench). Once the
-      // locks are ours, the INSERT's own locking read does not wait.
-      const lockKeys = locked ? work.ahead : [...work.write, ...work.ahead, ...this.refresh];
-      if (lockKeys.length) {
+      if (locked && lockKeys.length) {
         const lock = buildLockKeys(this.spec(lockKeys));
         await queryRows(conn, lock.sql, lock.params);
       }
@@ -237,7 +272,7 @@ export class MysqlApplySql implements ApplySql {
       if (keys.length) {
         const spec = this.spec(keys);
         const del = buildApplyDelete(spec);
-        const ins = buildApplyInsert(spec);
+        const ins = buildApplyInsert(spec, locked);
         await queryExec(conn, del.sql, del.params);
         const res = await queryExec(conn, ins.sql, ins.params);
         if (res.warningStatus > 0) {
