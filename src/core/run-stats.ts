@@ -50,7 +50,7 @@ export function newCopyStats(): CopyStats {
 }
 
 export function newApplyStats(): ApplyStats {
-  return { batches: 0, keys: 0, written: 0, leftToCopy: 0, requeued: 0, batchMs: 0, maxBatchMs: 0, maxBatchKeys: 0, lockRetries: 0, dupRetries: 0, windowWaitMs: 0, idleRounds: 0 };
+  return { batches: 0, keys: 0, written: 0, leftToCopy: 0, requeued: 0, batchMs: 0, maxBatchMs: 0, maxBatchKeys: 0, lockRetries: 0, dupRetries: 0, windowWaitMs: 0, idleRounds: 0, gatherMs: 0 };
 }
 
 /** One chunk's figures into the totals. */

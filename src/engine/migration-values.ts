@@ -86,6 +86,8 @@ export interface ApplyStats {
   visibleWaitMs?: number;
   /** Rounds where every queued key waited for a chunk in flight. */
   idleRounds: number;
+  /** Waiting for keys to gather before a small batch, while the copy runs (core/change-applier.ts GATHER_MS). */
+  gatherMs: number;
 }
 
 export interface LoadMeasurement {

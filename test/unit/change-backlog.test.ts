@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ChangeBacklog, keyId } from '../../src/core/change-backlog.js';
-import { ChangeApplier, type ApplyWork } from '../../src/core/change-applier.js';
+import { ChangeApplier, GATHER_MS, type ApplyWork } from '../../src/core/change-applier.js';
 import { CopyWindow, keyOrder } from '../../src/core/copy-window.js';
 import { createLogger } from '../../src/log.js';
 import type { KeyTuple } from '../../src/engine/engine.js';
@@ -188,5 +188,52 @@ describe('ChangeApplier', () => {
     await applier.applyOnce();
     expect(written).toEqual([['150'], ['10']]);
     expect(q.applied).toBe(10);
+  });
+
+  it('while the copy runs, a small batch waits for keys to gather; a full batch, or any once the copy is done, goes at once', async () => {
+    const q = backlog();
+    const w = new CopyWindow(keyOrder(['integer']));
+    const range = { after: null, upTo: ['100'] };
+    w.begin([range]);
+    const batches: { at: number; keys: KeyTuple[] }[] = [];
+    const sql = {
+      batchSize: () => 3,
+      async apply(work: ApplyWork): Promise<boolean> {
+        batches.push({ at: Date.now(), keys: [...work.write, ...work.settle()] });
+        return true;
+      },
+    };
+    const applier = new ChangeApplier({ backlog: q, window: w, sql, log, idle: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 5))) });
+    const until = async (n: number) => {
+      while (batches.length < n) await new Promise((r) => setTimeout(r, 2));
+    };
+    const add = (...ks: string[]) => {
+      for (const k of ks) q.add([k]);
+      q.commit(10 + batches.length);
+    };
+    applier.start();
+    try {
+      add('150'); // above the copy: applied
+      await until(1);
+      add('160');
+      await until(2);
+      // the second, small batch waited for more keys
+      expect(batches[1]!.at - batches[0]!.at).toBeGreaterThanOrEqual(GATHER_MS - 20);
+      add('170', '171', '172');
+      const t = Date.now();
+      await until(3);
+      // a full batch does not wait
+      expect(Date.now() - t).toBeLessThan(GATHER_MS / 2);
+      w.rangeDone(range);
+      add('180');
+      const t2 = Date.now();
+      await until(4);
+      // the copy is done: the catch-up is on the clock
+      expect(Date.now() - t2).toBeLessThan(GATHER_MS / 2);
+      expect(batches.map((b) => b.keys.map((k) => k[0]))).toEqual([['150'], ['160'], ['170', '171', '172'], ['180']]);
+      expect(applier.stats.gatherMs).toBeGreaterThan(0);
+    } finally {
+      await applier.stop();
+    }
   });
 });
