@@ -98,6 +98,48 @@ export interface ChildResult {
   stderr: string;
   wallMs: number;
   peakRssMb: number;
+  /** The child's own CPU time (user + system), its last reading before it exited. */
+  cpuMs: number;
+}
+
+/** Clock ticks per second of /proc's CPU times (USER_HZ: 100 on Linux). */
+const TICKS = 100;
+
+/** Busy CPU time of the whole machine so far, in core-seconds (/proc/stat: every process, the server's, the tool's and the load's). */
+export function machineBusyS(): number {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal
+  return ((f[0] ?? 0) + (f[1] ?? 0) + (f[2] ?? 0) + (f[5] ?? 0) + (f[6] ?? 0) + (f[7] ?? 0)) / TICKS;
+}
+
+/** A process's own CPU time (utime + stime) in ms, or null once it is gone. */
+function processCpuMs(pid: number | undefined): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / TICKS;
+  } catch {
+    return null;
+  }
+}
+
+/** What a run cost the machine: busy core-seconds while it ran, and the cores the load kept busy before it (under load). */
+export interface RunCpu {
+  /** The tool's own process (null: it ran inside the server, as the blocking ALTER). */
+  toolS: number | null;
+  machineS: number;
+  wallS: number;
+  /** Cores busy in the seconds before the tool (the load alone). */
+  coresBefore?: number;
+}
+
+/** Runs `run`, measuring the machine's busy CPU while it runs. */
+export async function withMachineCpu<T extends object>(run: () => Promise<T>): Promise<T & { cpu: RunCpu }> {
+  const c0 = machineBusyS();
+  const t0 = performance.now();
+  const r = await run();
+  const toolMs = (r as { cpuMs?: unknown }).cpuMs;
+  return { ...r, cpu: { toolS: typeof toolMs === 'number' ? toolMs / 1000 : null, machineS: machineBusyS() - c0, wallS: (performance.now() - t0) / 1000 } };
 }
 
 /** Runs a command to its end, polling /proc/<pid>/status for VmHWM (the kernel's own peak RSS). */
@@ -109,6 +151,7 @@ export async function runChild(cmd: string, args: string[], env: NodeJS.ProcessE
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   let peakKb = 0;
+  let cpuMs = 0;
   const poll = setInterval(() => {
     try {
       const m = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
@@ -116,13 +159,14 @@ export async function runChild(cmd: string, args: string[], env: NodeJS.ProcessE
     } catch {
       // exited
     }
+    cpuMs = processCpuMs(child.pid) ?? cpuMs;
   }, 25);
   const code = await new Promise<number | null>((resolve) => {
     child.on('error', () => resolve(-1));
     child.on('exit', (c) => resolve(c));
   });
   clearInterval(poll);
-  return { code, stdout, stderr, wallMs: performance.now() - t0, peakRssMb: Math.round(peakKb / 1024) };
+  return { code, stdout, stderr, wallMs: performance.now() - t0, peakRssMb: Math.round(peakKb / 1024), cpuMs };
 }
 
 /** ghostwright's own CLI from this checkout, with --json: the report comes back parsed. */
@@ -241,10 +285,16 @@ export function parsePgbenchLine(line: string): LoadSample | null {
 }
 
 /** Runs `tool` under a started load: `warmup` seconds before, then the tool; returns both windows. */
-export async function underLoad<T>(load: RunningLoad, warmupS: number, tool: () => Promise<T>): Promise<{ result: T; before: LoadWindow; during: LoadWindow }> {
-  await sleep(warmupS * 1000);
+export async function underLoad<T extends object>(load: RunningLoad, warmupS: number, tool: () => Promise<T>): Promise<{ result: T & { cpu: RunCpu }; before: LoadWindow; during: LoadWindow }> {
+  const settle = Math.min(2, warmupS - 1);
+  await sleep(settle * 1000);
+  const c0 = machineBusyS();
+  const w0 = performance.now();
+  await sleep((warmupS - settle) * 1000);
+  const coresBefore = (machineBusyS() - c0) / ((performance.now() - w0) / 1000);
   const t0 = load.now();
-  const result = await tool();
+  const measured = await withMachineCpu(tool);
+  const result = { ...measured, cpu: { ...measured.cpu, coresBefore } };
   const t1 = load.now();
   await sleep(1200); // the second in which the tool ended gets reported
   // The first 2 s of a load warm caches and connections: leave them out of "before".
@@ -263,6 +313,7 @@ export interface BenchRow {
   during?: LoadWindow;
   stallMs: number | string | null;
   peakRssMb: number | null;
+  cpu?: RunCpu;
   extra?: string;
   check: string;
 }
@@ -273,8 +324,8 @@ const f0 = (n: number) => (Number.isFinite(n) ? String(Math.round(n)) : '-');
 /** `peer`: the run every other run of the same load is compared with in the "x peer" column (pt-osc, pg_repack). */
 export function printTable(rows: BenchRow[], extraHeader: string | null, peer: string): void {
   const peerMs = (load: string) => rows.find((r) => r.load === load && r.run === peer)?.wallMs ?? null;
-  say(`| run | load | wall s | rows/s | x blocking | x ${peer} | load tps before -> during (kept) | load p95 ms before -> during (worst s) | errors | cut-over stall ms | peak RSS MB |${extraHeader ? ` ${extraHeader} |` : ''} check |`);
-  say(`|---|---|---|---|---|---|---|---|---|---|---|${extraHeader ? '---|' : ''}---|`);
+  say(`| run | load | wall s | rows/s | x blocking | x ${peer} | load tps before -> during (kept) | load p95 ms before -> during (worst s) | errors | cut-over stall ms | peak RSS MB | CPU s: tool / machine (cores busy before -> during) |${extraHeader ? ` ${extraHeader} |` : ''} check |`);
+  say(`|---|---|---|---|---|---|---|---|---|---|---|---|${extraHeader ? '---|' : ''}---|`);
   for (const r of rows) {
     const wall = r.wallMs === null ? '-' : (r.wallMs / 1000).toFixed(2);
     const rate = r.wallMs ? f0((r.rows * 1000) / r.wallMs) : '-';
@@ -285,8 +336,14 @@ export function printTable(rows: BenchRow[], extraHeader: string | null, peer: s
     const p95 = r.before && r.during && Number.isFinite(r.before.p95) ? `${f1(r.before.p95)} -> ${f1(r.during.p95)} (${f1(r.during.p95Worst)})` : '-';
     const errors = r.during ? String(r.during.errors) : '-';
     const stall = r.stallMs === null ? '-' : String(r.stallMs);
-    say(`| ${r.run} | ${r.load} | ${wall} | ${rate} | ${ratio} | ${peerRatio} | ${tps} | ${p95} | ${errors} | ${stall} | ${r.peakRssMb ?? '-'} |${extraHeader ? ` ${r.extra ?? '-'} |` : ''} ${r.check} |`);
+    say(`| ${r.run} | ${r.load} | ${wall} | ${rate} | ${ratio} | ${peerRatio} | ${tps} | ${p95} | ${errors} | ${stall} | ${r.peakRssMb ?? '-'} | ${cpuCell(r.cpu)} |${extraHeader ? ` ${r.extra ?? '-'} |` : ''} ${r.check} |`);
   }
+}
+
+function cpuCell(c: RunCpu | undefined): string {
+  if (!c) return '-';
+  const during = c.machineS / c.wallS;
+  return `${c.toolS === null ? '-' : c.toolS.toFixed(1)} / ${c.machineS.toFixed(1)} (${c.coresBefore === undefined ? '' : `${c.coresBefore.toFixed(2)} -> `}${during.toFixed(2)})`;
 }
 
 /** The last lines of a failed child's output, for the note under the table. */
@@ -306,7 +363,7 @@ export function statsLine(report: AlterReport | null, load: string): string {
     `in chunks ${c.chunkMs} ms + boundaries ${c.boundaryMs} ms (summed over workers), slowest ${c.maxChunkMs} ms; waited: window ${c.windowWaitMs} ms, ` +
     `throttle ${c.throttleWaitMs} ms${reasons ? ` (${reasons})` : ''}, backlog ${c.backlogWaitMs} ms, share ${c.shareRestMs} ms; ` +
     `apply ${a.batches} batches, ${a.keys} keys (${a.written} written, ${a.leftToCopy} left to the copy, ${a.requeued} requeued), ` +
-    `${a.batchMs} ms in batches (max ${a.maxBatchMs} ms, ${a.maxBatchKeys} keys), retries: ${a.lockRetries} lock, ${a.dupRetries} duplicate` +
+    `${a.batchMs} ms in batches (max ${a.maxBatchMs} ms, ${a.maxBatchKeys} keys), gathering ${a.gatherMs ?? 0} ms, retries: ${a.lockRetries} lock, ${a.dupRetries} duplicate` +
     `\n  wall time (${load}): ${phasesText(report?.phases, c.wall)}`
   );
 }

@@ -28,7 +28,7 @@ import { startSandbox, type Sandbox } from '../src/sandbox/index.js';
 import { applierRate } from './applier-hook.js';
 import {
   findTool, lastLines, loadWindow, parseArgs, parseSysbenchLine, printTable, runChild, runGhostwright, say, serverMemoryLine, serverMemoryOverrides, startLoadTool, statsLine, underLoad,
-  type BenchRow, type ChildResult, type RunningLoad,
+  type BenchRow, type ChildResult, type RunningLoad, withMachineCpu,
 } from './harness.js';
 import type { AlterReport } from '../src/core/report.js';
 
@@ -76,7 +76,7 @@ try {
   let blockingMs: number | null = null;
   for (const tool of args.skipIdle ? [] : tools) {
     await buildTable(engine, args.rows);
-    const r = await tool.run();
+    const r = await withMachineCpu(tool.run);
     if (tool.run === blocking) blockingMs = r.wallMs;
     rows.push({ ...r, run: tool.name, load: 'none', rows: args.rows, blockingMs, extra: verifyCell(tool.gw === true, null), check: await rowCheck(engine) });
     if (tool.gw) statLines.push(statsLine(lastReport, `${tool.name}, no load`));
@@ -128,9 +128,9 @@ async function ghostwright(extraFlags: string[]) {
   lastReport = res.report;
   if (res.report?.status !== 'done') {
     notes.push(`ghostwright failed: ${JSON.stringify(res.report?.error ?? lastLines(res.stderr))}`);
-    return { wallMs: null, stallMs: null, peakRssMb: res.peakRssMb };
+    return { wallMs: null, stallMs: null, peakRssMb: res.peakRssMb, cpuMs: res.cpuMs };
   }
-  return { wallMs: res.wallMs, stallMs: res.report.cutOverStallMs, peakRssMb: res.peakRssMb };
+  return { wallMs: res.wallMs, stallMs: res.report.cutOverStallMs, peakRssMb: res.peakRssMb, cpuMs: res.cpuMs };
 }
 
 async function ptOsc(bin: string) {
@@ -139,9 +139,9 @@ async function ptOsc(bin: string) {
   const res: ChildResult = await runChild(bin, ['--alter', CLAUSES, '--execute', '--recursion-method=none', '--charset=utf8mb4', ...(spec.password ? ['--password', spec.password] : []), dsn]);
   if (res.code !== 0) {
     notes.push(`pt-online-schema-change exited ${res.code}: ${lastLines(res.stdout + res.stderr)}`);
-    return { wallMs: null, stallMs: null, peakRssMb: res.peakRssMb };
+    return { wallMs: null, stallMs: null, peakRssMb: res.peakRssMb, cpuMs: res.cpuMs };
   }
-  return { wallMs: res.wallMs, stallMs: '-', peakRssMb: res.peakRssMb };
+  return { wallMs: res.wallMs, stallMs: '-', peakRssMb: res.peakRssMb, cpuMs: res.cpuMs };
 }
 
 function startSysbench(bin: string, s: ConnectionSpec, tableSize: number): RunningLoad {

@@ -28,7 +28,7 @@ import { silentLogger } from '../src/log.js';
 import { startSandbox, type Sandbox } from '../src/sandbox/index.js';
 import { applierRate } from './applier-hook.js';
 import {
-  findTool, lastLines, loadWindow, parseArgs, parsePgbenchLine, printTable, runChild, runGhostwright, say, serverMemoryLine, serverMemoryOverrides, sleep, startLoadTool, statsLine, underLoad, usage,
+  findTool, lastLines, loadWindow, parseArgs, parsePgbenchLine, printTable, runChild, runGhostwright, say, serverMemoryLine, serverMemoryOverrides, sleep, startLoadTool, statsLine, underLoad, usage, withMachineCpu,
   type BenchRow, type RunningLoad,
 } from './harness.js';
 import type { VerifyReport } from '../src/core/verify.js';
@@ -95,16 +95,16 @@ try {
     await buildTables(pgbench);
     before = await rowHash();
     const t0 = performance.now();
-    await engine.execute(`ALTER TABLE ${q(TABLE)} ${CLAUSES}`);
+    const { cpu } = await withMachineCpu(async () => ({ done: await engine.execute(`ALTER TABLE ${q(TABLE)} ${CLAUSES}`) }));
     blockingMs = performance.now() - t0;
-    rows.push({ run: 'blocking ALTER COLUMN TYPE', load: noLoad, wallMs: blockingMs, rows: nRows, blockingMs, stallMs: Math.round(blockingMs), peakRssMb: null, check: await hashCheck(before, true) });
+    rows.push({ run: 'blocking ALTER COLUMN TYPE', load: noLoad, wallMs: blockingMs, rows: nRows, blockingMs, stallMs: Math.round(blockingMs), peakRssMb: null, cpu, check: await hashCheck(before, true) });
     say('done: blocking ALTER, no load');
   }
 
   if (repack && picked('pg_repack')) {
     await buildTables(pgbench);
     before = await rowHash();
-    const r = await pgRepack(repack);
+    const r = await withMachineCpu(() => pgRepack(repack));
     rows.push({ ...r, run: 'pg_repack (no type change)', load: noLoad, rows: nRows, blockingMs, check: r.wallMs === null ? 'failed' : await hashCheck(before, false) });
     say('done: pg_repack, no load');
   }
@@ -113,7 +113,7 @@ try {
   for (const run of args.skipIdle ? [] : gwRuns) {
     await buildTables(pgbench);
     before = await rowHash();
-    const gw = await ghostwright(run.flags, 'no load');
+    const gw = await withMachineCpu(() => ghostwright(run.flags, 'no load'));
     rows.push({ ...gw, run: run.name, load: noLoad, rows: nRows, blockingMs, check: gw.wallMs === null ? 'failed' : await hashCheck(before, true) });
     verifyLines.push(`${run.name}, no load: ${describeVerify(lastVerify, gw.wallMs)}`);
     say(`done: ${run.name}, no load`);
@@ -189,9 +189,9 @@ async function ghostwright(extraFlags: string[], load: string) {
     const extra = (peakWal / 1048576).toFixed(1);
     if (res.report?.status !== 'done') {
       notes.push(`ghostwright failed: ${JSON.stringify(res.report?.error ?? lastLines(res.stderr))}`);
-      return { wallMs: null, stallMs: null, peakRssMb: res.peakRssMb, extra };
+      return { wallMs: null, stallMs: null, peakRssMb: res.peakRssMb, cpuMs: res.cpuMs, extra };
     }
-    return { wallMs: res.wallMs, stallMs: res.report.cutOverStallMs, peakRssMb: res.peakRssMb, extra };
+    return { wallMs: res.wallMs, stallMs: res.report.cutOverStallMs, peakRssMb: res.peakRssMb, cpuMs: res.cpuMs, extra };
   } finally {
     clearInterval(gauge);
   }
@@ -203,9 +203,9 @@ async function pgRepack(bin: string) {
   const res = await runChild(bin, [...conn, '-d', spec.database, '-t', `public.${TABLE}`, '--no-kill-backend'], env);
   if (res.code !== 0) {
     notes.push(`pg_repack exited ${res.code}: ${lastLines(res.stdout + res.stderr)}`);
-    return { wallMs: null, stallMs: null, peakRssMb: res.peakRssMb };
+    return { wallMs: null, stallMs: null, peakRssMb: res.peakRssMb, cpuMs: res.cpuMs };
   }
-  return { wallMs: res.wallMs, stallMs: '-', peakRssMb: res.peakRssMb };
+  return { wallMs: res.wallMs, stallMs: '-', peakRssMb: res.peakRssMb, cpuMs: res.cpuMs };
 }
 
 function startPgbench(bin: string): RunningLoad {
