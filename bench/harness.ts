@@ -30,6 +30,8 @@ export interface BenchArgs {
   serverMemory: string;
   pgVersion: string | undefined;
   pgBin: string | undefined;
+  /** --control S: a control run under load, no tool for S seconds: how the load's tps drifts on its own over as long a run. */
+  controlS: number | null;
 }
 
 export function parseArgs(argv: string[]): BenchArgs {
@@ -41,6 +43,9 @@ export function parseArgs(argv: string[]): BenchArgs {
   if (!Number.isInteger(rows) || rows < 1000) usage(`--rows must be a whole number >= 1000, got "${get('--rows')}"`);
   const warmup = Number(get('--warmup') ?? 10);
   if (!Number.isFinite(warmup) || warmup < 3) usage(`--warmup must be at least 3 seconds, got "${get('--warmup')}"`);
+  const control = get('--control');
+  const controlS = control === undefined ? null : Number(control);
+  if (controlS !== null && !(Number.isFinite(controlS) && controlS > 0)) usage(`--control takes seconds, got "${control}"`);
   const pgVersion = get('--pg-version');
   if (pgVersion !== undefined && !/^(15|16|17|18)$/.test(pgVersion)) usage(`--pg-version must be 15, 16, 17 or 18, got "${pgVersion}"`);
   return {
@@ -56,6 +61,7 @@ export function parseArgs(argv: string[]): BenchArgs {
     serverMemory: get('--server-memory') ?? DEFAULT_SERVER_MEMORY,
     pgVersion,
     pgBin: get('--pg-bin'),
+    controlS,
   };
 }
 
@@ -282,6 +288,18 @@ export function parsePgbenchLine(line: string): LoadSample | null {
   const m = /^progress:\s*([\d.]+)\s*s,\s*([\d.]+)\s*tps,\s*lat\s*([\d.]+)\s*ms(?:.*?(\d+)\s+failed)?/.exec(line);
   if (!m) return null;
   return { at: Math.round(Number(m[1])), tps: Number(m[2]), p95: NaN, errorsPerSec: Number(m[4] ?? 0) };
+}
+
+/** The control run (--control S): no tool, only S seconds of the load, measured like a tool's run. */
+export function controlRun(seconds: number): { name: string; run: () => Promise<Pick<BenchRow, 'wallMs' | 'stallMs' | 'peakRssMb'>>; gw?: true } {
+  return {
+    name: `control: no tool, ${seconds} s`,
+    run: async () => {
+      const t0 = performance.now();
+      await sleep(seconds * 1000);
+      return { wallMs: performance.now() - t0, stallMs: null, peakRssMb: null };
+    },
+  };
 }
 
 /** Runs `tool` under a started load: `warmup` seconds before, then the tool; returns both windows. */

@@ -13,7 +13,7 @@
  * installed are named in the output and skipped.
  *
  * Usage: npm run bench:mysql -- [--rows N] [--url mysql://...] [--warmup S] [--gw-flags "--max-share 50"] [--also "--max-share 25" ...] [--no-load] [--no-idle]
- *   [--only ghostwright,pt-online] [--gw-log FILE (ghostwright's debug log)]
+ *   [--only ghostwright,pt-online] [--gw-log FILE (ghostwright's debug log)] [--control S (a run under load with no tool, S seconds: the load's own drift)]
  */
 import { availableParallelism, loadavg } from 'node:os';
 import { mkdtempSync } from 'node:fs';
@@ -27,7 +27,7 @@ import { silentLogger } from '../src/log.js';
 import { startSandbox, type Sandbox } from '../src/sandbox/index.js';
 import { applierRate } from './applier-hook.js';
 import {
-  findTool, lastLines, loadWindow, parseArgs, parseSysbenchLine, printTable, runChild, runGhostwright, say, serverMemoryLine, serverMemoryOverrides, startLoadTool, statsLine, underLoad,
+  controlRun, findTool, lastLines, loadWindow, parseArgs, parseSysbenchLine, printTable, runChild, runGhostwright, say, serverMemoryLine, serverMemoryOverrides, startLoadTool, statsLine, underLoad,
   type BenchRow, type ChildResult, type RunningLoad, withMachineCpu,
 } from './harness.js';
 import type { AlterReport } from '../src/core/report.js';
@@ -83,7 +83,7 @@ try {
     say(`done: ${tool.name}, no load`);
   }
   if (sysbench && !args.skipLoad) {
-    for (const tool of tools) {
+    for (const tool of args.controlS ? [...tools, controlRun(args.controlS)] : tools) {
       await buildTable(engine, args.rows);
       const load = startSysbench(sysbench, spec, args.rows);
       let out: Awaited<ReturnType<typeof underLoad<Awaited<ReturnType<typeof tool.run>>>>>;
