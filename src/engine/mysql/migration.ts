@@ -81,7 +81,7 @@ export class MysqlMigration implements Migration, RowCopy {
       });
     }
     const stream = this.stream;
-    this.applySql = new MysqlApplySql({ pool: p.pool, session: (c) => this.rowSession(c), stream, source: p.request.table, ghost: p.ghost, plan: p.copy.plan, log: p.log });
+    this.applySql = new MysqlApplySql({ pool: p.pool, session: (c) => this.rowSession(c), stream, source: p.request.table, ghost: p.ghost, plan: p.copy.plan, changelog: p.changelog, log: p.log });
     this.applier = new ChangeApplier({ backlog: stream.queue, window: p.copy.window, sql: this.applySql, log: p.log, idle: (ms) => stream.waitForActivity(ms) });
     this.applier.start();
   }
