@@ -94,6 +94,9 @@ export function connectError(spec: ConnectionSpec, err: unknown): GhostwrightErr
   return new RefusedError('E_CONNECT', `cannot connect to ${where}: ${safe}`, { hint, cause: err });
 }
 
+/** A session the server ended: going down (admin_shutdown, crash_shutdown, cannot_connect_now), or pg_terminate_backend. */
+export const SESSION_ENDED_CODES: ReadonlySet<string> = new Set(['57P01', '57P02', '57P03']);
+
 /** pg's SQLSTATE of an error, if any. */
 export function sqlState(err: unknown): string | undefined {
   const code = (err as { code?: unknown })?.code;

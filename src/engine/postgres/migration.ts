@@ -21,7 +21,7 @@ import { trimGhost, writeCheckpointRow } from './resume.js';
 import { openPgVerifyPoint, recopyPgRange } from './verify.js';
 import { PgApplySql } from './apply.js';
 import { copyChunk, keyBounds, splitPoints } from './copy.js';
-import { serverStartTime, SESSION_LOSS_RETRIES, sessionLostServerUp, sqlState } from './connect.js';
+import { serverStartTime, SESSION_LOSS_RETRIES, SESSION_ENDED_CODES, sessionLostServerUp, sqlState } from './connect.js';
 import { DEFAULT_THROTTLE } from '../../core/options.js';
 import { cutOver } from './cutover.js';
 import type { GhostFk } from './ghost.js';
@@ -58,9 +58,6 @@ export interface PgMigrationParts {
   identityChanged: string | null;
   log: Logger;
 }
-
-/** A session ended by a server going down (admin_shutdown, crash_shutdown, cannot_connect_now), or by pg_terminate_backend. */
-const SHUTDOWN_CODES = new Set(['57P01', '57P02', '57P03']);
 
 /** How often, while the applier holds keys for the ghost's key index, their number and the WAL kept for them are checked. */
 const BUILD_WATCH_MS = 1000;
@@ -116,7 +113,7 @@ export class PgMigration implements Migration, RowCopy {
    * pg_terminate_backend does the same: a replay from the applied position.
    */
   private readonly sessionEnded = (err: unknown): void => {
-    if (!this.keyIndexed && !this.stopped && SHUTDOWN_CODES.has(sqlState(err) ?? '')) this.stream.cycle(`a session of ours ended (${sqlState(err)}): the server may be shutting down`);
+    if (!this.keyIndexed && !this.stopped && SESSION_ENDED_CODES.has(sqlState(err) ?? '')) this.stream.cycle(`a session of ours ended (${sqlState(err)}): the server may be shutting down`);
   };
 
   /**

@@ -20,7 +20,7 @@ import { LogicalReplicationService, type Pgoutput } from 'pg-logical-replication
 import type { ConnectionSpec } from '../../connection.js';
 import { GhostwrightError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { clientConfig, sqlState } from './connect.js';
+import { clientConfig, SESSION_ENDED_CODES, sqlState } from './connect.js';
 import { lsnBefore } from './lsn.js';
 
 type Plugin = Parameters<LogicalReplicationService['subscribe']>[0];
@@ -30,6 +30,8 @@ const MAX_BACKOFF_MS = 5_000;
 const MAX_LOSSES_PER_MINUTE = 10;
 /** Polls (2 ms apart) for the library to hand over what came before a keepalive. */
 const KEEPALIVE_SETTLE_TRIES = 50;
+/** The first START_REPLICATION is sent this often when the server ends its walsender (see start). */
+const FIRST_OPEN_TRIES = 5;
 /** How long one lost connection is retried before the stream fails (a 60 s server freeze must fit). */
 export const DEFAULT_RECONNECT_BUDGET_MS = 180_000;
 
@@ -70,9 +72,23 @@ export class ReplicationLink {
     private readonly on: LinkHandlers,
   ) {}
 
-  /** The first connection: a failure here is the caller's to report (no retries). */
-  start(timeoutMs: number): Promise<void> {
-    return this.open(timeoutMs);
+  /**
+   * The first connection. A failure here is the caller's to report, except a
+   * walsender the server ended as it started (pg_terminate_backend, an
+   * admin or crash shutdown: 57P01/02/03): the slot is there, so the same
+   * START_REPLICATION is sent again a few times, as after a loss.
+   */
+  async start(timeoutMs: number): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.open(timeoutMs);
+        return;
+      } catch (err) {
+        if (this.stopping || attempt >= FIRST_OPEN_TRIES || !SESSION_ENDED_CODES.has(sqlState(err) ?? '')) throw err;
+        this.cfg.log.warn({ err, attempt }, 'replication stream: the server ended the walsender as it started; opening it again');
+        await new Promise((r) => setTimeout(r, 200 * attempt));
+      }
+    }
   }
 
   /**
