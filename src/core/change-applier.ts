@@ -75,6 +75,15 @@ const PRUNE_MS = 100;
  */
 export const GATHER_MS = 200;
 
+/**
+ * TEST ONLY (GHOSTWRIGHT_TEST_GATHER_MS=0): batches as often as keys come,
+ * so that the window tests meet chunks in flight as often as they can.
+ */
+function gatherLimitMs(): number {
+  const v = process.env.GHOSTWRIGHT_TEST_GATHER_MS;
+  return v !== undefined && Number.isFinite(Number(v)) ? Number(v) : GATHER_MS;
+}
+
 export class ChangeApplier<P> {
   private running = false;
   private loop: Promise<void> | null = null;
@@ -82,6 +91,7 @@ export class ChangeApplier<P> {
   private busy: Promise<unknown> | null = null;
   /** When the last background batch ended (gatherMs). */
   private lastBatchAt = 0;
+  private readonly gatherLimit = gatherLimitMs();
   /** Ends the idle wait at stop(): the cut-over waits for the loop, and an idle wait was up to 50 ms of it. */
   private wakeOnStop: () => void = () => undefined;
   private readonly stopped = new Promise<void>((resolve) => (this.wakeOnStop = resolve));
@@ -166,7 +176,7 @@ export class ChangeApplier<P> {
   private gatherMs(): number {
     const { backlog, window } = this.p;
     if (window.copyDone || backlog.hasTruncate || backlog.size >= this.p.sql.batchSize()) return 0;
-    return Math.max(0, this.lastBatchAt + GATHER_MS - Date.now());
+    return Math.max(0, this.lastBatchAt + this.gatherLimit - Date.now());
   }
 
   /**

@@ -313,12 +313,15 @@ for (const d of ['mysql', 'postgres'] as const) {
           } else await both(w, t, `UPDATE {t} SET v = v + 1, s = ? WHERE id = ?`, [`${zone} ${i}`, id]);
         }, { pauseMs: 1 });
         if (rule === 'wrong') process.env.GHOSTWRIGHT_TEST_UNSAFE_WINDOW = 'trust-in-flight';
+        // A batch as soon as keys come (no gathering): batches then meet the chunk in flight as often as they can.
+        process.env.GHOSTWRIGHT_TEST_GATHER_MS = '0';
         let report: AlterReport;
         try {
           // Chunks grow from `chunk` rows (a long chunk time): each is in flight long enough for writers to land inside.
           report = await run(url, t, my ? 'MODIFY v BIGINT NOT NULL' : 'ALTER COLUMN v TYPE bigint', { chunkSize: chunk, chunkTimeMs: 2000, threads: 1 });
         } finally {
           delete process.env.GHOSTWRIGHT_TEST_UNSAFE_WINDOW;
+          delete process.env.GHOSTWRIGHT_TEST_GATHER_MS;
           await load.stop();
           polling = false;
           await poller;
