@@ -333,8 +333,13 @@ for (const d of ['mysql', 'postgres'] as const) {
         console.log(`[frontier ${d} ${rule}] zones ${JSON.stringify(zones)}, ${report.rowsCopied} rows copied in ${report.copyMs} ms`);
         const got = await rows(db, t, ['id', 'v', 's']);
         const want = await rows(db, `${t}_mirror`, ['id', 'v', 's']);
-        if (rule === 'real') expect(got).toEqual(want);
-        else expect(got).not.toEqual(want);
+        // Verification re-copies a range that differs before the cut-over: a write the applier lost
+        // shows there, even when the final table is whole again.
+        const recopied = report.verify?.recopiedChunks ?? 0;
+        if (rule === 'real') {
+          expect(got).toEqual(want);
+          expect(recopied).toBe(0);
+        } else expect(recopied > 0 || JSON.stringify(got) !== JSON.stringify(want)).toBe(true);
         await expectNoHelpers(db, t);
       });
     }
