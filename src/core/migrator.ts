@@ -155,16 +155,19 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps):
     };
     if (!options.execute) {
       let plan: CopyPlan;
+      let indexesAfterCopy: string[] | undefined;
       if (checkpoint) {
         plan = await validate(await online.attach!(checkpoint));
         await online.abort({ keepForResume: true });
       } else {
         const probed = await online.probeGhost();
         plan = await validate(probed);
+        indexesAfterCopy = options.deferIndexes === false ? [] : probed.deferredIndexes(plan);
         await probed.drop();
       }
       report.status = 'dry-run';
       report.plan = describePlan(original, plan, options, online.tables, warnings);
+      if (indexesAfterCopy) report.plan.indexesAfterCopy = indexesAfterCopy;
       return report;
     }
     const ghost = checkpoint ? await online.attach!(checkpoint) : await online.createGhost();

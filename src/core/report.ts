@@ -57,5 +57,7 @@ export interface AlterPlan {
   columnsDropped: string[];
   columnsAdded: string[];
   cutOver: string;
+  /** The ghost's indexes built once the copy is done (sorted once, not maintained row by row); empty: all kept through the copy. */
+  indexesAfterCopy?: string[];
   warnings: string[];
 }

@@ -130,6 +130,8 @@ export interface Ghost extends GhostShape {
 export interface ProbedGhost extends GhostShape {
   /** Drops what the probe left and closes the connections: this OnlineAlter is finished. */
   drop(): Promise<void>;
+  /** The ghost's indexes a run would build after the copy (unless --no-defer-indexes), by name. */
+  deferredIndexes(plan: CopyPlan): string[];
 }
 
 /** The running migration: the stream applies changes to the ghost while the copy fills it. */

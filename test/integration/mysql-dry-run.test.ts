@@ -110,6 +110,18 @@ describe.skipIf(!hasMysql())('MySQL dry run: private and unlogged', () => {
     expect(await checksum('orders')).toBe(sum);
   });
 
+  it('says which keys a run would build after the copy, as the run chooses them', async () => {
+    await db.query('CREATE TABLE keyed (id INT NOT NULL PRIMARY KEY, a INT NOT NULL, b INT NOT NULL, UNIQUE KEY u_b (b), KEY k_a (a))');
+    const run = (deferIndexes?: boolean) => runOnlineAlter(alterOptions({ url, table: 'keyed', alter: 'ADD INDEX k_ab (a, b)', ...(deferIndexes === undefined ? {} : { deferIndexes }) }), { log });
+    const report = await run();
+    expect(report.status).toBe('dry-run');
+    // PRIMARY and the unique key stay through the copy; the plain keys after them are built once it is done.
+    expect(report.plan?.indexesAfterCopy).toEqual(['k_a', 'k_ab']);
+    expect((await run(false)).plan?.indexesAfterCopy).toEqual([]);
+    // A SPATIAL key keeps every key through the copy (deferred-indexes.ts).
+    expect((await runOnlineAlter(alterOptions({ url, table: 'orders', alter: 'ADD COLUMN z INT NULL' }), { log })).plan?.indexesAfterCopy).toEqual([]);
+  });
+
   it('reads the temporary table as inspect reads the same shape from information_schema', async () => {
     const alter = "ADD COLUMN status VARCHAR(10) NOT NULL DEFAULT 'new', DROP INDEX k_name_price, ADD UNIQUE KEY uk_status_code (status, code)";
     await db.query(`CREATE TABLE shape_real LIKE orders`);

@@ -204,6 +204,7 @@ export function formatReport(r: AlterReport): string {
     );
     if (p.columnsAdded.length) lines.push(`  added:        ${p.columnsAdded.join(', ')} (take their defaults)`);
     if (p.columnsDropped.length) lines.push(`  dropped:      ${p.columnsDropped.join(', ')}`);
+    if (p.indexesAfterCopy) lines.push(`  indexes:      ${p.indexesAfterCopy.length ? `built after the copy: ${p.indexesAfterCopy.join(', ')}` : 'all kept through the copy'}`);
     lines.push(`  cut-over:     ${p.cutOver}`);
     for (const w of p.warnings) lines.push(`  warning:      ${w}`);
     lines.push('  (dry run: nothing changed; add --execute to migrate)');

@@ -30,8 +30,14 @@ export interface PrivateProof {
   flavor: string;
 }
 
+/** What the proof read of the temporary ghost: its shape, and its SHOW CREATE TABLE text (which keys a run would defer). */
+export interface ProvedGhost {
+  shape: TableInfo;
+  createTable: string;
+}
+
 /** Creates the temporary ghost, ALTERs it, reads its shape and drops it; nothing outside the session changes. */
-export async function proveAlterPrivately(p: PrivateProof): Promise<TableInfo> {
+export async function proveAlterPrivately(p: PrivateProof): Promise<ProvedGhost> {
   await refuseIfLogged(p.session);
   const temp = qualified(p.ghost);
   try {
@@ -51,7 +57,9 @@ export async function proveAlterPrivately(p: PrivateProof): Promise<TableInfo> {
         })
       );
     }
-    return await inspectTemporaryTable(p.session, p.ghost, p.flavor);
+    const shape = await inspectTemporaryTable(p.session, p.ghost, p.flavor);
+    const [create] = await queryRows(p.session, `SHOW CREATE TABLE ${temp}`);
+    return { shape, createTable: String(create?.['Create Table'] ?? '') };
   } finally {
     // TEMPORARY: never the real table of that name, if one exists.
     await queryExec(p.session, `DROP TEMPORARY TABLE IF EXISTS ${temp}`).catch(() => undefined);

@@ -16,14 +16,14 @@ import { alterPreflight } from './preflight.js';
 import { inspectTable } from './inspect.js';
 import { qualified } from './ident.js';
 import { buildCreateChangelog } from './sql.js';
-import { proveAlterPrivately } from './dry-run.js';
+import { proveAlterPrivately, type ProvedGhost } from './dry-run.js';
 import type { Checkpoint } from '../../core/checkpoint.js';
 import { checkBinlogAvailable, parsePosition, readMysqlCheckpoint } from './resume.js';
 import { MysqlLoadProbe } from './measure.js';
 import { MysqlMigration } from './migration.js';
 import { mysqlCopyPlan } from './plan.js';
 import { helperTables } from '../helper-tables.js';
-import { deferIndexes, GhostIndexes, readDeferredIndexes } from './deferred-indexes.js';
+import { chooseDeferred, deferIndexes, GhostIndexes, readDeferredIndexes } from './deferred-indexes.js';
 
 export interface MysqlAlterContext {
   spec: ConnectionSpec;
@@ -152,15 +152,23 @@ export class MysqlOnlineAlter implements OnlineAlter {
    */
   async probeGhost(): Promise<ProbedGhost> {
     const session = await openConnection(this.ctx.spec, { multipleStatements: false });
-    let ghost: TableInfo;
+    let proved: ProvedGhost;
     try {
-      ghost = await proveAlterPrivately({ session, original: this.ctx.request.table, ghost: this.ghost, alter: this.ctx.request.alter, flavor: this.ctx.info.flavor });
+      proved = await proveAlterPrivately({ session, original: this.ctx.request.table, ghost: this.ghost, alter: this.ctx.request.alter, flavor: this.ctx.info.flavor });
     } finally {
       await session.end().catch(() => undefined);
     }
     this.original ??= await inspectTable(this.pool, this.ctx.request.table, this.ctx.info.flavor);
     const original = this.original;
-    return { shape: ghost, checkPlan: (plan) => void mysqlCopyPlan(plan, original, ghost), drop: () => this.dropGhost() };
+    const ghost = proved.shape;
+    // The temporary table is InnoDB (dry-run.ts refuses other engines' limits alike); SHOW CREATE TABLE names its engine.
+    const engine = /\) ENGINE=(\w+)/.exec(proved.createTable)?.[1] ?? '';
+    return {
+      shape: ghost,
+      checkPlan: (plan) => void mysqlCopyPlan(plan, original, ghost),
+      deferredIndexes: (plan) => chooseDeferred(proved.createTable, ghost, engine, plan).map((i) => i.name),
+      drop: () => this.dropGhost(),
+    };
   }
 
   /** Dry run: nothing follows, so the connections close too. */

@@ -84,16 +84,24 @@ SELECT i.relname AS name, x.indisunique AS unique, ${INDEX_SHAPE} AS shape,
  */
 export async function deferGhostIndexes(pool: pg.Pool, original: TableRef, ghost: TableRef): Promise<DeferredIndex[]> {
   return inTransaction(pool, async (client) => {
-    const uniqueShapes = new Set((await namedIndexes(client, original)).map((i) => i.shape).filter((shape) => shape.startsWith('U ')));
-    const rows = await catalog<GhostIndexRow>(client, GHOST_INDEXES, [ghost.schema, ghost.name]);
     const deferred: DeferredIndex[] = [];
-    for (const r of rows) {
-      if (r.keep || (r.unique && !uniqueShapes.has(r.shape))) continue;
+    for (const r of await deferrable(client, original, ghost)) {
       await client.query(r.drop);
       deferred.push({ name: r.name, unique: r.unique, columns: r.columns, create: r.create.filter((s): s is string => s !== null && !/ IS NULL$/.test(s)) });
     }
     return deferred;
   });
+}
+
+/** The ghost's indexes deferGhostIndexes would drop (a dry run's report: its ghost lives in a transaction that is rolled back). */
+export async function deferrableIndexNames(client: pg.ClientBase, original: TableRef, ghost: TableRef): Promise<string[]> {
+  return (await deferrable(client, original, ghost)).map((r) => r.name);
+}
+
+async function deferrable(client: pg.ClientBase, original: TableRef, ghost: TableRef): Promise<GhostIndexRow[]> {
+  const uniqueShapes = new Set((await namedIndexes(client, original)).map((i) => i.shape).filter((shape) => shape.startsWith('U ')));
+  const rows = await catalog<GhostIndexRow>(client, GHOST_INDEXES, [ghost.schema, ghost.name]);
+  return rows.filter((r) => !(r.keep || (r.unique && !uniqueShapes.has(r.shape))));
 }
 
 /** The deferred indexes the ghost does not have (yet). */

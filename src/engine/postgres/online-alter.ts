@@ -28,7 +28,7 @@ import { PgMigration } from './migration.js';
 import { pgCopyPlan, type PgCopyPlan } from './plan.js';
 import { windowKeptOn } from './revert-point.js';
 import { helperTables } from '../helper-tables.js';
-import { buildIndexes, deferGhostIndexes, markKeyIndex, missingIndexes, safeToBuild, type DeferredIndex } from './deferred-indexes.js';
+import { buildIndexes, deferGhostIndexes, deferrableIndexNames, markKeyIndex, missingIndexes, safeToBuild, type DeferredIndex } from './deferred-indexes.js';
 
 export interface PgAlterDeps {
   spec: ConnectionSpec;
@@ -145,16 +145,23 @@ export class PgOnlineAlter implements OnlineAlter {
     const client = await this.pool.connect();
     let original: TableInfo | null = this.originalInfo;
     let ghost: TableInfo;
+    let deferred: string[] = [];
     try {
       ghost = await probeGhost(client, { original: this.original, ghost: this.ghost, changelog: this.changelog }, this.deps.request.alter, this.deps.request.cutOverLockTimeoutMs, async (c) => {
         original ??= await inspectTable(c, this.original);
+        deferred = await deferrableIndexNames(c, this.original, this.ghost);
         return inspectTable(c, this.ghost);
       });
     } finally {
       client.release();
     }
     const shapes = { original: original!, ghost };
-    return { shape: ghost, checkPlan: (plan) => void pgCopyPlan(plan, { ...shapes, alter: this.deps.request.alter, originalRef: this.original, ghostRef: this.ghost }), drop: () => this.closePools() };
+    return {
+      shape: ghost,
+      checkPlan: (plan) => void pgCopyPlan(plan, { ...shapes, alter: this.deps.request.alter, originalRef: this.original, ghostRef: this.ghost }),
+      deferredIndexes: () => deferred,
+      drop: () => this.closePools(),
+    };
   }
 
   private async startStream(plan: CopyPlan, copy: PgCopyPlan, ghostInfo: TableInfo, resumeFrom?: Checkpoint): Promise<PgMigration> {
