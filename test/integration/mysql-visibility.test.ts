@@ -18,6 +18,7 @@ import mysql from 'mysql2/promise';
 import { parseConnectionUrl } from '../../src/connection.js';
 import { MysqlApplySql } from '../../src/engine/mysql/apply.js';
 import { buildCreateChangelog } from '../../src/engine/mysql/sql.js';
+import { parseVersion } from '../../src/engine/mysql/checks.js';
 import type { BinlogStream } from '../../src/engine/mysql/stream.js';
 import { silentLogger } from '../../src/log.js';
 import { databaseOf, dropDatabase, freshDatabase, hasMysql } from '../helpers/servers.js';
@@ -110,6 +111,7 @@ describe.skipIf(!hasMysql())('MySQL/MariaDB: the apply sees every commit the str
     for (let id = 1; id <= ROWS; id++) await admin.query('INSERT INTO hot (id, v) VALUES (?, 0)', [id]);
     const db = databaseOf(url);
     await admin.query(buildCreateChangelog({ schema: db, name: '_hot_ghc' }).sql);
+    const [[{ version }]] = (await admin.query('SELECT VERSION() AS version')) as unknown as [[{ version: string }]];
     await admin.end();
     const apply = new MysqlApplySql({
       pool: undefined as unknown as mysql.Pool,
@@ -119,6 +121,7 @@ describe.skipIf(!hasMysql())('MySQL/MariaDB: the apply sees every commit the str
       ghost: { schema: db, name: '_hot_gho' },
       plan: undefined as unknown as ConstructorParameters<typeof MysqlApplySql>[0]['plan'],
       changelog: { schema: db, name: '_hot_ghc' },
+      server: parseVersion(String(version)),
       log: silentLogger,
     });
     const control = await probe(async () => undefined);

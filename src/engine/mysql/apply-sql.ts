@@ -35,9 +35,9 @@ export function buildApplyDelete(spec: ApplySpec): Sql {
  *
  * Visibility: a transaction is written to the binlog before its InnoDB
  * commit becomes visible, so a consistent read right after its event can
- * still see the old row. The applier first waits for the commits with
- * locking reads of their own (buildLockKeys, autocommit); the INSERT's read
- * is then a consistent read (READ COMMITTED, row binlog: InnoDB reads the
+ * still see the old row. The applier first makes the commits visible
+ * (MysqlApplySql.awaitCommits: a barrier write, or locking reads of their
+ * own, buildLockKeys); the INSERT's read is then a consistent read (READ COMMITTED, row binlog: InnoDB reads the
  * source without locks), which sees them and holds no lock on the
  * application's rows. `locking`: the read LOCKS IN SHARE MODE itself (the
  * cut-over, whose LOCK TABLES already keeps every writer out).

@@ -30,10 +30,9 @@ import type { Logger } from '../../log.js';
 import { GhostwrightError } from '../../errors.js';
 import type { CopyPlan } from '../../core/columns.js';
 import type { ApplySql, ApplyWork } from '../../core/change-applier.js';
-import type { KeyTuple, TableRef } from '../engine.js';
+import type { KeyTuple, ServerInfo, TableRef } from '../engine.js';
 import { qualified } from './ident.js';
 import { buildApplyDelete, buildApplyInsert, buildCollidingKeys, buildLockKeys, skipLockedClause, type SkipLockedClause } from './apply-sql.js';
-import { parseVersion } from './checks.js';
 import { buildChangelogWrite } from './sql.js';
 import { BENIGN_WARNINGS, comparePositions, currentBinlogPosition, queryExec, queryRows, type BinlogPosition } from './connect.js';
 import type { BinlogStream } from './stream.js';
@@ -66,6 +65,8 @@ export interface ApplierOptions {
   plan: CopyPlan;
   /** The run's changelog: the barrier's row (awaitCommits). Without it, commits are awaited by locking reads. */
   changelog?: TableRef;
+  /** The server (its flavor and version decide how commits are awaited). */
+  server: Pick<ServerInfo, 'flavor' | 'versionNumber'>;
   log: Logger;
 }
 
@@ -80,10 +81,10 @@ export class MysqlApplySql implements ApplySql {
   /** The keys of the last attempt's write, for finding what they collided with. */
   private lastKeys: readonly KeyTuple[] = [];
   private readonly uniqueKeys = new Map<string, string[] | null>();
-  /** The server's non-waiting locking read (undefined: not asked yet). */
-  private skipLocked: SkipLockedClause | undefined;
+  /** The server's non-waiting locking read, if it has one. */
+  private readonly skipLocked: SkipLockedClause;
   /** The server commits in binlog order (MariaDB always; MySQL with binlog_order_commits=ON), as of orderCheckedAt. */
-  private ordered = false;
+  private ordered: boolean;
   private orderCheckedAt = 0;
   private barriers = 0;
   /** Batches rolled back and retried, for the run's stats. */
@@ -92,7 +93,11 @@ export class MysqlApplySql implements ApplySql {
   /** A short loss of the server is ridden out (core/reconnect.ts). */
   private readonly lost = new ReconnectBudget();
 
-  constructor(private readonly o: ApplierOptions) {}
+  constructor(private readonly o: ApplierOptions) {
+    const mariadb = o.server.flavor === 'mariadb';
+    this.skipLocked = skipLockedClause(mariadb ? 'mariadb' : 'mysql', o.server.versionNumber);
+    this.ordered = mariadb;
+  }
 
   /** After a duplicate, take everything: the row that conflicts is likely queued too. */
   batchSize(): number {
@@ -256,10 +261,6 @@ export class MysqlApplySql implements ApplySql {
       await queryExec(conn, w.sql, w.params);
       return;
     }
-    if (this.skipLocked === undefined) {
-      const { flavor, versionNumber } = parseVersion(String((await queryRows(conn, 'SELECT VERSION() AS v'))[0]?.v ?? ''));
-      this.skipLocked = skipLockedClause(flavor, versionNumber);
-    }
     let wait = keys;
     if (this.skipLocked) {
       const q = buildLockKeys(this.spec(keys), this.skipLocked);
@@ -273,11 +274,10 @@ export class MysqlApplySql implements ApplySql {
     }
   }
 
+  /** MariaDB always commits in binlog order; MySQL's setting is read again every ORDER_CHECK_MS. */
   private async commitsOrdered(conn: PoolConnection | Connection): Promise<boolean> {
-    if (Date.now() - this.orderCheckedAt < ORDER_CHECK_MS) return this.ordered;
-    const v = String((await queryRows(conn, 'SELECT VERSION() AS v'))[0]?.v ?? '');
-    if (parseVersion(v).flavor === 'mariadb') this.ordered = true;
-    else this.ordered = Number((await queryRows(conn, 'SELECT @@GLOBAL.binlog_order_commits AS o'))[0]?.o) === 1;
+    if (this.o.server.flavor === 'mariadb' || Date.now() - this.orderCheckedAt < ORDER_CHECK_MS) return this.ordered;
+    this.ordered = Number((await queryRows(conn, 'SELECT @@GLOBAL.binlog_order_commits AS o'))[0]?.o) === 1;
     this.orderCheckedAt = Date.now();
     return this.ordered;
   }

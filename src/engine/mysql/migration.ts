@@ -10,7 +10,7 @@ import type { ConnectionSpec } from '../../connection.js';
 import type { Logger } from '../../log.js';
 import { GhostwrightError } from '../../errors.js';
 import { ChangeApplier } from '../../core/change-applier.js';
-import type { AlterRequest, ChunkResult, CopyRange, CutOverResult, KeyTuple, Migration, RowCopy, StreamStats, TableInfo, TableRef, VerifyPoint } from '../engine.js';
+import type { AlterRequest, ChunkResult, CopyRange, CutOverResult, KeyTuple, Migration, RowCopy, ServerInfo, StreamStats, TableInfo, TableRef, VerifyPoint } from '../engine.js';
 import { openMysqlVerifyPoint, recopyMysqlRange } from './verify.js';
 import { comparePositions, currentBinlogPosition, formatPosition, queryExec, type BinlogPosition } from './connect.js';
 import { qualified } from './ident.js';
@@ -39,6 +39,8 @@ export interface MysqlMigrationParts {
   changelog: TableRef;
   /** The ghost's secondary keys deferred until the copy is done (deferred-indexes.ts). */
   indexes: GhostIndexes;
+  /** The server (MysqlApplySql: how commits are awaited). */
+  server: ServerInfo;
   /** The run's connections are closed (OnlineAlter.abort/cleanup): checkpoints are no-ops. */
   closed: () => boolean;
   log: Logger;
@@ -81,7 +83,7 @@ export class MysqlMigration implements Migration, RowCopy {
       });
     }
     const stream = this.stream;
-    this.applySql = new MysqlApplySql({ pool: p.pool, session: (c) => this.rowSession(c), stream, source: p.request.table, ghost: p.ghost, plan: p.copy.plan, changelog: p.changelog, log: p.log });
+    this.applySql = new MysqlApplySql({ pool: p.pool, session: (c) => this.rowSession(c), stream, source: p.request.table, ghost: p.ghost, plan: p.copy.plan, changelog: p.changelog, server: p.server, log: p.log });
     this.applier = new ChangeApplier({ backlog: stream.queue, window: p.copy.window, sql: this.applySql, log: p.log, idle: (ms) => stream.waitForActivity(ms) });
     this.applier.start();
   }

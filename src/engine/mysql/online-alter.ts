@@ -133,7 +133,7 @@ export class MysqlOnlineAlter implements OnlineAlter {
         // The ghost is still empty here (a fresh run): its deferrable keys go now, and come back once the copy is done.
         const deferred = resumeFrom ? await readDeferredIndexes(this.pool, this.changelog) : request.deferIndexes === false ? [] : await deferIndexes({ pool: this.pool, ghost: this.ghost, ghostInfo: shapes.ghost, changelog: this.changelog, plan, log });
         const indexes = new GhostIndexes({ pool: this.pool, ghost: this.ghost, deferred, log });
-        const m = new MysqlMigration({ spec, pool: this.pool, request, copy, original: shapes.original, ghostInfo: shapes.ghost, ghost: this.ghost, old: this.oldTable, changelog: this.changelog, indexes, closed: () => this.closed, log });
+        const m = new MysqlMigration({ spec, pool: this.pool, request, copy, original: shapes.original, ghostInfo: shapes.ghost, ghost: this.ghost, old: this.oldTable, changelog: this.changelog, indexes, server: this.ctx.info, closed: () => this.closed, log });
         this.migration = m;
         await m.start(resumeFrom?.streamPosition);
         if (resumeFrom) {

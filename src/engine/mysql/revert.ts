@@ -160,7 +160,7 @@ export class MysqlRevert implements RevertJob {
       throw new GhostwrightError('E_STREAM', `cannot read the binary log from ${formatPosition(point.from)}: ${(err as Error).message}`, { cause: err });
     }
     const stream = this.stream;
-    this.applySql = new MysqlApplySql({ pool: this.pool, session: (c) => this.rowSession(c), stream, source: t, ghost: this.ghost, plan, log: this.ctx.log });
+    this.applySql = new MysqlApplySql({ pool: this.pool, session: (c) => this.rowSession(c), stream, source: t, ghost: this.ghost, plan, server: this.ctx.info, log: this.ctx.log });
     this.window.begin([]);
     this.applier = new ChangeApplier({ backlog: stream.queue, window: this.window, sql: this.applySql, log: this.ctx.log, idle: (ms) => stream.waitForActivity(ms) });
     this.applier.start();
