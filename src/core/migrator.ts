@@ -162,7 +162,7 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps):
       } else {
         const probed = await online.probeGhost();
         plan = await validate(probed);
-        indexesAfterCopy = options.deferIndexes === false ? [] : probed.deferredIndexes(plan);
+        indexesAfterCopy = probed.deferredIndexes(plan);
         await probed.drop();
       }
       report.status = 'dry-run';

@@ -130,7 +130,7 @@ export interface Ghost extends GhostShape {
 export interface ProbedGhost extends GhostShape {
   /** Drops what the probe left and closes the connections: this OnlineAlter is finished. */
   drop(): Promise<void>;
-  /** The ghost's indexes a run would build after the copy (unless --no-defer-indexes), by name. */
+  /** The ghost's indexes a run would build after the copy, by name (none with --no-defer-indexes). */
   deferredIndexes(plan: CopyPlan): string[];
 }
 

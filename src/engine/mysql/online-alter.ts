@@ -161,12 +161,13 @@ export class MysqlOnlineAlter implements OnlineAlter {
     this.original ??= await inspectTable(this.pool, this.ctx.request.table, this.ctx.info.flavor);
     const original = this.original;
     const ghost = proved.shape;
-    // The temporary table is InnoDB (dry-run.ts refuses other engines' limits alike); SHOW CREATE TABLE names its engine.
+    // SHOW CREATE TABLE names the temporary table's engine (LIKE keeps the original's).
     const engine = /\) ENGINE=(\w+)/.exec(proved.createTable)?.[1] ?? '';
     return {
       shape: ghost,
       checkPlan: (plan) => void mysqlCopyPlan(plan, original, ghost),
-      deferredIndexes: (plan) => chooseDeferred(proved.createTable, ghost, engine, plan).map((i) => i.name),
+      // The run's rule (the ghost's startStream): nothing deferred with --no-defer-indexes, else chooseDeferred.
+      deferredIndexes: (plan) => (this.ctx.request.deferIndexes === false ? [] : chooseDeferred(proved.createTable, ghost, engine, plan).map((i) => i.name)),
       drop: () => this.dropGhost(),
     };
   }

@@ -149,7 +149,8 @@ export class PgOnlineAlter implements OnlineAlter {
     try {
       ghost = await probeGhost(client, { original: this.original, ghost: this.ghost, changelog: this.changelog }, this.deps.request.alter, this.deps.request.cutOverLockTimeoutMs, async (c) => {
         original ??= await inspectTable(c, this.original);
-        deferred = await deferrableIndexNames(c, this.original, this.ghost);
+        // The run's rule (createGhost): nothing deferred with --no-defer-indexes.
+        if (this.deps.request.deferIndexes !== false) deferred = await deferrableIndexNames(c, this.original, this.ghost);
         return inspectTable(c, this.ghost);
       });
     } finally {
