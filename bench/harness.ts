@@ -378,7 +378,7 @@ export function statsLine(report: AlterReport | null, load: string): string {
   const reasons = Object.entries(c.throttleReasons).map(([r, ms]) => `${r} ${ms} ms`).join(', ');
   return (
     `ghostwright stats (${load}): copy ${c.chunks} chunks, ${c.firstChunkRows}->${c.maxChunkRows} rows (last ${c.lastChunkRows}), ` +
-    `in chunks ${c.chunkMs} ms + boundaries ${c.boundaryMs} ms (summed over workers), slowest ${c.maxChunkMs} ms; waited: window ${c.windowWaitMs} ms, ` +
+    `in chunks ${c.chunkMs} ms + boundaries ${c.boundaryMs} ms (summed over workers; ${c.spanChunks ?? 0} chunks' ends by key arithmetic, not read), slowest ${c.maxChunkMs} ms; waited: window ${c.windowWaitMs} ms, ` +
     `throttle ${c.throttleWaitMs} ms${reasons ? ` (${reasons})` : ''}, backlog ${c.backlogWaitMs} ms, share ${c.shareRestMs} ms; ` +
     `apply ${a.batches} batches, ${a.keys} keys (${a.written} written, ${a.leftToCopy} left to the copy, ${a.requeued} requeued), ` +
     `${a.batchMs} ms in batches (max ${a.maxBatchMs} ms, ${a.maxBatchKeys} keys), gathering ${a.gatherMs ?? 0} ms, retries: ${a.lockRetries} lock, ${a.dupRetries} duplicate` +

@@ -10,6 +10,8 @@
  * Spirit's dynamic chunker aims at the same target time (500 ms) but grows by
  * at most 1.5x a step; a copy of 1M rows is over before that has settled.
  */
+import type { KeyTuple } from '../engine/engine.js';
+
 export interface ChunkerLimits {
   min: number;
   max: number;
@@ -28,4 +30,42 @@ export function nextChunkSize(size: number, elapsedMs: number, rows: number, lim
   else factor = 1 + (ratio - 1) / 2;
   const next = Math.round(size * factor);
   return Math.min(limits.max, Math.max(limits.min, next));
+}
+
+/**
+ * A chunk's end by arithmetic instead of a boundary read, for a copy key that
+ * is one integer column.
+ *
+ * The boundary read (the key `size` rows ahead: an index walk over the
+ * chunk's keys) was a fifth of the copy's server time on 1M pgbench rows
+ * under load (PostgreSQL 17: 1215 of 5711 ms summed over workers). An
+ * integer key holds at most one row per value, so the span (after, after +
+ * size] holds at most `size` rows: a chunk is never larger than asked, only
+ * smaller where the key has gaps. So the span is used only while the key is
+ * dense where the copy is: the last chunk held at least DENSE_KEY rows per key
+ * value. After a sparse chunk (gaps, a deleted stretch) the next end is read
+ * again, which steps over the gap at once.
+ */
+export const DENSE_KEY = 0.5;
+
+/** A chunk the copier ran: (after, last] held `rows` rows. */
+export interface ChunkSpan {
+  after: KeyTuple | null;
+  last: KeyTuple | null;
+  rows: number;
+}
+
+/**
+ * The next chunk's end after `previous`, for an integer key: a key value
+ * (`value` writes it as the engine binds it), null for "to the range's end"
+ * (the span reaches upTo), or undefined when it must be read (no dense
+ * previous chunk, or no upper bound).
+ */
+export function arithmeticEnd(previous: ChunkSpan | null, upTo: KeyTuple | null, size: number, value: (v: bigint) => unknown): KeyTuple | null | undefined {
+  if (!previous || previous.after === null || previous.last === null || upTo === null) return undefined;
+  const from = BigInt(String(previous.last[0]));
+  const span = from - BigInt(String(previous.after[0]));
+  if (span <= 0n || previous.rows < DENSE_KEY * Number(span)) return undefined;
+  const end = from + BigInt(Math.max(1, Math.floor(size)));
+  return end >= BigInt(String(upTo[0])) ? null : [value(end)];
 }

@@ -5,8 +5,8 @@
  * holds back while the stream's backlog is above its high-water mark.
  */
 import pLimit from 'p-limit';
-import type { CopyRange, KeyTuple, Migration, RowCopy } from '../engine/engine.js';
-import { DEFAULT_LIMITS, nextChunkSize } from './chunker.js';
+import type { ChunkResult, CopyRange, KeyTuple, Migration, RowCopy } from '../engine/engine.js';
+import { arithmeticEnd, DEFAULT_LIMITS, nextChunkSize, type ChunkSpan } from './chunker.js';
 import type { AlterOptions } from './options.js';
 import type { MigrationSupervisor } from './supervisor.js';
 import { remainingRanges, type RangeProgress } from './checkpoint.js';
@@ -89,6 +89,8 @@ async function copyRange(
   let cursor: CopyRange = { ...range };
   let copied = 0;
   let size = live.settings.chunkSize;
+  /** The last chunk, for an integer key's next end by arithmetic (chunker.ts). */
+  let previous: ChunkSpan | null = null;
   for (;;) {
     const reason = live.progress.throttleReason;
     let t = Date.now();
@@ -104,12 +106,13 @@ async function copyRange(
     wall?.span('backlog', t, now);
     // A DBA's `chunk-size=N` on the socket wins over the adaptive size.
     if (live.settings.chunkSize !== options.chunkSize && live.settings.chunkSize !== size) size = live.settings.chunkSize;
+    const end: KeyTuple | null | undefined = copy.integerKey ? arithmeticEnd(previous, cursor.upTo, size, copy.integerKey) : undefined;
     const t0 = Date.now();
-    const chunk = await copy.copyChunk(cursor, size);
+    const chunk: ChunkResult = end === undefined ? await copy.copyChunk(cursor, size) : await copy.copyChunk(cursor, size, end);
     const t1 = Date.now();
     // Busy: the server worked for this chunk (its boundary read included); waiting for the window is not work.
     const busyMs = t1 - t0 - (chunk.windowWaitMs ?? 0);
-    if (stats) countChunk(stats, { size, rows: chunk.rows, ms: busyMs - (chunk.boundaryMs ?? 0), boundaryMs: chunk.boundaryMs ?? 0, windowWaitMs: chunk.windowWaitMs ?? 0 });
+    if (stats) countChunk(stats, { size, rows: chunk.rows, ms: busyMs - (chunk.boundaryMs ?? 0), boundaryMs: chunk.boundaryMs ?? 0, windowWaitMs: chunk.windowWaitMs ?? 0, span: end !== undefined });
     if (wall) {
       // copyChunk reads the boundary, then waits for the window, then inserts.
       const b = t0 + (chunk.boundaryMs ?? 0);
@@ -124,7 +127,9 @@ async function copyRange(
     committed(chunk.last, chunk.rows);
     if (!chunk.last) return copied;
     await afterChunk?.();
-    if (live.settings.chunkSize === options.chunkSize) size = nextChunkSize(size, busyMs, chunk.rows, limits);
+    // A span of `size` key values is as full as the key is dense: sized by its time, like a full chunk.
+    if (live.settings.chunkSize === options.chunkSize) size = nextChunkSize(size, busyMs, end ? size : chunk.rows, limits);
+    previous = { after: cursor.after, last: chunk.last, rows: chunk.rows };
     t = Date.now();
     await supervisor.restAfterChunk(busyMs);
     now = Date.now();

@@ -18,6 +18,8 @@ export interface CopyStats {
   chunkMs: number;
   /** Time finding each chunk's upper key. */
   boundaryMs: number;
+  /** Chunks whose end was a span of key values, not read (an integer key, core/chunker.ts arithmeticEnd). */
+  spanChunks: number;
   /** Chunks waiting for the copy window (an exclusive batch or the cut-over). */
   windowWaitMs: number;
   /** Waiting for the throttler, by reason (max-load, lag, flag file, ...). */
@@ -44,7 +46,7 @@ export interface RunStats {
 
 export function newCopyStats(): CopyStats {
   return {
-    chunks: 0, rows: 0, chunkMs: 0, boundaryMs: 0, windowWaitMs: 0, throttleWaitMs: 0, throttleReasons: {}, backlogWaitMs: 0, shareRestMs: 0,
+    chunks: 0, rows: 0, chunkMs: 0, boundaryMs: 0, spanChunks: 0, windowWaitMs: 0, throttleWaitMs: 0, throttleReasons: {}, backlogWaitMs: 0, shareRestMs: 0,
     firstChunkRows: 0, maxChunkRows: 0, lastChunkRows: 0, maxChunkMs: 0,
   };
 }
@@ -54,8 +56,9 @@ export function newApplyStats(): ApplyStats {
 }
 
 /** One chunk's figures into the totals. */
-export function countChunk(s: CopyStats, c: { size: number; rows: number; ms: number; boundaryMs: number; windowWaitMs: number }): void {
+export function countChunk(s: CopyStats, c: { size: number; rows: number; ms: number; boundaryMs: number; windowWaitMs: number; span?: boolean }): void {
   s.chunks++;
+  if (c.span) s.spanChunks++;
   s.rows += c.rows;
   s.chunkMs += c.ms;
   s.boundaryMs += c.boundaryMs;

@@ -188,6 +188,17 @@ export interface Migration {
 
 /** The copy, once its ranges are known (Migration.beginCopy). */
 export interface RowCopy {
-  /** Copies the next chunk of the range: rows with key > after (and <= upTo), in key order, at most limit rows. */
-  copyChunk(range: CopyRange, limit: number): Promise<ChunkResult>;
+  /**
+   * Copies the next chunk of the range: rows with key > after (and <= upTo),
+   * in key order, at most limit rows. `end`, when given, is the chunk's last
+   * key, decided by the caller (core/chunker.ts arithmeticEnd): the engine
+   * copies (after, end] without reading where `limit` rows end; null: to
+   * upTo, completing the range.
+   */
+  copyChunk(range: CopyRange, limit: number, end?: KeyTuple | null): Promise<ChunkResult>;
+  /**
+   * Present when the copy key is one integer column: writes a key value as
+   * the engine binds and returns it (core/chunker.ts arithmeticEnd).
+   */
+  readonly integerKey?: ((v: bigint) => unknown) | undefined;
 }

@@ -262,6 +262,47 @@ for (const d of ['mysql', 'postgres'] as const) {
     });
 
     /**
+     * An integer key with dense stretches, a sparse one and wide gaps: the
+     * copier gives a chunk's end by key arithmetic while the key is dense
+     * (core/chunker.ts arithmeticEnd) and reads it again after a sparse
+     * chunk. Writers insert into the gaps (ahead of the copy, inside a chunk,
+     * behind it), update and delete across all of it.
+     */
+    it('a key with gaps and a sparse stretch: chunk ends by arithmetic and by reading, under writes', async () => {
+      const t = 'gappy';
+      await create(basic, t);
+      // 1..3000 dense; 1,000,010..1,020,000 every 10th; 5,000,001..5,002,000 dense.
+      const ids = [
+        ...Array.from({ length: 3000 }, (_, i) => 1 + i),
+        ...Array.from({ length: 2000 }, (_, i) => 1_000_010 + 10 * i),
+        ...Array.from({ length: 2000 }, (_, i) => 5_000_001 + i),
+      ];
+      await seed(db, t, ids.length, (i) => basicRow(ids[i - 1]!), ['id', 'v', 's']);
+      // Each worker owns the ids = worker (mod 3).
+      const load = loop(url, 3, async (w, worker, i) => {
+        const pick = Math.random();
+        const base = pick < 0.4 ? ids[Math.floor(Math.random() * ids.length)]! : pick < 0.7 ? 3001 + Math.floor(Math.random() * 996_000) : 1_000_000 + Math.floor(Math.random() * 20_000);
+        const id = base - (base % 3) + worker;
+        const r = i % 4;
+        if (r === 0) await both(w, t, `DELETE FROM {t} WHERE id = ?`, [id]);
+        else if (r === 1) {
+          await both(w, t, `DELETE FROM {t} WHERE id = ?`, [id]);
+          await both(w, t, `INSERT INTO {t} (id, v, s) VALUES (?, ?, ?)`, [id, i, `gap ${worker}.${i}`]);
+        } else await both(w, t, `UPDATE {t} SET v = v + 1, s = ? WHERE id = ?`, [`u ${i}`, id]);
+      });
+      const report = await run(url, t, my ? 'MODIFY v BIGINT NOT NULL' : 'ALTER COLUMN v TYPE bigint', { chunkSize: 200, threads: 2 });
+      const stats = await load.stop();
+      expectDone(report);
+      expect(stats.commits).toBeGreaterThan(20);
+      expect(await rows(db, t, ['id', 'v', 's'])).toEqual(await rows(db, `${t}_mirror`, ['id', 'v', 's']));
+      // Both ways of ending a chunk ran.
+      const copy = report.stats!.copy;
+      expect(copy.spanChunks).toBeGreaterThan(0);
+      expect(copy.chunks - copy.spanChunks).toBeGreaterThan(2);
+      await expectNoHelpers(db, t);
+    });
+
+    /**
      * Copy and apply run side by side (core/copy-window.ts): writers aim at
      * the copy's frontier (the ghost's highest copied key, one range): just
      * below it (copied: applied at once), inside the chunk in flight (must

@@ -37,7 +37,7 @@ describe.skipIf(!hasPostgres())('postgres: copy and apply sessions terminated mi
     try {
       const run = background([
         'alter', '--url', url, '--table', t, '--alter', 'ADD COLUMN extra int NOT NULL DEFAULT 7', '--execute', '--json', '--progress', 'none',
-        '--chunk-size', '300', '--threads', '2', '--max-share', '8', '--replica', 'none', '--log-level', 'warn',
+        '--chunk-size', '300', '--threads', '2', '--max-share', '3', '--replica', 'none', '--log-level', 'warn',
       ]);
       // A copy session in its INSERT; an applier session writing the ghost (its batch's transaction).
       const copying = `SELECT pg_terminate_backend(pid) AS t FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'ghostwright_copy' AND state = 'active' AND query LIKE 'INSERT%' LIMIT 1`;

@@ -199,7 +199,8 @@ describe('origin clean-up', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gw-origin-sig-'));
     const flag = join(dir, 'throttle');
     const bin = fileURLToPath(new URL('../../bin/ghostwright', import.meta.url));
-    const child = spawn(process.execPath, [bin, 'alter', '--url', url, '--table', 'sig', '--alter', 'ADD COLUMN w int', '--execute', '--chunk-size', '500', '--throttle-flag-file', flag, '--json', '--progress', 'none'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // --max-share 5: the copy of 100k rows takes ~1 s, not 0.2 s, so the flag and the SIGINT land inside it.
+    const child = spawn(process.execPath, [bin, 'alter', '--url', url, '--table', 'sig', '--alter', 'ADD COLUMN w int', '--execute', '--chunk-size', '500', '--max-share', '5', '--throttle-flag-file', flag, '--json', '--progress', 'none'], { stdio: ['ignore', 'pipe', 'pipe'] });
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     // Origins are cluster-wide: only this run's (its table's slot prefix) count, not those an earlier file's killed runs left.
     const origins = async () => Number((await db.query(`SELECT count(*) AS n FROM pg_replication_origin WHERE starts_with(roname, $1)`, [slotPrefix({ schema: 'public', name: 'sig' })])).rows[0].n);

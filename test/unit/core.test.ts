@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nextChunkSize } from '../../src/core/chunker.js';
+import { arithmeticEnd, nextChunkSize } from '../../src/core/chunker.js';
 import { chooseSharedKey, mapColumns, splitClauses } from '../../src/core/columns.js';
 import { toRanges } from '../../src/core/copier.js';
 import { ghostNameAfter, helperNames, helperTableName, MYSQL_IDENTIFIER_LIMIT, slotName } from '../../src/core/names.js';
@@ -156,5 +156,36 @@ describe('copy ranges', () => {
       { after: [20], upTo: [30] },
     ]);
     expect(toRanges([], [5])).toEqual([{ after: null, upTo: [5] }]);
+  });
+});
+
+describe('chunk ends by key arithmetic (an integer key)', () => {
+  const text = (v: bigint) => v.toString();
+  it('after a dense chunk: the next `size` key values, so never more than `size` rows', () => {
+    // 1000 rows over keys (0, 1000]: dense.
+    expect(arithmeticEnd({ after: ['0'], last: ['1000'], rows: 1000 }, ['1000000'], 5000, text)).toEqual(['6000']);
+    // Half the values hold a row: still dense enough.
+    expect(arithmeticEnd({ after: [0], last: [1000], rows: 500 }, [1_000_000], 5000, text)).toEqual(['6000']);
+  });
+  it('reads the end again after a sparse chunk, the first chunk, or without an upper bound', () => {
+    expect(arithmeticEnd({ after: ['0'], last: ['1000'], rows: 499 }, ['1000000'], 5000, text)).toBeUndefined();
+    expect(arithmeticEnd({ after: ['0'], last: ['1000'], rows: 0 }, ['1000000'], 5000, text)).toBeUndefined();
+    expect(arithmeticEnd({ after: null, last: ['1000'], rows: 1000 }, ['1000000'], 5000, text)).toBeUndefined();
+    expect(arithmeticEnd({ after: ['0'], last: null, rows: 1000 }, ['1000000'], 5000, text)).toBeUndefined();
+    expect(arithmeticEnd(null, ['1000000'], 5000, text)).toBeUndefined();
+    expect(arithmeticEnd({ after: ['0'], last: ['1000'], rows: 1000 }, null, 5000, text)).toBeUndefined();
+  });
+  it('runs to the range end (null) once the span reaches it', () => {
+    expect(arithmeticEnd({ after: ['0'], last: ['1000'], rows: 1000 }, ['6000'], 5000, text)).toBeNull();
+    expect(arithmeticEnd({ after: ['0'], last: ['1000'], rows: 1000 }, ['5999'], 5000, text)).toBeNull();
+    expect(arithmeticEnd({ after: ['0'], last: ['1000'], rows: 1000 }, ['6001'], 5000, text)).toEqual(['6000']);
+  });
+  it('stays exact for BIGINT keys beyond 2^53 and below zero', () => {
+    const big = 2n ** 62n;
+    expect(arithmeticEnd({ after: [String(big)], last: [String(big + 100n)], rows: 100 }, [String(big + 10_000n)], 1000, text)).toEqual([String(big + 1100n)]);
+    expect(arithmeticEnd({ after: ['-5000'], last: ['-4000'], rows: 1000 }, ['0'], 1000, text)).toEqual(['-3000']);
+  });
+  it('writes the end as the engine binds it', () => {
+    expect(arithmeticEnd({ after: [0], last: [10], rows: 10 }, [100], 10, (v) => Number(v))).toEqual([20]);
   });
 });

@@ -68,15 +68,22 @@ export class MysqlRowCopy {
     return out;
   }
 
-  /** One chunk: rows with key > after (and <= upTo), in key order, at most limit rows. */
-  async copyChunk(range: CopyRange, limit: number): Promise<ChunkResult> {
+  /**
+   * One chunk: rows with key > after (and <= upTo), in key order, at most
+   * limit rows; or, when the copier gives the end (a dense integer key,
+   * core/chunker.ts arithmeticEnd), the rows of (after, end], end null: to
+   * upTo, completing the range.
+   */
+  async copyChunk(range: CopyRange, limit: number, end?: KeyTuple | null): Promise<ChunkResult> {
     const { plan, window } = this.p;
     const scan = this.scan();
     // The chunk is a closed range (after, through]: rows inserted later beyond it come through the stream.
     const t0 = Date.now();
     const through =
-      (await this.keyRow(buildKeyAtOffset({ ...scan, after: range.after, upTo: range.upTo, offset: Math.max(0, limit - 1) }))) ??
-      (await this.keyRow(buildLastKeyInRange({ ...scan, after: range.after, upTo: range.upTo })));
+      end !== undefined
+        ? (end ?? range.upTo)
+        : ((await this.keyRow(buildKeyAtOffset({ ...scan, after: range.after, upTo: range.upTo, offset: Math.max(0, limit - 1) }))) ??
+          (await this.keyRow(buildLastKeyInRange({ ...scan, after: range.after, upTo: range.upTo }))));
     const boundaryMs = Date.now() - t0;
     if (!through) {
       window.rangeDone(range);
@@ -85,7 +92,9 @@ export class MysqlRowCopy {
     const spec = { source: this.p.table, ghost: this.p.ghost, pairs: plan.mapping.pairs, index: scan.index, key: scan.key, after: range.after, through };
     const t1 = Date.now();
     let windowWaitMs = 0;
-    const rows = await window.chunk(range, through, async () => {
+    // A given end of null completes the range with this chunk.
+    const claimed = end === null ? null : through;
+    const rows = await window.chunk(range, claimed, async () => {
       windowWaitMs = Date.now() - t1;
       const conn = await this.p.rowSession(await this.p.pool.getConnection());
       try {
@@ -97,7 +106,7 @@ export class MysqlRowCopy {
         conn.release();
       }
     });
-    return { rows, last: through, boundaryMs, windowWaitMs };
+    return { rows, last: claimed, boundaryMs, windowWaitMs };
   }
 
   /**

@@ -11,6 +11,7 @@ import type { Logger } from '../../log.js';
 import { GhostwrightError } from '../../errors.js';
 import { ChangeApplier } from '../../core/change-applier.js';
 import type { AlterRequest, ChunkResult, CopyRange, CutOverResult, KeyTuple, Migration, RowCopy, ServerInfo, StreamStats, TableInfo, TableRef, VerifyPoint } from '../engine.js';
+import { integerKeyValue } from './split.js';
 import { openMysqlVerifyPoint, recopyMysqlRange } from './verify.js';
 import { comparePositions, currentBinlogPosition, formatPosition, queryExec, type BinlogPosition } from './connect.js';
 import { qualified } from './ident.js';
@@ -165,11 +166,16 @@ export class MysqlMigration implements Migration, RowCopy {
    * progress go first (nothing but chunks writes there: the stream leaves
    * those keys to the copy), so no stale row of that attempt survives.
    */
-  async copyChunk(range: CopyRange, limit: number): Promise<ChunkResult> {
+  /** One integer key column: the copier may give a chunk's end by arithmetic (core/chunker.ts). */
+  get integerKey(): ((v: bigint) => number | string) | undefined {
+    return this.p.copy.integerKey ? integerKeyValue : undefined;
+  }
+
+  async copyChunk(range: CopyRange, limit: number, end?: KeyTuple | null): Promise<ChunkResult> {
     return this.lost.run(
       () => {
         this.throwIfFailed();
-        return this.rows.copyChunk(range, limit);
+        return this.rows.copyChunk(range, limit, end);
       },
       async (err) => {
         this.p.log.warn({ err }, 'copy: connection lost; copying the chunk again');

@@ -29,7 +29,7 @@ export function integerSplitPoints(min: KeyTuple, max: KeyTuple, n: number): Key
   if (n <= 1 || span < BigInt(n)) return [];
   const out: KeyTuple[] = [];
   // Bound back as text: a BIGINT beyond 2^53 stays exact.
-  for (let i = 1; i < n; i++) out.push([keyValue(lo + (span * BigInt(i)) / BigInt(n))]);
+  for (let i = 1; i < n; i++) out.push([integerKeyValue(lo + (span * BigInt(i)) / BigInt(n))]);
   return out;
 }
 
@@ -43,11 +43,11 @@ export function nextIntegerBoundary(after: KeyTuple | null, min: KeyTuple, max: 
   const from = after === null ? BigInt(String(min[0])) - 1n : BigInt(String(after[0]));
   if (from >= hi) return null;
   const end = from + BigInt(Math.max(1, Math.round(width)));
-  return [keyValue(end < hi ? end : hi)];
+  return [integerKeyValue(end < hi ? end : hi)];
 }
 
 /** A number where it is exact, text beyond 2^53 (MySQL compares an integer column with a string as a double). */
-function keyValue(v: bigint): number | string {
+export function integerKeyValue(v: bigint): number | string {
   const n = Number(v);
   return Number.isSafeInteger(n) ? n : v.toString();
 }

@@ -4,10 +4,11 @@
  * keys it covers while it runs.
  *
  * One chunk is two statements: find the key `limit` rows ahead (an index scan
- * of keys only), then one plain INSERT ... SELECT over (after, end] in a copy
- * session (under the run's replication origin on 16+, origin.ts). Measured
- * ~17% faster than a single statement that materializes the chunk to learn
- * its last key. The chunk claims its range before the INSERT starts, so the
+ * of keys only; skipped when the copier gives the end, for a dense integer
+ * key: core/chunker.ts arithmeticEnd), then one plain INSERT ... SELECT over
+ * (after, end] in a copy session (under the run's replication origin on
+ * 16+, origin.ts). Measured ~17% faster than a single statement that
+ * materializes the chunk to learn its last key. The chunk claims its range before the INSERT starts, so the
  * INSERT's snapshot is taken after the claim: a change the applier left to
  * the copy (its commit visible before the claim) is in it.
  */
@@ -59,16 +60,12 @@ export async function splitPoints(pool: pg.Pool, spec: CopySpec, table: TableRef
   return points;
 }
 
-export async function copyChunk(c: PgCopyParts, range: CopyRange, limit: number): Promise<ChunkResult> {
+export async function copyChunk(c: PgCopyParts, range: CopyRange, limit: number, given?: KeyTuple | null): Promise<ChunkResult> {
   const { spec } = c;
-  const n = spec.sourceKey.length;
   for (let attempt = 1; ; attempt++) {
     // The end is found before the claim; a row that appears meanwhile below it is in the chunk's snapshot or comes by the stream.
     const t0 = Date.now();
-    const e = chunkEndSql(spec, range.after, range.upTo, limit);
-    const endRow = (await c.sessions.query(e.sql, e.params)).rows[0];
-    // No row `limit` ahead: fewer were left, this chunk runs to the range's end and completes it.
-    const end = endRow ? keyRow(endRow, n) : null;
+    const end = given === undefined ? await chunkEnd(c, range, limit) : given;
     const t1 = Date.now();
     let windowWaitMs = 0;
     try {
@@ -92,6 +89,13 @@ export async function copyChunk(c: PgCopyParts, range: CopyRange, limit: number)
       await c.waitCaughtUp(60_000);
     }
   }
+}
+
+/** The key `limit` rows ahead; null when fewer are left: the chunk runs to the range's end and completes it. */
+async function chunkEnd(c: PgCopyParts, range: CopyRange, limit: number): Promise<KeyTuple | null> {
+  const e = chunkEndSql(c.spec, range.after, range.upTo, limit);
+  const row = (await c.sessions.query(e.sql, e.params)).rows[0];
+  return row ? keyRow(row, c.spec.sourceKey.length) : null;
 }
 
 async function copyRows(c: PgCopyParts, after: KeyTuple | null, through: KeyTuple | null): Promise<number> {

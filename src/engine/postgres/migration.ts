@@ -31,6 +31,7 @@ import { ChangeStream, emitWalMarker } from './stream.js';
 import type { CopySessions } from './origin.js';
 import { keepRevertWindow } from './revert-point.js';
 import { buildIndexes, type DeferredIndex } from './deferred-indexes.js';
+import { pgKeyKind } from './key-types.js';
 
 export interface PgMigrationParts {
   spec: ConnectionSpec;
@@ -206,13 +207,19 @@ export class PgMigration implements Migration, RowCopy {
    * write there: the applier leaves those keys to the copy; the trim's lock
    * waits out a write still running), so no stale row of that attempt survives.
    */
-  async copyChunk(range: CopyRange, limit: number): Promise<ChunkResult> {
+  /** One integer key column: the copier may give a chunk's end by arithmetic (core/chunker.ts). Key values are text here. */
+  get integerKey(): ((v: bigint) => string) | undefined {
+    const types = this.p.copySpec.keyTypes;
+    return types.length === 1 && pgKeyKind(types[0]!) === 'integer' ? String : undefined;
+  }
+
+  async copyChunk(range: CopyRange, limit: number, end?: KeyTuple | null): Promise<ChunkResult> {
     this.throwIfStreamFailed();
     const stream = this.stream;
     const parts = { pool: this.p.pool, sessions: this.p.copySessions, window: this.p.window, spec: this.p.copySpec, queueKeys: (keys: string[][]) => stream.addKeys(keys), waitCaughtUp: (ms: number) => this.waitCaughtUp(ms), log: this.p.log };
     for (let attempt = 1; ; attempt++) {
       try {
-        const done = await copyChunk(parts, range, limit);
+        const done = await copyChunk(parts, range, limit, end);
         // The last chunk: the indexes are built at once (waitCaughtUp, verification and cut-over await the same build).
         if (this.p.window.copyDone && !this.indexesBuilt) this.startIndexBuild();
         return done;
