@@ -107,8 +107,24 @@ export function sqlState(err: unknown): string | undefined {
  * Runs a catalog query and returns its rows as parsed JSON: booleans, numbers
  * and arrays keep their types without any driver type parser.
  */
+/** The last catalog read queued on each single client (see catalog). */
+const clientQueues = new WeakMap<pg.ClientBase, Promise<unknown>>();
+
+/**
+ * Catalog rows as JSON. On a pool, reads run side by side (inspectTable
+ * starts eight at once); on one client (a transaction) they queue here,
+ * one after another: pg would queue them too, but warns on stderr that
+ * pg@9 will refuse a query sent while another runs.
+ */
 export async function catalog<T>(db: pg.Pool | pg.ClientBase, sql: string, params: unknown[] = []): Promise<T[]> {
-  const res = await db.query<{ j: string }>(`SELECT coalesce(json_agg(q), '[]')::text AS j FROM (${sql}) q`, params);
+  const read = () => db.query<{ j: string }>(`SELECT coalesce(json_agg(q), '[]')::text AS j FROM (${sql}) q`, params);
+  let res: pg.QueryResult<{ j: string }>;
+  if (db instanceof pg.Pool) res = await read();
+  else {
+    const run = (clientQueues.get(db) ?? Promise.resolve()).then(read);
+    clientQueues.set(db, run.catch(() => undefined));
+    res = await run;
+  }
   return JSON.parse(res.rows[0]!.j) as T[];
 }
 
