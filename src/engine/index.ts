@@ -32,8 +32,11 @@ export async function loadAlterParser(dialect: Dialect): Promise<AlterParser> {
   switch (dialect) {
     case 'mysql':
       return (await import('./mysql/alter-parse.js')).mysqlAlterParser;
-    case 'postgres':
-      return (await import('./postgres/alter-parse.js')).loadPgParser();
+    case 'postgres': {
+      // libpg_query's WASM compiles off the main thread (~0.1 s): the engine's modules load meanwhile.
+      const [parser] = await Promise.all([import('./postgres/alter-parse.js').then((m) => m.loadPgParser()), import('./postgres/index.js')]);
+      return parser;
+    }
     default: {
       const never: never = dialect;
       throw new Error(`unknown dialect ${String(never)}`);
