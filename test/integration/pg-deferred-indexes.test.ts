@@ -8,12 +8,16 @@
  *   concurrent load (the applier held their keys until the key index came);
  * - with a tiny backlog limit the indexes are built early, mid-copy, and the
  *   run still ends equal;
- * - killed mid-copy, a --resume builds them before it copies on.
+ * - killed mid-copy, a --resume builds them before it copies on;
+ * - a duplicate on a deferred unique index that a queued change removes
+ *   (rows swapped values) fails the build once; it is built again after
+ *   catching up.
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AlterRequest } from '../../src/engine/engine.js';
-import { createLogger } from '../../src/log.js';
+import { buildIndexes, markKeyIndex } from '../../src/engine/postgres/deferred-indexes.js';
+import { createLogger, silentLogger } from '../../src/log.js';
 import { openPgFixture, type PgFixture } from '../helpers/pg-fixture.js';
 import { diffDigests, driveAlter, MirroredLoad, rowDigests } from '../helpers/pg-load.js';
 import { background, copying, readCheckpoint, runToEnd, waitUntil } from '../helpers/pg-resume.js';
@@ -151,5 +155,40 @@ describe('PostgreSQL: the ghost indexes are built after the copy', { timeout: 24
     }
     expect(await indexSet(table)).toEqual(await indexSet(`${table}_ref`));
     await expectEqualToMirror(table);
+  });
+});
+
+describe('PostgreSQL: a transient duplicate on a deferred unique index', () => {
+  it('fails the build once; after catching up (the queued change applied) it is built again', async () => {
+    // The ghost as the copy can leave it: row 2 copied before it took 'a' from row 1 (swapped values),
+    // row 1 copied after; the change that gives row 2 its new value is still queued.
+    await db.query(`CREATE TABLE dup_gho (id bigint NOT NULL, u text)`);
+    await db.query(`INSERT INTO dup_gho VALUES (1, 'a'), (2, 'a'), (3, 'c')`);
+    const indexes = markKeyIndex(
+      [
+        { name: 'dup_gho_pkey', unique: true, columns: ['id'], create: ['CREATE UNIQUE INDEX dup_gho_pkey ON public.dup_gho (id)', 'ALTER TABLE public.dup_gho ADD CONSTRAINT dup_gho_pkey PRIMARY KEY USING INDEX dup_gho_pkey'] },
+        { name: 'dup_gho_u_key', unique: true, columns: ['u'], create: ['CREATE UNIQUE INDEX dup_gho_u_key ON public.dup_gho (u)', 'ALTER TABLE public.dup_gho ADD CONSTRAINT dup_gho_u_key UNIQUE USING INDEX dup_gho_u_key'] },
+      ],
+      ['id'],
+    );
+    const pool = new pg.Pool({ connectionString: url, max: 2 });
+    const events: string[] = [];
+    try {
+      await buildIndexes(pool, { schema: 'public', name: 'dup_gho' }, indexes, {
+        keyReady: () => events.push('key ready'),
+        catchUp: async () => {
+          events.push('catch up');
+          // The applier writes the queued change: row 2 gets its new value.
+          await db.query(`UPDATE dup_gho SET u = 'b' WHERE id = 2`);
+        },
+        log: silentLogger,
+      });
+    } finally {
+      await pool.end();
+    }
+    // The key's index first (the applier may write from then on), then one failed try, one catch-up, one build.
+    expect(events).toEqual(['key ready', 'catch up']);
+    const built = await db.query<{ conname: string }>(`SELECT conname FROM pg_constraint WHERE conrelid = 'dup_gho'::regclass ORDER BY 1`);
+    expect(built.rows.map((r) => r.conname)).toEqual(['dup_gho_pkey', 'dup_gho_u_key']);
   });
 });
