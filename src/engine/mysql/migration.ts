@@ -159,6 +159,11 @@ export class MysqlMigration implements Migration, RowCopy {
     return this;
   }
 
+  /** One integer key column: the copier may give a chunk's end by arithmetic (core/chunker.ts). */
+  get integerKey(): ((v: bigint) => number | string) | undefined {
+    return this.p.copy.integerKey ? integerKeyValue : undefined;
+  }
+
   /**
    * A chunk that fails on a lost connection (server restart, KILL) is copied
    * again once the server answers, within the reconnect window. Its INSERT
@@ -166,11 +171,6 @@ export class MysqlMigration implements Migration, RowCopy {
    * progress go first (nothing but chunks writes there: the stream leaves
    * those keys to the copy), so no stale row of that attempt survives.
    */
-  /** One integer key column: the copier may give a chunk's end by arithmetic (core/chunker.ts). */
-  get integerKey(): ((v: bigint) => number | string) | undefined {
-    return this.p.copy.integerKey ? integerKeyValue : undefined;
-  }
-
   async copyChunk(range: CopyRange, limit: number, end?: KeyTuple | null): Promise<ChunkResult> {
     return this.lost.run(
       () => {

@@ -199,6 +199,12 @@ export class PgMigration implements Migration, RowCopy {
     return this;
   }
 
+  /** One integer key column: the copier may give a chunk's end by arithmetic (core/chunker.ts). Key values are text here. */
+  get integerKey(): ((v: bigint) => string) | undefined {
+    const types = this.p.copySpec.keyTypes;
+    return types.length === 1 && pgKeyKind(types[0]!) === 'integer' ? String : undefined;
+  }
+
   /**
    * A chunk whose session was ended (pg_terminate_backend) while the server
    * stays up is copied again (connect.ts sessionLostServerUp; a restart
@@ -207,12 +213,6 @@ export class PgMigration implements Migration, RowCopy {
    * write there: the applier leaves those keys to the copy; the trim's lock
    * waits out a write still running), so no stale row of that attempt survives.
    */
-  /** One integer key column: the copier may give a chunk's end by arithmetic (core/chunker.ts). Key values are text here. */
-  get integerKey(): ((v: bigint) => string) | undefined {
-    const types = this.p.copySpec.keyTypes;
-    return types.length === 1 && pgKeyKind(types[0]!) === 'integer' ? String : undefined;
-  }
-
   async copyChunk(range: CopyRange, limit: number, end?: KeyTuple | null): Promise<ChunkResult> {
     this.throwIfStreamFailed();
     const stream = this.stream;
