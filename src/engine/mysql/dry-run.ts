@@ -17,7 +17,7 @@ import type { Connection } from 'mysql2/promise';
 import { RefusedError } from '../../errors.js';
 import type { TableInfo, TableRef } from '../engine.js';
 import { queryExec, queryRows } from './connect.js';
-import { inspectTemporaryTable } from './inspect-temporary.js';
+import { inspectTemporaryTable, showCreateTable } from './inspect-temporary.js';
 import { qualified } from './ident.js';
 
 export interface PrivateProof {
@@ -57,9 +57,8 @@ export async function proveAlterPrivately(p: PrivateProof): Promise<ProvedGhost>
         })
       );
     }
-    const shape = await inspectTemporaryTable(p.session, p.ghost, p.flavor);
-    const [create] = await queryRows(p.session, `SHOW CREATE TABLE ${temp}`);
-    return { shape, createTable: String(create?.['Create Table'] ?? '') };
+    const createTable = await showCreateTable(p.session, p.ghost);
+    return { shape: await inspectTemporaryTable(p.session, p.ghost, p.flavor, createTable), createTable };
   } finally {
     // TEMPORARY: never the real table of that name, if one exists.
     await queryExec(p.session, `DROP TEMPORARY TABLE IF EXISTS ${temp}`).catch(() => undefined);

@@ -28,10 +28,15 @@ interface ColumnClauses {
   generation: string | null;
 }
 
-export async function inspectTemporaryTable(conn: Queryable, ref: TableRef, flavor: string): Promise<TableInfo> {
+/** The table's SHOW CREATE TABLE text. */
+export async function showCreateTable(conn: Queryable, ref: TableRef): Promise<string> {
+  return String((await queryRows(conn, `SHOW CREATE TABLE ${qualified(ref)}`))[0]?.['Create Table'] ?? '');
+}
+
+/** The temporary table's shape; `create`: its SHOW CREATE TABLE text when the caller has read it already. */
+export async function inspectTemporaryTable(conn: Queryable, ref: TableRef, flavor: string, create?: string): Promise<TableInfo> {
   const t = qualified(ref);
-  const create = String((await queryRows(conn, `SHOW CREATE TABLE ${t}`))[0]?.['Create Table'] ?? '');
-  const { columns: clauses, options } = readCreateTable(create);
+  const { columns: clauses, options } = readCreateTable(create ?? (await showCreateTable(conn, ref)));
   const columns = (await queryRows(conn, `SHOW FULL COLUMNS FROM ${t}`)).map((r) => {
     const c = clauses.get(String(r.Field));
     const row: Row = {

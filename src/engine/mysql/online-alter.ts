@@ -161,8 +161,8 @@ export class MysqlOnlineAlter implements OnlineAlter {
     this.original ??= await inspectTable(this.pool, this.ctx.request.table, this.ctx.info.flavor);
     const original = this.original;
     const ghost = proved.shape;
-    // SHOW CREATE TABLE names the temporary table's engine (LIKE keeps the original's).
-    const engine = /\) ENGINE=(\w+)/.exec(proved.createTable)?.[1] ?? '';
+    // The temporary table's engine, from its SHOW CREATE TABLE (LIKE keeps the original's).
+    const engine = String(ghost.extra.engine ?? '');
     return {
       shape: ghost,
       checkPlan: (plan) => void mysqlCopyPlan(plan, original, ghost),
