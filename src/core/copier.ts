@@ -108,7 +108,7 @@ async function copyRange(
     if (live.settings.chunkSize !== options.chunkSize && live.settings.chunkSize !== size) size = live.settings.chunkSize;
     const end: KeyTuple | null | undefined = copy.integerKey ? arithmeticEnd(previous, cursor.upTo, size, copy.integerKey) : undefined;
     const t0 = Date.now();
-    const chunk: ChunkResult = end === undefined ? await copy.copyChunk(cursor, size) : await copy.copyChunk(cursor, size, end);
+    const chunk: ChunkResult = await copy.copyChunk(cursor, size, end);
     const t1 = Date.now();
     // Busy: the server worked for this chunk (its boundary read included); waiting for the window is not work.
     const busyMs = t1 - t0 - (chunk.windowWaitMs ?? 0);

@@ -37,9 +37,9 @@ export function buildApplyDelete(spec: ApplySpec): Sql {
  * commit becomes visible, so a consistent read right after its event can
  * still see the old row. The applier first makes the commits visible
  * (MysqlApplySql.awaitCommits: a barrier write, or locking reads of their
- * own, buildLockKeys); the INSERT's read is then a consistent read (READ COMMITTED, row binlog: InnoDB reads the
- * source without locks), which sees them and holds no lock on the
- * application's rows. `locking`: the read LOCKS IN SHARE MODE itself (the
+ * own, buildLockKeys); the INSERT's read is then a consistent read (READ
+ * COMMITTED, row binlog: InnoDB reads the source without locks), which sees
+ * them and holds no lock on the application's rows. `locking`: the read LOCKS IN SHARE MODE itself (the
  * cut-over, whose LOCK TABLES already keeps every writer out).
  *
  * FORCE INDEX on the key: a batch listing a large share of a (small) table's

@@ -8,9 +8,10 @@
  * key: core/chunker.ts arithmeticEnd), then one plain INSERT ... SELECT over
  * (after, end] in a copy session (under the run's replication origin on
  * 16+, origin.ts). Measured ~17% faster than a single statement that
- * materializes the chunk to learn its last key. The chunk claims its range before the INSERT starts, so the
- * INSERT's snapshot is taken after the claim: a change the applier left to
- * the copy (its commit visible before the claim) is in it.
+ * materializes the chunk to learn its last key. The chunk claims its range
+ * before the INSERT starts, so the INSERT's snapshot is taken after the
+ * claim: a change the applier left to the copy (its commit visible before
+ * the claim) is in it.
  */
 import type pg from 'pg';
 import type { CopyWindow } from '../../core/copy-window.js';
