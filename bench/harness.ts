@@ -386,6 +386,29 @@ export function statsLine(report: AlterReport | null, load: string): string {
   );
 }
 
+/**
+ * `  load by phase (...): copying 512 tps, catching-up 301 tps, ...`: the
+ * load's mean tps in each phase of ghostwright's run that lasted a second or
+ * more (the load's samples are per second). Call it before the next run.
+ */
+export function phaseLoadLine(report: AlterReport | null, load: string, running: RunningLoad): string {
+  return `  load by phase (${load}): ${phaseLoadText(report, running)}`;
+}
+
+function phaseLoadText(report: AlterReport | null, running: RunningLoad): string {
+  if (report?.startedAt === undefined || !report.phases) return 'unknown (the run failed)';
+  // The load's clock (seconds since it started) against the report's epoch time.
+  const loadEpochMs = Date.now() - running.now() * 1000;
+  let at = (report.startedAt - loadEpochMs) / 1000;
+  const parts: string[] = [];
+  for (const [phase, s] of Object.entries(report.phases)) {
+    const w = loadWindow(running.samples, at, at + s);
+    if (s >= 1 && Number.isFinite(w.tps)) parts.push(`${phase} ${Math.round(w.tps)} tps`);
+    at += s;
+  }
+  return parts.join(', ') || 'no phase of a second or more';
+}
+
 /** `setup 0.4 s, copying 3.1 s (chunk 2.9, throttle 0.1, idle 0.1), ...`: the report's phases, the copy's by activity. */
 function phasesText(phases: Record<string, number> | undefined, wall: Record<string, number> | undefined): string {
   const copy = Object.entries(wall ?? {}).filter(([, ms]) => ms >= 50).map(([k, ms]) => `${k} ${(ms / 1000).toFixed(1)}`).join(', ');

@@ -27,7 +27,7 @@ import { silentLogger } from '../src/log.js';
 import { startSandbox, type Sandbox } from '../src/sandbox/index.js';
 import { applierRate } from './applier-hook.js';
 import {
-  controlRun, findTool, lastLines, loadWindow, parseArgs, parseSysbenchLine, printTable, runChild, runGhostwright, say, serverMemoryLine, serverMemoryOverrides, startLoadTool, statsLine, underLoad,
+  controlRun, findTool, lastLines, loadWindow, parseArgs, parseSysbenchLine, phaseLoadLine, printTable, runChild, runGhostwright, say, serverMemoryLine, serverMemoryOverrides, startLoadTool, statsLine, underLoad,
   type BenchRow, type ChildResult, type RunningLoad, withMachineCpu,
 } from './harness.js';
 import type { AlterReport } from '../src/core/report.js';
@@ -95,7 +95,7 @@ try {
       }
       if (tool.run === blocking) blockingMs = out.result.wallMs;
       rows.push({ ...out.result, run: tool.name, load: `sysbench oltp_read_write (mirrored) ${LOAD_THREADS} thr`, rows: args.rows, blockingMs, before: out.before, during: out.during, extra: verifyCell(tool.gw === true, load), check: await rowCheck(engine) });
-      if (tool.gw) statLines.push(statsLine(lastReport, `${tool.name}, under load`));
+      if (tool.gw) statLines.push(statsLine(lastReport, `${tool.name}, under load`), phaseLoadLine(lastReport, `${tool.name}, under load`, load));
       say(`done: ${tool.name}, under load`);
     }
   }

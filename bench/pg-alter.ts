@@ -28,10 +28,11 @@ import { silentLogger } from '../src/log.js';
 import { startSandbox, type Sandbox } from '../src/sandbox/index.js';
 import { applierRate } from './applier-hook.js';
 import {
-  findTool, lastLines, loadWindow, parseArgs, parsePgbenchLine, printTable, runChild, runGhostwright, say, serverMemoryLine, serverMemoryOverrides, sleep, startLoadTool, statsLine, underLoad, usage, withMachineCpu,
+  findTool, lastLines, loadWindow, parseArgs, parsePgbenchLine, phaseLoadLine, printTable, runChild, runGhostwright, say, serverMemoryLine, serverMemoryOverrides, sleep, startLoadTool, statsLine, underLoad, usage, withMachineCpu,
   type BenchRow, type RunningLoad,
 } from './harness.js';
 import type { VerifyReport } from '../src/core/verify.js';
+import type { AlterReport } from '../src/core/report.js';
 
 const TABLE = 'pgbench_accounts';
 const CLAUSES = 'ADD COLUMN extra int NOT NULL DEFAULT 0, ALTER COLUMN abalance TYPE bigint';
@@ -61,6 +62,7 @@ const verifyLines: string[] = [];
 /** Where each ghostwright run's time went (its report's phases and stats). */
 const statLines: string[] = [];
 let lastVerify: VerifyReport | undefined;
+let lastReport: AlterReport | null = null;
 const scale = Math.max(1, Math.round(args.rows / 100_000));
 const nRows = scale * 100_000;
 const env = { ...process.env, PGPASSWORD: spec.password ?? '' };
@@ -141,6 +143,7 @@ try {
         const during = v ? loadWindow(load.samples, (v.startedAt - loadEpochMs) / 1000, (v.startedAt + v.ms - loadEpochMs) / 1000) : null;
         const tps = during && during.seconds ? `pgbench ${during.tps.toFixed(0)} tps during it (${during.seconds} s sampled) vs ${out.before?.tps.toFixed(0) ?? '-'} before, ${out.during?.tps.toFixed(0) ?? '-'} over the whole run` : 'no pgbench sample inside it (shorter than a second)';
         verifyLines.push(`${tool.name}, under load: ${describeVerify(v, out.result.wallMs)}; ${tps}`);
+        statLines.push(phaseLoadLine(lastReport, `${tool.name}, under load`, load));
       }
       rows.push({ ...out.result, run: tool.name, load: loaded, rows: nRows, blockingMs: null, before: out.before, during: out.during, check: out.result.wallMs === null ? 'failed' : await tpcbCheck(tool.changed) });
       say(`done: ${tool.name}, under load`);
@@ -185,6 +188,7 @@ async function ghostwright(extraFlags: string[], load: string) {
   try {
     const res = await runGhostwright(['alter', '--url', url!, '--table', TABLE, '--alter', CLAUSES, '--execute', '--ok-to-drop-table', ...args.gwFlags, ...extraFlags], args.gwLog);
     lastVerify = res.report?.verify;
+    lastReport = res.report;
     statLines.push(statsLine(res.report, `${[...args.gwFlags, ...extraFlags].join(' ') || 'defaults'}, ${load}`));
     const extra = (peakWal / 1048576).toFixed(1);
     if (res.report?.status !== 'done') {

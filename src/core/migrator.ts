@@ -64,6 +64,7 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps):
     table: options.table,
     rowsCopied: 0,
     eventsApplied: 0,
+    startedAt: started,
     durationMs: 0,
     copyMs: 0,
     cutOverStallMs: 0,

@@ -13,6 +13,8 @@ export interface AlterReport {
   table: string;
   rowsCopied: number;
   eventsApplied: number;
+  /** Epoch ms when the run began: `phases` run in order from here. */
+  startedAt?: number;
   durationMs: number;
   copyMs: number;
   /** How long writers were blocked by the swap. */
