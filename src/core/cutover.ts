@@ -14,18 +14,27 @@ import type { MigrationSupervisor } from './supervisor.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** While postponed the stream keeps applying, so the final catch-up stays short. */
-export async function waitWhilePostponed(supervisor: MigrationSupervisor, options: AlterOptions): Promise<void> {
-  for (;;) {
-    supervisor.checkAborted();
-    if (!isCutOverPostponed(options.postponeCutOverFlagFile, supervisor.live.settings)) {
-      // A failing on-before-cut-over hook postpones: the hook is asked again
-      // every few seconds until it passes (or a DBA runs `cut-over`).
-      const verdict = await supervisor.hook('on-before-cut-over');
-      if (verdict.ok || supervisor.live.settings.cutOverNow) return;
+/**
+ * While postponed the stream keeps applying, so the final catch-up stays
+ * short, in gathered batches (Migration.relaxApply): gentler on the
+ * application, which may run for hours beside a postponed cut-over.
+ */
+export async function waitWhilePostponed(supervisor: MigrationSupervisor, options: AlterOptions, m: Pick<Migration, 'relaxApply'>): Promise<void> {
+  try {
+    for (;;) {
+      supervisor.checkAborted();
+      if (!isCutOverPostponed(options.postponeCutOverFlagFile, supervisor.live.settings)) {
+        // A failing on-before-cut-over hook postpones: the hook is asked again
+        // every few seconds until it passes (or a DBA runs `cut-over`).
+        const verdict = await supervisor.hook('on-before-cut-over');
+        if (verdict.ok || supervisor.live.settings.cutOverNow) return;
+      }
+      supervisor.setState('postponed');
+      m.relaxApply(true);
+      await sleep(options.postponeCutOverFlagFile || supervisor.live.settings.postponeCutOver ? 250 : 2000);
     }
-    supervisor.setState('postponed');
-    await sleep(options.postponeCutOverFlagFile || supervisor.live.settings.postponeCutOver ? 250 : 2000);
+  } finally {
+    m.relaxApply(false);
   }
 }
 

@@ -198,7 +198,7 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps):
     supervisor.setState('catching-up');
     await m.waitCaughtUp(60_000);
     report.verify = await verifyGhost(m, supervisor, options, log);
-    await waitWhilePostponed(supervisor, options);
+    await waitWhilePostponed(supervisor, options, m);
     await cps.write('cutting-over');
     cps.pause();
     const cut = await cutOverWithRetries(m, supervisor, options, log);

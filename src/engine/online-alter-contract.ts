@@ -159,6 +159,12 @@ export interface Migration {
   /** Returns when every change committed before the call is applied to the ghost. */
   waitCaughtUp(timeoutMs: number): Promise<void>;
   /**
+   * On while the cut-over is postponed: after the copy, the applier gathers
+   * changes into fewer, larger batches, sparing the application
+   * (core/change-applier.ts relax()). Off: it catches up at once again.
+   */
+  relaxApply(on: boolean): void;
+  /**
    * Verification: holds writes to the original briefly (at most the cut-over's
    * lock timeout; E_VERIFY_LOCK_TIMEOUT, retryable, when it can't), lets the
    * stream apply everything before, and opens a snapshot of both tables.

@@ -190,7 +190,7 @@ describe('ChangeApplier', () => {
     expect(q.applied).toBe(10);
   });
 
-  it('while the copy runs, a small batch waits for keys to gather; a full batch, or any once the copy is done, goes at once', async () => {
+  it('while the copy runs or while relaxed, a small batch waits for keys to gather; a full batch, or any once the copy is done, goes at once', async () => {
     const q = backlog();
     const w = new CopyWindow(keyOrder(['integer']));
     const range = { after: null, upTo: ['100'] };
@@ -230,7 +230,20 @@ describe('ChangeApplier', () => {
       await until(4);
       // the copy is done: the catch-up is on the clock
       expect(Date.now() - t2).toBeLessThan(GATHER_MS / 2);
-      expect(batches.map((b) => b.keys.map((k) => k[0]))).toEqual([['150'], ['160'], ['170', '171', '172'], ['180']]);
+      // relaxed (the cut-over postponed): small batches gather again
+      applier.relax(true);
+      add('190');
+      await until(5);
+      expect(batches[4]!.at - batches[3]!.at).toBeGreaterThanOrEqual(GATHER_MS - 20);
+      // relaxed off in mid-gather: the waiting batch goes at once
+      add('200');
+      await new Promise((r) => setTimeout(r, 20));
+      expect(batches).toHaveLength(5);
+      const t3 = Date.now();
+      applier.relax(false);
+      await until(6);
+      expect(Date.now() - t3).toBeLessThan(GATHER_MS / 2);
+      expect(batches.map((b) => b.keys.map((k) => k[0]))).toEqual([['150'], ['160'], ['170', '171', '172'], ['180'], ['190'], ['200']]);
       expect(applier.stats.gatherMs).toBeGreaterThan(0);
     } finally {
       await applier.stop();

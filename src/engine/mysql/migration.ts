@@ -120,13 +120,27 @@ export class MysqlMigration implements Migration, RowCopy {
     if (err) throw err;
   }
 
+  relaxApply(on: boolean): void {
+    this.applier?.relax(on);
+  }
+
+  private async relaxedWhile<T>(work: Promise<T>): Promise<T> {
+    this.relaxApply(true);
+    try {
+      return await work;
+    } finally {
+      this.relaxApply(false);
+    }
+  }
+
   /**
    * Once the copy is done, the deferred keys are built first (online: the
-   * applier writes on meanwhile), then the stream catches up with what came
-   * in during the build. The build's time does not count against timeoutMs.
+   * applier writes on meanwhile, relaxed: nobody waits on it during the
+   * build), then the stream catches up with what came in during the build.
+   * The build's time does not count against timeoutMs.
    */
   async waitCaughtUp(timeoutMs: number): Promise<void> {
-    if (this.p.copy.window.copyDone) await this.p.indexes.restore();
+    if (this.p.copy.window.copyDone) await this.relaxedWhile(this.p.indexes.restore());
     const target = await this.lost.run(() => currentBinlogPosition(this.p.pool));
     const deadline = Date.now() + timeoutMs;
     const stream = this.stream!;
@@ -199,7 +213,16 @@ export class MysqlMigration implements Migration, RowCopy {
 
   async openVerifyPoint(): Promise<VerifyPoint> {
     this.throwIfFailed();
-    return openMysqlVerifyPoint({ ...this.verifyContext(), spec: this.p.spec, waitCaughtUp: (ms) => this.waitCaughtUp(ms) });
+    const point = await openMysqlVerifyPoint({ ...this.verifyContext(), spec: this.p.spec, waitCaughtUp: (ms) => this.waitCaughtUp(ms) });
+    // The checksums read a snapshot while the application writes on: nobody waits on the applier meanwhile.
+    this.relaxApply(true);
+    return {
+      ...point,
+      close: async () => {
+        this.relaxApply(false);
+        await point.close();
+      },
+    };
   }
 
   async recopyRange(after: KeyTuple | null, through: KeyTuple): Promise<void> {

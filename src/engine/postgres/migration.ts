@@ -239,6 +239,10 @@ export class PgMigration implements Migration, RowCopy {
     this.p.log.info({ removed }, 'resume: ghost rows beyond the checkpoint removed; the copy reads them again');
   }
 
+  relaxApply(on: boolean): void {
+    this.applier.relax(on);
+  }
+
   /** Emits a marker into the WAL from an autocommit connection; returns its id. */
   private async emitMarker(): Promise<string> {
     const id = `${this.p.slot}:${++this.markerSeq}`;
