@@ -220,6 +220,8 @@ export async function runOnlineAlter(options: AlterOptions, deps: MigratorDeps):
   } catch (err) {
     const error = toGhostwrightError(err);
     checkpointer?.stop();
+    // No heartbeat into a changelog the abort is about to drop (it logged 'heartbeat failed' on every SIGINT).
+    supervisor?.quiesce();
     report.status = statusForExit(error.exitCode);
     report.error = error.toJSON();
     if (online) {
