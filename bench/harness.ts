@@ -395,11 +395,14 @@ export function phaseLoadLine(report: AlterReport | null, load: string, running:
   return `  load by phase (${load}): ${phaseLoadText(report, running)}`;
 }
 
+/** An epoch time (a report's `startedAt`) on the load's clock: seconds since the load started. */
+export function loadClockS(running: RunningLoad, epochMs: number): number {
+  return (epochMs - (performance.timeOrigin + running.startedAt)) / 1000;
+}
+
 function phaseLoadText(report: AlterReport | null, running: RunningLoad): string {
   if (report?.startedAt === undefined || !report.phases) return 'unknown (the run failed)';
-  // The load's clock (seconds since it started) against the report's epoch time.
-  const loadEpochMs = Date.now() - running.now() * 1000;
-  let at = (report.startedAt - loadEpochMs) / 1000;
+  let at = loadClockS(running, report.startedAt);
   const parts: string[] = [];
   for (const [phase, s] of Object.entries(report.phases)) {
     const w = loadWindow(running.samples, at, at + s);

@@ -27,7 +27,7 @@ import { silentLogger } from '../src/log.js';
 import { startSandbox, type Sandbox } from '../src/sandbox/index.js';
 import { applierRate } from './applier-hook.js';
 import {
-  controlRun, findTool, lastLines, loadWindow, parseArgs, parseSysbenchLine, phaseLoadLine, printTable, runChild, runGhostwright, say, serverMemoryLine, serverMemoryOverrides, startLoadTool, statsLine, underLoad,
+  controlRun, findTool, lastLines, loadClockS, loadWindow, parseArgs, parseSysbenchLine, phaseLoadLine, printTable, runChild, runGhostwright, say, serverMemoryLine, serverMemoryOverrides, startLoadTool, statsLine, underLoad,
   type BenchRow, type ChildResult, type RunningLoad, withMachineCpu,
 } from './harness.js';
 import type { AlterReport } from '../src/core/report.js';
@@ -165,7 +165,7 @@ function verifyCell(isGhostwright: boolean, load: RunningLoad | null): string | 
   if (!v) return isGhostwright ? 'off/failed' : undefined;
   const secs = (v.ms / 1000).toFixed(2);
   if (!load) return secs;
-  const from = (v.startedAt - (performance.timeOrigin + load.startedAt)) / 1000;
+  const from = loadClockS(load, v.startedAt);
   const w = loadWindow(load.samples, Math.floor(from), from + v.ms / 1000);
   return `${secs} (${Number.isFinite(w.tps) ? Math.round(w.tps) : '-'} tps)`;
 }

@@ -28,7 +28,7 @@ import { silentLogger } from '../src/log.js';
 import { startSandbox, type Sandbox } from '../src/sandbox/index.js';
 import { applierRate } from './applier-hook.js';
 import {
-  findTool, lastLines, loadWindow, parseArgs, parsePgbenchLine, phaseLoadLine, printTable, runChild, runGhostwright, say, serverMemoryLine, serverMemoryOverrides, sleep, startLoadTool, statsLine, underLoad, usage, withMachineCpu,
+  findTool, lastLines, loadClockS, loadWindow, parseArgs, parsePgbenchLine, phaseLoadLine, printTable, runChild, runGhostwright, say, serverMemoryLine, serverMemoryOverrides, sleep, startLoadTool, statsLine, underLoad, usage, withMachineCpu,
   type BenchRow, type RunningLoad,
 } from './harness.js';
 import type { VerifyReport } from '../src/core/verify.js';
@@ -61,8 +61,7 @@ const notes: string[] = [];
 const verifyLines: string[] = [];
 /** Where each ghostwright run's time went (its report's phases and stats). */
 const statLines: string[] = [];
-let lastVerify: VerifyReport | undefined;
-let lastReport: AlterReport | null = null;
+let lastReport = null as AlterReport | null; // set by ghostwright() (a cast: TypeScript would narrow it to null here)
 const scale = Math.max(1, Math.round(args.rows / 100_000));
 const nRows = scale * 100_000;
 const env = { ...process.env, PGPASSWORD: spec.password ?? '' };
@@ -117,7 +116,7 @@ try {
     before = await rowHash();
     const gw = await withMachineCpu(() => ghostwright(run.flags, 'no load'));
     rows.push({ ...gw, run: run.name, load: noLoad, rows: nRows, blockingMs, check: gw.wallMs === null ? 'failed' : await hashCheck(before, true) });
-    verifyLines.push(`${run.name}, no load: ${describeVerify(lastVerify, gw.wallMs)}`);
+    verifyLines.push(`${run.name}, no load: ${describeVerify(lastReport?.verify, gw.wallMs)}`);
     say(`done: ${run.name}, no load`);
   }
 
@@ -137,10 +136,8 @@ try {
       }
       await sleep(500); // pgbench's killed sessions end their transactions
       if (tool.changed) {
-        // The load's clock (seconds since pgbench started) against the report's epoch time.
-        const loadEpochMs = Date.now() - load.now() * 1000;
-        const v = lastVerify;
-        const during = v ? loadWindow(load.samples, (v.startedAt - loadEpochMs) / 1000, (v.startedAt + v.ms - loadEpochMs) / 1000) : null;
+        const v = lastReport?.verify;
+        const during = v ? loadWindow(load.samples, loadClockS(load, v.startedAt), loadClockS(load, v.startedAt + v.ms)) : null;
         const tps = during && during.seconds ? `pgbench ${during.tps.toFixed(0)} tps during it (${during.seconds} s sampled) vs ${out.before?.tps.toFixed(0) ?? '-'} before, ${out.during?.tps.toFixed(0) ?? '-'} over the whole run` : 'no pgbench sample inside it (shorter than a second)';
         verifyLines.push(`${tool.name}, under load: ${describeVerify(v, out.result.wallMs)}; ${tps}`);
         statLines.push(phaseLoadLine(lastReport, `${tool.name}, under load`, load));
@@ -174,7 +171,7 @@ function describeVerify(v: VerifyReport | undefined, wallMs: number | null): str
 }
 
 async function ghostwright(extraFlags: string[], load: string) {
-  lastVerify = undefined;
+  lastReport = null;
   let peakWal = 0;
   let busy = false;
   const gauge = setInterval(() => {
@@ -187,7 +184,6 @@ async function ghostwright(extraFlags: string[], load: string) {
   }, 200);
   try {
     const res = await runGhostwright(['alter', '--url', url!, '--table', TABLE, '--alter', CLAUSES, '--execute', '--ok-to-drop-table', ...args.gwFlags, ...extraFlags], args.gwLog);
-    lastVerify = res.report?.verify;
     lastReport = res.report;
     statLines.push(statsLine(res.report, `${[...args.gwFlags, ...extraFlags].join(' ') || 'defaults'}, ${load}`));
     const extra = (peakWal / 1048576).toFixed(1);
